@@ -1,0 +1,56 @@
+# SoccerFactory: the two commands a new user needs are `make demo` and `make test`.
+# Both set up the project-local virtual environment first (idempotent, seconds when nothing changed).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# A stamp keyed on every file that decides what gets installed, so `make install` is a no-op
+# unless one of them changed.
+STAMP := $(VENV)/.soccerfactory-installed
+INSTALL_INPUTS := pyproject.toml constraints.txt Makefile
+# Offline machines keep the CPU torch wheel in a local folder; point pip at it when present.
+WHEEL_DIR ?= /opt/wheels
+FIND_LINKS := $(if $(wildcard $(WHEEL_DIR)),--find-links $(WHEEL_DIR),)
+PIPQ ?= -q
+OUT ?= out
+PYTEST_ARGS ?=
+
+export YOLO_OFFLINE := 1
+export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-all bench lint clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install the pinned stack (CPU torch first, sam2 without build isolation)
+
+$(STAMP): $(INSTALL_INPUTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIPQ) --upgrade "pip>=24" "setuptools>=68" wheel
+	@# torch first and alone: any other order lets a dependency pull a multi-GB CUDA build.
+	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt torch==2.13.0
+	@# sam2 builds against the installed torch; with isolation it would fetch a CUDA torch to build with.
+	SAM2_BUILD_CUDA=0 $(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt --no-build-isolation sam2==1.1.0
+	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt -e ".[dev,sam2]"
+	$(BIN)/soccerfactory env --check
+	@touch $@
+
+demo: install ## render a synthetic broadcast clip and curate it on the embedded default (no server)
+	$(BIN)/soccerfactory demo --output $(OUT)
+
+test: install ## run the fast test suite (what CI runs)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: install ## run every test, slow model tests included
+	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
+
+bench: install ## measure speed figures, written as JSON under bench/
+	$(BIN)/python -m soccerfactory.flows.bench --output bench
+
+clean: ## remove the virtual environment and generated outputs
+	rm -rf $(VENV) $(OUT) .pytest_cache .yolo

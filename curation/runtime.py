@@ -1,0 +1,224 @@
+"""Process-wide runtime settings that the vision backends need, kept in one place.
+
+Two things must happen before ultralytics, boxmot or sam2 are imported:
+
+* ``register_torchvision_cpu_ops`` gives torchvision the ``nms`` / ``qnms`` operators when the
+  installed torchvision wheel was built against CUDA and its compiled extension cannot load next to
+  a CPU-only torch. Without them ``import torchvision`` itself fails.
+* ``configure_offline_ultralytics`` stops ultralytics from reaching the network: no hub checks,
+  no font download (it wants ``Arial.ttf`` in its config dir before plotting or training), and a
+  project-local config dir so nothing is written to the user's home.
+
+``prepare_vision_runtime`` does both and is what every backend loader calls first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = [
+    "configure_offline_ultralytics",
+    "default_yolo_config_dir",
+    "prepare_vision_runtime",
+    "register_torchvision_cpu_ops",
+    "torchvision_ops_are_native",
+]
+
+_FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
+_registered_library = None  # keeps the torch.library.Library alive: dropping it unregisters the ops
+
+
+def _op_exists(qualified_name: str) -> bool:
+    import torch
+
+    namespace, name = qualified_name.split("::")
+    try:
+        getattr(getattr(torch.ops, namespace), name)
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+def torchvision_ops_are_native() -> bool:
+    """Whether torchvision's compiled extension provided ``nms`` (True) or this module did (False)."""
+    return _registered_library is None and _op_exists("torchvision::nms")
+
+
+def _nms_keep(boxes, scores, iou_threshold: float):
+    """Greedy non-maximum suppression, identical in result to torchvision's kernel.
+
+    Args:
+        boxes: float tensor (N, 4), xyxy.
+        scores: float tensor (N,).
+        iou_threshold: boxes overlapping a kept box by IoU strictly greater than this are dropped.
+
+    Returns:
+        int64 tensor of kept indices, in decreasing score order.
+    """
+    import torch
+
+    if boxes.numel() == 0:
+        return torch.empty((0,), dtype=torch.int64, device=boxes.device)
+    order = torch.argsort(scores, descending=True, stable=True)
+    ordered = boxes[order].to(torch.float32)
+    x1, y1, x2, y2 = ordered.unbind(1)
+    areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    count = ordered.shape[0]
+    suppressed = torch.zeros(count, dtype=torch.bool, device=boxes.device)
+    keep = []
+    # One vectorised IoU row per kept box: O(kept * N) work, no N x N matrix, so the
+    # 30k-candidate worst case of ultralytics stays within memory.
+    for i in range(count):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        if i + 1 == count:
+            break
+        rest = slice(i + 1, count)
+        inter_w = (torch.minimum(x2[i], x2[rest]) - torch.maximum(x1[i], x1[rest])).clamp(min=0)
+        inter_h = (torch.minimum(y2[i], y2[rest]) - torch.maximum(y1[i], y1[rest])).clamp(min=0)
+        inter = inter_w * inter_h
+        union = areas[i] + areas[rest] - inter
+        iou = torch.where(union > 0, inter / union, torch.zeros_like(inter))
+        suppressed[rest] |= iou > iou_threshold
+    return order[torch.as_tensor(keep, dtype=torch.int64, device=boxes.device)]
+
+
+def register_torchvision_cpu_ops() -> bool:
+    """Register ``torchvision::nms`` and ``torchvision::qnms`` in pure torch when they are missing.
+
+    Call before the first ``import torchvision``. A no-op when the real compiled operators exist
+    (a matching torchvision build, or a CUDA machine), so a GPU install keeps its fast kernels.
+
+    Returns:
+        True when this call registered the operators, False when nothing was needed.
+    """
+    global _registered_library
+    if _registered_library is not None:
+        return False
+    import torch
+
+    if "torchvision" not in sys.modules:
+        # Importing the extension module alone loads the compiled ops when they are loadable,
+        # without running torchvision/__init__ (which is what fails when they are not).
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec("torchvision")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            _try_load_native_extension(Path(spec.origin).parent)
+    if _op_exists("torchvision::nms"):
+        return False
+
+    library = torch.library.Library("torchvision", "DEF")
+    library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    library.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+
+    def nms(dets, scores, iou_threshold):
+        return _nms_keep(dets, scores, iou_threshold)
+
+    def qnms(dets, scores, iou_threshold):
+        # Quantised callers pass the integer representation; NMS only needs the ordering and IoU.
+        return _nms_keep(dets.to(torch.float32), scores.to(torch.float32), iou_threshold)
+
+    library.impl("nms", nms, "CompositeExplicitAutograd")
+    library.impl("qnms", qnms, "CompositeExplicitAutograd")
+    _registered_library = library
+
+    import torchvision.extension
+
+    if not torchvision.extension._has_ops():
+        # torchvision.ops.nms refuses to run unless the extension reports itself loaded; the ops it
+        # checks for are now registered, and any other missing op still fails with a clear
+        # "operator does not exist" error naming it.
+        torchvision.extension._has_ops = lambda: True
+    return True
+
+
+def _try_load_native_extension(package_dir: Path) -> None:
+    import torch
+
+    for candidate in sorted(package_dir.glob("_C*.so")):
+        try:
+            torch.ops.load_library(str(candidate))
+        except (OSError, RuntimeError):
+            return
+        return
+
+
+def default_yolo_config_dir() -> Path:
+    """The ultralytics config dir: ``$YOLO_CONFIG_DIR`` or ``.yolo`` in the working directory."""
+    return Path(os.environ.get("YOLO_CONFIG_DIR") or Path.cwd() / ".yolo").resolve()
+
+
+def _bundled_ttf() -> Path | None:
+    """A TrueType font that ships inside an installed wheel (matplotlib's DejaVu Sans)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    font = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return font if font.is_file() else None
+
+
+def configure_offline_ultralytics(config_dir: str | os.PathLike | None = None) -> Path:
+    """Make ultralytics run with no network access; call before importing ultralytics.
+
+    Sets ``YOLO_OFFLINE=1`` and ``YOLO_CONFIG_DIR``, writes settings that turn off hub sync, and
+    places a TrueType font under the names ultralytics looks up so plotting and training never try
+    to download ``Arial.ttf``.
+
+    Args:
+        config_dir: where ultralytics keeps its settings; defaults to ``$YOLO_CONFIG_DIR`` or
+            ``./.yolo``.
+
+    Returns:
+        The resolved config dir.
+
+    Raises:
+        RuntimeError: when no font can be found to install (matplotlib missing).
+    """
+    directory = Path(config_dir).resolve() if config_dir else default_yolo_config_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_CONFIG_DIR"] = str(directory)
+    # Ultralytics nests its files in a sub folder named after itself when it is imported with
+    # YOLO_CONFIG_DIR set; fonts are looked up in that folder.
+    for folder in (directory, directory / "Ultralytics"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _FONT_NAMES:
+            target = folder / name
+            if target.is_file() and target.stat().st_size > 0:
+                continue
+            font = _bundled_ttf()
+            if font is None:
+                raise RuntimeError(
+                    f"No TrueType font to place at {target}: install matplotlib (it ships DejaVu Sans) "
+                    "or copy any .ttf file there, so ultralytics does not try to download Arial.ttf."
+                )
+            shutil.copyfile(font, target)
+    if "ultralytics" in sys.modules:
+        _disable_ultralytics_sync()
+    return directory
+
+
+def _disable_ultralytics_sync() -> None:
+    from ultralytics.utils import SETTINGS
+
+    wanted = {"sync": False, "hub": False}
+    if any(SETTINGS.get(key) != value for key, value in wanted.items()):
+        SETTINGS.update(wanted)
+
+
+def prepare_vision_runtime(config_dir: str | os.PathLike | None = None) -> None:
+    """Everything a vision backend needs before it imports its library; cheap to call again."""
+    configure_offline_ultralytics(config_dir)
+    register_torchvision_cpu_ops()
+    import ultralytics  # noqa: F401  (import after the environment is set, then pin its settings)
+
+    _disable_ultralytics_sync()

@@ -116,10 +116,13 @@ class GameStateBuilder:
 
     def add_pitch_and_camera(self, image_id: str, line_points: dict, camera: Camera, pan: float, tilt: float, hfov: float) -> None:
         width, height = self.config.width, self.config.height
-        lines = {
-            name: [{"x": round(float(x) / width, 5), "y": round(float(y) / height, 5)} for x, y in points]
-            for name, points in line_points.items()
-        }
+        lines = {}
+        for name, points in line_points.items():
+            # As in SoccerNet's annotations, a straight line is given by its visible extremities;
+            # curves keep every sampled point (one per metre).
+            if len(self.pitch.lines[name]) == 2 and len(points) > 2:
+                points = points[[0, -1]]
+            lines[name] = [{"x": round(float(x) / width, 5), "y": round(float(y) / height, 5)} for x, y in points]
         self.annotations.append({"id": self._next_id(), "image_id": image_id, "supercategory": "pitch", "category_id": 5, "lines": lines})
         self.annotations.append(
             {

@@ -35,12 +35,12 @@ from soccerfactory.curation.synth.gamestate import GameStateBuilder
 from soccerfactory.curation.synth.painter import AthletePose, BroadcastPainter, PaintedFrame
 from soccerfactory.curation.synth.world import MatchSimulation
 from soccerfactory.curation.types import Camera
-from soccerfactory.storage.groundtruth import write_ground_truth
+from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS, write_ground_truth
 
 __all__ = ["RenderResult", "render_clip", "VIDEO_CODECS"]
 
-# First that OpenCV can open wins. Pip wheels of OpenCV ship no H.264 encoder, so mp4v is the
-# usual outcome; avc1 is kept first for builds that have one.
+# First that OpenCV can open wins. The OpenCV wheels ship no H.264 encoder (asking for avc1 only
+# prints encoder errors), so MPEG-4 Part 2 it is.
 VIDEO_CODECS = ("mp4v",)
 LINE_SAMPLE_SPACING_M = 1.0
 SOFTWARE = "soccerfactory-synth/1"
@@ -115,6 +115,17 @@ def _camera_angles(camera: Camera) -> tuple[float, float, float]:
     return pan, tilt, hfov
 
 
+def _visible_part(labels: np.ndarray, roi: tuple[int, int, int, int], label: int):
+    """The pixels ``label`` owns inside ``roi`` (bool, ROI-sized) and their xyxy box, or None."""
+    x0, y0, x1, y1 = roi
+    mask = labels[y0:y1, x0:x1] == label
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(cols) == 0:
+        return mask, None
+    rows = np.flatnonzero(mask.any(axis=1))
+    return mask, (float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1))
+
+
 class _GroundTruth:
     """Column buffers of every ground-truth table, filled frame by frame."""
 
@@ -142,15 +153,11 @@ class _GroundTruth:
             roi = painted.rois[index]
             if roi is None:
                 continue
-            x0, y0, x1, y1 = roi
-            mask = labels[y0:y1, x0:x1] == index + 1
-            area = int(np.count_nonzero(mask))
-            if area == 0:
+            mask, box = _visible_part(labels, roi, index + 1)
+            if box is None:
                 continue
-            cols = np.flatnonzero(mask.any(axis=0))
-            rows = np.flatnonzero(mask.any(axis=1))
-            box = (float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1))
-            rle = rle_encode_roi(mask, x0, y0, self.height, self.width)
+            area = int(np.count_nonzero(mask))
+            rle = rle_encode_roi(mask, roi[0], roi[1], self.height, self.width)
             team = None if athlete.team < 0 else ("left" if athlete.team == 0 else "right")
             legible = bool(painted.number_height_px[index] >= 8.0)
             if legible:
@@ -174,15 +181,9 @@ class _GroundTruth:
         # Ball.
         ball = sim.ball
         roi = painted.rois[-1]
-        box = (None, None, None, None)
-        if roi is not None:
-            x0, y0, x1, y1 = roi
-            mask = labels[y0:y1, x0:x1] == painted.ball_label
-            if mask.any():
-                cols = np.flatnonzero(mask.any(axis=0))
-                rows = np.flatnonzero(mask.any(axis=1))
-                box = (float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1))
-        visible = box[0] is not None
+        box = _visible_part(labels, roi, painted.ball_label)[1] if roi is not None else None
+        visible = box is not None
+        box = box or (None, None, None, None)
         self._add(
             "ball", frame_index, timestamp, x1=box[0], y1=box[1], x2=box[2], y2=box[3], visible=visible,
             in_play=bool(ball.in_play), pitch_x=float(ball.position[0]), pitch_y=float(ball.position[1]),
@@ -249,8 +250,6 @@ class _GroundTruth:
     def finish(self) -> dict[str, dict[str, list]]:
         for name, columns in self.tables.items():
             if not columns:  # a table with no rows still gets every column
-                from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS
-
                 self.tables[name] = {field.name: [] for field in GROUND_TRUTH_SCHEMAS[name]}
         return self.tables
 

@@ -48,24 +48,49 @@ def torchvision_ops_are_native() -> bool:
 
 
 def _nms_keep(boxes, scores, iou_threshold: float):
-    """Greedy non-maximum suppression, identical in result to torchvision's kernel.
+    """Greedy non-maximum suppression, identical in result to torchvision's CPU kernels.
 
     Args:
-        boxes: float tensor (N, 4), xyxy.
-        scores: float tensor (N,).
+        boxes: float or quantised tensor (N, 4), xyxy.
+        scores: float or quantised tensor (N,).
         iou_threshold: boxes overlapping a kept box by IoU strictly greater than this are dropped.
 
     Returns:
-        int64 tensor of kept indices, in decreasing score order.
+        int64 tensor of kept indices, in decreasing score order (ties: lower index first).
     """
     import torch
 
+    # The kernel's argument checks, so a malformed call fails here as it does on a GPU install.
+    if boxes.dim() != 2:
+        raise RuntimeError(f"boxes should be a 2d tensor, got {boxes.dim()}D")
+    if boxes.shape[1] != 4:
+        raise RuntimeError(f"boxes should have 4 elements in dimension 1, got {boxes.shape[1]}")
+    if scores.dim() != 1:
+        raise RuntimeError(f"scores should be a 1d tensor, got {scores.dim()}D")
+    if boxes.shape[0] != scores.shape[0]:
+        raise RuntimeError(
+            "boxes and scores should have same number of elements in dimension 0, "
+            f"got {boxes.shape[0]} and {scores.shape[0]}"
+        )
     if boxes.numel() == 0:
         return torch.empty((0,), dtype=torch.int64, device=boxes.device)
+    # Quantised tensors (torchvision's QuantizedCPU kernel is registered under ``nms`` too) refuse
+    # ``.to(float)``. That kernel works on the integer representation, in float: scale and zero
+    # point cancel out of the IoU, and the score order is the order of the integers.
+    if boxes.is_quantized:
+        boxes = boxes.int_repr()
+    if scores.is_quantized:
+        scores = scores.int_repr()
     order = torch.argsort(scores, descending=True, stable=True)
-    ordered = boxes[order].to(torch.float32)
+    # The kernel works in the input's precision (float or double) and compares the IoU against the
+    # threshold as a double. Half precision has no CPU kernel; it is computed in float32 here.
+    dtype = torch.float64 if boxes.dtype == torch.float64 else torch.float32
+    ordered = boxes[order].to(dtype)
+    threshold = _threshold_in(dtype, iou_threshold, boxes.device)
     x1, y1, x2, y2 = ordered.unbind(1)
-    areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    # Same formulas and operation order as the kernel (no clamping of degenerate areas), so
+    # rounding, and the NaN/inf of zero-area unions, decide exactly as it does.
+    areas = (x2 - x1) * (y2 - y1)
     count = ordered.shape[0]
     suppressed = torch.zeros(count, dtype=torch.bool, device=boxes.device)
     keep = []
@@ -81,14 +106,33 @@ def _nms_keep(boxes, scores, iou_threshold: float):
         inter_w = (torch.minimum(x2[i], x2[rest]) - torch.maximum(x1[i], x1[rest])).clamp(min=0)
         inter_h = (torch.minimum(y2[i], y2[rest]) - torch.maximum(y1[i], y1[rest])).clamp(min=0)
         inter = inter_w * inter_h
-        union = areas[i] + areas[rest] - inter
-        iou = torch.where(union > 0, inter / union, torch.zeros_like(inter))
-        suppressed[rest] |= iou > iou_threshold
+        iou = inter / (areas[i] + areas[rest] - inter)
+        suppressed[rest] |= iou > threshold
     return order[torch.as_tensor(keep, dtype=torch.int64, device=boxes.device)]
+
+
+def _threshold_in(dtype, iou_threshold: float, device):
+    """The threshold as a 0-d tensor of ``dtype`` such that ``iou > it`` equals ``double(iou) > iou_threshold``.
+
+    Comparing a float32 tensor with a Python float rounds the float to float32 (to nearest), which
+    disagrees with the kernel's double comparison when the threshold is not representable (0.3, 0.7):
+    an IoU equal to ``float32(0.3)`` is above 0.3 yet not above ``float32(0.3)``. Rounding the
+    threshold down instead is exact, as no float32 lies strictly between the two neighbours of it.
+    """
+    import torch
+
+    exact = torch.tensor(float(iou_threshold), dtype=torch.float64, device=device)
+    rounded = exact.to(dtype)
+    if dtype != torch.float64 and bool(rounded.to(torch.float64) > exact):
+        rounded = torch.nextafter(rounded, torch.tensor(float("-inf"), dtype=dtype, device=device))
+    return rounded
 
 
 def register_torchvision_cpu_ops() -> bool:
     """Register ``torchvision::nms`` and ``torchvision::qnms`` in pure torch when they are missing.
+
+    ``nms`` takes float and quantised tensors, like torchvision's CPU and QuantizedCPU kernels;
+    ``qnms`` is the same function under a second name.
 
     Call before the first ``import torchvision``. A no-op when the real compiled operators exist
     (a matching torchvision build, or a CUDA machine), so a GPU install keeps its fast kernels.
@@ -123,8 +167,8 @@ def register_torchvision_cpu_ops() -> bool:
         return _nms_keep(dets, scores, iou_threshold)
 
     def qnms(dets, scores, iou_threshold):
-        # Quantised callers pass the integer representation; NMS only needs the ordering and IoU.
-        return _nms_keep(dets.to(torch.float32), scores.to(torch.float32), iou_threshold)
+        # Kept for callers of the name; torchvision itself routes quantised tensors through ``nms``.
+        return _nms_keep(dets, scores, iou_threshold)
 
     library.impl("nms", nms, "CompositeExplicitAutograd")
     library.impl("qnms", qnms, "CompositeExplicitAutograd")
@@ -210,7 +254,10 @@ def configure_offline_ultralytics(config_dir: str | os.PathLike | None = None) -
 def _disable_ultralytics_sync() -> None:
     from ultralytics.utils import SETTINGS
 
-    wanted = {"sync": False, "hub": False}
+    # Only keys this ultralytics version knows: its SettingsManager.update raises KeyError on any
+    # other (8.4 has "sync" but no "hub"), which would make every backend loader fail.
+    known = getattr(SETTINGS, "defaults", SETTINGS)
+    wanted = {key: value for key, value in {"sync": False, "hub": False}.items() if key in known}
     if any(SETTINGS.get(key) != value for key, value in wanted.items()):
         SETTINGS.update(wanted)
 

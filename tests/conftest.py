@@ -1,0 +1,74 @@
+"""Session-wide hermetic environment: Prefect and ultralytics keep their state in temp dirs, offline.
+
+The variables are applied in ``pytest_configure``, which runs before any test module is collected,
+so before a test module's ``import prefect`` or ``import ultralytics`` reads them (both read their
+settings at import). Nothing here imports Prefect or starts its API server: the ephemeral server is
+started by the first test that runs a flow, and only then.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from soccerfactory.curation.runtime import configure_offline_ultralytics
+from soccerfactory.flows.prefect_env import apply_env, hermetic_prefect_env
+
+_ULTRALYTICS_VARIABLES = ("YOLO_OFFLINE", "YOLO_CONFIG_DIR")
+
+
+@dataclass(frozen=True)
+class HermeticRuntime:
+    """Where this test session's Prefect and ultralytics state lives."""
+
+    prefect_home: Path
+    yolo_config_dir: Path
+
+
+_runtime: HermeticRuntime | None = None
+_stack: ExitStack | None = None
+
+
+def _session_dir(config: pytest.Config, name: str) -> Path:
+    # pytest's own factory (set up by its tmpdir plugin's pytest_configure, which runs before this
+    # trylast hook) puts the dir under the session's basetemp; fall back to a plain temp dir.
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:
+        return factory.mktemp(name, numbered=True)
+    return Path(tempfile.mkdtemp(prefix=f"soccerfactory-{name}-"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    global _runtime, _stack
+    prefect_home = _session_dir(config, "prefect-home")
+    yolo_config_dir = _session_dir(config, "yolo-config")
+    stack = ExitStack()
+    stack.enter_context(apply_env(hermetic_prefect_env(prefect_home)))
+    # configure_offline_ultralytics writes os.environ itself; restore the two variables afterwards.
+    stack.enter_context(apply_env({name: os.environ.get(name) for name in _ULTRALYTICS_VARIABLES}))
+    configure_offline_ultralytics(yolo_config_dir)
+    _stack, _runtime = stack, HermeticRuntime(prefect_home=prefect_home, yolo_config_dir=yolo_config_dir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _runtime, _stack
+    if _stack is not None:
+        _stack.close()
+    _stack = _runtime = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_runtime() -> HermeticRuntime:
+    """The session's Prefect home and ultralytics config dir, with the environment pointing at them."""
+    assert _runtime is not None, "tests/conftest.py pytest_configure did not run"
+    assert os.environ.get("PREFECT_HOME") == str(_runtime.prefect_home.resolve()), (
+        "PREFECT_HOME was changed after the session started"
+    )
+    assert os.environ.get("YOLO_CONFIG_DIR") == str(_runtime.yolo_config_dir.resolve())
+    return _runtime

@@ -1,0 +1,168 @@
+"""Prefect runs on its ephemeral API with all of its state in the session's temporary home."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from soccerfactory.flows.prefect_env import (
+    ANALYTICS_OFF,
+    apply_env,
+    embedded_prefect_env,
+    hermetic_prefect_env,
+    sqlite_url,
+    subprocess_env,
+)
+
+USER_PREFECT_DIR = Path.home() / ".prefect"
+
+
+def _snapshot(directory: Path) -> dict[str, int] | None:
+    if not directory.exists():
+        return None
+    return {str(path): path.stat().st_mtime_ns for path in directory.rglob("*")}
+
+
+def test_hermetic_env_names_only_settings_prefect_knows(tmp_path):
+    from prefect.settings import Settings
+    from prefect.settings.legacy import _get_valid_setting_names
+
+    known = _get_valid_setting_names(Settings) | {"PREFECT_PROFILE"}  # the profile selector is not a setting
+    env = hermetic_prefect_env(tmp_path, environ={})
+    prefect_names = {name for name in env if name.startswith("PREFECT_")}
+    assert prefect_names <= known, prefect_names - known
+    assert env["PREFECT_HOME"] == str(tmp_path.resolve())
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == sqlite_url(tmp_path)
+    assert env["PREFECT_SERVER_EPHEMERAL_ENABLED"] == "true"
+    assert int(env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) >= 60
+    assert env.items() >= ANALYTICS_OFF.items()
+
+
+def test_hermetic_env_removes_inherited_prefect_variables(tmp_path):
+    inherited = {"PREFECT_API_URL": "http://prefect.example:4200/api", "PREFECT_API_KEY": "secret", "HOME": "/x"}
+    env = hermetic_prefect_env(tmp_path, environ=inherited)
+    assert env["PREFECT_API_URL"] is None and env["PREFECT_API_KEY"] is None
+    assert "HOME" not in env
+    merged = subprocess_env(env, base=inherited)
+    assert "PREFECT_API_URL" not in merged and merged["HOME"] == "/x"
+    assert merged["PREFECT_HOME"] == str(tmp_path.resolve())
+
+
+def test_session_settings_resolve_to_the_temporary_home(hermetic_runtime):
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    home = hermetic_runtime.prefect_home.resolve()
+    assert settings.home == home
+    assert settings.api.url is None
+    assert settings.server.ephemeral.enabled
+    assert settings.server.analytics_enabled is False
+    assert settings.server.database.connection_url.get_secret_value() == sqlite_url(home)
+    assert settings.results.local_storage_path == home / "storage"
+    assert settings.profiles_path == home / "profiles.toml"
+
+
+def test_flow_runs_on_the_ephemeral_api_and_is_recorded_in_the_temporary_home(hermetic_runtime):
+    from prefect import flow, task
+    from prefect.client.orchestration import get_client
+
+    before = _snapshot(USER_PREFECT_DIR)
+
+    @task
+    def double(value: int) -> int:
+        return value * 2
+
+    @flow(name="prefect-env-smoke")
+    def smoke(value: int) -> int:
+        return double(value) + 1
+
+    state = smoke(20, return_state=True)
+    assert state.is_completed()
+    assert state.result() == 41
+
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        assert flow_run.state is not None and flow_run.state.is_completed()
+        assert str(client.api_url).startswith("http://127.0.0.1:")  # the local ephemeral server
+
+    database = hermetic_runtime.prefect_home / "prefect.db"
+    assert database.is_file()
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        rows = connection.execute(
+            "SELECT name FROM flow_run WHERE id = ?", (str(flow_run_id),)
+        ).fetchall()
+    assert len(rows) == 1
+    assert _snapshot(USER_PREFECT_DIR) == before, "Prefect wrote to ~/.prefect"
+
+
+def test_apply_env_sets_removes_and_restores(monkeypatch):
+    monkeypatch.setenv("SF_TEST_KEEP", "before")
+    monkeypatch.delenv("SF_TEST_NEW", raising=False)
+    with apply_env({"SF_TEST_KEEP": None, "SF_TEST_NEW": "value"}):
+        assert "SF_TEST_KEEP" not in os.environ
+        assert os.environ["SF_TEST_NEW"] == "value"
+    assert os.environ["SF_TEST_KEEP"] == "before"
+    assert "SF_TEST_NEW" not in os.environ
+
+
+def test_apply_env_refreshes_prefect_settings_after_import(tmp_path, hermetic_runtime):
+    from prefect.settings import get_current_settings
+
+    other_home = tmp_path / "other-home"
+    with apply_env(hermetic_prefect_env(other_home)):
+        assert get_current_settings().home == other_home.resolve()
+    assert get_current_settings().home == hermetic_runtime.prefect_home.resolve()
+
+
+def test_embedded_env_defaults_to_a_project_local_home(tmp_path):
+    env = embedded_prefect_env(tmp_path / "project", environ={"HOME": str(tmp_path / "user")})
+    home = (tmp_path / "project" / ".prefect").resolve()
+    assert env["PREFECT_HOME"] == str(home)
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == sqlite_url(home)
+    assert env["PREFECT_SERVER_EPHEMERAL_ENABLED"] == "true"
+    assert env.items() >= ANALYTICS_OFF.items()
+    assert all(value is not None for value in env.values())
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("PREFECT_API_URL", "http://127.0.0.1:4200/api"),
+        ("PREFECT_HOME", "/srv/prefect"),
+        ("PREFECT_PROFILE", "local"),
+    ],
+)
+def test_embedded_env_respects_a_user_configured_prefect(tmp_path, variable, value):
+    environ = {"HOME": str(tmp_path / "user"), variable: value}
+    assert embedded_prefect_env(tmp_path / "project", environ=environ) == ANALYTICS_OFF
+
+
+def test_embedded_env_respects_an_active_profile_with_an_api_url(tmp_path):
+    profiles = tmp_path / "user" / ".prefect" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
+    environ = {"HOME": str(tmp_path / "user")}
+    assert embedded_prefect_env(tmp_path / "project", environ=environ) == ANALYTICS_OFF
+
+
+def test_embedded_env_never_overrides_a_variable_the_user_set(tmp_path):
+    environ = {
+        "HOME": str(tmp_path / "user"),
+        "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+        "DO_NOT_TRACK": "0",
+    }
+    assert embedded_prefect_env(tmp_path, environ=environ) == {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def test_embedded_env_respects_user_api_url_in_the_real_environment(tmp_path):
+    # apply_env (not monkeypatch) sets the user's URL, so Prefect's settings are rebuilt when it is
+    # removed again and later flows in this session keep the ephemeral API.
+    with apply_env({"PREFECT_API_URL": "http://127.0.0.1:4200/api"}):
+        env = embedded_prefect_env(tmp_path)
+        assert "PREFECT_HOME" not in env and "PREFECT_API_URL" not in env
+        with apply_env(env):
+            assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"

@@ -194,10 +194,10 @@ class BroadcastPainter:
         half = np.diag([0.5, 0.5, 1.0])
         small = cv2.warpPerspective(self._grass_texture, half @ H @ grass_to_pitch, (self.width // 2, self.height // 2), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=self._surround)
         cv2.resize(small, (self.width, self.height), dst=image, interpolation=cv2.INTER_LINEAR)
-        region = self._ground_region(camera)
         stand_rows = int(np.ceil(self._stand_base_rows(camera).max()))
         if stand_rows <= 0:
             return  # the grass fills the frame
+        region = self._ground_region(camera)
         # Stand plane y = y_s, parametrised by (x, height above grass, 1) -> pixels.
         K, R, C = camera.K, camera.R, camera.position
         y_s = -self.pitch.half_width - STAND_DISTANCE

@@ -145,7 +145,7 @@ class _GroundTruth:
     def _inside(self, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:
         return (depth > 0) & (pixels[:, 0] >= 0) & (pixels[:, 0] < self.width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < self.height)
 
-    def add_frame(self, frame_index: int, timestamp: float, camera: Camera, painted: PaintedFrame, sim: MatchSimulation, game: GameStateBuilder) -> None:
+    def add_frame(self, frame_index: int, timestamp: float, camera: Camera, angles: tuple[float, float, float], painted: PaintedFrame, sim: MatchSimulation, game: GameStateBuilder) -> None:
         labels = painted.labels
         image_id = game.add_image(frame_index)
         # Athletes: masks and visible boxes come from the final label image.
@@ -192,7 +192,7 @@ class _GroundTruth:
         if visible:
             game.add_ball(image_id, box, ball.position)
         # Camera.
-        pan, tilt, hfov = _camera_angles(camera)
+        pan, tilt, hfov = angles
         self._add(
             "cameras", frame_index, timestamp, valid_camera=True, homography=camera.homography.reshape(-1).tolist(),
             reprojection_error_px=0.0, fx=float(camera.K[0, 0]), fy=float(camera.K[1, 1]), cx=float(camera.K[0, 2]),
@@ -308,14 +308,15 @@ def render_clip(
             ]
             painted = painter.paint(camera, poses, sim.ball.position.copy())
             image = painted.image
-            pan = _camera_angles(camera)[0]
+            angles = _camera_angles(camera)
+            pan = angles[0]
             if config.motion_blur and previous_pan is not None:
                 image = _pan_blur(image, (pan - previous_pan) * camera.K[0, 0] * np.pi / 180)
             previous_pan = pan
             writer.write(image)
             if images:
                 cv2.imwrite(str(image_dir / f"{frame_index + 1:06d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-            truth.add_frame(frame_index, timestamp, camera, painted, sim, game)
+            truth.add_frame(frame_index, timestamp, camera, angles, painted, sim, game)
             sim.step()
             if progress is not None:
                 progress(frame_index + 1, total)

@@ -24,6 +24,7 @@ a new one (:func:`build_tracker`) for the next clip.
 
 from __future__ import annotations
 
+import logging
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -329,6 +330,12 @@ def _single_threaded_blas() -> Iterator[None]:
 # --------------------------------------------------------------------------- builders
 
 
+def _quiet_boxmot() -> None:
+    # boxmot logs its settings at INFO on every tracker it builds: one block per clip is noise in a
+    # run over hundreds of clips. Its warnings still come through.
+    logging.getLogger("boxmot").setLevel(logging.WARNING)
+
+
 def build_strongsort(
     fps: float = 25.0,
     min_conf: float = 0.3,
@@ -365,6 +372,8 @@ def build_strongsort(
 
     prepare_vision_runtime()
     from boxmot import StrongSort
+
+    _quiet_boxmot()
 
     tracker = StrongSort(
         min_conf=min_conf,
@@ -407,6 +416,8 @@ def build_bytetrack(
 
     prepare_vision_runtime()
     from boxmot import ByteTrack
+
+    _quiet_boxmot()
 
     # boxmot scales the buffer by frame_rate / 30, so give it frames at 30 fps to mean seconds.
     tracker = ByteTrack(

@@ -13,6 +13,11 @@ from typing import NoReturn, Optional
 
 import typer
 
+# Bad files are reported by us in one line naming the file; FFmpeg's and OpenCV's own console
+# chatter about them ("moov atom not found") only adds noise. Must be set before cv2 is imported.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 app = typer.Typer(
     name="soccerfactory",
     help=(
@@ -96,16 +101,21 @@ def _check_writable(output: Path) -> None:
 
 @app.command()
 def demo(
-    output: Path = typer.Option(Path("out"), help="Where clips, Parquet and the DuckDB catalog go."),
-    clips: int = typer.Option(2, min=1, max=100, help="How many synthetic clips to render."),
-    seconds: float = typer.Option(10.0, help="Length of each clip in seconds."),
+    output: Path = typer.Option(Path("out"), help="Where the clip, shards and the DuckDB catalog go."),
+    seconds: float = typer.Option(8.0, help="Length of the synthetic clip in seconds."),
+    width: int = typer.Option(1280, help="Width of the synthetic clip."),
+    height: int = typer.Option(720, help="Height of the synthetic clip."),
 ) -> None:
-    """Run the main job on the embedded default: Prefect's in-process API, a local DuckDB file and
-    local Parquet. No server to start; set PREFECT_API_URL to see the runs in a Prefect UI instead."""
+    """The main job on the embedded default: render a synthetic broadcast clip, curate it with the
+    bundled models, catalogue shards and ground truth in OUTPUT/catalog.duckdb, show a query.
+
+    Runs on Prefect's in-process API, a local DuckDB file and local Parquet: no server to start.
+    Set PREFECT_API_URL (see `soccerfactory server`) to watch the runs in the Prefect UI instead.
+    """
     from soccerfactory.curation.synth import SynthConfig
 
     try:
-        SynthConfig(seconds=seconds)
+        SynthConfig(seconds=seconds, width=width, height=height)
         _check_writable(output)
     except ValueError as error:
         _fail(str(error))
@@ -114,33 +124,182 @@ def demo(
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     with apply_env(embedded_prefect_env(output.resolve())):
+        from soccerfactory.flows.curate import run_curate
         from soccerfactory.flows.synthesize import synthesize
 
-        summary = synthesize(output=output, clips=clips, seconds=seconds)
-    typer.echo(f"rendered {len(summary['clips'])} clips; catalogue rows: {summary['rows']}")
-    typer.echo(f'try: soccerfactory query "SELECT role, count(*) FROM gt_athletes GROUP BY role" --catalog {output / "catalog.duckdb"}')
+        synthesize(output=output, clips=1, seconds=seconds, width=width, height=height)
+        source = output / "synthetic"
+        # The renderer names every clip video.mp4; the sources manifest gives each its own match id.
+        (source / "soccerfactory-sources.json").write_text('{"synth-1/video.mp4": "synth-1"}')
+        summary = run_curate(str(source), str(output))
+    _print_summary(summary)
+    sample = (
+        "SELECT role, team, count(DISTINCT track_id) AS tracks, count(*) AS rows, "
+        "round(avg(confidence), 2) AS conf FROM athletes GROUP BY ALL ORDER BY rows DESC"
+    )
+    typer.echo(f'\nsample query: soccerfactory query "{sample}" --catalog {summary.catalog}')
+    _print_query(Path(summary.catalog), sample, "table", None)
+    typer.echo("\nground truth of the synthetic clip is catalogued next to it as gt_athletes, gt_cameras, ...")
+
+
+def _print_summary(summary) -> None:
+    typer.echo(
+        f"\nrun {summary.run_id}: {summary.count('curated')} clips curated, {summary.count('skipped')} already done, "
+        f"{len(summary.failures)} failed, in {summary.seconds:.0f} s"
+    )
+    typer.echo(f"shards:  {summary.output.rstrip('/')}/shards/")
+    typer.echo(f"catalog: {summary.catalog}")
+    for failure in summary.failures:
+        typer.echo(f"failed: {failure['reason']} (stage {failure['stage']})", err=True)
+
+
+@app.command()
+def curate(
+    sources: list[str] = typer.Argument(..., help="Video files, folders of videos / image-sequence folders, or fsspec URLs (s3://, memory://)."),
+    output: str = typer.Option("out", "--output", "-o", help="Root of the shards (local folder or fsspec URL)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON config; see `soccerfactory config show`."),
+    overrides: list[str] = typer.Option([], "--set", help="Override one value, e.g. --set detect.conf=0.3 (repeatable)."),
+    catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog file [default: OUTPUT/catalog.duckdb]."),
+    parallel: Optional[int] = typer.Option(None, min=1, help="Clips curated at the same time [default: run.max_parallel_clips]."),
+) -> None:
+    """Curate footage into SoccerFactory shards and catalogue them for SQL.
+
+    Each video is split at camera cuts into clips (30 s at most); every clip is detected, tracked,
+    calibrated, refined, attributed and voted, then written as one Parquet shard under
+    OUTPUT/shards/match_id=.../clip_id=.../ and registered in the catalog. Re-running skips clips
+    already curated with the same config and code. Exit status 1 when some inputs failed (they are
+    listed, and recorded in the catalog's `failures` table).
+
+    Examples:
+
+      soccerfactory curate match.mp4
+
+      soccerfactory curate /data/footage --output /data/curated --set detect.device=cuda:0
+
+      soccerfactory query "SELECT * FROM quality"
+    """
+    from soccerfactory.flows.config import ConfigError, load_config
+
+    try:
+        if parallel is not None:
+            overrides = [*overrides, f"run.max_parallel_clips={parallel}"]
+        resolved = load_config(config, overrides)
+        from soccerfactory.flows.backends import check_config
+
+        check_config(resolved)
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    local_output = "://" not in output or output.startswith("file://")
+    if local_output:
+        try:
+            _check_writable(Path(output.removeprefix("file://")))
+        except OSError as error:
+            _fail(f"cannot write to {output}: {error.strerror or error}")
+    elif catalog is None:
+        _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
+    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+
+    root = Path(output.removeprefix("file://")).resolve() if local_output else Path.cwd()
+    with apply_env(embedded_prefect_env(root)):
+        from soccerfactory.flows.curate import run_curate
+
+        summary = run_curate(sources if len(sources) > 1 else sources[0], output, resolved, None if catalog is None else str(catalog))
+    _print_summary(summary)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+def _print_query(catalog: Path, sql: str, fmt: str, out: Optional[Path]) -> None:
+    import duckdb
+
+    from soccerfactory.storage.export import run_query, write_result
+
+    try:
+        table = run_query(catalog, sql)
+        write_result(table, fmt, out)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    except duckdb.Error as error:
+        _fail(str(error).splitlines()[0])
 
 
 @app.command()
 def query(
-    sql: str = typer.Argument(..., help="Read-only SQL, e.g. \"SELECT count(*) FROM gt_athletes\"."),
+    sql: str = typer.Argument(..., help="Read-only SQL, e.g. \"SELECT * FROM quality\"."),
     catalog: Path = typer.Option(Path("out/catalog.duckdb"), help="The DuckDB catalog file."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet (parquet needs --out)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
 ) -> None:
-    """Run read-only SQL against the catalog and print the result as a table."""
-    import duckdb
+    """Run read-only SQL against the catalog.
 
-    from soccerfactory.storage.catalog import connect
+    Tables: runs, shards, clips, failures. Views over the shards: athletes, ball, cameras, frames,
+    events, tracks (one row per tracklet), quality (per clip) and quality_match. Synthetic ground
+    truth, when present: gt_athletes, gt_cameras, ...
+
+    Example: soccerfactory query "SELECT match_id, count(*) FROM athletes GROUP BY 1" --format csv
+    """
+    if fmt not in ("table", "csv", "json", "parquet"):
+        _fail(f"--format must be one of table, csv, json, parquet; got {fmt!r}")
+    _print_query(catalog, sql, fmt, out)
+
+
+catalog_app = typer.Typer(help="Maintain the DuckDB catalog (the shards are the truth; the catalog can always be rebuilt).", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("rebuild")
+def catalog_rebuild(
+    output: str = typer.Option("out", "--output", "-o", help="Root of the shards."),
+    catalog: Optional[Path] = typer.Option(None, help="Catalog file to (re)create [default: OUTPUT/catalog.duckdb]."),
+) -> None:
+    """Recreate the catalog from the shards' manifests and the run records under OUTPUT."""
+    from soccerfactory.storage.catalog import rebuild_catalog
+
+    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    try:
+        report = rebuild_catalog(output, target)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    typer.echo(f"rebuilt {target}: {report}")
+
+
+config_app = typer.Typer(help="Inspect the curation config.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON config to resolve."),
+    overrides: list[str] = typer.Option([], "--set", help="section.key=value overrides."),
+) -> None:
+    """Print the resolved config as YAML (a starting point for --config) and its hash."""
+    import yaml
+
+    from soccerfactory.flows.config import ConfigError, load_config
 
     try:
-        with connect(catalog, read_only=True) as connection:
-            relation = connection.sql(sql)
-            if relation is None:
-                _fail("the statement returned no rows to show")
-            typer.echo(str(relation))
-    except FileNotFoundError as error:
+        resolved = load_config(config, overrides)
+    except ConfigError as error:
         _fail(str(error))
-    except duckdb.Error as error:
-        _fail(str(error).splitlines()[0])
+    typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False).rstrip())
+    typer.echo(f"# config hash: {resolved.config_hash()}")
+
+
+@app.command()
+def server(
+    port: int = typer.Option(4200, help="Port of the Prefect UI and API."),
+) -> None:
+    """Start a local Prefect server (UI at http://127.0.0.1:PORT) for watching runs.
+
+    In another shell: export PREFECT_API_URL=http://127.0.0.1:PORT/api, then run
+    `soccerfactory curate ...`: the same runs appear in the UI. Without PREFECT_API_URL every
+    command runs on Prefect's embedded API and needs no server.
+    """
+    import subprocess
+
+    typer.echo(f"Prefect UI: http://127.0.0.1:{port}   then: export PREFECT_API_URL=http://127.0.0.1:{port}/api")
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    raise typer.Exit(subprocess.call([str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env))
 
 
 @app.command()

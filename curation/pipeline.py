@@ -1,0 +1,521 @@
+"""The per-clip annotation pipeline, as plain functions over the typed containers.
+
+A clip goes through three steps, each a function the Prefect flow wraps in one task:
+
+1. :func:`annotate_spatial` decodes the clip once and streams it in batches through the stages
+   that run at the source rate (detect, track, calibrate, refine), keeping crops of every tracked
+   athlete on the frames sampled at the lower semantic rate.
+2. :func:`attribute_clip` reads team and jersey number from those crops (semantic rate).
+3. :func:`vote_clip` turns per-observation labels into one consensus per tracklet, with the
+   fraction of votes that agree, and lays everything out as the shard's Arrow tables.
+
+Stages declare what they need and produce (:data:`STAGE_SPECS`); :func:`validate_chain` checks a
+chain before any model is loaded, so a misconfigured run fails in milliseconds, not after the
+detector has spent a minute loading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from soccerfactory.curation.attribute import AthleteCrops, JerseyReader, TeamClassifier, role_from_class
+from soccerfactory.curation.calibrate import CalibrationResult, pitch_position
+from soccerfactory.curation.detect import Detector
+from soccerfactory.curation.refine import Refiner
+from soccerfactory.curation.track import Tracker
+from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames, Tracks
+from soccerfactory.curation.video import ClipSpec, read_frames, semantic_frames
+from soccerfactory.curation.vote import broadcast, vote_tracklets
+from soccerfactory.storage.schemas import table_from_columns
+
+__all__ = [
+    "STAGE_SPECS",
+    "ChainError",
+    "ClipStages",
+    "SpatialResult",
+    "Attributes",
+    "StageSpec",
+    "annotate_spatial",
+    "attribute_clip",
+    "validate_chain",
+    "vote_clip",
+]
+
+
+# --------------------------------------------------------------------------- the chain
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    """What a stage reads and writes, by name of the artefact."""
+
+    name: str
+    needs: frozenset[str]
+    produces: frozenset[str]
+
+
+def _spec(name: str, needs: Iterable[str], produces: Iterable[str]) -> StageSpec:
+    return StageSpec(name, frozenset(needs), frozenset(produces))
+
+
+#: The stages in pipeline order. ``write`` needs only what every shard has; the optional stages'
+#: outputs become null columns when they are switched off.
+STAGE_SPECS: dict[str, StageSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("decode", [], ["frames"]),
+        _spec("detect", ["frames"], ["detections", "ball"]),
+        _spec("track", ["frames", "detections"], ["tracks"]),
+        _spec("calibrate", ["frames"], ["cameras", "pitch_positions"]),
+        _spec("refine", ["frames", "tracks"], ["masks", "refined_boxes"]),
+        _spec("attribute", ["frames", "tracks"], ["team_observations", "jersey_observations", "role_observations"]),
+        _spec("vote", ["tracks", "team_observations", "jersey_observations", "role_observations"], ["consensus"]),
+        _spec("write", ["tracks", "ball"], ["shard"]),
+    )
+}
+
+
+class ChainError(ValueError):
+    """A stage needs something no earlier stage produces."""
+
+
+def validate_chain(stages: Sequence[str]) -> list[StageSpec]:
+    """Check that every stage's inputs are produced by the stages before it.
+
+    Args:
+        stages: Stage names in execution order, e.g. ``["decode", "detect", "track", "write"]``.
+
+    Returns:
+        The stage specs, in order.
+
+    Raises:
+        ChainError: naming the first stage with a missing input, or an unknown stage with the valid
+            names.
+    """
+    available: set[str] = set()
+    specs = []
+    for name in stages:
+        if name not in STAGE_SPECS:
+            raise ChainError(f"unknown stage {name!r}; valid stages: {list(STAGE_SPECS)}")
+        spec = STAGE_SPECS[name]
+        missing = spec.needs - available
+        if missing:
+            providers = sorted({s.name for s in STAGE_SPECS.values() if s.produces & missing})
+            raise ChainError(
+                f"stage {name!r} needs {sorted(missing)}, which no earlier stage produces "
+                f"(enable one of {providers} before it)"
+            )
+        available |= spec.produces
+        specs.append(spec)
+    return specs
+
+
+# --------------------------------------------------------------------------- backends of one run
+
+
+class _TrackerFactory(Protocol):
+    def __call__(self, fps: float) -> Tracker: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipStages:
+    """The loaded backends of a run. Stateless ones are shared; stateful ones (tracker, calibrator,
+    which carry a prior from frame to frame) are made fresh for every clip by their factories."""
+
+    detector: Detector
+    new_tracker: _TrackerFactory
+    new_calibrator: Callable[[], Callable[[Frames], list[CalibrationResult]]] | None
+    refiner: Refiner | None
+    team_classifier: TeamClassifier
+    jersey_reader: JerseyReader
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        names = ["decode", "detect", "track"]
+        if self.new_calibrator is not None:
+            names.append("calibrate")
+        if self.refiner is not None:
+            names.append("refine")
+        return names + ["attribute", "vote", "write"]
+
+
+# --------------------------------------------------------------------------- step 1: spatial
+
+
+@dataclasses.dataclass(frozen=True)
+class SpatialResult:
+    """Everything the source-rate pass found in one clip.
+
+    Attributes:
+        clip: The clip.
+        frame_index: ``int64`` ``(F,)`` every processed frame (source indices).
+        tracks: Tracked athletes, xyxy in source pixels; ``data`` holds ``det_index`` and, when the
+            refiner ran, ``mask_rle`` (object, JSON str or None), ``refined_xyxy`` ``(N, 4)`` float32
+            and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres (NaN
+            without a valid camera).
+        ball: At most one ball per frame (the most confident detection), with ``pitch_xy``.
+        calibrations: One result per processed frame (empty when calibration is off).
+        crops: Crops of tracked athletes on the semantic frames.
+        crop_pitch_x: ``float32`` ``(len(crops),)`` pitch x of each crop's athlete (NaN unknown).
+        semantic_frame_index: ``int64`` frames sampled for attribution.
+        seconds: Wall time of the pass.
+    """
+
+    clip: ClipSpec
+    frame_index: np.ndarray
+    tracks: Tracks
+    ball: Detections
+    calibrations: tuple[CalibrationResult, ...]
+    crops: AthleteCrops
+    crop_pitch_x: np.ndarray
+    semantic_frame_index: np.ndarray
+    seconds: float
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frame_index.size)
+
+
+def _best_ball_per_frame(balls: Detections) -> Detections:
+    if len(balls) == 0:
+        return balls
+    order = np.lexsort((-balls.confidence, balls.frame_index))
+    balls = balls[order]
+    first = np.ones(len(balls), dtype=bool)
+    first[1:] = balls.frame_index[1:] != balls.frame_index[:-1]
+    return balls[first]
+
+
+def _pitch_xy(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> np.ndarray:
+    out = np.full((len(xyxy), 2), np.nan, dtype=np.float32)
+    for frame in np.unique(frame_index).tolist():
+        result = by_frame.get(frame)
+        if result is None or not result.valid:
+            continue
+        rows = np.flatnonzero(frame_index == frame)
+        out[rows] = pitch_position(result, xyxy[rows])
+    return out
+
+
+def _merge(parts: list[Detections], empty: Detections) -> Detections:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty
+    return type(parts[0]).merge(parts)
+
+
+def annotate_spatial(
+    clip: ClipSpec,
+    stages: ClipStages,
+    *,
+    batch_size: int = 8,
+    stride: int = 1,
+    semantic_fps: float = 1.0,
+    storage_options: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SpatialResult:
+    """Decode ``clip`` once and run the source-rate stages over it in batches.
+
+    Args:
+        clip: The clip to annotate.
+        stages: Loaded backends; a fresh tracker (and calibrator) is made for this clip.
+        batch_size: Frames decoded and detected together.
+        stride: Process every ``stride``-th frame (1 = the source rate).
+        semantic_fps: Rate at which crops are kept for attribution.
+        storage_options: fsspec options for remote sources.
+        progress: Called as ``progress(frames_done, frames_total)`` after every batch.
+
+    Raises:
+        BadInputError: when the clip cannot be decoded (names the file and frame).
+    """
+    started = time.perf_counter()
+    # Trackers age tracks in steps, so they need the rate they are fed at, not the source rate.
+    tracker = stages.new_tracker(fps=clip.fps / stride)
+    calibrator = stages.new_calibrator() if stages.new_calibrator is not None else None
+    # Half a period in: a clip's first frames have no confirmed tracks yet (trackers wait a few
+    # frames before reporting one), so sampling frame 0 would waste the first sample.
+    shift = int(round(clip.fps / semantic_fps / 2))
+    sampled = {min(f + shift, clip.stop_frame - 1) for f in semantic_frames(clip, semantic_fps).tolist()}
+    total = len(range(clip.start_frame, clip.stop_frame, stride))
+
+    frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
+    calibrations: list[CalibrationResult] = []
+    done = 0
+    for frames in read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options):
+        detections = stages.detector(frames)
+        is_ball = detections.class_id == BALL
+        tracks = tracker.update(frames, detections[~is_ball])
+        if stages.refiner is not None and len(tracks):
+            tracks = stages.refiner(frames, tracks)
+        by_frame: dict[int, CalibrationResult] = {}
+        if calibrator is not None:
+            results = calibrator(frames)
+            calibrations.extend(results)
+            by_frame = dict(zip(frames.frame_index.tolist(), results))
+        tracks = tracks.with_data(pitch_xy=_pitch_xy(tracks.xyxy, tracks.frame_index, by_frame))
+        ball = _best_ball_per_frame(detections[is_ball])
+        ball = ball.with_data(pitch_xy=_pitch_xy(ball.xyxy, ball.frame_index, by_frame))
+
+        keep = np.isin(frames.frame_index, list(sampled))
+        if keep.any() and len(tracks):
+            chosen = frames[keep]
+            rows = np.isin(tracks.frame_index, chosen.frame_index)
+            masks = tracks.data.get("mask_rle")
+            sampled_tracks = tracks[rows]
+            crops = AthleteCrops.from_frames(chosen, sampled_tracks, None if masks is None else list(masks[rows]))
+            crop_parts.append(crops)
+            # Goalkeepers are told apart by the side they defend, so crops carry their pitch x.
+            crop_pitch_x.append(np.asarray(sampled_tracks.data["pitch_xy"], dtype=np.float32)[crops.source_row, 0])
+        frame_parts.append(frames.frame_index.copy())
+        track_parts.append(tracks)
+        ball_parts.append(ball)
+        done += len(frames)
+        if progress is not None:
+            progress(done, total)
+
+    return SpatialResult(
+        clip=clip,
+        frame_index=np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64),
+        tracks=_merge(track_parts, Tracks.empty()),  # type: ignore[arg-type]
+        ball=_merge(ball_parts, Detections.empty()),
+        calibrations=tuple(calibrations),
+        crops=AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty(),
+        crop_pitch_x=np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32),
+        semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- step 2: attribute
+
+
+@dataclasses.dataclass(frozen=True)
+class Attributes:
+    """Per-crop observations, aligned with ``SpatialResult.crops``.
+
+    Attributes:
+        track_id: ``int64`` ``(N,)``.
+        team: object ``(N,)`` ``"A"`` / ``"B"`` / None; team_confidence ``float32`` ``(N,)``.
+        jersey: ``int32`` ``(N,)``, ``-1`` = not legible; jersey_confidence ``float32`` ``(N,)``.
+        seconds: Wall time.
+    """
+
+    track_id: np.ndarray
+    team: np.ndarray
+    team_confidence: np.ndarray
+    jersey: np.ndarray
+    jersey_confidence: np.ndarray
+    seconds: float
+
+
+def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
+    """Row indices keeping at most ``limit`` crops per track, spread over its life."""
+    keep = []
+    for track in np.unique(crops.track_id):
+        rows = np.flatnonzero(crops.track_id == track)
+        if rows.size > limit:
+            rows = rows[np.linspace(0, rows.size - 1, limit).round().astype(int)]
+        keep.append(rows)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
+def attribute_clip(
+    spatial: SpatialResult, stages: ClipStages, *, max_crops_per_track: int = 30
+) -> Attributes:
+    """Read team and jersey number from the semantic crops of one clip."""
+    started = time.perf_counter()
+    rows = _limit_per_track(spatial.crops, max_crops_per_track)
+    crops = spatial.crops[rows] if len(spatial.crops) else spatial.crops
+    if len(crops) == 0:
+        empty_f = np.zeros(0, dtype=np.float32)
+        return Attributes(
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), empty_f, np.zeros(0, dtype=np.int32), empty_f, 0.0
+        )
+    pitch_x = spatial.crop_pitch_x[rows]
+    teams = stages.team_classifier.fit_predict(crops, pitch_x=pitch_x if np.isfinite(pitch_x).any() else None)
+    jerseys = stages.jersey_reader.read(crops)
+    return Attributes(
+        track_id=crops.track_id,
+        team=np.asarray(teams.team, dtype=object),
+        team_confidence=np.asarray(teams.confidence, dtype=np.float32),
+        jersey=np.asarray(jerseys.number, dtype=np.int32),
+        jersey_confidence=np.asarray(jerseys.confidence, dtype=np.float32),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- step 3: vote + tables
+
+
+def _nullable(values: np.ndarray) -> list[Any]:
+    """Float array -> list with None for NaN (Arrow nulls, not NaN, mean 'unknown')."""
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def _keys(clip: ClipSpec, frame_index: np.ndarray) -> dict[str, Any]:
+    n = len(frame_index)
+    return {
+        "match_id": [clip.match_id] * n,
+        "clip_id": [clip.clip_id] * n,
+        "frame_index": frame_index.astype(np.int64),
+        "timestamp_s": frame_index.astype(np.float64) / clip.fps,
+    }
+
+
+def vote_clip(
+    spatial: SpatialResult,
+    attributes: Attributes,
+    *,
+    jersey_min_confidence: float = 0.6,
+    min_votes: int = 1,
+    shard_info: dict[str, str] | None = None,
+) -> dict[str, pa.Table]:
+    """Vote attributes over each tracklet and lay the clip out as the shard's tables.
+
+    Team and jersey votes come from the semantic crops, weighted by their confidence; role votes
+    from the detector's class on every tracked frame. Each athlete row carries its tracklet's
+    consensus and the fraction of votes agreeing with it, which is what the ``quality`` view
+    aggregates.
+
+    Args:
+        shard_info: ``config_hash``, ``code_version`` and ``shard_key`` for the clips row.
+
+    Returns:
+        ``clips``, ``frames``, ``athletes``, ``ball``, ``cameras`` and ``events`` tables, matching
+        :data:`soccerfactory.storage.schemas.SHARD_SCHEMAS`.
+    """
+    clip, tracks = spatial.clip, spatial.tracks
+    track_rows = tracks.track_id if tracks.track_id is not None else np.zeros(0, dtype=np.int64)
+
+    team_obs = np.asarray(attributes.team, dtype=object)
+    team_votes = vote_tracklets(attributes.track_id, team_obs, attributes.team_confidence)
+    legible = (attributes.jersey >= 0) & (attributes.jersey_confidence >= jersey_min_confidence)
+    jersey_obs = np.array([int(j) if ok else None for j, ok in zip(attributes.jersey, legible)], dtype=object)
+    jersey_votes = vote_tracklets(attributes.track_id, jersey_obs, attributes.jersey_confidence)
+    role_votes = vote_tracklets(track_rows, role_from_class(tracks.class_id), tracks.confidence)
+
+    team, team_agreement, team_n = broadcast(team_votes, track_rows)
+    jersey, jersey_agreement, jersey_n = broadcast(jersey_votes, track_rows)
+    role, role_agreement, _ = broadcast(role_votes, track_rows)
+    team = np.array([t if n >= min_votes else None for t, n in zip(team, team_n)], dtype=object)
+    jersey = np.array([j if n >= min_votes else None for j, n in zip(jersey, jersey_n)], dtype=object)
+    track_length = np.zeros(len(tracks), dtype=np.int32)
+    if len(tracks):
+        ids, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
+        track_length = counts[inverse].astype(np.int32)
+
+    n = len(tracks)
+    nan4 = np.full((n, 4), np.nan, dtype=np.float32)
+    refined = np.asarray(tracks.data.get("refined_xyxy", nan4), dtype=np.float32)
+    mask_score = np.asarray(tracks.data.get("mask_score", np.full(n, np.nan)), dtype=np.float32)
+    mask_rle = tracks.data.get("mask_rle", np.full(n, None, dtype=object))
+    pitch = np.asarray(tracks.data.get("pitch_xy", np.full((n, 2), np.nan)), dtype=np.float32)
+    athletes = {
+        **_keys(clip, tracks.frame_index),
+        "x1": tracks.xyxy[:, 0], "y1": tracks.xyxy[:, 1], "x2": tracks.xyxy[:, 2], "y2": tracks.xyxy[:, 3],
+        "confidence": tracks.confidence,
+        "class": [CLASS_NAMES[c] for c in tracks.class_id.tolist()],
+        "track_id": track_rows,
+        "team": list(team),
+        "role": [r if r is not None else CLASS_NAMES[c] for r, c in zip(role, tracks.class_id.tolist())],
+        "jersey": [None if j is None else int(j) for j in jersey],
+        "pitch_x": _nullable(pitch[:, 0]), "pitch_y": _nullable(pitch[:, 1]),
+        "mask_rle": [None if m is None else (m if isinstance(m, str) else json.dumps(m)) for m in mask_rle],
+        "refined_x1": _nullable(refined[:, 0]), "refined_y1": _nullable(refined[:, 1]),
+        "refined_x2": _nullable(refined[:, 2]), "refined_y2": _nullable(refined[:, 3]),
+        "mask_score": _nullable(mask_score),
+        "team_agreement": _nullable(team_agreement), "role_agreement": _nullable(role_agreement),
+        "jersey_agreement": _nullable(jersey_agreement),
+        "jersey_votes": np.asarray(jersey_n, dtype=np.int32),
+        "track_length": track_length,
+    }
+
+    ball = spatial.ball
+    ball_pitch = np.asarray(ball.data.get("pitch_xy", np.full((len(ball), 2), np.nan)), dtype=np.float32)
+    ball_by_frame = {f: i for i, f in enumerate(ball.frame_index.tolist())}
+    frames = spatial.frame_index
+    rows = [ball_by_frame.get(f) for f in frames.tolist()]
+
+    def ball_column(values: np.ndarray) -> list[Any]:
+        return [None if r is None or not np.isfinite(values[r]) else float(values[r]) for r in rows]
+
+    ball_table = {
+        **_keys(clip, frames),
+        "x1": ball_column(ball.xyxy[:, 0]), "y1": ball_column(ball.xyxy[:, 1]),
+        "x2": ball_column(ball.xyxy[:, 2]), "y2": ball_column(ball.xyxy[:, 3]),
+        "confidence": ball_column(ball.confidence),
+        "pitch_x": ball_column(ball_pitch[:, 0]), "pitch_y": ball_column(ball_pitch[:, 1]),
+        "detected": [r is not None for r in rows],
+    }
+
+    cameras = _camera_columns(clip, frames, spatial.calibrations)
+    per_frame_athletes = np.zeros(len(frames), dtype=np.int32)
+    if len(frames):
+        position = {f: i for i, f in enumerate(frames.tolist())}
+        np.add.at(per_frame_athletes, [position[f] for f in tracks.frame_index.tolist()], 1)
+    semantic = set(spatial.semantic_frame_index.tolist())
+    frames_table = {
+        **_keys(clip, frames),
+        "width": [clip.width] * len(frames), "height": [clip.height] * len(frames),
+        "n_athletes": per_frame_athletes,
+        "ball_detected": ball_table["detected"],
+        "semantic_sample": [f in semantic for f in frames.tolist()],
+        "valid_camera": cameras["valid_camera"],
+    }
+    start = np.array([clip.start_frame], dtype=np.int64)
+    events = {**_keys(clip, start), "event": ["clip_start"], "detail": [json.dumps({"source": clip.url})]}
+    info = shard_info or {}
+    clips = {
+        "match_id": [clip.match_id], "clip_id": [clip.clip_id], "source_url": [clip.url],
+        "start_frame": [clip.start_frame], "stop_frame": [clip.stop_frame],
+        "start_s": [clip.start_frame / clip.fps], "end_s": [clip.stop_frame / clip.fps],
+        "fps": [clip.fps], "width": [clip.width], "height": [clip.height], "n_frames": [len(frames)],
+        "content_hash": [clip.content_hash], "config_hash": [info.get("config_hash", "")],
+        "code_version": [info.get("code_version", "")], "shard_key": [info.get("shard_key", "")],
+    }
+    return {
+        "clips": table_from_columns("clips", clips),
+        "frames": table_from_columns("frames", frames_table),
+        "athletes": table_from_columns("athletes", athletes),
+        "ball": table_from_columns("ball", ball_table),
+        "cameras": table_from_columns("cameras", cameras),
+        "events": table_from_columns("events", events),
+    }
+
+
+def _camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[CalibrationResult]) -> dict[str, Any]:
+    by_frame = dict(zip(frames.tolist(), calibrations)) if calibrations else {}
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "valid_camera", "homography", "fx", "fy", "cx", "cy", "rotation", "position", "dist",
+            "reprojection_error_px", "n_keypoints", "n_lines",
+        )
+    }
+    for frame in frames.tolist():
+        result = by_frame.get(frame)
+        camera = result.camera if result is not None and result.valid else None
+        columns["valid_camera"].append(bool(result is not None and result.valid))
+        columns["homography"].append(
+            None if result is None or not result.valid or result.homography is None
+            else np.asarray(result.homography, dtype=np.float64).reshape(9).tolist()
+        )
+        columns["fx"].append(None if camera is None else float(camera.K[0, 0]))
+        columns["fy"].append(None if camera is None else float(camera.K[1, 1]))
+        columns["cx"].append(None if camera is None else float(camera.K[0, 2]))
+        columns["cy"].append(None if camera is None else float(camera.K[1, 2]))
+        columns["rotation"].append(None if camera is None else camera.R.reshape(9).tolist())
+        columns["position"].append(None if camera is None else camera.position.tolist())
+        columns["dist"].append(None if camera is None else camera.dist.tolist())
+        error = None if result is None else result.reprojection_error_px
+        columns["reprojection_error_px"].append(None if error is None or not np.isfinite(error) else float(error))
+        columns["n_keypoints"].append(0 if result is None else int(result.n_keypoints))
+        columns["n_lines"].append(0 if result is None else int(result.n_lines))
+    return {**_keys(clip, frames), **columns}

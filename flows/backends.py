@@ -1,0 +1,120 @@
+"""Build the curation backends from a config, once per process.
+
+Loading a detector costs seconds; a run with many clips must not pay it per clip. Stateless
+backends are built once per (process, config hash) and shared by every clip; the tracker and the
+calibrator keep state from frame to frame, so the run gets factories that make a fresh one per clip.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from importlib import metadata
+from pathlib import Path
+
+from soccerfactory.curation.attribute import build_jersey_reader, build_team_classifier
+from soccerfactory.curation.calibrate import build_calibrator
+from soccerfactory.curation.detect import build_detector
+from soccerfactory.curation.pipeline import ClipStages, validate_chain
+from soccerfactory.curation.pitch import PitchModel
+from soccerfactory.curation.refine import build_refiner
+from soccerfactory.curation.track import build_tracker
+from soccerfactory.flows.config import CurateConfig
+
+__all__ = ["load_stages", "stage_names", "code_version"]
+
+_loaded: dict[str, ClipStages] = {}
+_lock = threading.Lock()
+
+
+def stage_names(config: CurateConfig) -> list[str]:
+    """The stage chain this config runs, in order."""
+    names = ["decode", "detect", "track"]
+    if config.calibrate.enabled:
+        names.append("calibrate")
+    if config.refine.enabled:
+        names.append("refine")
+    return names + ["attribute", "vote", "write"]
+
+
+def check_config(config: CurateConfig) -> None:
+    """Everything that can be checked without loading a model: the stage chain and the weights files."""
+    validate_chain(stage_names(config))
+    config.check_weights()
+
+
+def load_stages(config: CurateConfig) -> ClipStages:
+    """The run's backends, built on first use in this process and reused afterwards."""
+    key = config.config_hash()
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = _build(config)
+        return _loaded[key]
+
+
+def _build(config: CurateConfig) -> ClipStages:
+    check_config(config)
+    detect = config.detect
+    detector = build_detector(
+        detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
+        iou=detect.iou, device=detect.device,
+    )
+    new_calibrator = None
+    if config.calibrate.enabled:
+        calibrate = config.calibrate
+        pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
+        params = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
+        if calibrate.backend == "yolo-pose":
+            params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
+        # Building validates the weights now rather than on the first clip.
+        template = build_calibrator(calibrate.backend, **params)
+        new_calibrator = getattr(template, "fresh", None) or functools.partial(build_calibrator, calibrate.backend, **params)
+    refiner = None
+    if config.refine.enabled:
+        refine = config.refine
+        params = {}
+        if refine.backend == "sam2":
+            params = {"config": refine.sam2_config, "checkpoint": refine.sam2_checkpoint, "device": refine.device}
+        refiner = build_refiner(refine.backend, **params)
+    versions = {"detector": getattr(detector, "version", detect.backend), "tracker": config.track.backend}
+    return ClipStages(
+        detector=detector,
+        new_tracker=functools.partial(_new_tracker, config.track.backend, dict(config.track.params)),
+        new_calibrator=new_calibrator,
+        refiner=refiner,
+        team_classifier=build_team_classifier(config.attribute.team),
+        jersey_reader=build_jersey_reader(config.attribute.jersey),
+        versions=versions,
+    )
+
+
+def _new_tracker(backend: str, params: dict, fps: float):
+    return build_tracker(backend, **{"fps": fps, **params})
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus a hash of the pipeline's source: any code change re-curates.
+
+    Only the modules a shard's content depends on are hashed (curation stages and the shard
+    schemas), so editing the CLI or the synthetic renderer leaves finished shards valid.
+    """
+    try:
+        version = metadata.version("soccerfactory")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    curation = Path(__file__).resolve().parent.parent / "curation"
+    files = sorted(curation.glob("*.py"))
+    storage_schemas = Path(__file__).resolve().parent.parent / "storage" / "schemas.py"
+    if not files:  # a non-editable install: the sources sit in site-packages/soccerfactory/...
+        import soccerfactory.curation as package
+        import soccerfactory.storage.schemas as schemas
+
+        files = sorted(Path(package.__file__).parent.glob("*.py"))
+        storage_schemas = Path(schemas.__file__)
+    digest = hashlib.sha256()
+    for path in [*files, storage_schemas]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"{version}+{digest.hexdigest()[:12]}"

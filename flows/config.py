@@ -1,0 +1,251 @@
+"""The curation config: one pydantic model, a section per stage, validated before any model loads.
+
+Load it from YAML or JSON (``soccerfactory curate SOURCE --config curate.yaml``), override single
+values with ``--set detect.conf=0.3``, and print the resolved defaults with
+``soccerfactory config show``. Unknown keys are errors (a typo must not silently fall back to a
+default), and every weights file is checked to exist before the first clip is decoded.
+
+The resolved config and its hash are stored in every shard's manifest. The hash covers only what
+changes the annotations (the stage sections); run settings such as concurrency or the output
+folder do not invalidate finished shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from soccerfactory.curation.bundled import bundled_weights, require_weights
+
+__all__ = [
+    "CurateConfig",
+    "ConfigError",
+    "load_config",
+    "STAGE_SECTIONS",
+]
+
+#: Sections whose values change what a shard contains; their hash keys the shard cache.
+STAGE_SECTIONS = ("clips", "decode", "detect", "track", "calibrate", "refine", "attribute", "vote")
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file and the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClipsConfig(_Section):
+    """How sources are cut into clips."""
+
+    max_clip_seconds: float = Field(30.0, gt=0, description="Longest clip; longer shots are split evenly.")
+    min_clip_frames: int = Field(8, ge=1, description="Shorter shots (transitions, flashes) are dropped.")
+    cut_threshold: float | None = Field(None, gt=0, le=1, description="Shot-cut sensitivity; None = built-in default.")
+
+
+class DecodeConfig(_Section):
+    """Frame decoding and sampling rates."""
+
+    batch_size: int = Field(8, ge=1, le=256, description="Frames decoded and detected together.")
+    spatial_stride: int = Field(1, ge=1, description="1 = detect, track and calibrate every frame (25 fps).")
+    semantic_fps: float = Field(1.0, gt=0, le=60, description="Rate of team / jersey sampling (the paper uses 1 fps).")
+
+
+class DetectConfig(_Section):
+    """Athlete and ball detection (ultralytics YOLOv8)."""
+
+    backend: Literal["yolov8"] = "yolov8"
+    weights: Path | None = Field(None, description="Local .pt file; None = the bundled default detector.")
+    imgsz: int = Field(960, ge=64, le=4096)
+    conf: float = Field(0.25, ge=0, le=1)
+    iou: float = Field(0.6, gt=0, le=1)
+    device: str = "cpu"
+
+    def resolved_weights(self) -> Path:
+        return self.weights or bundled_weights("detector.pt")
+
+
+class TrackConfig(_Section):
+    """Multi-object tracking (boxmot)."""
+
+    backend: Literal["strongsort", "bytetrack"] = "strongsort"
+    params: dict[str, Any] = Field(default_factory=dict, description="Passed to the boxmot tracker.")
+
+
+class CalibrateConfig(_Section):
+    """Camera calibration from pitch keypoints and lines (PnL)."""
+
+    enabled: bool = True
+    # Keypoints place the camera, then pitch lines refine it (PnL) and carry it across frames where
+    # too few keypoints are visible. Lines alone cannot start a camera, so there is no lines-only mode.
+    backend: Literal["yolo-pose"] = "yolo-pose"
+    weights: Path | None = Field(None, description="Pitch keypoint model (.pt); None = the bundled one.")
+    pitch_length: float = Field(105.0, ge=90, le=120)
+    pitch_width: float = Field(68.0, ge=45, le=90)
+    max_error_px: float = Field(15.0, gt=0, description="Cameras with a larger reprojection error are invalid.")
+    device: str = "cpu"
+
+    def resolved_weights(self) -> Path:
+        return self.weights or bundled_weights("pitch-keypoints.pt")
+
+
+class RefineConfig(_Section):
+    """Mask refinement of athlete boxes."""
+
+    enabled: bool = True
+    backend: Literal["chroma", "sam2"] = "chroma"
+    sam2_config: str = "configs/sam2.1/sam2.1_hiera_t.yaml"
+    sam2_checkpoint: Path | None = Field(None, description="Required for backend sam2 (e.g. sam2.1_hiera_tiny.pt).")
+    device: str = "cpu"
+
+    @model_validator(mode="after")
+    def _sam2_needs_checkpoint(self) -> RefineConfig:
+        if self.enabled and self.backend == "sam2" and self.sam2_checkpoint is None:
+            raise ValueError(
+                "refine.backend 'sam2' needs refine.sam2_checkpoint (a local SAM 2.1 checkpoint such as "
+                "sam2.1_hiera_tiny.pt); use backend 'chroma' for no weights"
+            )
+        return self
+
+
+class AttributeConfig(_Section):
+    """Team, role and jersey attribution at the semantic rate."""
+
+    team: Literal["kmeans-color"] = "kmeans-color"
+    jersey: Literal["rapidocr", "none"] = "rapidocr"
+    jersey_min_confidence: float = Field(0.6, ge=0, le=1)
+    max_crops_per_track: int = Field(30, ge=1, description="Bounds OCR time on long tracklets.")
+
+
+class VoteConfig(_Section):
+    """Majority voting of attributes over each tracklet."""
+
+    min_votes: int = Field(1, ge=1, description="Tracklets with fewer votes keep a null consensus.")
+
+
+class RunConfig(_Section):
+    """How the run executes; not part of the config hash."""
+
+    max_parallel_clips: int = Field(2, ge=1, le=256, description="Clips processed at the same time.")
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = Field(None, description="Existing Dask scheduler; None starts a local cluster.")
+
+
+class CurateConfig(BaseModel):
+    """Everything the ``curate`` flow needs to know, one section per stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clips: ClipsConfig = ClipsConfig()
+    decode: DecodeConfig = DecodeConfig()
+    detect: DetectConfig = DetectConfig()
+    track: TrackConfig = TrackConfig()
+    calibrate: CalibrateConfig = CalibrateConfig()
+    refine: RefineConfig = RefineConfig()
+    attribute: AttributeConfig = AttributeConfig()
+    vote: VoteConfig = VoteConfig()
+    run: RunConfig = RunConfig()
+
+    def stage_payload(self) -> dict[str, Any]:
+        """The part of the config that decides shard contents, as plain JSON types."""
+        return json.loads(self.model_dump_json(include=set(STAGE_SECTIONS)))
+
+    def config_hash(self) -> str:
+        """sha256 over the canonical JSON of the stage sections (plus the weights' sizes and
+        mtimes, so swapping a model file under the same name re-curates)."""
+        payload = self.stage_payload()
+        payload["weights_files"] = {str(p): _file_signature(p) for p in self.weight_files()}
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def weight_files(self) -> list[Path]:
+        files = [self.detect.resolved_weights()]
+        if self.calibrate.enabled and self.calibrate.backend == "yolo-pose":
+            files.append(self.calibrate.resolved_weights())
+        if self.refine.enabled and self.refine.backend == "sam2" and self.refine.sam2_checkpoint:
+            files.append(self.refine.sam2_checkpoint)
+        return files
+
+    def check_weights(self) -> None:
+        """Raise FileNotFoundError (naming the file, saying how to get it) for any missing model."""
+        require_weights(self.detect.resolved_weights(), "detect.weights (detector)")
+        if self.calibrate.enabled and self.calibrate.backend == "yolo-pose":
+            require_weights(
+                self.calibrate.resolved_weights(),
+                "calibrate.weights (pitch keypoint model)",
+            )
+        if self.refine.enabled and self.refine.backend == "sam2":
+            require_weights(
+                self.refine.sam2_checkpoint,
+                "refine.sam2_checkpoint",
+                "download a SAM 2.1 checkpoint (e.g. sam2.1_hiera_tiny.pt from the facebookresearch/sam2 "
+                "release) on a machine with internet and copy it here, or set refine.backend=chroma",
+            )
+
+
+def _file_signature(path: Path) -> list[int] | None:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return [stat.st_size, int(stat.st_mtime)]
+
+
+def _parse_value(text: str) -> Any:
+    # YAML scalars: `true`, `0.3`, `null`, `[a, b]` all mean what a user expects.
+    return yaml.safe_load(text)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> CurateConfig:
+    """Read a YAML/JSON config file (optional) and apply ``section.key=value`` overrides.
+
+    Raises:
+        ConfigError: naming the file and the offending fields; never a raw traceback.
+    """
+    tree: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+        try:
+            loaded = yaml.safe_load(text) if text.strip() else {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config {path} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {path} must be a mapping of sections, got {type(loaded).__name__}")
+        tree = loaded
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        _set_dotted(tree, key.strip(), _parse_value(value))
+        origin += f" + --set {item}"
+    try:
+        return CurateConfig.model_validate(tree)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"invalid config ({origin}): {problems}") from None
+

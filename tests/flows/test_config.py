@@ -1,0 +1,65 @@
+"""The curation config: defaults, files, overrides, hashing and errors that name the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from soccerfactory.flows.backends import check_config, stage_names
+from soccerfactory.flows.config import ConfigError, CurateConfig, load_config
+
+
+def test_defaults_point_at_the_bundled_models():
+    config = CurateConfig()
+    assert config.detect.resolved_weights().name == "detector.pt"
+    assert config.calibrate.resolved_weights().name == "pitch-keypoints.pt"
+    assert config.decode.semantic_fps == 1.0 and config.decode.spatial_stride == 1
+
+
+def test_yaml_file_and_overrides_resolve_in_order(tmp_path):
+    path = tmp_path / "curate.yaml"
+    path.write_text("detect:\n  conf: 0.4\n  imgsz: 640\nrun:\n  max_parallel_clips: 3\n")
+    config = load_config(path, ["detect.conf=0.5", "refine.enabled=false"])
+    assert config.detect.conf == 0.5 and config.detect.imgsz == 640
+    assert config.refine.enabled is False and config.run.max_parallel_clips == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        ("detect:\n  conff: 0.4\n", [], r"curate.yaml.*detect\.conff: Extra inputs"),
+        ("detect:\n  conf: 2\n", [], r"detect\.conf: Input should be less than or equal to 1"),
+        ("- just\n- a list\n", [], r"must be a mapping"),
+        ("detect: [unclosed\n", [], r"not valid YAML"),
+        ("", ["detect.conf"], r"--set expects section.key=value"),
+        ("", ["track.backend=deepsort"], r"track\.backend: Input should be 'strongsort' or 'bytetrack'"),
+        ("", ["refine.backend=sam2"], r"refine.*sam2_checkpoint"),
+    ],
+)
+def test_invalid_configs_name_the_file_and_field(tmp_path, text, overrides, expected):
+    path = tmp_path / "curate.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path, overrides)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read config .*nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_hash_covers_stage_settings_but_not_run_settings():
+    base = CurateConfig()
+    assert load_config(overrides=["run.max_parallel_clips=7"]).config_hash() == base.config_hash()
+    assert load_config(overrides=["detect.conf=0.3"]).config_hash() != base.config_hash()
+    assert load_config(overrides=["decode.semantic_fps=2"]).config_hash() != base.config_hash()
+
+
+def test_missing_weights_are_caught_before_any_model_loads(tmp_path):
+    config = load_config(overrides=[f"detect.weights={tmp_path / 'gone.pt'}"])
+    with pytest.raises(FileNotFoundError, match=r"detect\.weights \(detector\) not found: .*gone\.pt"):
+        check_config(config)
+
+
+def test_stage_chain_follows_the_switches():
+    assert stage_names(CurateConfig()) == ["decode", "detect", "track", "calibrate", "refine", "attribute", "vote", "write"]
+    assert "calibrate" not in stage_names(load_config(overrides=["calibrate.enabled=false"]))

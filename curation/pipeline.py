@@ -16,6 +16,7 @@ detector has spent a minute loading.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -166,6 +167,7 @@ class SpatialResult:
         crop_pitch_x: ``float32`` ``(len(crops),)`` pitch x of each crop's athlete (NaN unknown).
         semantic_frame_index: ``int64`` frames sampled for attribution.
         seconds: Wall time of the pass.
+        stage_seconds: Wall time per stage (decode, detect, track, refine, calibrate).
     """
 
     clip: ClipSpec
@@ -177,10 +179,26 @@ class SpatialResult:
     crop_pitch_x: np.ndarray
     semantic_frame_index: np.ndarray
     seconds: float
+    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
         return int(self.frame_index.size)
+
+
+class _StageTimer:
+    """Accumulates wall time per stage name, for the run summary and the benchmarks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
 def _best_ball_per_frame(balls: Detections) -> Detections:
@@ -248,15 +266,25 @@ def annotate_spatial(
     frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
     calibrations: list[CalibrationResult] = []
     done = 0
-    for frames in read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options):
-        detections = stages.detector(frames)
+    timer = _StageTimer()
+    frames_iter = iter(read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options))
+    while True:
+        with timer("decode"):
+            frames = next(frames_iter, None)
+        if frames is None:
+            break
+        with timer("detect"):
+            detections = stages.detector(frames)
         is_ball = detections.class_id == BALL
-        tracks = tracker.update(frames, detections[~is_ball])
+        with timer("track"):
+            tracks = tracker.update(frames, detections[~is_ball])
         if stages.refiner is not None and len(tracks):
-            tracks = stages.refiner(frames, tracks)
+            with timer("refine"):
+                tracks = stages.refiner(frames, tracks)
         by_frame: dict[int, CalibrationResult] = {}
         if calibrator is not None:
-            results = calibrator(frames)
+            with timer("calibrate"):
+                results = calibrator(frames)
             calibrations.extend(results)
             by_frame = dict(zip(frames.frame_index.tolist(), results))
         tracks = tracks.with_data(pitch_xy=_pitch_xy(tracks.xyxy, tracks.frame_index, by_frame))
@@ -289,6 +317,7 @@ def annotate_spatial(
         crops=AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty(),
         crop_pitch_x=np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32),
         semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
+        stage_seconds=dict(timer.seconds),
         seconds=time.perf_counter() - started,
     )
 

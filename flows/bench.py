@@ -3,7 +3,7 @@
 Timed tests are flaky on shared machines; figures live here instead, each with the machine it was
 measured on. Ratios measured in the same run are the numbers to quote.
 
-Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth]
+Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["bench_synth", "main"]
+__all__ = ["bench_curate", "bench_synth", "main"]
 
 
 def _machine() -> dict:
@@ -55,7 +55,56 @@ def bench_synth(seconds: float = 10.0, seed: int = 1) -> dict:
     }
 
 
-BENCHMARKS = {"synth": bench_synth}
+def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
+    """Throughput of the curation pipeline with the default config on a 720p synthetic clip.
+
+    Runs the same functions the ``curate`` flow's tasks call (no Prefect: its start-up is a fixed
+    cost, not throughput) and reports frames per second overall and milliseconds per frame for
+    each stage, plus the semantic (1 fps) attribution step. The number that matters on CPU is the
+    ratio to real time (25 fps).
+    """
+    from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, vote_clip
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+    from soccerfactory.curation.video import discover_sources, scan_video, split_clips
+    from soccerfactory.flows.backends import load_stages
+    from soccerfactory.flows.config import CurateConfig
+
+    config = CurateConfig()
+    started = time.perf_counter()
+    stages = load_stages(config)
+    load_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        render_clip(SynthConfig(seconds=seconds, seed=seed, width=1280, height=720), folder)
+        started = time.perf_counter()
+        scan = scan_video(discover_sources(str(Path(folder) / "video.mp4"))[0])
+        (clip,) = split_clips(scan, max_clip_seconds=seconds + 1)
+        scan_s = time.perf_counter() - started
+        spatial = annotate_spatial(clip, stages, batch_size=config.decode.batch_size, semantic_fps=config.decode.semantic_fps)
+        attributes = attribute_clip(spatial, stages, max_crops_per_track=config.attribute.max_crops_per_track)
+        started = time.perf_counter()
+        tables = vote_clip(spatial, attributes)
+        vote_s = time.perf_counter() - started
+    frames = spatial.n_frames
+    total = scan_s + spatial.seconds + attributes.seconds + vote_s
+    per_frame = {stage: round(1000 * sec / frames, 1) for stage, sec in spatial.stage_seconds.items()}
+    return {
+        "benchmark": "curate",
+        "case": f"720p synthetic clip, {seconds:g} s, seed {seed}, default config (detect.imgsz={config.detect.imgsz}, device={config.detect.device})",
+        "frames": frames,
+        "model_load_s": round(load_s, 2),
+        "scan_s": round(scan_s, 2),
+        "spatial_s": round(spatial.seconds, 2),
+        "attribute_s": round(attributes.seconds, 2),
+        "vote_and_tables_s": round(vote_s, 2),
+        "fps": round(frames / total, 2),
+        "realtime_ratio": round(frames / total / clip.fps, 3),
+        "ms_per_frame_by_stage": per_frame,
+        "athlete_rows": tables["athletes"].num_rows,
+        "calibrated_fraction": round(sum(tables["cameras"].column("valid_camera").to_pylist()) / max(frames, 1), 3),
+    }
+
+
+BENCHMARKS = {"synth": bench_synth, "curate": bench_curate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown: docstring paragraphs are re-flowed to the terminal and [brackets] are not markup.
+    rich_markup_mode="markdown",
 )
 
 USAGE_ERROR = 2

@@ -226,7 +226,12 @@ def run_curate(
     """Run :func:`curate` with the task runner and parallelism the config asks for."""
     config = config or CurateConfig()
     if config.run.task_runner == "dask":
+        import logging
+
         from prefect_dask import DaskTaskRunner
+
+        # distributed logs every worker start and stop at INFO; progress lines would drown in it.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
         runner = (
             DaskTaskRunner(address=config.run.dask_address)

@@ -3,6 +3,9 @@ on footage from the project's synthetic renderer (plus deliberately broken files
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import shutil
 import signal
@@ -111,6 +114,15 @@ def test_curate_source_with_bad_files_then_rerun_and_repair(footage, tmp_path):
         run = db.execute("SELECT status, n_curated, n_failed FROM runs").fetchone()
         assert run == ("completed_with_failures", 3, 3)
 
+    # The run's table artifact lists every clip and every bad input, for the Prefect UI.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["curate-run"])))
+    table = json.loads(max(artifacts, key=lambda a: a.created).data)
+    assert sorted(row["status"] for row in table) == ["curated"] * 3 + ["failed (scan-source)"] * 3
+
     # Same source again: every clip is skipped, no row is added.
     again = run_curate(str(footage), str(output), config)
     assert again.count("skipped") == 3 and again.count("curated") == 0
@@ -146,7 +158,7 @@ def test_cli_curate_exits_non_zero_when_inputs_fail(footage, tmp_path):
         app, ["query", "SELECT count(DISTINCT clip_id) AS clips FROM athletes", "--catalog", str(output / "catalog.duckdb"), "--format", "csv"]
     )
     assert queried.exit_code == 0, queried.output
-    assert queried.output.split() == ["clips", "1"]
+    assert list(csv.reader(io.StringIO(queried.output))) == [["clips"], ["1"]]
 
 
 def test_cli_curate_rejects_bad_config_before_work(tmp_path):
@@ -198,3 +210,14 @@ def test_sigkill_mid_run_leaves_no_partial_shard_and_next_run_finishes(renders, 
         assert db.execute("SELECT count(*) FROM shards").fetchone()[0] == 3
         per_shard = db.execute("SELECT sum(rows_athletes) FROM shards").fetchone()[0]
         assert db.execute("SELECT count(*) FROM athletes").fetchone()[0] == per_shard
+
+
+@pytest.mark.slow
+def test_clips_run_on_a_local_dask_cluster(renders, tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(renders[12], source / "short.mp4")
+    summary = run_curate(str(source), str(tmp_path / "out"), load_config(overrides=[*FAST, "run.task_runner=dask"]))
+    assert summary.count("curated") == 1 and not summary.failures
+    with _catalog(tmp_path / "out" / "catalog.duckdb") as db:
+        assert db.execute("SELECT count(*) FROM frames").fetchone()[0] == 30

@@ -843,6 +843,10 @@ def _fit(
     points = stats.point_inliers.copy()
     kept = _consistent_lines(lines, stats.line_error_px, line_reject_px)
     if not points.all() or len(kept) < len(lines):
+        if not points.any() and not kept:
+            # Nothing survived the outlier test: there is no camera to refine, only a bad frame.
+            prefix = f"{label} start: " if label else ""
+            return CalibrationResult.invalid(prefix + "every keypoint and line was an outlier", 0, 0), (0, float("inf"))
         camera, stats = refine_camera(camera, (world[points], image[points]), kept, pitch, **options)
         points[points] = stats.point_inliers
     n_keypoints = int(points.sum())

@@ -34,7 +34,7 @@ from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, vo
 from soccerfactory.curation.video import BadInputError, ClipSpec, SourceItem, discover_sources, scan_video, split_clips
 from soccerfactory.flows.backends import check_config, code_version, load_stages
 from soccerfactory.flows.config import CurateConfig
-from soccerfactory.storage.catalog import record_run, register_shards
+from soccerfactory.storage.catalog import ensure_catalog, record_run, register_shards
 from soccerfactory.storage.shards import ShardManifest, find_manifest, write_run_record, write_shard
 
 __all__ = ["curate", "run_curate", "CurateSummary", "shard_key"]
@@ -295,6 +295,8 @@ def _start_run(source, output: str, catalog: str | None, config: CurateConfig, s
         "failures": [],
     }
     write_run_record(output, run["run_id"], run, storage_options=storage_options)
+    # Analysts' queries must find the views even when every clip of the first run fails.
+    ensure_catalog(run["catalog"])
     return run
 
 

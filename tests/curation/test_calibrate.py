@@ -527,3 +527,18 @@ def test_lines_classic_tracks_long_and_distorted_clips(tmp_path, seed, seconds, 
     # Measured (seed 3, 200 frames): all valid, median 0.18 px, max 0.69 px.
     assert len(errors) == len(results)
     assert np.median(errors) < 0.5 and max(errors) < 1.5
+
+
+def test_frame_whose_every_observation_is_an_outlier_is_invalid_not_an_error():
+    """When the outlier test removes every keypoint and line there is nothing left to refine: the
+    frame must come out invalid with a reason, not raise and stop the whole clip."""
+    from soccerfactory.curation.calibrate import _fit
+    from soccerfactory.curation.pitch import PitchModel
+    from soccerfactory.curation.testing import make_camera
+
+    camera = make_camera()
+    pitch = PitchModel()
+    world = pitch.keypoints[[0, 5, 13, 16, 24, 29]]
+    image = camera.project(world) + np.random.default_rng(0).normal(0, 5, (6, 2))
+    result, _ = _fit(camera, world, image, (), pitch, False, outlier_px=1e-6, label="prior")
+    assert not result.valid and "outlier" in result.reason

@@ -525,7 +525,7 @@ def _camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[C
         name: []
         for name in (
             "valid_camera", "homography", "fx", "fy", "cx", "cy", "rotation", "position", "dist",
-            "reprojection_error_px", "n_keypoints", "n_lines",
+            "reprojection_error_px", "n_keypoints", "n_lines", "invalid_reason",
         )
     }
     for frame in frames.tolist():
@@ -547,4 +547,7 @@ def _camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[C
         columns["reprojection_error_px"].append(None if error is None or not np.isfinite(error) else float(error))
         columns["n_keypoints"].append(0 if result is None else int(result.n_keypoints))
         columns["n_lines"].append(0 if result is None else int(result.n_lines))
+        columns["invalid_reason"].append(
+            "calibration off" if result is None else (None if result.valid else (result.reason or "invalid"))
+        )
     return {**_keys(clip, frames), **columns}

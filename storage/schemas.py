@@ -151,6 +151,7 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("reprojection_error_px", pa.float32()),
             pa.field("n_keypoints", pa.int32(), nullable=False),
             pa.field("n_lines", pa.int32(), nullable=False),
+            pa.field("invalid_reason", pa.string()),  # why the frame has no camera; null when valid
         ],
         "One row per curated frame: the fitted camera; calibration fields are null when invalid.",
     ),
@@ -395,6 +396,7 @@ def example_shard_tables(
             "dist": [[0.0, 0.0, 0.0, 0.0] if v else None for v in valid],
             "reprojection_error_px": [1.0 + 0.5 * i if v else None for i, v in enumerate(valid)],
             "n_keypoints": [8 if v else 1 for v in valid], "n_lines": [3 if v else 0 for v in valid],
+            "invalid_reason": [None if v else "too few keypoints on the pitch plane (1, need 4)" for v in valid],
         }),
         "events": table_from_columns("events", {
             "match_id": [match_id], "clip_id": [clip_id], "frame_index": [int(start_frame)],

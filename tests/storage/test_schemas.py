@@ -94,6 +94,7 @@ def _camera_columns(n: int = 2) -> dict:
         "reprojection_error_px": np.array([0.5] * (n - 1) + [np.nan]),
         "n_keypoints": np.array([6] * n, dtype=np.int64),
         "n_lines": [2] * n,
+        "invalid_reason": [None] * n,
     }
 
 

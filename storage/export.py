@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import decimal
 import io
@@ -16,7 +17,6 @@ from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from soccerfactory.storage.catalog import connect
@@ -208,9 +208,14 @@ def write_result(
     if format == "table":
         _write_text(format_table(table, max_rows=max_rows, max_width=max_width), out)
     elif format == "csv":
-        buffer = io.BytesIO()
-        pacsv.write_csv(_csv_ready(table), buffer)
-        _write_text(buffer.getvalue().decode("utf-8"), out)
+        # The csv module quotes only values that need it, as pandas and spreadsheets do; pyarrow's
+        # writer quotes every string, which makes `--format csv | cut -d,` awkward.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for batch in _csv_ready(table).to_batches():
+            writer.writerows(zip(*(column.to_pylist() for column in batch.columns)))
+        _write_text(buffer.getvalue(), out)
     else:
         rows = [_json_value(row) for row in table.to_pylist()]
         _write_text(json.dumps(rows, indent=None, allow_nan=False, default=str) + "\n", out)

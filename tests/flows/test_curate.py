@@ -158,7 +158,7 @@ def test_cli_curate_exits_non_zero_when_inputs_fail(footage, tmp_path):
         app, ["query", "SELECT count(DISTINCT clip_id) AS clips FROM athletes", "--catalog", str(output / "catalog.duckdb"), "--format", "csv"]
     )
     assert queried.exit_code == 0, queried.output
-    assert list(csv.reader(io.StringIO(queried.output))) == [["clips"], ["1"]]
+    assert queried.output.split() == ["clips", "1"]
 
 
 def test_cli_curate_rejects_bad_config_before_work(tmp_path):

@@ -123,7 +123,7 @@ def test_csv_output_reads_back_with_lists_as_json(catalog, tmp_path):
 def test_csv_and_json_go_to_stdout_by_default(catalog, capsys):
     result = run_query(catalog, "SELECT run_id, started_at, finished_at, n_failed FROM runs")
     write_result(result, "csv")
-    assert capsys.readouterr().out.splitlines()[0] == '"run_id","started_at","finished_at","n_failed"'
+    assert capsys.readouterr().out.splitlines()[0] == "run_id,started_at,finished_at,n_failed"
     write_result(result, "json")
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"run_id": "run-1", "started_at": rows[0]["started_at"], "finished_at": None, "n_failed": 0}]

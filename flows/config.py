@@ -63,7 +63,7 @@ class DetectConfig(_Section):
 
     backend: Literal["yolov8"] = "yolov8"
     weights: Path | None = Field(None, description="Local .pt file; None = the bundled default detector.")
-    imgsz: int = Field(960, ge=64, le=4096)
+    imgsz: int = Field(768, ge=64, le=4096, description="Inference size; the bundled detector was trained at 768.")
     conf: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.6, gt=0, le=1)
     device: str = "cpu"

@@ -53,15 +53,17 @@ def renders(tmp_path_factory) -> dict[int, Path]:
     root = tmp_path_factory.mktemp("curate-renders")
     out = {}
     for seed, seconds in ((11, 2.0), (12, 1.2), (13, 2.0)):
-        render_clip(SynthConfig(seconds=seconds, seed=seed, width=640, height=360), root / f"seed{seed}")
+        # seed 12 also as an image sequence (SoccerNet layout: img1/000001.jpg ...)
+        render_clip(SynthConfig(seconds=seconds, seed=seed, width=640, height=360), root / f"seed{seed}", images=seed == 12)
         out[seed] = root / f"seed{seed}" / "video.mp4"
     return out
 
 
 @pytest.fixture(scope="session")
 def footage(renders, tmp_path_factory) -> Path:
-    """Two good videos (one with a camera cut, so two clips) and three bad files."""
+    """Two good videos (one with a camera cut, so two clips), an image sequence and three bad files."""
     folder = tmp_path_factory.mktemp("footage")
+    shutil.copytree(renders[12].parent / "img1", folder / "seq" / "img1")
     _write(folder / "cut.mp4", _frames(renders[11]) + _frames(renders[12]))
     shutil.copy(renders[13], folder / "single.mp4")
     data = renders[13].read_bytes()
@@ -81,7 +83,7 @@ def test_curate_source_with_bad_files_then_rerun_and_repair(footage, tmp_path):
     summary = run_curate(str(footage), str(output), config)
 
     # The good clips are curated; every bad file is a failure naming the file, nothing else is.
-    assert summary.count("curated") == 3, summary.clips
+    assert summary.count("curated") == 4, summary.clips
     bad = {Path(f["source_url"]).name: f["reason"] for f in summary.failures}
     assert sorted(bad) == ["empty.mp4", "notes.mp4", "truncated.mp4"], summary.failures
     for name, reason in bad.items():
@@ -91,7 +93,7 @@ def test_curate_source_with_bad_files_then_rerun_and_repair(footage, tmp_path):
     catalog = output / "catalog.duckdb"
     with _catalog(catalog) as db:
         clips = db.execute("SELECT match_id, clip_id, n_frames FROM clips ORDER BY clip_id").fetchall()
-        assert [(m, n) for m, _, n in clips] == [("cut", 50), ("cut", 30), ("single", 50)]
+        assert [(m, n) for m, _, n in clips] == [("cut", 50), ("cut", 30), ("seq", 30), ("single", 50)]
         failures = db.execute("SELECT source_url, stage, reason FROM failures").fetchall()
         assert sorted(Path(url).name for url, _, _ in failures) == ["empty.mp4", "notes.mp4", "truncated.mp4"]
         athletes_per_clip = dict(db.execute("SELECT clip_id, count(*) FROM athletes GROUP BY 1").fetchall())
@@ -102,17 +104,17 @@ def test_curate_source_with_bad_files_then_rerun_and_repair(footage, tmp_path):
         teams = db.execute("SELECT count(DISTINCT team) FROM athletes WHERE role = 'player' AND team IS NOT NULL").fetchone()[0]
         assert teams == 2
         frames_with_camera = db.execute("SELECT count(*) FROM cameras").fetchone()[0]
-        assert frames_with_camera == 130
+        assert frames_with_camera == 160
         stable = db.execute(
             "SELECT match_id, clip_id, frame_index, timestamp_s, x1, y1, x2, y2, confidence, class, track_id, "
             "team, role, jersey, pitch_x, pitch_y FROM athletes LIMIT 1"
         ).fetchall()
         assert stable
         assert db.execute("SELECT count(*) FROM tracks").fetchone()[0] > 0
-        assert db.execute("SELECT count(*) FROM quality").fetchone()[0] == 3
+        assert db.execute("SELECT count(*) FROM quality").fetchone()[0] == 4
         before = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("athletes", "ball", "cameras", "frames", "shards", "clips")}
         run = db.execute("SELECT status, n_curated, n_failed FROM runs").fetchone()
-        assert run == ("completed_with_failures", 3, 3)
+        assert run == ("completed_with_failures", 4, 3)
 
     # The run's table artifact lists every clip and every bad input, for the Prefect UI.
     from prefect.client.orchestration import get_client
@@ -121,23 +123,23 @@ def test_curate_source_with_bad_files_then_rerun_and_repair(footage, tmp_path):
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["curate-run"])))
     table = json.loads(max(artifacts, key=lambda a: a.created).data)
-    assert sorted(row["status"] for row in table) == ["curated"] * 3 + ["failed (scan-source)"] * 3
+    assert sorted(row["status"] for row in table) == ["curated"] * 4 + ["failed (scan-source)"] * 3
 
     # Same source again: every clip is skipped, no row is added.
     again = run_curate(str(footage), str(output), config)
-    assert again.count("skipped") == 3 and again.count("curated") == 0
+    assert again.count("skipped") == 4 and again.count("curated") == 0
     with _catalog(catalog) as db:
         after = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before}
     assert after == before
 
     # Delete one shard: the next run recreates exactly that one.
     manifests, problems = scan_manifests(str(output))
-    assert not problems and len(manifests) == 3
+    assert not problems and len(manifests) == 4
     victim = manifests[0]
     shutil.rmtree(Path(victim.url).parent)
     repaired = run_curate(str(footage), str(output), config)
     curated = [c["clip"].clip_id for c in repaired.clips if c["status"] == "curated"]
-    assert curated == [victim.clip_id] and repaired.count("skipped") == 2
+    assert curated == [victim.clip_id] and repaired.count("skipped") == 3
     with _catalog(catalog) as db:
         assert {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before} == before
 
@@ -221,3 +223,25 @@ def test_clips_run_on_a_local_dask_cluster(renders, tmp_path):
     assert summary.count("curated") == 1 and not summary.failures
     with _catalog(tmp_path / "out" / "catalog.duckdb") as db:
         assert db.execute("SELECT count(*) FROM frames").fetchone()[0] == 30
+
+
+def test_shards_on_an_fsspec_url_with_a_local_catalog(renders, tmp_path):
+    """Shards go through fsspec (here memory://); the catalog stays a local DuckDB file."""
+    import fsspec
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(renders[12], source / "short.mp4")
+    fs = fsspec.filesystem("memory")
+    root = "memory://curate-test"
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    catalog = tmp_path / "catalog.duckdb"
+    summary = run_curate(str(source), root, load_config(overrides=FAST), catalog=str(catalog))
+    assert summary.count("curated") == 1 and not summary.failures
+    assert fs.glob("memory://curate-test/shards/*/*/manifest.json")
+    from soccerfactory.storage.catalog import connect
+
+    with connect(catalog, read_only=True) as db:  # same process: the memory filesystem is registered
+        assert db.execute("SELECT count(*) FROM frames").fetchone()[0] == 30
+        assert db.execute("SELECT manifest_url FROM shards").fetchone()[0].startswith("memory://")

@@ -6,13 +6,23 @@ tests can compare against fixed expectations without data files.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from soccerfactory.curation.types import CLASS_NAMES, Camera, Detections, Frames, Tracks
 
-__all__ = ["make_camera", "make_detections", "make_frames", "make_tracks"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from soccerfactory.curation.video import ClipSpec
+
+__all__ = ["groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
 
 def make_frames(
@@ -120,3 +130,95 @@ def make_camera(
     if dist is None:
         return camera
     return Camera(K=camera.K, R=camera.R, position=camera.position, image_size=camera.image_size, dist=dist)
+
+
+_GROUNDTRUTH_SHARD_KEY = "ab" * 32
+_GT_TEAM = {"left": "A", "right": "B"}
+
+
+def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match") -> tuple[ClipSpec, dict[str, pa.Table]]:
+    """Write the ground truth of a rendered synthetic clip as a committed shard under ``root``.
+
+    The clip comes from the real ingestion path (discover, scan, split); the tables hold every
+    column of ``SHARD_SCHEMAS`` filled from ``gt/*.parquet``, as a perfect curation would.
+    """
+    # Imported here: the array builders above must stay importable without pyarrow and storage.
+    import pyarrow.parquet as pq
+
+    from soccerfactory.curation.video import discover_sources, scan_video, split_clips
+    from soccerfactory.storage.schemas import SHARD_SCHEMAS, table_from_columns
+    from soccerfactory.storage.shards import write_shard
+
+    (item,) = discover_sources(clip_dir / "video.mp4")
+    item = dataclasses.replace(item, match_id=match_id)
+    (clip,) = split_clips(scan_video(item))
+    gt = {name: pq.read_table(clip_dir / "gt" / f"{name}.parquet").to_pylist() for name in ("athletes", "ball", "cameras")}
+    frames = list(range(clip.start_frame, clip.stop_frame))
+
+    def keys(indices):
+        return {
+            "match_id": [clip.match_id] * len(indices), "clip_id": [clip.clip_id] * len(indices),
+            "frame_index": list(indices), "timestamp_s": [i / clip.fps for i in indices],
+        }
+
+    people = [r for r in gt["athletes"] if r["x1"] is not None and r["frame_index"] in frames]
+    lengths = Counter(r["track_id"] for r in people)
+    athletes = {
+        **keys([r["frame_index"] for r in people]),
+        **{k: [r[k] for r in people] for k in ("x1", "y1", "x2", "y2", "class", "track_id", "role", "pitch_x", "pitch_y")},
+        "confidence": [1.0] * len(people),
+        "team": [_GT_TEAM.get(r["team"]) for r in people],
+        "jersey": [r["jersey"] if r["role"] != "referee" else None for r in people],
+        "mask_rle": [json.dumps({"size": [clip.height, clip.width], "counts": json.loads(r["mask_rle"])}) for r in people],
+        **{k: [None] * len(people) for k in ("refined_x1", "refined_y1", "refined_x2", "refined_y2", "mask_score", "jersey_agreement")},
+        "team_agreement": [None if r["team"] is None else 1.0 for r in people],
+        "role_agreement": [1.0] * len(people),
+        "jersey_votes": [0] * len(people),
+        "track_length": [lengths[r["track_id"]] for r in people],
+    }
+    ball_rows = {r["frame_index"]: r for r in gt["ball"]}
+    balls = [ball_rows[f] for f in frames]
+    detected = [r["visible"] and r["x1"] is not None for r in balls]
+    ball = {
+        **keys(frames),
+        **{k: [r[k] if d else None for r, d in zip(balls, detected)] for k in ("x1", "y1", "x2", "y2", "pitch_x", "pitch_y")},
+        "confidence": [1.0 if d else None for d in detected],
+        "detected": detected,
+    }
+    camera_rows = {r["frame_index"]: r for r in gt["cameras"]}
+    cams = [camera_rows[f] for f in frames]
+    cameras = {
+        **keys(frames),
+        "valid_camera": [r["valid_camera"] for r in cams],
+        "homography": [list(r["homography"]) for r in cams],
+        **{k: [r[k] for r in cams] for k in ("fx", "fy", "cx", "cy", "reprojection_error_px")},
+        "rotation": [list(r["rotation"]) for r in cams],
+        "position": [[r["position_x"], r["position_y"], r["position_z"]] for r in cams],
+        "dist": [list(r["distortion"] or []) for r in cams],
+        "n_keypoints": [0] * len(cams), "n_lines": [0] * len(cams), "invalid_reason": [None] * len(cams),
+    }
+    per_frame = Counter(athletes["frame_index"])
+    tables = {
+        "clips": table_from_columns("clips", {
+            "match_id": [clip.match_id], "clip_id": [clip.clip_id], "source_url": [clip.url],
+            "start_frame": [clip.start_frame], "stop_frame": [clip.stop_frame],
+            "start_s": [clip.start_frame / clip.fps], "end_s": [clip.stop_frame / clip.fps], "fps": [clip.fps],
+            "width": [clip.width], "height": [clip.height], "n_frames": [clip.num_frames],
+            "content_hash": [clip.content_hash], "config_hash": ["test"], "code_version": ["test"], "shard_key": [_GROUNDTRUTH_SHARD_KEY],
+        }),
+        "frames": table_from_columns("frames", {
+            **keys(frames), "width": [clip.width] * len(frames), "height": [clip.height] * len(frames),
+            "n_athletes": [per_frame[f] for f in frames], "ball_detected": detected,
+            "semantic_sample": [False] * len(frames), "valid_camera": cameras["valid_camera"],
+        }),
+        "athletes": table_from_columns("athletes", athletes),
+        "ball": table_from_columns("ball", ball),
+        "cameras": table_from_columns("cameras", cameras),
+        "events": table_from_columns("events", {**keys([clip.start_frame]), "event": ["clip_start"], "detail": [None]}),
+    }
+    assert set(tables) == set(SHARD_SCHEMAS)
+    write_shard(
+        root, clip.match_id, clip.clip_id, _GROUNDTRUTH_SHARD_KEY, tables, config_hash="test", code_version="test",
+        metadata={"run_id": "test", "clip": dataclasses.asdict(clip)},
+    )
+    return clip, tables

@@ -142,6 +142,9 @@ def demo(
     typer.echo(f'\nsample query: soccerfactory query "{sample}" --catalog {summary.catalog}')
     _print_query(Path(summary.catalog), sample, "table", None)
     typer.echo("\nground truth of the synthetic clip is catalogued next to it as gt_athletes, gt_cameras, ...")
+    clip_ids = [c["clip"].clip_id for c in summary.clips if c["status"] in ("curated", "skipped")]
+    if clip_ids:
+        typer.echo(f"look at it: soccerfactory preview {clip_ids[0]} --output {output}")
 
 
 def _print_summary(summary) -> None:

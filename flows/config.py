@@ -83,9 +83,10 @@ class CalibrateConfig(_Section):
     """Camera calibration from pitch keypoints and lines (PnL)."""
 
     enabled: bool = True
-    # Keypoints place the camera, then pitch lines refine it (PnL) and carry it across frames where
-    # too few keypoints are visible. Lines alone cannot start a camera, so there is no lines-only mode.
-    backend: Literal["yolo-pose"] = "yolo-pose"
+    # yolo-pose: keypoints place the camera, then pitch lines refine it (PnL) and carry it across
+    # frames where too few keypoints are visible; a search over broadcast-camera poses scored on the
+    # line mask starts it when keypoints cannot. lines: the same without the keypoint model.
+    backend: Literal["yolo-pose", "lines"] = "yolo-pose"
     weights: Path | None = Field(None, description="Pitch keypoint model (.pt); None = the bundled one.")
     pitch_length: float = Field(105.0, ge=90, le=120)
     pitch_width: float = Field(68.0, ge=45, le=90)

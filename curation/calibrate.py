@@ -1440,6 +1440,15 @@ class LineSearchInitialiser:
         if best.n_lines < self.min_lines:
             return CalibrationResult.invalid(f"line search: only {best.n_lines} lines fit (need {self.min_lines})",
                                              0, best.n_lines)
+        # The search only proposes main-camera poses (behind the near touchline, near the halfway
+        # line); a refinement that wandered far from that rig matched the lines to the wrong part
+        # of a symmetric pitch, and a wrong camera is worse than none.
+        x, y, z = best.camera.position
+        half_width = self.pitch.width / 2
+        if not (abs(x) <= 35.0 and half_width + 3.0 <= y <= half_width + 70.0 and -50.0 <= z <= -4.0):
+            return CalibrationResult.invalid(
+                f"line search: the fitted camera at ({x:.0f}, {y:.0f}, {z:.0f}) m is not a main-camera position",
+                0, best.n_lines)
         coverage = self._coverage(best.camera, mask, max(3.0, 0.004 * width))
         if coverage < self.min_mask_coverage:
             return CalibrationResult.invalid(

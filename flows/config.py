@@ -83,11 +83,12 @@ class CalibrateConfig(_Section):
     """Camera calibration from pitch keypoints and lines (PnL)."""
 
     enabled: bool = True
-    # yolo-pose: keypoints place the camera, then pitch lines refine it (PnL) and carry it across
-    # frames where too few keypoints are visible; a search over broadcast-camera poses scored on the
-    # line mask starts it when keypoints cannot. lines: the same without the keypoint model.
-    backend: Literal["yolo-pose", "lines"] = "yolo-pose"
-    weights: Path | None = Field(None, description="Pitch keypoint model (.pt); None = the bundled one.")
+    # lines (default, no weights): a search over main-camera poses scored on the painted-line mask
+    # places the camera, line pixels refine it (PnL) and carry it from frame to frame; frames where
+    # no camera fits are marked invalid rather than guessed. yolo-pose: pitch keypoints from a pose
+    # model place the camera first (weights required; none is bundled yet, see curation/weights).
+    backend: Literal["lines", "yolo-pose"] = "lines"
+    weights: Path | None = Field(None, description="Pitch keypoint model (.pt) for backend yolo-pose.")
     pitch_length: float = Field(105.0, ge=90, le=120)
     pitch_width: float = Field(68.0, ge=45, le=90)
     max_error_px: float = Field(15.0, gt=0, description="Cameras with a larger reprojection error are invalid.")

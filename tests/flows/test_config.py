@@ -63,3 +63,11 @@ def test_missing_weights_are_caught_before_any_model_loads(tmp_path):
 def test_stage_chain_follows_the_switches():
     assert stage_names(CurateConfig()) == ["decode", "detect", "track", "calibrate", "refine", "attribute", "vote", "write"]
     assert "calibrate" not in stage_names(load_config(overrides=["calibrate.enabled=false"]))
+
+
+def test_keypoint_calibration_without_weights_says_how_to_train_them(tmp_path):
+    config = load_config(overrides=["calibrate.backend=yolo-pose", f"calibrate.weights={tmp_path / 'kp.pt'}"])
+    with pytest.raises(FileNotFoundError, match=r"calibrate\.weights \(pitch keypoint model\) not found: .*kp\.pt"):
+        check_config(config)
+    # The default calibrator needs no weights at all.
+    check_config(CurateConfig())

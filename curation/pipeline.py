@@ -433,7 +433,10 @@ def vote_clip(
     team, team_agreement, team_n = broadcast(team_votes, track_rows)
     jersey, jersey_agreement, jersey_n = broadcast(jersey_votes, track_rows)
     role, role_agreement, _ = broadcast(role_votes, track_rows)
-    team = np.array([t if n >= min_votes else None for t, n in zip(team, team_n)], dtype=object)
+    # Referees belong to no team, whatever colour votes their misdetected frames cast.
+    team = np.array(
+        [t if n >= min_votes and r != "referee" else None for t, n, r in zip(team, team_n, role)], dtype=object
+    )
     jersey = np.array([j if n >= min_votes else None for j, n in zip(jersey, jersey_n)], dtype=object)
     track_length = np.zeros(len(tracks), dtype=np.int32)
     if len(tracks):

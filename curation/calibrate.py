@@ -1163,24 +1163,7 @@ def _build_yolo_pose(
     )
 
 
-def _build_lines_classic(
-    pitch: PitchModel | None = None,
-    search_px: float | None = None,
-    tophat_px: int | None = None,
-    threshold: int = 30,
-    max_saturation: int = 90,
-    max_pixels_per_line: int = 200,
-    min_pixels_per_line: int = 8,
-    min_visible_fraction: float = 0.04,
-    min_coverage: float = 0.25,
-) -> LinesClassicDetector:
-    return LinesClassicDetector(
-        pitch, search_px, tophat_px, threshold, max_saturation, max_pixels_per_line, min_pixels_per_line,
-        min_visible_fraction, min_coverage,
-    )
-
-
-FEATURE_DETECTORS = {"yolo-pose": _build_yolo_pose, "lines-classic": _build_lines_classic}
+FEATURE_DETECTORS = {"yolo-pose": _build_yolo_pose, "lines-classic": LinesClassicDetector}
 
 
 def build_feature_detector(name: str, **params: Any) -> PitchFeatureDetector:
@@ -1733,9 +1716,9 @@ def build_calibrator(name: str = "yolo-pose", **params: Any) -> Calibrator:
         params.setdefault("line_search", True)
     use_lines = params.pop("lines", True) if name == "yolo-pose" else True
     pitch = params.get("pitch")
-    line_keys = set(inspect.signature(_build_lines_classic).parameters) - {"pitch"}
+    line_keys = set(inspect.signature(LinesClassicDetector).parameters) - {"pitch"}
     line_params = {k: params.pop(k) for k in list(params) if k in line_keys}
-    line_detector = _build_lines_classic(pitch, **line_params) if use_lines else None
+    line_detector = LinesClassicDetector(pitch, **line_params) if use_lines else None
     detector = None
     if name == "yolo-pose":
         yolo_keys = set(inspect.signature(_build_yolo_pose).parameters)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video import ClipSpec
 
-__all__ = ["groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["decode_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
 
 def make_frames(
@@ -222,3 +222,27 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         metadata={"run_id": "test", "clip": dataclasses.asdict(clip)},
     )
     return clip, tables
+
+
+def decode_video(path: str | Path, fps: float | None = None) -> Frames:
+    """Every frame of a (small) video file as one :class:`Frames` batch, indices from 0.
+
+    Args:
+        path: Video file OpenCV can read.
+        fps: Frame rate to record; defaults to the container's.
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    images = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        images.append(image)
+    rate = float(fps or capture.get(cv2.CAP_PROP_FPS) or 25.0)
+    capture.release()
+    if not images:
+        raise ValueError(f"{path}: no frames could be decoded")
+    frame_index = np.arange(len(images))
+    return Frames(np.stack(images), frame_index, frame_index / rate, rate, str(path))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +20,7 @@ from soccerfactory.curation.refine import (
 )
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.render import render_clip
-from soccerfactory.curation.testing import make_detections, make_frames
+from soccerfactory.curation.testing import decode_video, make_detections, make_frames
 from soccerfactory.curation.types import BALL, PLAYER, Detections, Frames
 
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
@@ -34,16 +33,7 @@ def clip(tmp_path_factory):
     """Two seconds of 640x360 synthetic broadcast: decoded frames and ground-truth athlete rows."""
     output = tmp_path_factory.mktemp("refine-clip")
     render_clip(SynthConfig(seconds=2.0, seed=1, width=640, height=360), output)
-    capture = cv2.VideoCapture(str(output / "video.mp4"))
-    images = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        images.append(image)
-    capture.release()
-    frame_index = np.arange(len(images))
-    frames = Frames(np.stack(images), frame_index, frame_index / 25.0, 25.0, str(output / "video.mp4"))
+    frames = decode_video(output / "video.mp4", fps=25.0)
     return frames, pd.read_parquet(output / "gt" / "athletes.parquet")
 
 

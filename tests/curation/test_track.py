@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.render import render_clip
-from soccerfactory.curation.testing import make_frames
+from soccerfactory.curation.testing import decode_video, make_frames
 from soccerfactory.curation.track import (
     APPEARANCE_DIM,
     TRACKERS,
@@ -31,16 +30,7 @@ def clip(tmp_path_factory):
     """Two seconds of 640x360 synthetic broadcast: decoded frames and ground-truth athlete rows."""
     output = tmp_path_factory.mktemp("track-clip")
     render_clip(SynthConfig(seconds=2.0, seed=1, width=640, height=360), output)
-    capture = cv2.VideoCapture(str(output / "video.mp4"))
-    images = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        images.append(image)
-    capture.release()
-    frame_index = np.arange(len(images))
-    frames = Frames(np.stack(images), frame_index, frame_index / 25.0, 25.0, str(output / "video.mp4"))
+    frames = decode_video(output / "video.mp4", fps=25.0)
     gt = pd.read_parquet(output / "gt" / "athletes.parquet")
     assert len(frames) == 50 and gt.frame_index.max() == 49
     return frames, gt

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from soccerfactory.curation.masks import rle_decode
+from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import BALL, CLASS_NAMES, GOALKEEPER, PLAYER, Frames, Tracks
 
 __all__ = [
@@ -572,9 +573,7 @@ def build_team_classifier(name: str, **params: Any) -> TeamClassifier:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    if name not in TEAM_BACKENDS:
-        raise ValueError(f"unknown team classifier {name!r}; valid choices: {sorted(TEAM_BACKENDS)}")
-    return TEAM_BACKENDS[name](**params)
+    return pick_builder(TEAM_BACKENDS, name, "team classifier")(**params)
 
 
 # --------------------------------------------------------------------------- jersey
@@ -938,6 +937,4 @@ def build_jersey_reader(name: str, **params: Any) -> JerseyReader:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    if name not in JERSEY_BACKENDS:
-        raise ValueError(f"unknown jersey reader {name!r}; valid choices: {sorted(JERSEY_BACKENDS)}")
-    return JERSEY_BACKENDS[name](**params)
+    return pick_builder(JERSEY_BACKENDS, name, "jersey reader")(**params)

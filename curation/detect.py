@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames
 
 __all__ = ["Detector", "UltralyticsDetector", "build_detector", "DETECTORS", "CLASS_SYNONYMS"]
@@ -148,8 +149,4 @@ def build_detector(name: str = "yolov8", **params: Any) -> Detector:
         ValueError: for an unknown name, listing the valid ones.
         FileNotFoundError: when the weights file is missing, saying how to get one.
     """
-    try:
-        builder = DETECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown detector {name!r}; valid choices: {sorted(DETECTORS)}") from None
-    return builder(**params)
+    return pick_builder(DETECTORS, name, "detector")(**params)

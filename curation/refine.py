@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from soccerfactory.curation.masks import rle_encode_roi
+from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import Detections, Frames
 
 __all__ = [
@@ -547,8 +548,4 @@ def build_refiner(name: str = "chroma", **params: Any) -> Refiner:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    try:
-        builder = REFINERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown refiner {name!r}; valid choices: {', '.join(sorted(REFINERS))}") from None
-    return builder(**params)
+    return pick_builder(REFINERS, name, "refiner")(**params)

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from soccerfactory.curation.refine import GrassColour, estimate_grass
+from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import GOALKEEPER, PLAYER, REFEREE, Detections, Frames, Tracks
 
 __all__ = [
@@ -442,8 +443,4 @@ def build_tracker(name: str = "strongsort", **params: Any) -> Tracker:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    try:
-        builder = TRACKERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown tracker {name!r}; valid choices: {', '.join(sorted(TRACKERS))}") from None
-    return builder(**params)
+    return pick_builder(TRACKERS, name, "tracker")(**params)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames
 
@@ -97,7 +98,7 @@ class UltralyticsDetector:
         self._model = YOLO(str(self.weights), task="detect")
         self._lookup = _class_lookup(self._model.names, class_map, self.weights)
         self.imgsz, self.conf, self.iou, self.device, self.half = int(imgsz), float(conf), float(iou), device, half
-        self.version = f"{self.weights.name}@{_short_hash(self.weights)}"
+        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"
         # One ultralytics predictor is not safe to call from two threads at once.
         self._lock = threading.Lock()
 
@@ -123,16 +124,6 @@ class UltralyticsDetector:
                 )
             )
         return Detections.merge(parts)
-
-
-def _short_hash(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:12]
 
 
 def _build_yolov8(weights: str | os.PathLike | None = None, **params: Any) -> UltralyticsDetector:

@@ -47,6 +47,7 @@ import yaml
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.types import Frames
 
 __all__ = [
@@ -348,14 +349,6 @@ def _sanitise(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-.")
     return cleaned or "source"
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_COPY_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- image sequences
@@ -855,7 +848,7 @@ def _scan_video_file(item: SourceItem, detector: _CutDetector, storage_options: 
             raise BadInputError(url, "no frames: it opens as a video but holds no decodable frame")
         if _ext(path) not in _ESTIMATED_COUNT_EXTENSIONS and _is_truncated(header, decoded):
             raise BadInputError(url, f"truncated: header says {header} frames, only {decoded} decode")
-        content_hash = _sha256_file(path)
+        content_hash = sha256_file(path)
     return float(fps), decoded, size, content_hash, (header if header > 0 else None)
 
 

@@ -140,7 +140,8 @@ def write(
 def curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str, storage_options: dict | None) -> dict[str, Any]:
     """The chain for one clip; each step is its own task run in the Prefect UI."""
     started = time.perf_counter()
-    key = shard_key(clip, config.config_hash())
+    config_hash = config.config_hash()
+    key = shard_key(clip, config_hash)
     try:
         existing = find_manifest(output, clip.match_id, clip.clip_id, storage_options=storage_options)
     except ValueError as error:  # a corrupt manifest: the shard is rewritten below
@@ -154,7 +155,7 @@ def curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str, 
         stage = "attribute"
         attributes = attribute(spatial, config)
         stage = "vote"
-        info = {"config_hash": config.config_hash(), "code_version": code_version(), "shard_key": key}
+        info = {"config_hash": config_hash, "code_version": code_version(), "shard_key": key}
         tables = vote(spatial, attributes, config, info)
         stage = "write-shard"
         manifest = write(output, clip, key, tables, config, run_id, storage_options)

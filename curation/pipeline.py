@@ -138,14 +138,6 @@ class ClipStages:
     jersey_reader: JerseyReader
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def names(self) -> list[str]:
-        names = ["decode", "detect", "track"]
-        if self.new_calibrator is not None:
-            names.append("calibrate")
-        if self.refiner is not None:
-            names.append("refine")
-        return names + ["attribute", "vote", "write"]
-
 
 # --------------------------------------------------------------------------- step 1: spatial
 
@@ -440,7 +432,7 @@ def vote_clip(
     jersey = np.array([j if n >= min_votes else None for j, n in zip(jersey, jersey_n)], dtype=object)
     track_length = np.zeros(len(tracks), dtype=np.int32)
     if len(tracks):
-        ids, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
         track_length = counts[inverse].astype(np.int32)
 
     n = len(tracks)

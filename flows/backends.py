@@ -67,9 +67,9 @@ def _build(config: CurateConfig) -> ClipStages:
         params = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
         if calibrate.backend == "yolo-pose":
             params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
-        # Building validates the weights now rather than on the first clip.
-        template = build_calibrator(calibrate.backend, **params)
-        new_calibrator = getattr(template, "fresh", None) or functools.partial(build_calibrator, calibrate.backend, **params)
+        # Built once (models load now, not on the first clip); each clip gets a fresh copy that
+        # shares the loaded models but not the previous clip's camera.
+        new_calibrator = build_calibrator(calibrate.backend, **params).fresh
     refiner = None
     if config.refine.enabled:
         refine = config.refine

@@ -51,7 +51,7 @@ test: install ## run the fast test suite (what CI runs)
 test-all: install ## run every test, slow model tests included
 	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
 
-bench: install ## measure speed figures, written as JSON under bench/
+bench: install ## measure speed and quality figures (AP, ball recall, HOTA), written as JSON under bench/
 	$(BIN)/python -m soccerfactory.flows.bench --output bench
 
 clean: ## remove the virtual environment and generated outputs

@@ -20,17 +20,20 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
+from soccerfactory.curation.ball import follow_ball
 from soccerfactory.curation.attribute import AthleteCrops, JerseyReader, TeamClassifier, role_from_class
 from soccerfactory.curation.calibrate import CalibrationResult, pitch_position
 from soccerfactory.curation.detect import Detector
 from soccerfactory.curation.refine import Refiner
 from soccerfactory.curation.track import Tracker
+from soccerfactory.curation.tracklets import link_by_jersey as join_tracklets
+from soccerfactory.curation.tracklets import relabel_tracks
 from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames, Tracks
 from soccerfactory.curation.video import ClipSpec, read_frames, semantic_frames
 from soccerfactory.curation.vote import broadcast, vote_tracklets
@@ -137,6 +140,12 @@ class ClipStages:
     team_classifier: TeamClassifier
     jersey_reader: JerseyReader
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Second pass for the ball in slices of frames whose full-frame pass found none.
+    ball_slicer: Callable[[Frames, Detections], Detections] | None = None
+    #: Keyword arguments of :func:`~soccerfactory.curation.ball.follow_ball` (gap, speed).
+    ball_tracking: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: Track clean-up over the whole clip (short tracks dropped, fragments stitched).
+    postprocess_tracks: Callable[[Tracks, float, int], dict[int, int]] | None = None
 
 
 # --------------------------------------------------------------------------- step 1: spatial
@@ -153,7 +162,9 @@ class SpatialResult:
             refiner ran, ``mask_rle`` (object, JSON str or None), ``refined_xyxy`` ``(N, 4)`` float32
             and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres (NaN
             without a valid camera).
-        ball: At most one ball per frame (the most confident detection), with ``pitch_xy``.
+        ball: The ball track (:func:`~soccerfactory.curation.ball.follow_ball`): at most one ball
+            per frame, ``data["interpolated"]`` (bool) for boxes filled in over short gaps, and
+            ``pitch_xy``.
         calibrations: One result per processed frame (empty when calibration is off).
         crops: Crops of tracked athletes on the semantic frames.
         crop_pitch_x: ``float32`` ``(len(crops),)`` pitch x of each crop's athlete (NaN unknown).
@@ -191,16 +202,6 @@ class _StageTimer:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-def _best_ball_per_frame(balls: Detections) -> Detections:
-    if len(balls) == 0:
-        return balls
-    order = np.lexsort((-balls.confidence, balls.frame_index))
-    balls = balls[order]
-    first = np.ones(len(balls), dtype=bool)
-    first[1:] = balls.frame_index[1:] != balls.frame_index[:-1]
-    return balls[first]
 
 
 def _pitch_xy(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> np.ndarray:
@@ -257,6 +258,7 @@ def annotate_spatial(
 
     frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
     calibrations: list[CalibrationResult] = []
+    calibrated: dict[int, CalibrationResult] = {}
     done = 0
     timer = _StageTimer()
     frames_iter = iter(read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options))
@@ -267,6 +269,9 @@ def annotate_spatial(
             break
         with timer("detect"):
             detections = stages.detector(frames)
+        if stages.ball_slicer is not None:
+            with timer("ball_slices"):
+                detections = stages.ball_slicer(frames, detections)
         is_ball = detections.class_id == BALL
         with timer("track"):
             tracks = tracker.update(frames, detections[~is_ball])
@@ -279,9 +284,8 @@ def annotate_spatial(
                 results = calibrator(frames)
             calibrations.extend(results)
             by_frame = dict(zip(frames.frame_index.tolist(), results))
+        calibrated.update(by_frame)
         tracks = tracks.with_data(pitch_xy=_pitch_xy(tracks.xyxy, tracks.frame_index, by_frame))
-        ball = _best_ball_per_frame(detections[is_ball])
-        ball = ball.with_data(pitch_xy=_pitch_xy(ball.xyxy, ball.frame_index, by_frame))
 
         keep = np.isin(frames.frame_index, list(sampled))
         if keep.any() and len(tracks):
@@ -295,19 +299,33 @@ def annotate_spatial(
             crop_pitch_x.append(np.asarray(sampled_tracks.data["pitch_xy"], dtype=np.float32)[crops.source_row, 0])
         frame_parts.append(frames.frame_index.copy())
         track_parts.append(tracks)
-        ball_parts.append(ball)
+        ball_parts.append(detections[is_ball])
         done += len(frames)
         if progress is not None:
             progress(done, total)
 
+    tracks = _merge(track_parts, Tracks.empty())
+    crops = AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty()
+    crop_x = np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32)
+    if stages.postprocess_tracks is not None and len(tracks):
+        with timer("postprocess"):
+            mapping = stages.postprocess_tracks(tracks, clip.fps / stride, clip.width)
+            tracks = relabel_tracks(tracks, mapping)  # type: ignore[arg-type]
+            kept = np.flatnonzero(np.isin(crops.track_id, list(mapping)))
+            crops = crops[kept]
+            crops = dataclasses.replace(crops, track_id=np.array([mapping[t] for t in crops.track_id.tolist()], dtype=np.int64))
+            crop_x = crop_x[kept]
+    with timer("ball_track"):
+        ball = follow_ball(_merge(ball_parts, Detections.empty()), fps=clip.fps, frame_width=clip.width, frame_step=stride, **stages.ball_tracking)
+        ball = ball.with_data(pitch_xy=_pitch_xy(ball.xyxy, ball.frame_index, calibrated))
     return SpatialResult(
         clip=clip,
         frame_index=np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64),
-        tracks=_merge(track_parts, Tracks.empty()),  # type: ignore[arg-type]
-        ball=_merge(ball_parts, Detections.empty()),
+        tracks=tracks,  # type: ignore[arg-type]
+        ball=ball,
         calibrations=tuple(calibrations),
-        crops=AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty(),
-        crop_pitch_x=np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32),
+        crops=crops,
+        crop_pitch_x=crop_x,
         semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
         stage_seconds=dict(timer.seconds),
         seconds=time.perf_counter() - started,
@@ -396,6 +414,7 @@ def vote_clip(
     *,
     jersey_min_confidence: float = 0.6,
     min_votes: int = 1,
+    link_by_jersey: bool = True,
     shard_info: dict[str, str] | None = None,
 ) -> dict[str, pa.Table]:
     """Vote attributes over each tracklet and lay the clip out as the shard's tables.
@@ -406,6 +425,11 @@ def vote_clip(
     aggregates.
 
     Args:
+        jersey_min_confidence: Jersey reads below this confidence are not votes.
+        min_votes: Tracklets with fewer votes keep a null consensus.
+        link_by_jersey: Give tracklets of one athlete (same voted team and number, never in the
+            same frame) one ``track_id`` (:func:`~soccerfactory.curation.tracklets.link_by_jersey`);
+            the tracker's own id stays in ``tracklet_id``.
         shard_info: ``config_hash``, ``code_version`` and ``shard_key`` for the clips row.
 
     Returns:
@@ -430,6 +454,9 @@ def vote_clip(
         [t if n >= min_votes and r != "referee" else None for t, n, r in zip(team, team_n, role)], dtype=object
     )
     jersey = np.array([j if n >= min_votes else None for j, n in zip(jersey, jersey_n)], dtype=object)
+    tracklet_rows = track_rows
+    if link_by_jersey:
+        track_rows = join_tracklets(tracklet_rows, tracks.frame_index, team, jersey, role)
     track_length = np.zeros(len(tracks), dtype=np.int32)
     if len(tracks):
         _, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
@@ -447,6 +474,7 @@ def vote_clip(
         "confidence": tracks.confidence,
         "class": [CLASS_NAMES[c] for c in tracks.class_id.tolist()],
         "track_id": track_rows,
+        "tracklet_id": tracklet_rows,
         "team": list(team),
         "role": [r if r is not None else CLASS_NAMES[c] for r, c in zip(role, tracks.class_id.tolist())],
         "jersey": [None if j is None else int(j) for j in jersey],
@@ -463,6 +491,7 @@ def vote_clip(
 
     ball = spatial.ball
     ball_pitch = np.asarray(ball.data.get("pitch_xy", np.full((len(ball), 2), np.nan)), dtype=np.float32)
+    interpolated = np.asarray(ball.data.get("interpolated", np.zeros(len(ball), dtype=bool)), dtype=bool)
     ball_by_frame = {f: i for i, f in enumerate(ball.frame_index.tolist())}
     frames = spatial.frame_index
     rows = [ball_by_frame.get(f) for f in frames.tolist()]
@@ -476,7 +505,8 @@ def vote_clip(
         "x2": ball_column(ball.xyxy[:, 2]), "y2": ball_column(ball.xyxy[:, 3]),
         "confidence": ball_column(ball.confidence),
         "pitch_x": ball_column(ball_pitch[:, 0]), "pitch_y": ball_column(ball_pitch[:, 1]),
-        "detected": [r is not None for r in rows],
+        "detected": [r is not None and not interpolated[r] for r in rows],
+        "interpolated": [r is not None and bool(interpolated[r]) for r in rows],
     }
 
     cameras = _camera_columns(clip, frames, spatial.calibrations)

@@ -167,6 +167,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         **keys([r["frame_index"] for r in people]),
         **{k: [r[k] for r in people] for k in ("x1", "y1", "x2", "y2", "class", "track_id", "role", "pitch_x", "pitch_y")},
         "confidence": [1.0] * len(people),
+        "tracklet_id": [r["track_id"] for r in people],
         "team": [_GT_TEAM.get(r["team"]) for r in people],
         "jersey": [r["jersey"] if r["role"] != "referee" else None for r in people],
         "mask_rle": [json.dumps({"size": [clip.height, clip.width], "counts": json.loads(r["mask_rle"])}) for r in people],
@@ -184,6 +185,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         **{k: [r[k] if d else None for r, d in zip(balls, detected)] for k in ("x1", "y1", "x2", "y2", "pitch_x", "pitch_y")},
         "confidence": [1.0 if d else None for d in detected],
         "detected": detected,
+        "interpolated": [False] * len(balls),
     }
     camera_rows = {r["frame_index"]: r for r in gt["cameras"]}
     cams = [camera_rows[f] for f in frames]

@@ -37,7 +37,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -297,6 +297,11 @@ class ClipSpec:
             raise ValueError(
                 f"{owner}.content_hash does not match (source_hash, start_frame, stop_frame) of clip {self.clip_id}"
             )
+
+    def head(self, frames: int) -> ClipSpec:
+        """The clip's first ``frames`` frames (all of it when it is shorter), as its own clip."""
+        stop = min(self.stop_frame, self.start_frame + max(int(frames), 1))
+        return replace(self, stop_frame=stop, content_hash=_clip_hash(self.source_hash, self.start_frame, stop))
 
     @property
     def num_frames(self) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from soccerfactory.curation.attribute import build_jersey_reader, build_team_classifier
 from soccerfactory.curation.calibrate import build_calibrator
-from soccerfactory.curation.detect import build_detector
+from soccerfactory.curation.detect import BallSlicer, UltralyticsDetector, build_detector
+from soccerfactory.curation.tracklets import TrackletCleanup
 from soccerfactory.curation.pipeline import ClipStages, validate_chain
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import build_refiner
@@ -78,6 +79,18 @@ def _build(config: CurateConfig) -> ClipStages:
             params = {"config": refine.sam2_config, "checkpoint": refine.sam2_checkpoint, "device": refine.device}
         refiner = build_refiner(refine.backend, **params)
     versions = {"detector": getattr(detector, "version", detect.backend), "tracker": config.track.backend}
+    ball_slicer = None
+    if detect.ball_slices and isinstance(detector, UltralyticsDetector):
+        ball_slicer = BallSlicer(
+            detector, slices=detect.ball_slices, overlap=detect.ball_slice_overlap, conf=detect.ball_slice_conf,
+            every=detect.ball_slice_every,
+        )
+    track = config.track
+    cleanup = TrackletCleanup(
+        min_length_s=track.min_track_s,
+        max_gap_s=track.stitch_max_gap_s,
+        max_appearance_distance=track.stitch_max_appearance_distance,
+    )
     return ClipStages(
         detector=detector,
         new_tracker=functools.partial(_new_tracker, config.track.backend, dict(config.track.params)),
@@ -86,6 +99,9 @@ def _build(config: CurateConfig) -> ClipStages:
         team_classifier=build_team_classifier(config.attribute.team),
         jersey_reader=build_jersey_reader(config.attribute.jersey),
         versions=versions,
+        ball_slicer=ball_slicer,
+        ball_tracking={"max_gap_s": detect.ball_max_gap_s, "max_speed": detect.ball_max_speed},
+        postprocess_tracks=cleanup,
     )
 
 

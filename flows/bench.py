@@ -3,7 +3,7 @@
 Timed tests are flaky on shared machines; figures live here instead, each with the machine it was
 measured on. Ratios measured in the same run are the numbers to quote.
 
-Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate]
+Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate|detect|track]
 """
 
 from __future__ import annotations
@@ -104,7 +104,42 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
     }
 
 
-BENCHMARKS = {"synth": bench_synth, "curate": bench_curate}
+def bench_detect() -> dict:
+    """Detection quality on the real football-players ``valid`` split (issue 4's goals: persons
+    AP@50 >= 0.90, ball recall at IoU 0.3 >= 0.7) at three inference sizes, with per-image time."""
+    from soccerfactory.flows.quality import detector_quality
+
+    figures = detector_quality(imgsz=[640, 768, 960], progress=print)
+    default = next(run for run in figures["runs"] if run["imgsz"] == 768)
+    ball = default.get("ball_with_slices", default["ball_full_frame"])
+    figures.update(
+        benchmark="detect",
+        command="soccerfactory quality detector --imgsz 640 --imgsz 768 --imgsz 960",
+        goals={"person_ap50": 0.90, "ball_recall_iou_0.3": 0.7},
+        meets_goals={"person_ap50": default["ap50"].get("person", 0) >= 0.90, "ball_recall_iou_0.3": ball["recall"] >= 0.7},
+    )
+    return figures
+
+
+def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
+    """HOTA / DetA / AssA / IDF1 of detection + tracking on five held-out 30 s synthetic clips
+    (seeds 201-205) for each tracker setting, and detector-only vs detector + tracker throughput
+    at 720p measured in the same run. Rendered clips and detections are cached under ``cache``."""
+    from soccerfactory.flows.quality import tracking_quality
+
+    figures = tracking_quality(cache, progress=print)
+    best = max(figures["trackers"], key=lambda name: figures["trackers"][name]["combined"]["HOTA"])
+    figures.update(
+        benchmark="track",
+        command="soccerfactory quality tracking",
+        goal_hota=80.0,
+        best_tracker=best,
+        meets_goal=figures["trackers"][best]["combined"]["HOTA"] >= 80.0,
+    )
+    return figures
+
+
+BENCHMARKS = {"synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "track": bench_track}
 
 
 def main(argv: list[str] | None = None) -> int:

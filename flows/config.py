@@ -67,6 +67,17 @@ class DetectConfig(_Section):
     conf: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.6, gt=0, le=1)
     device: str = "cpu"
+    ball_slices: int = Field(
+        2, ge=0, le=6,
+        description="Where the full frame shows no ball, look again in N x N overlapping slices at native resolution (0 = off).",
+    )
+    ball_slice_overlap: float = Field(0.1, ge=0, lt=1, description="Overlap of neighbouring slices (fraction of a slice).")
+    ball_slice_conf: float = Field(0.25, ge=0, le=1, description="Minimum ball confidence in a slice.")
+    ball_slice_every: int = Field(
+        5, ge=1, description="Slice only every N-th frame (slices cost slices^2 detector passes); the ball track interpolates between."
+    )
+    ball_max_gap_s: float = Field(0.4, ge=0, le=5, description="Ball gaps up to this long are interpolated (flagged).")
+    ball_max_speed: float = Field(1.5, gt=0, description="Fastest ball motion in the image, frame widths per second.")
 
     def resolved_weights(self) -> Path:
         return self.weights or bundled_weights("detector.pt")
@@ -75,8 +86,13 @@ class DetectConfig(_Section):
 class TrackConfig(_Section):
     """Multi-object tracking (boxmot)."""
 
-    backend: Literal["strongsort", "bytetrack"] = "strongsort"
+    backend: Literal["strongsort", "bytetrack", "ocsort"] = "strongsort"
     params: dict[str, Any] = Field(default_factory=dict, description="Passed to the boxmot tracker.")
+    min_track_s: float = Field(0.4, ge=0, description="Tracks shorter than this (seconds) are dropped after tracking.")
+    stitch_max_gap_s: float = Field(3.0, ge=0, description="Fragments up to this far apart in time may be stitched (0 = off).")
+    stitch_max_appearance_distance: float = Field(
+        0.15, ge=0, le=2, description="Largest kit colour distance (cosine) between stitched fragments."
+    )
 
 
 class CalibrateConfig(_Section):
@@ -130,6 +146,9 @@ class VoteConfig(_Section):
     """Majority voting of attributes over each tracklet."""
 
     min_votes: int = Field(1, ge=1, description="Tracklets with fewer votes keep a null consensus.")
+    link_by_jersey: bool = Field(
+        True, description="Tracklets with the same voted team and jersey number, never on screen together, become one track."
+    )
 
 
 class RunConfig(_Section):

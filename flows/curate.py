@@ -120,7 +120,7 @@ def attribute(spatial, config: CurateConfig):
 def vote(spatial, attributes, config: CurateConfig, info: dict[str, str]):
     return vote_clip(
         spatial, attributes, jersey_min_confidence=config.attribute.jersey_min_confidence,
-        min_votes=config.vote.min_votes, shard_info=info,
+        min_votes=config.vote.min_votes, link_by_jersey=config.vote.link_by_jersey, shard_info=info,
     )
 
 

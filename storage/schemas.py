@@ -107,7 +107,8 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
         + [
             pa.field("confidence", pa.float32(), nullable=False),
             pa.field("class", pa.string(), nullable=False),  # detector class: player / goalkeeper / referee
-            pa.field("track_id", pa.int64(), nullable=False),
+            pa.field("track_id", pa.int64(), nullable=False),  # one athlete in the clip (tracklets joined by team + jersey)
+            pa.field("tracklet_id", pa.int64(), nullable=False),  # the tracker's own id (continuous sighting)
             pa.field("team", pa.string()),  # "A" / "B"; null for referees or when undecided
             pa.field("role", pa.string(), nullable=False),  # tracklet consensus: player / goalkeeper / referee
             pa.field("jersey", pa.int32()),  # null when no legible consensus
@@ -135,9 +136,10 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("confidence", pa.float32()),
             pa.field("pitch_x", pa.float32()),
             pa.field("pitch_y", pa.float32()),
-            pa.field("detected", pa.bool_(), nullable=False),
+            pa.field("detected", pa.bool_(), nullable=False),  # the detector found it in this frame
+            pa.field("interpolated", pa.bool_(), nullable=False),  # box filled in over a short gap
         ],
-        "One row per curated frame; box is null when the ball was not detected.",
+        "One row per curated frame; box is null when the ball was neither detected nor interpolated.",
     ),
     "cameras": table_schema(
         "cameras",
@@ -357,7 +359,7 @@ def example_shard_tables(
             row = {
                 "match_id": match_id, "clip_id": clip_id, "frame_index": int(frame), "timestamp_s": float(times[i]),
                 "x1": x, "y1": y, "x2": x + 20, "y2": y + 60, "confidence": 0.9 - 0.1 * track / max(n_tracks, 1),
-                "class": "referee" if referee else "player", "track_id": track + 1,
+                "class": "referee" if referee else "player", "track_id": track + 1, "tracklet_id": track + 1,
                 "team": None if referee else "AB"[track % 2], "role": "referee" if referee else "player",
                 "jersey": None if referee or track == 1 else 7 + track,
                 "pitch_x": (x - width / 2) / 12 if valid[i] else None, "pitch_y": (y - height / 2) / 10 if valid[i] else None,
@@ -391,6 +393,7 @@ def example_shard_tables(
             "pitch_x": [1.0 if d and v else None for d, v in zip(detected, valid)],
             "pitch_y": [2.0 if d and v else None for d, v in zip(detected, valid)],
             "detected": detected,
+            "interpolated": [False] * n_frames,
         }),
         "cameras": table_from_columns("cameras", {
             **keys, "valid_camera": valid, "homography": homography,

@@ -1,6 +1,6 @@
 """Build the YOLO training sets of the project's two default models, from real and synthetic frames.
 
-Two real sets (``/work/shared/data``, CC BY 4.0, Roboflow Universe workspace ``workspace1-8owu3``)
+Two real sets (``../shared/data`` beside the checkout, CC BY 4.0, Roboflow Universe workspace ``workspace1-8owu3``)
 were published stretched to a square; a model that runs on 16:9 broadcast video must learn on
 16:9 images, so every image is resized back to 16:9. YOLO labels are normalised to the image, so
 they stay valid through that resize unchanged.
@@ -21,6 +21,8 @@ stride, and file names encode their origin.
 """
 
 from __future__ import annotations
+
+import os
 
 import shutil
 from collections.abc import Sequence
@@ -46,7 +48,8 @@ __all__ = [
     "write_synthetic_keypoint_frames",
 ]
 
-DEFAULT_DATA_ROOT = Path("/work/shared/data")
+#: The shared real data: ``$SOCCERFACTORY_DATA``, else ``shared/data`` beside the repository checkout.
+DEFAULT_DATA_ROOT = Path(os.environ.get("SOCCERFACTORY_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEYPOINT_COUNT = 32
 FLIP_IDX: tuple[int, ...] = tuple(int(i) for i in KEYPOINT_FLIP_INDEX[:KEYPOINT_COUNT])
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -432,12 +435,76 @@ def _real_splits(root: Path, source_dir: Path, size: tuple[int, int], real_limit
     return counts
 
 
+def write_native_slices(
+    source: str | Path,
+    images_out: str | Path,
+    labels_out: str | Path,
+    native_size: tuple[int, int] = (1920, 1080),
+    slices: int = 2,
+    overlap: float = 0.1,
+    other_every: int = 4,
+    prefix: str = "slice-",
+) -> int:
+    """Cut a YOLO split's frames, at their native broadcast size, into the ball slicer's slices.
+
+    The detector looks for a missed ball in ``slices x slices`` overlapping slices of the full
+    resolution frame (:class:`~soccerfactory.curation.detect.BallSlicer`); a ball there is ~10 px
+    instead of ~4 px in the downscaled full frame, a scale the full-frame training never shows.
+    Every slice holding a labelled ball is written, and every ``other_every``-th of the others
+    (athletes cut by the slice border included, so the model learns partial people too).
+
+    A box is kept when at least 40 % of its area lies inside the slice (clipped to it); a ball only
+    when it lies wholly inside.
+
+    Returns:
+        The number of slices written.
+    """
+    import cv2
+
+    from soccerfactory.curation.detect import slice_grid
+
+    source = Path(source)
+    images_out, labels_out = Path(images_out), Path(labels_out)
+    images_out.mkdir(parents=True, exist_ok=True)
+    labels_out.mkdir(parents=True, exist_ok=True)
+    width, height = native_size
+    windows = slice_grid(width, height, slices, overlap)
+    ball = CLASS_NAMES.index("ball")
+    written = others = 0
+    for image_path in _images_in(source / "images"):
+        rows = np.asarray(label_rows(source / "labels" / f"{image_path.stem}.txt"), dtype=np.float64).reshape(-1, 5)
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot decode image {image_path}")
+        image = cv2.resize(image, native_size, interpolation=cv2.INTER_LINEAR)
+        cx, cy, w, h = rows[:, 1] * width, rows[:, 2] * height, rows[:, 3] * width, rows[:, 4] * height
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        area = np.maximum(w * h, 1e-9)
+        for k, (x0, y0, x1, y1) in enumerate(windows.tolist()):
+            clipped = np.stack([boxes[:, 0].clip(x0, x1), boxes[:, 1].clip(y0, y1), boxes[:, 2].clip(x0, x1), boxes[:, 3].clip(y0, y1)], axis=1)
+            inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1]) / area
+            is_ball = rows[:, 0] == ball
+            keep = np.where(is_ball, inside >= 0.999, inside >= 0.4)
+            has_ball = bool((keep & is_ball).any())
+            if not has_ball:
+                others += 1
+                if other_every <= 0 or others % other_every:
+                    continue
+            local, kept = _normalised_boxes(clipped[keep] - np.array([x0, y0, x0, y0]), x1 - x0, y1 - y0, min_side=1.0)
+            name = f"{prefix}{image_path.stem}-{k}"
+            cv2.imwrite(str(images_out / f"{name}.jpg"), image[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            _write_label(labels_out / f"{name}.txt", np.column_stack([rows[keep][kept, 0], local]))
+            written += 1
+    return written
+
+
 def build_detection_dataset(
     root: str | Path,
     players_dir: str | Path = DEFAULT_DATA_ROOT / "football-players",
     synth: SynthFrames | None = SynthFrames(),
     size: tuple[int, int] = (1280, 720),
     real_limit: int | None = None,
+    ball_slices: int = 0,
 ) -> dict:
     """Write the detector's training set: football-players (unstretched) plus synthetic frames.
 
@@ -447,12 +514,20 @@ def build_detection_dataset(
         synth: synthetic frames added to ``train`` (never to ``valid``); ``None`` for none.
         size: ``(width, height)`` of the unstretched real images.
         real_limit: keep only the first N real images per split (tests); ``None`` = all.
+        ball_slices: also add the real train frames cut into ``ball_slices x ball_slices``
+            native-resolution slices (:func:`write_native_slices`); 0 = none.
 
     Returns:
-        Counts: ``{"yaml": path, "train_real": n, "train_synth": n, "valid": n}``.
+        Counts: ``{"yaml": path, "train_real": n, "train_slices": n, "train_synth": n, "valid": n}``.
     """
     root = Path(root)
     counts = _real_splits(root, Path(players_dir), size, real_limit)
+    counts["train_slices"] = 0
+    if ball_slices:
+        train_source = Path(players_dir) / "train"
+        if real_limit is not None:
+            train_source = root / "_subset" / "train"
+        counts["train_slices"] = write_native_slices(train_source, root / "images" / "train", root / "labels" / "train", slices=ball_slices)
     if synth is not None:
         render_root = synth.render_dir or root / "renders"
         counts["train_synth"] = write_synthetic_detection_frames(synth, root / "images" / "train", root / "labels" / "train", render_root)

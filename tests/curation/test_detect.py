@@ -11,9 +11,10 @@ import pytest
 from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.detect import build_detector
 from soccerfactory.curation.testing import make_frames
-from soccerfactory.curation.types import BALL, CLASS_NAMES, PLAYER, Frames
+from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
+from soccerfactory.curation.types import BALL, CLASS_NAMES, PLAYER, Detections, Frames
 
-PLAYERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "football-players"
+PLAYERS = DEFAULT_DATA_ROOT / "football-players"
 
 
 def _tiny_model(path: Path, names: dict[int, str]) -> Path:
@@ -110,3 +111,48 @@ def test_bundled_detector_finds_real_athletes_on_held_out_frames():
         total += len(athletes)
     recall = found / total
     assert recall >= 0.8, f"bundled detector recall {recall:.2f} on {total} labelled athletes"
+
+
+# --------------------------------------------------------------------------- ball slices
+
+
+@pytest.mark.parametrize("width,height,slices", [(1920, 1080, 2), (1280, 720, 3), (640, 360, 1)])
+def test_slice_grid_covers_the_frame_with_overlap(width, height, slices):
+    from soccerfactory.curation.detect import slice_grid
+
+    windows = slice_grid(width, height, slices, overlap=0.1)
+    assert len(windows) == slices**2
+    assert (windows[:, :2] >= 0).all() and (windows[:, 2] <= width).all() and (windows[:, 3] <= height).all()
+    covered = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in windows:
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    sizes = {(x1 - x0, y1 - y0) for x0, y0, x1, y1 in windows}
+    assert len(sizes) == 1  # one size, so one rectangular inference shape
+    if slices > 1:
+        (w, h), = sizes
+        assert w * slices > width and h * slices > height  # neighbours overlap
+
+
+@pytest.mark.skipif(not PLAYERS.is_dir(), reason="needs ../shared/data/football-players")
+def test_ball_slicer_adds_only_balls_on_frames_without_one():
+    from soccerfactory.curation.detect import BallSlicer
+    from soccerfactory.curation.metrics import ball_recall, load_yolo_split
+
+    images = load_yolo_split(PLAYERS / "valid", limit=4)
+    pixels = np.stack([image.load() for image in images])
+    frames = Frames(images=pixels, frame_index=np.arange(4), timestamp_s=np.arange(4) / 25.0, fps=25.0, source="valid")
+    detector = build_detector("yolov8", weights=bundled_weights("detector.pt"))
+    full = detector(frames)
+    # Pretend the full frame found no ball anywhere but frame 0, so every other frame is sliced.
+    given = full[(full.class_id != BALL) | (full.frame_index == 0)]
+    out = BallSlicer(detector, slices=2, conf=0.05)(frames, given)
+    assert np.array_equal(out.xyxy[: len(given)], given.xyxy)  # input rows first, unchanged
+    added = out[len(given):]
+    assert (added.class_id == BALL).all() and not np.isin(0, added.frame_index)
+    assert (added.xyxy[:, 2] <= 1920).all() and (added.xyxy[:, 3] <= 1080).all()
+    labelled = Detections.merge([image.labels for image in images[1:]])
+    assert ball_recall(labelled, added)["found"] >= 1  # slices find balls the full frame was denied
+    # every=2 slices only even frame indices.
+    thinned = BallSlicer(detector, slices=2, conf=0.05, every=2)(frames, given)
+    assert set(thinned[len(given):].frame_index.tolist()) <= {2}

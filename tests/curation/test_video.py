@@ -520,3 +520,15 @@ def test_read_frames_names_the_frame_where_decoding_stops(tmp_path, frames_a):
     assert caught.value.url == str(path)
     with pytest.raises(ValueError, match="batch_size"):
         read_frames(clip, batch_size=0)
+
+
+def test_clip_head_is_a_valid_shorter_clip(tmp_path):
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+
+    render_clip(SynthConfig(seconds=1.0, seed=2, width=320, height=180), tmp_path)
+    (clip,) = split_clips(scan_video(discover_sources(str(tmp_path / "video.mp4"))[0]))
+    head = clip.head(10)
+    assert (head.start_frame, head.stop_frame) == (clip.start_frame, clip.start_frame + 10)
+    assert head.content_hash != clip.content_hash  # another clip, another cache key
+    assert clip.head(10_000) == clip
+    assert sum(len(batch) for batch in read_frames(head, batch_size=4)) == 10

@@ -31,7 +31,7 @@ def test_yaml_file_and_overrides_resolve_in_order(tmp_path):
         ("- just\n- a list\n", [], r"must be a mapping"),
         ("detect: [unclosed\n", [], r"not valid YAML"),
         ("", ["detect.conf"], r"--set expects section.key=value"),
-        ("", ["track.backend=deepsort"], r"track\.backend: Input should be 'strongsort' or 'bytetrack'"),
+        ("", ["track.backend=deepsort"], r"track\.backend: Input should be 'strongsort', 'bytetrack' or 'ocsort'"),
         ("", ["refine.backend=sam2"], r"refine.*sam2_checkpoint"),
     ],
 )

@@ -12,6 +12,7 @@ import yaml
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
 from soccerfactory.curation.training.datasets import (
+    DEFAULT_DATA_ROOT,
     FLIP_IDX,
     KEYPOINT_COUNT,
     SynthFrames,
@@ -23,7 +24,7 @@ from soccerfactory.curation.training.datasets import (
 )
 from soccerfactory.curation.types import CLASS_NAMES
 
-DATA = Path("/work/shared/data")
+DATA = DEFAULT_DATA_ROOT
 needs_data = pytest.mark.skipif(not (DATA / "football-players").is_dir(), reason="real data set not present")
 
 # One short clip shared by every test: rendering is the slow part.

@@ -196,8 +196,8 @@ class BallSlicer:
         overlap: Overlap of neighbouring slices, fraction of a slice.
         conf: Minimum ball confidence in a slice.
         every: Look in slices on frames whose index is a multiple of this (1 = every frame).
-        imgsz: Inference size of a slice (default: the detector's, the size the bundled model
-            was trained on slices at).
+        imgsz: Largest inference size of a slice (default: the detector's, the size the bundled
+            model was trained on slices at); a slice smaller than that runs at its own size.
     """
 
     def __init__(
@@ -226,6 +226,9 @@ class BallSlicer:
         if len(missing) == 0:
             return detections
         windows = slice_grid(frames.width, frames.height, self.slices, self.overlap)
+        # Never enlarge a slice past its native size: that costs time and adds no pixel.
+        native = int(np.ceil(max(windows[0, 2] - windows[0, 0], windows[0, 3] - windows[0, 1]) / 32) * 32)
+        imgsz = min(self.imgsz, native)
         crops, owners, offsets = [], [], []
         for position in missing.tolist():
             image = frames.images[position]
@@ -236,7 +239,7 @@ class BallSlicer:
         found = []
         for start in range(0, len(crops), 8):
             batch = slice(start, start + 8)
-            per_crop = self.detector.detect_each(crops[batch], owners[batch], imgsz=self.imgsz, conf=self.conf)
+            per_crop = self.detector.detect_each(crops[batch], owners[batch], imgsz=imgsz, conf=self.conf)
             for boxes, (dx, dy) in zip(per_crop, offsets[batch]):
                 balls = boxes[boxes.class_id == BALL]
                 if len(balls):

@@ -304,6 +304,7 @@ def train_detector_command(
     synth_seeds: str = typer.Option("100:110", help="first:stop seeds of rendered clips added to train; 'none' for real frames only."),
     real_limit: Optional[int] = typer.Option(None, help="Only the first N real images per split (quick checks)."),
     device: str = typer.Option("cpu", help="cpu, or 0 for the first GPU."),
+    ball_slices: int = typer.Option(2, min=0, max=6, help="Also train on real frames cut into NxN native-resolution slices (the ball's scale); 0 = none."),
 ) -> None:
     """Fine-tune the YOLOv8 athlete and ball detector offline (Prefect flow `train-detector`).
 
@@ -347,7 +348,7 @@ def train_detector_command(
             manifest = train_detector(
                 work_dir=work_dir, out_dir=out_dir, data_root=data_root, base_weights=base_weights, epochs=epochs,
                 imgsz=imgsz, batch=batch, freeze=freeze, time_hours=time_hours, synth_seeds=seeds, real_limit=real_limit,
-                device=device,
+                device=device, ball_slices=ball_slices,
             )
         except FileNotFoundError as error:
             _fail(str(error))
@@ -398,8 +399,8 @@ def quality_tracking(
 ) -> None:
     """HOTA, DetA, AssA, IDF1 (trackeval) of detection + tracking on held-out synthetic clips.
 
-    Compares StrongSORT (with and without camera-motion compensation and track clean-up),
-    ByteTrack and OC-SORT on the same detections, with the configured detector, and times the
+    Compares ByteTrack (the default; with and without camera-motion compensation, track clean-up
+    and jersey linking), StrongSORT and OC-SORT on the same detections, with the configured detector, and times the
     detector alone against detector + tracker. The first run renders and detects (minutes per
     clip on a CPU); reruns reuse both.
 

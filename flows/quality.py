@@ -35,11 +35,12 @@ DEFAULT_SPLIT = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
 #: Tracker settings compared by :func:`tracking_quality`: name -> ``--set``-style overrides.
 DEFAULT_TRACKERS: dict[str, dict[str, Any]] = {
+    "bytetrack": {"track.backend": "bytetrack"},
+    "bytetrack-no-cmc": {"track.backend": "bytetrack", "track.params": {"cmc": "none"}},
+    "bytetrack-no-cleanup": {"track.backend": "bytetrack", "track.min_track_s": 0.0, "track.stitch_max_gap_s": 0.0},
+    "bytetrack-no-jersey-link": {"track.backend": "bytetrack", "vote.link_by_jersey": False},
     "strongsort": {"track.backend": "strongsort"},
     "strongsort-no-cmc": {"track.backend": "strongsort", "track.params": {"cmc": "none"}},
-    "strongsort-no-cleanup": {"track.backend": "strongsort", "track.min_track_s": 0.0, "track.stitch_max_gap_s": 0.0},
-    "strongsort-no-jersey-link": {"track.backend": "strongsort", "vote.link_by_jersey": False},
-    "bytetrack": {"track.backend": "bytetrack"},
     "ocsort": {"track.backend": "ocsort"},
 }
 

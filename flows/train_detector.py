@@ -3,7 +3,8 @@
 Three tasks, each a stage of :mod:`soccerfactory.curation.training.yolo` (which also runs on its
 own as ``python -m soccerfactory.curation.training.yolo detector``):
 
-1. ``build-detector-data``: the real football-players frames unstretched to 16:9, plus frames
+1. ``build-detector-data``: the real football-players frames unstretched to 16:9, the same
+   frames cut into native-resolution slices (the ball's scale in the ball slicer), plus frames
    rendered by the synthetic renderer with exact boxes;
 2. ``train-detector-model``: ultralytics training on the CPU (or a GPU), from a local checkpoint
    (by default the bundled detector, so a run fine-tunes it further);
@@ -65,6 +66,7 @@ def train_detector(
     synth_seeds: str | None = "100:110",
     real_limit: int | None = None,
     device: str = "cpu",
+    ball_slices: int = 2,
 ) -> dict:
     """Fine-tune the detector and write ``out_dir/detector.pt`` with its manifest ``detector.json``.
 
@@ -78,6 +80,8 @@ def train_detector(
         synth_seeds: ``first:stop`` seeds of the synthetic clips added to train; None for none.
         real_limit: Only the first N real images per split (quick checks).
         device: ``"cpu"`` or a GPU (``"0"``).
+        ball_slices: Also train on the real frames cut into N x N native-resolution slices,
+            the scale the ball slicer looks at (0 = none).
 
     Returns:
         The manifest written next to the weights.
@@ -89,6 +93,7 @@ def train_detector(
         "--work-dir", str(work_dir), "--out-dir", str(out_dir), "--data-root", str(data_root),
         "--base-weights", str(base), "--epochs", str(epochs), "--imgsz", str(imgsz),
         "--batch", str(batch), "--freeze", str(freeze), "--device", device,
+        "--ball-slices", str(ball_slices),
     ]
     if time_hours is not None:
         arguments += ["--time-hours", str(time_hours)]

@@ -24,7 +24,7 @@ def test_one_short_epoch_writes_usable_weights_and_manifest(tmp_path):
         app,
         [
             "train-detector", "--out-dir", str(out_dir), "--work-dir", str(tmp_path / "work"),
-            "--epochs", "1", "--imgsz", "160", "--batch", "4", "--real-limit", "4", "--synth-seeds", "none",
+            "--epochs", "1", "--imgsz", "160", "--batch", "4", "--real-limit", "4", "--synth-seeds", "none", "--ball-slices", "2",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -33,6 +33,7 @@ def test_one_short_epoch_writes_usable_weights_and_manifest(tmp_path):
     assert manifest["sha256"] == sha256_file(weights)
     assert manifest["epochs_completed"] == 1
     assert manifest["data"]["real_train_images"] == 4 and manifest["data"]["synthetic_train_images"] == 0
+    assert manifest["data"]["real_train_slices"] >= 4  # every ball slice, plus some others
     assert manifest["base_weights"]["note"] == "fine-tuned further from this checkpoint"
     assert 0.0 <= manifest["metrics_valid"]["map50"] <= 1.0
     assert "--epochs 1" in manifest["reproduce"]

@@ -182,3 +182,27 @@ def test_synth_frames_refuse_bad_settings():
         SynthFrames(every=0)
     with pytest.raises(ValueError, match="seeds"):
         SynthFrames(seeds=(-1,))
+
+
+@pytest.mark.skipif(not (DATA / "football-players").is_dir(), reason="needs ../shared/data")
+def test_native_slices_keep_whole_balls_and_valid_labels(tmp_path):
+    from soccerfactory.curation.training.datasets import write_native_slices
+
+    source = tmp_path / "src"
+    (source / "images").mkdir(parents=True)
+    (source / "labels").mkdir()
+    real = DATA / "football-players" / "train"
+    for image in sorted((real / "images").iterdir())[:3]:
+        (source / "images" / image.name).symlink_to(image)
+        (source / "labels" / f"{image.stem}.txt").symlink_to(real / "labels" / f"{image.stem}.txt")
+    written = write_native_slices(source, tmp_path / "images", tmp_path / "labels", other_every=0)
+    balls_in_source = sum(1 for p in (source / "labels").iterdir() for line in p.read_text().splitlines() if line.startswith("0 "))
+    assert written >= balls_in_source >= 1  # other_every=0: only slices with a ball
+    for label in (tmp_path / "labels").iterdir():
+        rows = np.loadtxt(label, ndmin=2)
+        assert (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 1).all()
+        assert (rows[:, 0] == 0).any()
+        image = cv2.imread(str(tmp_path / "images" / f"{label.stem}.jpg"))
+        assert image.shape == (594, 1056, 3)  # a 2x2 slice of 1920x1080 with 10 % overlap
+        ball = rows[rows[:, 0] == 0]
+        assert (ball[:, 3] * 1056 < 40).all()  # a ball at native scale: ~10 px, not cut

@@ -127,7 +127,10 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     at 720p measured in the same run. Rendered clips and detections are cached under ``cache``."""
     from soccerfactory.flows.quality import tracking_quality
 
+    from soccerfactory.flows.quality import plot_tracking
+
     figures = tracking_quality(cache, progress=print)
+    figures["plot"] = str(plot_tracking(figures, Path("bench/track.png")))
     best = max(figures["trackers"], key=lambda name: figures["trackers"][name]["combined"]["HOTA"])
     figures.update(
         benchmark="track",

@@ -396,6 +396,7 @@ def quality_tracking(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Curation config (detect, track, vote sections)."),
     overrides: list[str] = typer.Option([], "--set", help="e.g. --set track.backend=bytetrack"),
     out: Optional[Path] = typer.Option(None, help="Also write the figures as JSON here."),
+    plot: Optional[Path] = typer.Option(None, help="Also draw HOTA/DetA/AssA/IDF1 per tracker as a PNG here."),
 ) -> None:
     """HOTA, DetA, AssA, IDF1 (trackeval) of detection + tracking on held-out synthetic clips.
 
@@ -408,7 +409,7 @@ def quality_tracking(
 
       soccerfactory quality tracking --seed 201 --seconds 10
 
-      soccerfactory quality tracking --out tracking-quality.json
+      soccerfactory quality tracking --out tracking-quality.json --plot tracking-quality.png
     """
     from soccerfactory.flows.config import ConfigError, load_config
     from soccerfactory.flows.quality import tracking_quality
@@ -419,6 +420,10 @@ def quality_tracking(
     except (ConfigError, FileNotFoundError, ValueError) as error:
         _fail(str(error))
     _emit(figures, out)
+    if plot is not None:
+        from soccerfactory.flows.quality import plot_tracking
+
+        typer.echo(f"plot: {plot_tracking(figures, plot)}", err=True)
 
 
 def _emit(figures: dict, out: Optional[Path]) -> None:

@@ -29,7 +29,7 @@ from soccerfactory.curation.metrics import ball_recall, detection_ap50, load_yol
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames, Tracks
 from soccerfactory.flows.config import CurateConfig
 
-__all__ = ["DEFAULT_TRACKERS", "ReplayDetector", "detector_quality", "tracking_quality"]
+__all__ = ["DEFAULT_TRACKERS", "ReplayDetector", "detector_quality", "plot_tracking", "tracking_quality"]
 
 DEFAULT_SPLIT = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
@@ -340,3 +340,36 @@ def _throughput(clip, config: CurateConfig, frames: int) -> dict:
         "ms_per_frame_by_stage": {k: round(1000 * v / n, 1) for k, v in spatial.stage_seconds.items()},
         "tracker": config.track.backend,
     }
+
+
+def plot_tracking(figures: Mapping[str, Any], path: str | Path) -> Path:
+    """Bar chart of HOTA, DetA, AssA and IDF1 per tracker setting (combined over the clips), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(figures["trackers"])
+    metrics = ("HOTA", "DetA", "AssA", "IDF1")
+    figure, axes = plt.subplots(figsize=(1.6 + 1.3 * len(names), 4.2), dpi=110)
+    width = 0.8 / len(metrics)
+    for k, metric in enumerate(metrics):
+        values = [figures["trackers"][name]["combined"][metric] for name in names]
+        bars = axes.bar(np.arange(len(names)) + (k - 1.5) * width, values, width, label=metric)
+        if metric == "HOTA":
+            axes.bar_label(bars, fmt="%.1f", fontsize=7)
+    axes.axhline(80, color="grey", linestyle="--", linewidth=0.8)
+    axes.set_xticks(np.arange(len(names)), names, rotation=20, ha="right", fontsize=8)
+    axes.set_ylim(0, 112)  # headroom for the legend above the bars
+    axes.set_ylabel("score (%)")
+    seeds = ", ".join(str(c["seed"]) for c in figures.get("clips", []))
+    axes.set_title(f"Detection + tracking on held-out synthetic clips (seeds {seeds})", fontsize=9)
+    axes.legend(fontsize=8, ncols=4, loc="upper right")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary)
+    plt.close(figure)
+    temporary.replace(path)
+    return path

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.flows.cli import app
-from soccerfactory.flows.quality import detector_quality, tracking_quality
+from soccerfactory.flows.quality import detector_quality, plot_tracking, tracking_quality
 
 VALID = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
@@ -46,6 +46,8 @@ def test_tracking_quality_compares_trackers_on_the_same_detections(tmp_path):
     again = tracking_quality(tmp_path, seeds=[7], seconds=2.0, trackers=trackers, throughput_frames=0, progress=lines.append)
     assert again["trackers"] == figures["trackers"]
     assert sum("detected seed 7" in line for line in lines) == 1
+    png = plot_tracking(figures, tmp_path / "plots" / "tracking.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
 def test_quality_cli_names_missing_weights(tmp_path):

@@ -3,11 +3,13 @@
 A clip goes through three steps, each a function the Prefect flow wraps in one task:
 
 1. :func:`annotate_spatial` decodes the clip once and streams it in batches through the stages
-   that run at the source rate (detect, track, calibrate, refine), keeping crops of every tracked
-   athlete on the frames sampled at the lower semantic rate.
+   that run at the source rate (detect, ball slices, track, calibrate, refine), keeping crops of
+   every tracked athlete on the frames sampled at the lower semantic rate; at the end of the clip
+   it cleans the tracks up (short ones dropped, fragments stitched) and builds the ball track.
 2. :func:`attribute_clip` reads team and jersey number from those crops (semantic rate).
 3. :func:`vote_clip` turns per-observation labels into one consensus per tracklet, with the
-   fraction of votes that agree, and lays everything out as the shard's Arrow tables.
+   fraction of votes that agree, joins the tracklets of one athlete by team and jersey, and lays
+   everything out as the shard's Arrow tables.
 
 Stages declare what they need and produce (:data:`STAGE_SPECS`); :func:`validate_chain` checks a
 chain before any model is loaded, so a misconfigured run fails in milliseconds, not after the

@@ -41,6 +41,7 @@ DEFAULT_TRACKERS: dict[str, dict[str, Any]] = {
     "bytetrack-no-jersey-link": {"track.backend": "bytetrack", "vote.link_by_jersey": False},
     "strongsort": {"track.backend": "strongsort"},
     "strongsort-no-cmc": {"track.backend": "strongsort", "track.params": {"cmc": "none"}},
+    "strongsort-ecc": {"track.backend": "strongsort", "track.params": {"cmc": "ecc"}},
     "ocsort": {"track.backend": "ocsort"},
 }
 

@@ -192,7 +192,7 @@ class BallSlicer:
 
     Args:
         detector: The detector of the full-frame pass (its weights and classes).
-        slices: Slices per side (2 = four slices).
+        slices: Slices per side (2 = four slices; the pipeline's default is 3).
         overlap: Overlap of neighbouring slices, fraction of a slice.
         conf: Minimum ball confidence in a slice.
         every: Look in slices on frames whose index is a multiple of this (1 = every frame).

@@ -79,7 +79,7 @@ def follow_ball(
         outlier = (jump_prev > reach * gap_prev) & (jump_next > reach * gap_next) & neighbours_agree
         keep[1:-1] = ~outlier
     balls = balls[keep]
-    xyxy, confidence, frames = balls.xyxy, balls.confidence, balls.frame_index
+    xyxy, confidence, frames, centres = balls.xyxy, balls.confidence, balls.frame_index, centres[keep]
 
     max_gap = int(np.floor(max_gap_s * fps / frame_step)) * frame_step
     new_boxes, new_conf, new_frames = [], [], []
@@ -87,7 +87,7 @@ def follow_ball(
         gap = int(frames[i + 1] - frames[i])
         if gap <= frame_step or gap - frame_step > max_gap:
             continue
-        distance = float(np.linalg.norm(balls.centers[i + 1] - balls.centers[i]))
+        distance = float(np.linalg.norm(centres[i + 1] - centres[i]))
         if distance > reach * gap:
             continue
         inner = np.arange(frames[i] + frame_step, frames[i + 1], frame_step)

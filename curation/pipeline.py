@@ -260,7 +260,6 @@ def annotate_spatial(
 
     frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
     calibrations: list[CalibrationResult] = []
-    calibrated: dict[int, CalibrationResult] = {}
     done = 0
     timer = _StageTimer()
     frames_iter = iter(read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options))
@@ -286,7 +285,6 @@ def annotate_spatial(
                 results = calibrator(frames)
             calibrations.extend(results)
             by_frame = dict(zip(frames.frame_index.tolist(), results))
-        calibrated.update(by_frame)
         tracks = tracks.with_data(pitch_xy=_pitch_xy(tracks.xyxy, tracks.frame_index, by_frame))
 
         keep = np.isin(frames.frame_index, list(sampled))
@@ -306,6 +304,9 @@ def annotate_spatial(
         if progress is not None:
             progress(done, total)
 
+    frame_index = np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64)
+    # One calibration per processed frame, in order (none when calibration is off).
+    calibrated = dict(zip(frame_index.tolist(), calibrations))
     tracks = _merge(track_parts, Tracks.empty())
     crops = AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty()
     crop_x = np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32)
@@ -322,7 +323,7 @@ def annotate_spatial(
         ball = ball.with_data(pitch_xy=_pitch_xy(ball.xyxy, ball.frame_index, calibrated))
     return SpatialResult(
         clip=clip,
-        frame_index=np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64),
+        frame_index=frame_index,
         tracks=tracks,  # type: ignore[arg-type]
         ball=ball,
         calibrations=tuple(calibrations),

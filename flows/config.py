@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -183,6 +184,13 @@ class CurateConfig(BaseModel):
     def stage_payload(self) -> dict[str, Any]:
         """The part of the config that decides shard contents, as plain JSON types."""
         return json.loads(self.model_dump_json(include=set(STAGE_SECTIONS)))
+
+    def with_values(self, values: Mapping[str, Any]) -> CurateConfig:
+        """A validated copy with ``{"section.key": value}`` replaced (the ``--set`` mechanism)."""
+        tree = self.model_dump()
+        for dotted, value in values.items():
+            _set_dotted(tree, dotted, value)
+        return CurateConfig.model_validate(tree)
 
     def config_hash(self) -> str:
         """sha256 over the canonical JSON of the stage sections (plus the weights' sizes and

@@ -16,6 +16,8 @@ the trackers differ in nothing else.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,14 +46,6 @@ DEFAULT_TRACKERS: dict[str, dict[str, Any]] = {
     "strongsort-ecc": {"track.backend": "strongsort", "track.params": {"cmc": "ecc"}},
     "ocsort": {"track.backend": "ocsort"},
 }
-
-
-def _config(base: CurateConfig, overrides: Mapping[str, Any]) -> CurateConfig:
-    data = base.model_dump()
-    for dotted, value in overrides.items():
-        section, key = dotted.split(".", 1)
-        data[section][key] = value
-    return CurateConfig.model_validate(data)
 
 
 # --------------------------------------------------------------------------- detection
@@ -239,8 +233,8 @@ def tracking_quality(
     say = progress or (lambda line: None)
     work_dir = Path(work_dir)
     # Calibration and refinement change neither boxes nor ids; the ball is not an athlete track.
-    timed = _config(config or CurateConfig(), {"calibrate.enabled": False, "refine.enabled": False})
-    base = _config(timed, {"detect.ball_slices": 0})
+    timed = (config or CurateConfig()).with_values({"calibrate.enabled": False, "refine.enabled": False})
+    base = timed.with_values({"detect.ball_slices": 0})
     trackers = dict(trackers or DEFAULT_TRACKERS)
     stages = load_stages(base)
     detect_key = _detect_key(stages, base)
@@ -267,7 +261,7 @@ def tracking_quality(
         frames_all = np.arange(clip.start_frame, clip.stop_frame)
         clips.append((clip, clip_dir))
         for name, overrides in trackers.items():
-            variant = _config(base, overrides)
+            variant = base.with_values(overrides)
             replay = dataclasses.replace(load_stages(variant), detector=ReplayDetector(detections, detect_key), ball_slicer=None)
             sequences[name].append((truth, _curated_tracks(clip, replay, variant), frames_all))
         say(f"tracked seed {seed} with {len(trackers)} trackers")
@@ -311,9 +305,6 @@ def _curated_tracks(clip, stages, config: CurateConfig) -> Tracks:
 
 
 def _detect_key(stages, config: CurateConfig) -> str:
-    import hashlib
-    import json
-
     detect = config.detect.model_dump(mode="json", exclude={"weights", "device"})
     text = json.dumps({"detector": stages.versions.get("detector"), "detect": detect}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -26,7 +26,7 @@ from soccerfactory.curation.preview import (
     render_preview,
 )
 from soccerfactory.curation.synth import SynthConfig, render_clip
-from soccerfactory.curation.testing import groundtruth_shard, make_camera
+from soccerfactory.curation.testing import decode_video, groundtruth_shard, make_camera
 from soccerfactory.curation.video import read_frames
 from soccerfactory.storage.shards import find_manifest, read_shard, write_shard
 
@@ -54,17 +54,8 @@ def source_frame(shard):
 
 
 def _video_facts(path: Path) -> tuple[int, int, int, float, list[np.ndarray]]:
-    capture = cv2.VideoCapture(str(path))
-    images = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        images.append(image)
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    height, width = images[0].shape[:2] if images else (0, 0)
-    return len(images), width, height, fps, images
+    frames = decode_video(path)
+    return len(frames), frames.width, frames.height, frames.fps, list(frames.images)
 
 
 def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -186,6 +186,11 @@ class BallSlicer:
     full-resolution frame (each slice shrunk by ~0.7 instead of ~0.4 at 1080p) and keeps the ball
     boxes, mapped back to frame pixels. Athletes are not re-detected: the full frame finds them.
 
+    A weak full-frame ball (confidence below ``retry_below``) is no reason to stop looking: a
+    white sock or a penalty mark at 0.3 would otherwise hide the real ball from the slices. Such
+    frames are sliced too; the full-frame row stays and the most confident candidate wins
+    downstream (:func:`~soccerfactory.curation.ball.best_ball_per_frame`).
+
     Slicing multiplies the detector's cost by ``slices**2`` on the frames it runs on, so it runs
     on every ``every``-th frame only (by source frame index); the ball track interpolates between
     (:func:`~soccerfactory.curation.ball.follow_ball`).
@@ -198,6 +203,8 @@ class BallSlicer:
         every: Look in slices on frames whose index is a multiple of this (1 = every frame).
         imgsz: Largest inference size of a slice (default: the detector's, the size the bundled
             model was trained on slices at); a slice smaller than that runs at its own size.
+        retry_below: Also slice frames whose most confident full-frame ball is below this
+            (``0`` = only frames with no ball at all).
     """
 
     def __init__(
@@ -208,20 +215,29 @@ class BallSlicer:
         conf: float = 0.25,
         every: int = 1,
         imgsz: int | None = None,
+        retry_below: float = 0.0,
     ) -> None:
-        if slices < 1 or not 0 <= overlap < 1 or not 0 <= conf <= 1 or every < 1 or (imgsz is not None and imgsz < 32):
-            raise ValueError(f"invalid ball slicing: slices={slices}, overlap={overlap}, conf={conf}, every={every}, imgsz={imgsz}")
+        if (
+            slices < 1 or not 0 <= overlap < 1 or not 0 <= conf <= 1 or every < 1
+            or (imgsz is not None and imgsz < 32) or not 0 <= retry_below <= 1
+        ):
+            raise ValueError(
+                f"invalid ball slicing: slices={slices}, overlap={overlap}, conf={conf}, every={every}, imgsz={imgsz}, "
+                f"retry_below={retry_below}"
+            )
         self.detector, self.slices, self.overlap, self.conf = detector, int(slices), float(overlap), float(conf)
         self.every = int(every)
         self.imgsz = int(imgsz or detector.imgsz)
+        self.retry_below = float(retry_below)
 
     def __call__(self, frames: Frames, detections: Detections) -> Detections:
-        """``detections`` plus the ball boxes found in slices of the frames that had none.
+        """``detections`` plus the ball boxes found in slices of the frames that had no confident one.
 
         Returns:
             The input rows first, unchanged, then the new ball rows (frame pixels).
         """
-        has_ball = np.isin(frames.frame_index, detections.frame_index[detections.class_id == BALL])
+        confident = (detections.class_id == BALL) & (detections.confidence >= self.retry_below)
+        has_ball = np.isin(frames.frame_index, detections.frame_index[confident])
         missing = np.flatnonzero(~has_ball & (frames.frame_index % self.every == 0))
         if len(missing) == 0:
             return detections

@@ -83,7 +83,7 @@ def _build(config: CurateConfig) -> ClipStages:
     if detect.ball_slices and isinstance(detector, UltralyticsDetector):
         ball_slicer = BallSlicer(
             detector, slices=detect.ball_slices, overlap=detect.ball_slice_overlap, conf=detect.ball_slice_conf,
-            every=detect.ball_slice_every,
+            every=detect.ball_slice_every, retry_below=detect.ball_slice_retry_below,
         )
     track = config.track
     cleanup = TrackletCleanup(

@@ -121,6 +121,16 @@ def bench_detect() -> dict:
     return figures
 
 
+def bench_ball(cache: Path = Path("bench/.cache/tracking")) -> dict:
+    """Ball recall / precision of the slicing settings on the held-out synthetic clips (where the
+    defaults are chosen), for the configured slice grid."""
+    from soccerfactory.flows.quality import ball_quality
+
+    figures = ball_quality(cache, progress=print)
+    figures.update(benchmark="ball", command="soccerfactory quality ball --work-dir bench/.cache/tracking")
+    return figures
+
+
 def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     """HOTA / DetA / AssA / IDF1 of detection + tracking on five held-out 30 s synthetic clips
     (seeds 201-205) for each tracker setting, and detector-only vs detector + tracker throughput
@@ -142,7 +152,7 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     return figures
 
 
-BENCHMARKS = {"synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "track": bench_track}
+BENCHMARKS = {"synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "track": bench_track}
 
 
 def main(argv: list[str] | None = None) -> int:

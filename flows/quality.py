@@ -3,6 +3,8 @@
 * :func:`detector_quality`: COCO AP@50 per class and for all persons merged, and ball recall at
   IoU 0.3, on a labelled YOLO split of real broadcast frames (``../shared/data/football-players/valid``
   by default), for one or more inference sizes, with and without the ball slices.
+* :func:`ball_quality`: ball recall and precision of the ball slicing settings on held-out
+  synthetic clips, where the ``detect.ball_*`` defaults are chosen (never on the real split).
 * :func:`tracking_quality`: HOTA, DetA, AssA, IDF1 (trackeval) of detection + tracking + clean-up
   on held-out synthetic clips rendered here (seeds the default detector never trained on), for
   several tracker settings over the *same* detections, plus detector-only and detector + tracker
@@ -28,10 +30,10 @@ import numpy as np
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.ball import best_ball_per_frame
 from soccerfactory.curation.metrics import ball_recall, detection_ap50, load_yolo_split, tracking_scores
-from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames, Tracks
+from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames, Tracks
 from soccerfactory.flows.config import CurateConfig
 
-__all__ = ["DEFAULT_TRACKERS", "ReplayDetector", "detector_quality", "plot_tracking", "tracking_quality"]
+__all__ = ["DEFAULT_TRACKERS", "ReplayDetector", "ball_quality", "detector_quality", "plot_tracking", "tracking_quality"]
 
 DEFAULT_SPLIT = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
@@ -107,7 +109,10 @@ def detector_quality(
         if detect.ball_slices:
             # Every labelled image is sliced when its ball is missing: ``ball_slice_every`` thins
             # slicing over a video's frames, not over independent images.
-            slicer = BallSlicer(detector, slices=detect.ball_slices, overlap=detect.ball_slice_overlap, conf=detect.ball_slice_conf, imgsz=size)
+            slicer = BallSlicer(
+                detector, slices=detect.ball_slices, overlap=detect.ball_slice_overlap, conf=detect.ball_slice_conf, imgsz=size,
+                retry_below=detect.ball_slice_retry_below,
+            )
             started = time.perf_counter()
             sliced = []
             for position, image in enumerate(pixels):
@@ -133,6 +138,124 @@ def detector_quality(
         "ball_iou": 0.3,
         "runs": runs,
     }
+
+
+def ball_quality(
+    work_dir: str | Path,
+    seeds: Sequence[int] = (201, 202, 203, 204, 205),
+    seconds: float = 30.0,
+    every: int = 25,
+    config: CurateConfig | None = None,
+    slices: Sequence[int] | None = None,
+    slice_conf: Sequence[float] = (0.05, 0.1, 0.15, 0.25),
+    retry_below: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Ball recall and precision at IoU 0.3 of the ball slicing settings, on held-out synthetic clips.
+
+    This is where the ``detect.ball_*`` defaults are chosen, so that the real ``valid`` split
+    :func:`detector_quality` reports on is never tuned on. Every ``every``-th frame of each clip
+    (rendered into ``work_dir/seed-N`` as for :func:`tracking_quality`) is run once through the
+    full-frame detector at the config's operating point and once through every slice grid at the
+    lowest ``slice_conf``; each (grid, slice confidence, retry threshold) is then scored from those
+    candidates exactly as :class:`~soccerfactory.curation.detect.BallSlicer` followed by
+    :func:`~soccerfactory.curation.ball.best_ball_per_frame` would decide, without re-detecting.
+
+    Args:
+        work_dir: Folder of the rendered clips (shared with :func:`tracking_quality`).
+        seeds, seconds: The clips (seeds the bundled detector never trained on).
+        every: Frame stride (consecutive frames are near-duplicates).
+        config: Curation config whose ``detect`` section is the baseline (default: defaults).
+        slices: Slice grids to compare (default: the config's).
+        slice_conf, retry_below: Values of ``detect.ball_slice_conf`` and
+            ``detect.ball_slice_retry_below`` to compare.
+        progress: Called with a line of text after each step.
+
+    Returns:
+        ``{"frames", "labelled", "full_frame": {...}, "configured": {...}, "grid": [{"slices",
+        "slice_conf", "retry_below", "recall", "precision", ...}], "ms_per_frame_slices": {...}}``.
+    """
+    import pyarrow.parquet as pq
+
+    from soccerfactory.curation.detect import BallSlicer, build_detector
+    from soccerfactory.curation.video import read_frames
+
+    say = progress or (lambda line: None)
+    detect = (config or CurateConfig()).detect
+    grids = list(slices or [detect.ball_slices or 3])
+    detector = build_detector(
+        detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf, iou=detect.iou, device=detect.device
+    )
+    images, truths = [], []
+    for seed in seeds:
+        clip_dir = _held_out_clip(Path(work_dir), seed, seconds, say)
+        labels = pq.read_table(clip_dir / "gt" / "ball.parquet", columns=["frame_index", "x1", "y1", "x2", "y2", "visible"]).to_pandas()
+        labels = labels[labels.visible & labels.x1.notna()].set_index("frame_index")
+        for batch in read_frames(_clip_of(clip_dir), batch_size=every):
+            for image, frame in zip(batch.images, batch.frame_index.tolist()):
+                if frame % every:
+                    continue
+                if frame in labels.index:
+                    row = labels.loc[frame]
+                    box = np.array([[row.x1, row.y1, row.x2, row.y2]], dtype=np.float32)
+                    truths.append(Detections(box, np.ones(1, np.float32), np.array([BALL]), np.array([len(images)])))
+                images.append(image.copy())  # a view would pin the whole decoded batch
+    truth = Detections.merge(truths)
+    positions = np.arange(len(images))
+    full = Detections.merge([detector.detect_each([image], [i])[0] for i, image in zip(positions, images)])
+    full = full[full.class_id == BALL]
+    say(f"full-frame pass over {len(images)} frames: ball recall {ball_recall(truth, best_ball_per_frame(full))['recall']:.3f}")
+    candidates, slice_ms = {}, {}
+    for grid in grids:
+        # retry_below=1 slices every frame; the policies below decide which of them would have been.
+        slicer = BallSlicer(detector, slices=grid, overlap=detect.ball_slice_overlap, conf=min(slice_conf), imgsz=detect.imgsz, retry_below=1.0)
+        started = time.perf_counter()
+        found = []
+        for position, image in zip(positions, images):
+            frame = Frames(images=image[None], frame_index=np.array([position]), timestamp_s=np.array([0.0]), fps=25.0, source=f"frame {position}")
+            found.append(slicer(frame, Detections.empty()))
+        slice_ms[str(grid)] = round(1000 * (time.perf_counter() - started) / len(images), 1)
+        candidates[grid] = Detections.merge(found)
+        say(f"{grid}x{grid} slices: {slice_ms[str(grid)]} ms per frame")
+    rows = []
+    for grid in grids:
+        for conf in slice_conf:
+            for retry in retry_below:
+                chosen = _slicing_policy(full, candidates[grid], conf, retry)
+                scores = _rounded(ball_recall(truth, chosen))
+                rows.append({"slices": grid, "slice_conf": conf, "retry_below": retry, **scores, "frames_sliced": _frames_sliced(full, retry, len(images))})
+    configured = None
+    if detect.ball_slices in candidates and detect.ball_slice_conf >= min(slice_conf):
+        chosen = _slicing_policy(full, candidates[detect.ball_slices], detect.ball_slice_conf, detect.ball_slice_retry_below)
+        configured = {
+            "slices": detect.ball_slices, "slice_conf": detect.ball_slice_conf, "retry_below": detect.ball_slice_retry_below,
+            **_rounded(ball_recall(truth, chosen)),
+        }
+    return {
+        "seeds": list(seeds),
+        "every": every,
+        "frames": len(images),
+        "labelled": int(len(truth)),
+        "ball_iou": 0.3,
+        "weights": str(detect.resolved_weights()),
+        "imgsz": detect.imgsz,
+        "full_frame": _rounded(ball_recall(truth, best_ball_per_frame(full))),
+        "configured": configured,
+        "grid": rows,
+        "ms_per_frame_slices": slice_ms,
+    }
+
+
+def _slicing_policy(full: Detections, sliced: Detections, slice_conf: float, retry_below: float) -> Detections:
+    """The ball per frame that :class:`BallSlicer` (``slice_conf``, ``retry_below``) then
+    :func:`best_ball_per_frame` would keep, from full-frame balls and every frame's slice balls."""
+    confident = full.frame_index[full.confidence >= retry_below]
+    extra = sliced[(sliced.class_id == BALL) & (sliced.confidence >= slice_conf) & ~np.isin(sliced.frame_index, confident)]
+    return best_ball_per_frame(Detections.merge([full, extra]))
+
+
+def _frames_sliced(full: Detections, retry_below: float, frames: int) -> int:
+    return frames - len(np.unique(full.frame_index[full.confidence >= retry_below]))
 
 
 def _rounded(values: Mapping[str, float]) -> dict:
@@ -172,6 +295,17 @@ def _truth_tracks(clip_dir: Path) -> Tracks:
         frame_index=rows.frame_index.to_numpy(np.int64),
         track_id=rows.track_id.to_numpy(np.int64),
     )
+
+
+def _held_out_clip(work_dir: Path, seed: int, seconds: float, say: Callable[[str], None]) -> Path:
+    """``work_dir/seed-N``: a 720p clip rendered once and reused by every later measurement."""
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+
+    clip_dir = Path(work_dir) / f"seed-{seed}"
+    if not (clip_dir / "clip.json").is_file():
+        render_clip(SynthConfig(seconds=seconds, seed=seed, width=1280, height=720), clip_dir)
+        say(f"rendered seed {seed}")
+    return clip_dir
 
 
 def _clip_of(clip_dir: Path):
@@ -227,7 +361,6 @@ def tracking_quality(
             tracker throughput (0 = skip).
         progress: Called with a line of text after each step.
     """
-    from soccerfactory.curation.synth import SynthConfig, render_clip
     from soccerfactory.flows.backends import load_stages
 
     say = progress or (lambda line: None)
@@ -242,10 +375,7 @@ def tracking_quality(
     detect_seconds = detect_frames = 0
     clips = []
     for seed in seeds:
-        clip_dir = work_dir / f"seed-{seed}"
-        if not (clip_dir / "clip.json").is_file():
-            render_clip(SynthConfig(seconds=seconds, seed=seed, width=1280, height=720), clip_dir)
-            say(f"rendered seed {seed}")
+        clip_dir = _held_out_clip(work_dir, seed, seconds, say)
         clip = _clip_of(clip_dir)
         cache = clip_dir / f"detections-{detect_key}.npz"
         if cache.is_file():

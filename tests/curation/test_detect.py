@@ -156,3 +156,23 @@ def test_ball_slicer_adds_only_balls_on_frames_without_one():
     # every=2 slices only even frame indices.
     thinned = BallSlicer(detector, slices=2, conf=0.05, every=2)(frames, given)
     assert set(thinned[len(given):].frame_index.tolist()) <= {2}
+
+
+@pytest.mark.skipif(not PLAYERS.is_dir(), reason="needs ../shared/data/football-players")
+def test_ball_slicer_retries_frames_whose_ball_is_weak():
+    from soccerfactory.curation.detect import BallSlicer
+
+    from soccerfactory.curation.metrics import load_yolo_split
+
+    images = load_yolo_split(PLAYERS / "valid", limit=2)
+    frames = Frames(images=np.stack([image.load() for image in images]), frame_index=np.arange(2), timestamp_s=np.zeros(2), fps=25.0, source="valid")
+    detector = build_detector("yolov8", weights=bundled_weights("detector.pt"))
+    # A weak fake ball in the top-left corner of both frames: the old rule would not slice them.
+    fake = Detections(np.array([[0, 0, 8, 8]] * 2, np.float32), np.array([0.3, 0.9], np.float32), np.array([BALL, BALL]), np.arange(2))
+    untouched = BallSlicer(detector, slices=2, conf=0.05)(frames, fake)
+    assert len(untouched) == 2
+    retried = BallSlicer(detector, slices=2, conf=0.01, retry_below=0.5)(frames, fake)
+    added = retried[2:]
+    assert len(added) >= 1 and set(added.frame_index.tolist()) == {0}  # only the weak frame is sliced
+    with pytest.raises(ValueError, match="retry_below"):
+        BallSlicer(detector, retry_below=1.5)

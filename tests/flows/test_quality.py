@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.flows.cli import app
-from soccerfactory.flows.quality import detector_quality, plot_tracking, tracking_quality
+from soccerfactory.flows.quality import ball_quality, detector_quality, plot_tracking, tracking_quality
 
 VALID = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
@@ -26,6 +26,44 @@ def test_detector_quality_on_real_frames():
     for key in ("ball_full_frame", "ball_with_slices"):
         assert run[key]["labelled"] == figures["labelled_boxes"]["ball"]
     assert run["ball_with_slices"]["found"] >= run["ball_full_frame"]["found"]
+
+
+def test_ball_quality_scores_each_setting_as_the_slicer_decides(tmp_path):
+    import numpy as np
+
+    from soccerfactory.curation.ball import best_ball_per_frame
+    from soccerfactory.curation.detect import BallSlicer, build_detector
+    from soccerfactory.curation.metrics import ball_recall
+    from soccerfactory.curation.types import BALL, Detections
+    from soccerfactory.curation.video import read_frames
+    from soccerfactory.flows.config import CurateConfig
+    from soccerfactory.flows.quality import _clip_of
+
+    import pyarrow.parquet as pq
+
+    figures = ball_quality(tmp_path, seeds=[11], seconds=2.0, every=10, slices=[2], slice_conf=(0.1, 0.5), retry_below=(0.0, 0.5))
+    assert figures["frames"] == 5 and len(figures["grid"]) == 4
+    by_key = {(row["slice_conf"], row["retry_below"]): row for row in figures["grid"]}
+    # Retrying weak full-frame balls slices at least the frames with none.
+    assert by_key[(0.1, 0.5)]["frames_sliced"] >= by_key[(0.1, 0.0)]["frames_sliced"]
+    # The offline policy must be what the real slicer decides: rerun it on the same frames.
+    config = CurateConfig().with_values({"detect.ball_slices": 2})
+    detect = config.detect
+    detector = build_detector(weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf)
+    slicer = BallSlicer(detector, slices=2, conf=0.1, retry_below=0.5, imgsz=detect.imgsz)
+    labels = pq.read_table(tmp_path / "seed-11" / "gt" / "ball.parquet").to_pandas().set_index("frame_index")
+    kept, truth = [], []
+    for batch in read_frames(_clip_of(tmp_path / "seed-11"), batch_size=10):
+        picked = batch[np.flatnonzero(batch.frame_index % 10 == 0)]
+        found = detector(picked)
+        kept.append(best_ball_per_frame(slicer(picked, found[found.class_id == BALL])))
+        for frame in picked.frame_index.tolist():
+            row = labels.loc[frame]
+            if row.visible and not np.isnan(row.x1):
+                truth.append(Detections(np.array([[row.x1, row.y1, row.x2, row.y2]], np.float32), np.ones(1, np.float32), np.array([BALL]), np.array([frame])))
+    live = ball_recall(Detections.merge(truth), Detections.merge(kept))
+    assert figures["labelled"] == live["labelled"]
+    assert (by_key[(0.1, 0.5)]["found"], by_key[(0.1, 0.5)]["predicted"]) == (live["found"], live["predicted"])
 
 
 def test_tracking_quality_compares_trackers_on_the_same_detections(tmp_path):

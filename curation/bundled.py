@@ -19,6 +19,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _HOW_TO_GET = {
     "detector.pt": "python -m soccerfactory.curation.training.yolo detector",
     "pitch-keypoints.pt": "python -m soccerfactory.curation.training.yolo pitch-keypoints",
+    "pitch-keypoints-heatmap.pt": "python -m soccerfactory.curation.training.keypoints --data DATASET (see curation/weights/README.md)",
 }
 
 

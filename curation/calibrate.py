@@ -1163,12 +1163,27 @@ def _build_yolo_pose(
     )
 
 
-FEATURE_DETECTORS = {"yolo-pose": _build_yolo_pose, "lines-classic": LinesClassicDetector}
+def _build_heatmap(
+    weights: str | Path | None = None,
+    keypoint_conf: float = 0.5,
+    min_peak: float = 0.3,
+    device: str = "cpu",
+    batch_size: int = 8,
+) -> PitchFeatureDetector:
+    from soccerfactory.curation.keypoints import HeatmapKeypointDetector
+
+    return HeatmapKeypointDetector(weights, keypoint_conf=keypoint_conf, min_peak=min_peak, device=device, batch_size=batch_size)
+
+
+FEATURE_DETECTORS = {"heatmap": _build_heatmap, "yolo-pose": _build_yolo_pose, "lines-classic": LinesClassicDetector}
 
 
 def build_feature_detector(name: str, **params: Any) -> PitchFeatureDetector:
     """Build a pitch feature detector by backend name.
 
+    ``"heatmap"``: ``weights`` (default ``curation/weights/pitch-keypoints-heatmap.pt``),
+    ``keypoint_conf``, ``min_peak``, ``device``, ``batch_size``
+    (:class:`~soccerfactory.curation.keypoints.HeatmapKeypointDetector`).
     ``"yolo-pose"``: ``weights`` (default ``curation/weights/pitch-keypoints.pt``), ``imgsz``
     (default: the trained size), ``conf``, ``keypoint_conf``, ``device``, ``batch_size``.
     ``"lines-classic"``: see :class:`LinesClassicDetector`.
@@ -1539,6 +1554,14 @@ class Calibrator:
             line pixels alone (:class:`LineSearchInitialiser`, about a second per try): ``True``
             for the default search, an initialiser, or ``False``. Needs ``line_detector``.
         line_search_every: While lost, try the line search at most every this many frames.
+        max_keypoint_drift_px: When four or more keypoints placed the camera, a line refinement
+            that moves their median reprojection error up by more than this is discarded
+            (``None``: always keep the line refinement).
+        keyframe_every: Detect keypoints on every this many frames only (and whenever there is no
+            camera to track); in between the camera is tracked on line pixels alone, which is
+            cheaper than the keypoint model. ``1`` = every frame.
+        resolve_error_px: Between keyframes, a tracked camera whose reprojection error exceeds
+            this (or that fails) is solved again from keypoints at once.
         solver: Further keyword arguments of :func:`calibrate_frame`.
     """
 
@@ -1555,6 +1578,9 @@ class Calibrator:
         initial_camera: Camera | None = None,
         line_search: bool | LineSearchInitialiser = True,
         line_search_every: int = 5,
+        max_keypoint_drift_px: float | None = 1.0,
+        keyframe_every: int = 1,
+        resolve_error_px: float = 3.0,
         **solver: Any,
     ) -> None:
         if detector is None and line_detector is None:
@@ -1578,6 +1604,12 @@ class Calibrator:
         if line_search_every < 1:
             raise ValueError(f"line_search_every must be >= 1, got {line_search_every}")
         self.line_search_every = line_search_every
+        if max_keypoint_drift_px is not None and max_keypoint_drift_px < 0:
+            raise ValueError(f"max_keypoint_drift_px must be >= 0 or None, got {max_keypoint_drift_px}")
+        self.max_keypoint_drift_px = max_keypoint_drift_px
+        if keyframe_every < 1 or resolve_error_px <= 0:
+            raise ValueError(f"keyframe_every must be >= 1 and resolve_error_px > 0, got {keyframe_every}, {resolve_error_px}")
+        self.keyframe_every, self.resolve_error_px = int(keyframe_every), float(resolve_error_px)
         if isinstance(line_search, LineSearchInitialiser):
             self.line_search: LineSearchInitialiser | None = line_search
         elif line_search and line_detector is not None:
@@ -1600,6 +1632,7 @@ class Calibrator:
         self._smoothed: Camera | None = None
         self._source: str | None = None
         self._last_search: int | None = None
+        self._keyframe: int | None = None
 
     def _calibrate(self, obs: PitchObservations, size: tuple[int, int], prior: Camera | None) -> CalibrationResult:
         return calibrate_frame(obs, size, self.pitch, prior, self.max_error_px, **self.solver)
@@ -1631,6 +1664,10 @@ class Calibrator:
             return first
         world = self.pitch.keypoints[obs.keypoint_ids]
         points = obs.keypoints.astype(np.float64)
+        if not first.valid:
+            # Keypoints no camera agrees with (a mirrored guess, a keypoint on an advertising
+            # board) would sink the line tracking too: track the guide on lines alone.
+            world, points = world[:0], points[:0]
         fit_options = {k: v for k, v in self.solver.items() if k in _FIT_OPTIONS}
         best = first if first.valid else searched
         failure = first
@@ -1651,7 +1688,18 @@ class Calibrator:
                 failure = attempt
                 break
             best, guide, radius = attempt, attempt.camera, radius / 2
-        return best if best is not None else failure
+        if best is None:
+            return failure
+        if first.valid and first.n_keypoints >= 4 and best is not first and self.max_keypoint_drift_px is not None:
+            # Lines must sharpen a keypoint camera, not drag it off its keypoints: on real frames
+            # (a lens that is not quite pinhole, white kit and boards near the lines) line pixels
+            # pulled the median labelled-keypoint error from 2.5 to 6 px. Keep the keypoint
+            # camera when the refined one moved its keypoints by more than the drift allowed.
+            before = np.median(np.linalg.norm(first.camera.project(world) - points, axis=1))
+            after = np.median(np.linalg.norm(best.camera.project(world) - points, axis=1))
+            if after > before + self.max_keypoint_drift_px:
+                return first
+        return best
 
     def __call__(self, frames: Frames) -> list[CalibrationResult]:
         """One :class:`CalibrationResult` per frame, in order."""
@@ -1664,12 +1712,13 @@ class Calibrator:
             # The initial camera stands for the frame just before the first one.
             self._prior_frame = int(frames.frame_index[0]) - 1
         size = (frames.width, frames.height)
-        if self.detector is not None:
-            observations = self.detector(frames)
+        if self.detector is not None and self.keyframe_every == 1:
+            observations: list[PitchObservations | None] = list(self.detector(frames))
             if len(observations) != len(frames):
                 raise RuntimeError(f"detector returned {len(observations)} observations for {len(frames)} frames")
         else:
-            observations = [PitchObservations.empty()] * len(frames)
+            # Keyframes: keypoints are detected on demand, frame by frame, below.
+            observations = [None if self.detector is not None else PitchObservations.empty()] * len(frames)
         results = []
         for i, obs in enumerate(observations):
             frame = int(frames.frame_index[i])
@@ -1677,7 +1726,18 @@ class Calibrator:
             gap = frame - self._prior_frame - 1 if self._prior_frame is not None else 0
             if prior is not None and gap > self.max_prior_gap:
                 prior = self._prior = self._smoothed = None
+            tracked_only = False
+            if obs is None:
+                due = prior is None or self._keyframe is None or frame - self._keyframe >= self.keyframe_every
+                obs = self._detect_one(frames, i) if due else PitchObservations.empty()
+                tracked_only = not due
+                if due:
+                    self._keyframe = frame
             result = self._calibrate_one(obs, frames.images[i], size, prior, frame)
+            if tracked_only and (not result.valid or result.reprojection_error_px > self.resolve_error_px):
+                # Tracking from the lines alone is slipping: solve this frame from keypoints now.
+                self._keyframe = frame
+                result = self._calibrate_one(self._detect_one(frames, i), frames.images[i], size, prior, frame)
             if result.valid:
                 assert result.camera is not None
                 camera = result.camera
@@ -1689,10 +1749,19 @@ class Calibrator:
             results.append(result)
         return results
 
+    def _detect_one(self, frames: Frames, i: int) -> PitchObservations:
+        assert self.detector is not None
+        (obs,) = self.detector(frames[i:i + 1])
+        return obs
+
 
 def build_calibrator(name: str = "yolo-pose", **params: Any) -> Calibrator:
     """Build a :class:`Calibrator` by feature backend name.
 
+    * ``"heatmap"``: keypoints from the heatmap model
+      (:class:`~soccerfactory.curation.keypoints.HeatmapKeypointDetector`: ``weights``,
+      ``keypoint_conf``, ``min_peak``, ``device``, ``batch_size``), refined with ``lines-classic``
+      line pixels unless ``lines=False``.
     * ``"yolo-pose"``: keypoints from :class:`YoloPoseDetector` (its arguments: ``weights``,
       ``imgsz``, ``conf``, ``keypoint_conf``, ``device``, ``batch_size``), refined with
       ``lines-classic`` line pixels unless ``lines=False``.
@@ -1714,13 +1783,14 @@ def build_calibrator(name: str = "yolo-pose", **params: Any) -> Calibrator:
     params = dict(params)
     if name == "lines":
         params.setdefault("line_search", True)
-    use_lines = params.pop("lines", True) if name == "yolo-pose" else True
+    use_lines = params.pop("lines", True) if name in ("yolo-pose", "heatmap") else True
     pitch = params.get("pitch")
     line_keys = set(inspect.signature(LinesClassicDetector).parameters) - {"pitch"}
     line_params = {k: params.pop(k) for k in list(params) if k in line_keys}
     line_detector = LinesClassicDetector(pitch, **line_params) if use_lines else None
     detector = None
-    if name == "yolo-pose":
-        yolo_keys = set(inspect.signature(_build_yolo_pose).parameters)
-        detector = _build_yolo_pose(**{k: params.pop(k) for k in list(params) if k in yolo_keys})
+    if name in ("yolo-pose", "heatmap"):
+        builder = FEATURE_DETECTORS[name]
+        keys = set(inspect.signature(builder).parameters)
+        detector = builder(**{k: params.pop(k) for k in list(params) if k in keys})
     return Calibrator(detector, line_detector, **params)

@@ -66,7 +66,7 @@ def _build(config: CurateConfig) -> ClipStages:
         calibrate = config.calibrate
         pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
         params = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
-        if calibrate.backend == "yolo-pose":
+        if calibrate.backend in ("heatmap", "yolo-pose"):
             params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
         # Built once (models load now, not on the first clip); each clip gets a fresh copy that
         # shares the loaded models but not the previous clip's camera.

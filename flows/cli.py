@@ -357,7 +357,7 @@ def train_detector_command(
     typer.echo(f"use it: soccerfactory curate VIDEO --set detect.weights={out_dir / 'detector.pt'}")
 
 
-quality_app = typer.Typer(help="Measure detection and tracking quality against labels (AP@50, ball recall, HOTA).", no_args_is_help=True)
+quality_app = typer.Typer(help="Measure quality against labels: detection AP@50, ball recall, HOTA, calibration error.", no_args_is_help=True)
 app.add_typer(quality_app, name="quality")
 
 
@@ -429,6 +429,37 @@ def quality_ball(
         f"retry below {best['retry_below']}: recall {best['recall']}, precision {best['precision']}",
         err=True,
     )
+
+
+@quality_app.command("calibration")
+def quality_calibration(
+    split: Optional[Path] = typer.Option(None, help="YOLO-pose split with images/ and labels/ [default: football-field/valid]."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Curation config whose calibrate section is measured."),
+    overrides: list[str] = typer.Option([], "--set", help="e.g. --set calibrate.backend=heatmap"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N images."),
+    out: Optional[Path] = typer.Option(None, help="Also write the figures as JSON here."),
+) -> None:
+    """Pitch keypoint PCK and camera reprojection error on real labelled frames, at 960x540.
+
+    Every frame is calibrated on its own. The reprojection error is that of every labelled
+    keypoint through the solved camera; frames without a camera count as misses in the share
+    within 5 px, so refusing hard frames does not raise the score.
+
+    Examples:
+
+      soccerfactory quality calibration --set calibrate.backend=heatmap
+
+      soccerfactory quality calibration --set calibrate.backend=lines --limit 10
+    """
+    from soccerfactory.flows.config import ConfigError, load_config
+    from soccerfactory.flows.quality_calibration import DEFAULT_FIELD_SPLIT, real_calibration_quality
+
+    try:
+        resolved = load_config(config, overrides)
+        figures = real_calibration_quality(split or DEFAULT_FIELD_SPLIT, resolved, limit=limit, progress=lambda line: typer.echo(line, err=True))
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    _emit(figures, out)
 
 
 @quality_app.command("tracking")

@@ -114,15 +114,20 @@ class CalibrateConfig(_Section):
     # places the camera, line pixels refine it (PnL) and carry it from frame to frame; frames where
     # no camera fits are marked invalid rather than guessed. yolo-pose: pitch keypoints from a pose
     # model place the camera first (weights required; none is bundled yet, see curation/weights).
-    backend: Literal["lines", "yolo-pose"] = "lines"
-    weights: Path | None = Field(None, description="Pitch keypoint model (.pt) for backend yolo-pose.")
+    # heatmap: pitch keypoints from the project's heatmap model (curation/keypoints.py) place the
+    # camera; lines refine and track it.
+    backend: Literal["lines", "heatmap", "yolo-pose"] = "lines"
+    weights: Path | None = Field(
+        None, description="Pitch keypoint model (.pt) for backends heatmap and yolo-pose; None = the bundled one of the backend."
+    )
     pitch_length: float = Field(105.0, ge=90, le=120)
     pitch_width: float = Field(68.0, ge=45, le=90)
     max_error_px: float = Field(15.0, gt=0, description="Cameras with a larger reprojection error are invalid.")
     device: str = "cpu"
 
     def resolved_weights(self) -> Path:
-        return self.weights or bundled_weights("pitch-keypoints.pt")
+        default = "pitch-keypoints-heatmap.pt" if self.backend == "heatmap" else "pitch-keypoints.pt"
+        return self.weights or bundled_weights(default)
 
 
 class RefineConfig(_Section):
@@ -206,7 +211,7 @@ class CurateConfig(BaseModel):
 
     def weight_files(self) -> list[Path]:
         files = [self.detect.resolved_weights()]
-        if self.calibrate.enabled and self.calibrate.backend == "yolo-pose":
+        if self.calibrate.enabled and self.calibrate.backend in ("heatmap", "yolo-pose"):
             files.append(self.calibrate.resolved_weights())
         if self.refine.enabled and self.refine.backend == "sam2" and self.refine.sam2_checkpoint:
             files.append(self.refine.sam2_checkpoint)
@@ -215,7 +220,7 @@ class CurateConfig(BaseModel):
     def check_weights(self) -> None:
         """Raise FileNotFoundError (naming the file, saying how to get it) for any missing model."""
         require_weights(self.detect.resolved_weights(), "detect.weights (detector)")
-        if self.calibrate.enabled and self.calibrate.backend == "yolo-pose":
+        if self.calibrate.enabled and self.calibrate.backend in ("heatmap", "yolo-pose"):
             require_weights(
                 self.calibrate.resolved_weights(),
                 "calibrate.weights (pitch keypoint model)",

@@ -394,6 +394,84 @@ def test_calibrator_keypoints_and_lines(clip):
     assert all(r.n_lines >= 4 for r in with_lines)
 
 
+class CountingDetector(GroundTruthKeypoints):
+    """Ground-truth keypoints that remember which frames they were asked for."""
+
+    def __init__(self, clip: RenderedClip, **kwargs) -> None:
+        super().__init__(clip, **kwargs)
+        self.asked: list[int] = []
+
+    def __call__(self, frames: Frames) -> list[PitchObservations]:
+        self.asked.extend(int(f) for f in frames.frame_index)
+        return super().__call__(frames)
+
+
+def test_calibrator_keyframes_track_between_with_lines(clip):
+    every = CountingDetector(clip)
+    Calibrator(every, LinesClassicDetector(PITCH), PITCH)(clip.frames)
+    assert every.asked == list(range(10))
+    keyframes = CountingDetector(clip)
+    results = Calibrator(keyframes, LinesClassicDetector(PITCH), PITCH, keyframe_every=5)(clip.frames)
+    # Keypoints on frames 0 and 5 (plus any frame whose tracking slipped), lines in between.
+    assert {0, 5} <= set(keyframes.asked) and len(keyframes.asked) <= 5
+    assert all(r.valid for r in results)
+    assert np.median([line_error_px(r.camera, clip.camera(i)) for i, r in enumerate(results)]) < 1.0
+    with pytest.raises(ValueError, match="keyframe_every"):
+        Calibrator(keyframes, LinesClassicDetector(PITCH), PITCH, keyframe_every=0)
+
+
+def test_calibrator_resolves_from_keypoints_when_tracking_slips(clip):
+    detector = CountingDetector(clip)
+    # A prior far off the true camera: line tracking fails or fits badly, so keypoints are asked at once.
+    wrong = panned(clip.camera(0), 6.0, 1.3)
+    calibrator = Calibrator(detector, LinesClassicDetector(PITCH), PITCH, keyframe_every=10, initial_camera=wrong)
+    calibrator._keyframe = -1  # a keyframe was just solved: frame 0 is not due
+    (result,) = calibrator(clip.frames[:1])
+    assert detector.asked == [0]
+    assert result.valid and line_error_px(result.camera, clip.camera(0)) < 1.0
+
+
+class ShiftedLines(LinesClassicDetector):
+    """Line pixels all pushed 6 px down: what boards, kit and a non-pinhole lens do to real lines."""
+
+    def observe(self, image, camera, search_px=None, mask=None):
+        return tuple((name, pixels + np.array([0.0, 6.0], np.float32)) for name, pixels in super().observe(image, camera, search_px, mask))
+
+
+def test_line_refinement_may_not_drag_the_camera_off_its_keypoints(clip):
+    guarded = Calibrator(GroundTruthKeypoints(clip, sigma=0.5), ShiftedLines(PITCH), PITCH, line_search=False)(clip.frames[:3])
+    dragged = Calibrator(GroundTruthKeypoints(clip, sigma=0.5), ShiftedLines(PITCH), PITCH, line_search=False,
+                         max_keypoint_drift_px=None)(clip.frames[:3])
+    guarded_error = [line_error_px(r.camera, clip.camera(i)) for i, r in enumerate(guarded)]
+    dragged_error = [line_error_px(r.camera, clip.camera(i)) for i, r in enumerate(dragged) if r.valid]
+    assert max(guarded_error) < 1.5
+    assert not dragged_error or min(dragged_error) > 2.0
+
+
+class MirroredKeypoints(GroundTruthKeypoints):
+    """Every keypoint given the id of its mirror image: a confident left/right mistake."""
+
+    def __call__(self, frames: Frames) -> list[PitchObservations]:
+        from soccerfactory.curation.pitch import KEYPOINT_FLIP_INDEX
+
+        out = []
+        for obs in super().__call__(frames):
+            ids = np.asarray(KEYPOINT_FLIP_INDEX)[obs.keypoint_ids]
+            out.append(PitchObservations(obs.keypoints, ids, obs.keypoint_confidence))
+        return out
+
+
+def test_mirrored_keypoints_are_rejected_or_tracked_never_trusted(clip):
+    """Left/right swapped keypoints fit no camera behind the near touchline: the frame is flagged
+    or, with a prior, the camera is tracked on lines and stays right."""
+    (alone,) = Calibrator(MirroredKeypoints(clip), None, PITCH)(clip.frames[:1])
+    assert not alone.valid and alone.reason
+    calibrator = Calibrator(MirroredKeypoints(clip), LinesClassicDetector(PITCH), PITCH, line_search=False,
+                            initial_camera=clip.camera(0))
+    for i, result in enumerate(calibrator(clip.frames[:3])):
+        assert not result.valid or line_error_px(result.camera, clip.camera(i)) < 1.5
+
+
 def test_calibrator_forgets_a_stale_prior():
     black = Frames(np.zeros((5, HEIGHT, WIDTH, 3), np.uint8), np.arange(5), np.arange(5) / 25.0, 25.0, "black")
     camera = make_camera(image_size=(WIDTH, HEIGHT), focal_px=800.0)
@@ -420,9 +498,9 @@ def test_calibrator_smoothing_damps_jitter(clip):
 
 
 def test_builders_reject_unknown_names():
-    with pytest.raises(ValueError, match="yolo-pose, lines-classic"):
+    with pytest.raises(ValueError, match="heatmap, yolo-pose, lines-classic"):
         build_feature_detector("hough")
-    with pytest.raises(ValueError, match="yolo-pose, lines-classic, lines"):
+    with pytest.raises(ValueError, match="heatmap, yolo-pose, lines-classic, lines"):
         build_calibrator("hough")
 
 

@@ -1,0 +1,268 @@
+"""Pitch keypoints from heatmaps: a YOLOv8s backbone with a small upsampling decoder.
+
+The YOLOv8-pose route regresses all 32 keypoints from the one anchor cell of one pitch-sized box;
+trained on 246 real frames it lands a median ~27 px off at 960x540, too coarse to calibrate
+from. Here each keypoint gets its own heatmap at stride 4 (a 128 x 72 map for the 512 x 288
+input), so a keypoint is found where the image shows it, and only *which* keypoint it is needs
+the global context that the stride-32 features (with two coordinate channels) provide.
+
+* :class:`PitchKeypointNet`: backbone (the first ten layers of ultralytics' YOLOv8s, the
+  architecture built from the yaml that ships with ultralytics: nothing is downloaded) and
+  decoder; per keypoint a heatmap (softmax over the map) and a visibility logit.
+* :func:`decode_heatmaps`: the peak of each heatmap, refined to sub-cell precision by the
+  probability-weighted mean of its 5 x 5 neighbourhood, mapped back to image pixels.
+* :class:`HeatmapKeypointDetector`: the ``heatmap`` backend of
+  :func:`~soccerfactory.curation.calibrate.build_feature_detector`, from a plain
+  ``state_dict`` file loaded with ``torch.load(weights_only=True)``.
+
+Heatmap coordinates: cell ``(u, v)`` of a ``(h, w)`` map covers the input pixels whose centres
+map to ``u = (x + 0.5) * w / W - 0.5``; the same relation, inverted, maps back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.hashing import sha256_file
+from soccerfactory.curation.types import Frames
+
+__all__ = [
+    "INPUT_SIZE",
+    "HeatmapKeypointDetector",
+    "PitchKeypointNet",
+    "decode_heatmaps",
+    "image_to_heatmap",
+    "heatmap_to_image",
+    "load_keypoint_net",
+    "prepare_input",
+]
+
+#: ``(width, height)`` the network sees: 16:9 like broadcast frames, a multiple of 32.
+INPUT_SIZE = (512, 288)
+STRIDE = 4
+#: Channels of the YOLOv8s backbone outputs at strides 4, 8, 16 and 32 (layers 2, 4, 6, 9).
+_BACKBONE_CHANNELS = (64, 128, 256, 512)
+_TAPS = (2, 4, 6, 9)
+
+
+def image_to_heatmap(xy: np.ndarray, image_size: tuple[int, int], map_size: tuple[int, int]) -> np.ndarray:
+    """Pixel ``(x, y)`` of an ``image_size = (W, H)`` image -> cells of a ``map_size = (w, h)`` map."""
+    scale = np.array([map_size[0] / image_size[0], map_size[1] / image_size[1]])
+    return (np.asarray(xy, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def heatmap_to_image(uv: np.ndarray, image_size: tuple[int, int], map_size: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`image_to_heatmap`."""
+    scale = np.array([image_size[0] / map_size[0], image_size[1] / map_size[1]])
+    return (np.asarray(uv, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def prepare_input(images: Sequence[np.ndarray]) -> Any:
+    """BGR ``uint8`` frames of any 16:9-ish size -> ``float32`` ``(B, 3, 288, 512)`` RGB in [0, 1]."""
+    import cv2
+    import torch
+
+    batch = np.stack([cv2.resize(image, INPUT_SIZE, interpolation=cv2.INTER_AREA)[:, :, ::-1] for image in images])
+    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
+def _yolov8s_backbone() -> Any:
+    """The first ten layers of YOLOv8s (untrained), as ultralytics builds them from its own yaml."""
+    from soccerfactory.curation.runtime import prepare_vision_runtime
+
+    prepare_vision_runtime()
+    from ultralytics.nn.tasks import DetectionModel
+
+    return DetectionModel("yolov8s.yaml", nc=4, verbose=False).model[:10]
+
+
+def _net_class():
+    import torch
+    from torch import nn
+
+    def block(channels_in: int, channels_out: int) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out), nn.SiLU())
+
+    class PitchKeypointNet(nn.Module):
+        """Heatmaps and visibility of ``n_keypoints`` pitch keypoints.
+
+        ``forward(x)`` with ``x`` ``float32`` ``(B, 3, 288, 512)`` RGB in [0, 1] returns
+        ``(heatmaps, visibility)``: logits ``(B, K, 72, 128)`` (a softmax over each map is the
+        keypoint's position) and ``(B, K)`` (sigmoid: the keypoint is in the image).
+        """
+
+        def __init__(self, n_keypoints: int = 32, width: int = 32) -> None:
+            super().__init__()
+            self.n_keypoints, self.width = int(n_keypoints), int(width)
+            self.backbone = _yolov8s_backbone()
+            c2, c3, c4, c5 = _BACKBONE_CHANNELS
+            # Channels shrink as resolution grows, so every level costs about the same.
+            w = self.width
+            self.lateral5 = nn.Conv2d(c5 + 2, 4 * w, 1)
+            self.lateral4 = nn.Conv2d(c4, 4 * w, 1)
+            self.lateral3 = nn.Conv2d(c3, 2 * w, 1)
+            self.lateral2 = nn.Conv2d(c2, w, 1)
+            self.context = nn.Sequential(block(4 * w, 4 * w), block(4 * w, 4 * w))
+            self.fuse4 = block(4 * w, 4 * w)
+            self.reduce4 = nn.Conv2d(4 * w, 2 * w, 1)
+            self.fuse3 = block(2 * w, 2 * w)
+            self.reduce3 = nn.Conv2d(2 * w, w, 1)
+            self.fuse2 = block(w, w)
+            self.heatmap = nn.Conv2d(w, self.n_keypoints, 1)
+            self.visibility = nn.Linear(4 * w, self.n_keypoints)
+
+        def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+            """Backbone outputs at strides 4, 8, 16, 32."""
+            taps = []
+            for index, layer in enumerate(self.backbone):
+                x = layer(x)
+                if index in _TAPS:
+                    taps.append(x)
+            return taps
+
+        def head(self, p2: torch.Tensor, p3: torch.Tensor, p4: torch.Tensor, p5: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            from torch.nn import functional as F
+
+            b, _, h, w = p5.shape
+            ys = torch.linspace(-1, 1, h, device=p5.device, dtype=p5.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+            xs = torch.linspace(-1, 1, w, device=p5.device, dtype=p5.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+            # Coordinates let the coarsest level tell the left penalty box from the right one.
+            top = self.context(self.lateral5(torch.cat([p5, xs, ys], dim=1)))
+            visibility = self.visibility(top.mean(dim=(2, 3)))
+            x = self.fuse4(self.lateral4(p4) + F.interpolate(top, size=p4.shape[-2:], mode="nearest"))
+            x = self.fuse3(self.lateral3(p3) + F.interpolate(self.reduce4(x), size=p3.shape[-2:], mode="nearest"))
+            x = self.fuse2(self.lateral2(p2) + F.interpolate(self.reduce3(x), size=p2.shape[-2:], mode="bilinear", align_corners=False))
+            return self.heatmap(x), visibility
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.head(*self.features(x))
+
+    return PitchKeypointNet
+
+
+def PitchKeypointNet(n_keypoints: int = 32, width: int = 32):  # noqa: N802 - a class built lazily (torch import)
+    """Build a :class:`PitchKeypointNet` (torch is imported on first use). See the class docstring."""
+    return _net_class()(n_keypoints, width)
+
+
+def decode_heatmaps(heatmaps: np.ndarray, visibility: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keypoints of one frame from its network outputs.
+
+    Args:
+        heatmaps: ``float32`` ``(K, h, w)`` logits.
+        visibility: ``float32`` ``(K,)`` logits.
+        image_size: ``(W, H)`` of the frame the keypoints are wanted in.
+
+    Returns:
+        ``xy`` ``float64`` ``(K, 2)`` pixels, ``visible`` ``float64`` ``(K,)`` probability that the
+        keypoint is in the frame, ``peak`` ``float64`` ``(K,)`` probability mass of the 5 x 5
+        neighbourhood of the peak (how sure the position is).
+    """
+    k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(k, -1).astype(np.float64)
+    flat = np.exp(flat - flat.max(axis=1, keepdims=True))
+    flat /= flat.sum(axis=1, keepdims=True)
+    prob = flat.reshape(k, h, w)
+    best = flat.argmax(axis=1)
+    rows, cols = np.divmod(best, w)
+    uv = np.zeros((k, 2))
+    peak = np.zeros(k)
+    for i in range(k):
+        r0, r1 = max(0, rows[i] - 2), min(h, rows[i] + 3)
+        c0, c1 = max(0, cols[i] - 2), min(w, cols[i] + 3)
+        window = prob[i, r0:r1, c0:c1]
+        mass = window.sum()
+        vv, uu = np.mgrid[r0:r1, c0:c1]
+        uv[i] = ((window * uu).sum() / mass, (window * vv).sum() / mass)
+        peak[i] = mass
+    xy = heatmap_to_image(uv, image_size, (w, h))
+    return xy, 1.0 / (1.0 + np.exp(-visibility.astype(np.float64))), peak
+
+
+def load_keypoint_net(path: str | Path, device: str = "cpu") -> tuple[Any, dict]:
+    """A :class:`PitchKeypointNet` and its metadata from a file written by the trainer.
+
+    The file is a plain dict (``state_dict``, ``n_keypoints``, ``width``, ``input_size``, ...)
+    read with ``torch.load(weights_only=True)``: no pickled code runs.
+    """
+    import torch
+
+    path = require_weights(path, "pitch keypoint weights")
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # a truncated or foreign file: say which and what it should be
+        raise ValueError(f"pitch keypoint weights {path} could not be read ({error.__class__.__name__}: {error}); "
+                         "expected a file written by soccerfactory.curation.training.keypoints") from None
+    if not isinstance(saved, dict) or "state_dict" not in saved:
+        raise ValueError(f"pitch keypoint weights {path} hold no 'state_dict'; expected a file written by "
+                         "soccerfactory.curation.training.keypoints")
+    if tuple(saved.get("input_size", INPUT_SIZE)) != INPUT_SIZE:
+        raise ValueError(f"pitch keypoint weights {path} were trained at {saved['input_size']}, this code runs {INPUT_SIZE}")
+    net = PitchKeypointNet(int(saved.get("n_keypoints", 32)), int(saved.get("width", 32)))
+    net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})
+    net.eval().to(device)
+    meta = {k: v for k, v in saved.items() if k != "state_dict"}
+    return net, meta
+
+
+class HeatmapKeypointDetector:
+    """Pitch keypoints from a :class:`PitchKeypointNet` (feature backend ``heatmap``).
+
+    Args:
+        weights: Trained file (default: the bundled ``pitch-keypoints-heatmap.pt``).
+        keypoint_conf: Least visibility probability of a kept keypoint.
+        min_peak: Least probability mass around the heatmap peak (a flat map is a guess).
+        device: ``"cpu"``, ``"cuda:0"``, ...
+        batch_size: Frames per forward pass.
+    """
+
+    name = "heatmap"
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        keypoint_conf: float = 0.5,
+        min_peak: float = 0.3,
+        device: str = "cpu",
+        batch_size: int = 8,
+    ) -> None:
+        if not 0 <= keypoint_conf <= 1 or not 0 <= min_peak <= 1 or batch_size < 1:
+            raise ValueError(f"keypoint_conf and min_peak must be in [0, 1] and batch_size >= 1, got {keypoint_conf}, {min_peak}, {batch_size}")
+        self.weights = Path(weights) if weights is not None else bundled_weights("pitch-keypoints-heatmap.pt")
+        self.net, self.meta = load_keypoint_net(self.weights, device)
+        self.keypoint_conf, self.min_peak, self.device, self.batch_size = keypoint_conf, min_peak, device, batch_size
+        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(xy, visible, peak)`` of every keypoint (see :func:`decode_heatmaps`) per image."""
+        import torch
+
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = list(images[start:start + self.batch_size])
+            with torch.inference_mode():
+                heatmaps, visibility = self.net(prepare_input(chunk).to(self.device))
+            for image, heat, vis in zip(chunk, heatmaps.float().cpu().numpy(), visibility.float().cpu().numpy()):
+                out.append(decode_heatmaps(heat, vis, (image.shape[1], image.shape[0])))
+        return out
+
+    def __call__(self, frames: Frames):
+        from soccerfactory.curation.calibrate import PitchObservations
+
+        observations = []
+        for xy, visible, peak in self.predict(list(frames.images)):
+            inside = (xy[:, 0] >= 0) & (xy[:, 0] < frames.width) & (xy[:, 1] >= 0) & (xy[:, 1] < frames.height)
+            keep = np.flatnonzero((visible >= self.keypoint_conf) & (peak >= self.min_peak) & inside)
+            observations.append(
+                PitchObservations(
+                    keypoints=xy[keep].astype(np.float32),
+                    keypoint_ids=keep.astype(np.int64),
+                    keypoint_confidence=np.clip(visible[keep] * peak[keep], 0, 1).astype(np.float32),
+                )
+            )
+        return observations

@@ -57,6 +57,7 @@ __all__ = [
     "build_feature_detector",
     "calibrate_frame",
     "initialise_from_lines",
+    "pitch_position_uncertainty",
     "camera_from_homography",
     "pitch_position",
     "refine_camera",
@@ -892,6 +893,36 @@ def pitch_position(result: CalibrationResult, xyxy: np.ndarray) -> np.ndarray:
         return np.full((len(boxes), 2), np.nan, dtype=np.float32)
     feet = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]])
     return result.camera.image_to_pitch(feet).astype(np.float32)
+
+
+def pitch_position_uncertainty(result: CalibrationResult, xyxy: np.ndarray, feet_fraction: float = 0.05) -> np.ndarray:
+    """One-sigma radius, metres, of :func:`pitch_position` for the same boxes.
+
+    A pixel error at the feet becomes metres on the grass through the camera: little near the
+    camera, a lot on the far touchline of a wide, flat view. The pixel error is the camera's
+    reprojection error combined with where the feet are inside the box (``feet_fraction`` of
+    the box height: legs apart, a shadow, a box cut by the detector); it is scaled by the
+    largest stretch of the image-to-pitch mapping at the feet (the Jacobian's largest singular
+    value, by central differences).
+
+    Returns:
+        ``float32`` ``(N,)`` metres; NaN where :func:`pitch_position` is NaN.
+    """
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if not result.valid or result.camera is None or len(boxes) == 0:
+        return np.full(len(boxes), np.nan, dtype=np.float32)
+    feet = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]])
+    camera = result.camera
+    dx = (camera.image_to_pitch(feet + [0.5, 0.0]) - camera.image_to_pitch(feet - [0.5, 0.0]))
+    dy = (camera.image_to_pitch(feet + [0.0, 0.5]) - camera.image_to_pitch(feet - [0.0, 0.5]))
+    jacobian = np.stack([dx, dy], axis=2)  # (N, 2 metres, 2 pixels)
+    stretch = np.full(len(boxes), np.nan)
+    finite = np.isfinite(jacobian).all(axis=(1, 2))
+    if finite.any():
+        stretch[finite] = np.linalg.svd(jacobian[finite], compute_uv=False)[:, 0]
+    error = result.reprojection_error_px if np.isfinite(result.reprojection_error_px) else 0.0
+    pixels = np.hypot(error, feet_fraction * (boxes[:, 3] - boxes[:, 1]))
+    return (pixels * stretch).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------- detectors

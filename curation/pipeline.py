@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from soccerfactory.curation.ball import follow_ball
 from soccerfactory.curation.attribute import AthleteCrops, JerseyReader, TeamClassifier, role_from_class
-from soccerfactory.curation.calibrate import CalibrationResult, pitch_position
+from soccerfactory.curation.calibrate import CalibrationResult, pitch_position, pitch_position_uncertainty
 from soccerfactory.curation.detect import Detector
 from soccerfactory.curation.refine import Refiner
 from soccerfactory.curation.track import Tracker
@@ -162,8 +162,8 @@ class SpatialResult:
         frame_index: ``int64`` ``(F,)`` every processed frame (source indices).
         tracks: Tracked athletes, xyxy in source pixels; ``data`` holds ``det_index`` and, when the
             refiner ran, ``mask_rle`` (object, JSON str or None), ``refined_xyxy`` ``(N, 4)`` float32
-            and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres (NaN
-            without a valid camera).
+            and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres with
+            ``pitch_sigma_m`` ``(N,)`` float32, its one-sigma radius (NaN without a valid camera).
         ball: The ball track (:func:`~soccerfactory.curation.ball.follow_ball`): at most one ball
             per frame, ``data["interpolated"]`` (bool) for boxes filled in over short gaps, and
             ``pitch_xy``.
@@ -207,14 +207,21 @@ class _StageTimer:
 
 
 def _pitch_xy(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> np.ndarray:
+    return _pitch_xy_sigma(xyxy, frame_index, by_frame)[0]
+
+
+def _pitch_xy_sigma(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch positions ``(N, 2)`` and their one-sigma radius ``(N,)``, metres (NaN without a camera)."""
     out = np.full((len(xyxy), 2), np.nan, dtype=np.float32)
+    sigma = np.full(len(xyxy), np.nan, dtype=np.float32)
     for frame in np.unique(frame_index).tolist():
         result = by_frame.get(frame)
         if result is None or not result.valid:
             continue
         rows = np.flatnonzero(frame_index == frame)
         out[rows] = pitch_position(result, xyxy[rows])
-    return out
+        sigma[rows] = pitch_position_uncertainty(result, xyxy[rows])
+    return out, sigma
 
 
 def _merge(parts: list[Detections], empty: Detections) -> Detections:
@@ -285,7 +292,8 @@ def annotate_spatial(
                 results = calibrator(frames)
             calibrations.extend(results)
             by_frame = dict(zip(frames.frame_index.tolist(), results))
-        tracks = tracks.with_data(pitch_xy=_pitch_xy(tracks.xyxy, tracks.frame_index, by_frame))
+        pitch_xy, pitch_sigma = _pitch_xy_sigma(tracks.xyxy, tracks.frame_index, by_frame)
+        tracks = tracks.with_data(pitch_xy=pitch_xy, pitch_sigma_m=pitch_sigma)
 
         keep = np.isin(frames.frame_index, list(sampled))
         if keep.any() and len(tracks):
@@ -471,6 +479,7 @@ def vote_clip(
     mask_score = np.asarray(tracks.data.get("mask_score", np.full(n, np.nan)), dtype=np.float32)
     mask_rle = tracks.data.get("mask_rle", np.full(n, None, dtype=object))
     pitch = np.asarray(tracks.data.get("pitch_xy", np.full((n, 2), np.nan)), dtype=np.float32)
+    pitch_sigma = np.asarray(tracks.data.get("pitch_sigma_m", np.full(n, np.nan)), dtype=np.float32)
     athletes = {
         **_keys(clip, tracks.frame_index),
         "x1": tracks.xyxy[:, 0], "y1": tracks.xyxy[:, 1], "x2": tracks.xyxy[:, 2], "y2": tracks.xyxy[:, 3],
@@ -481,7 +490,7 @@ def vote_clip(
         "team": list(team),
         "role": [r if r is not None else CLASS_NAMES[c] for r, c in zip(role, tracks.class_id.tolist())],
         "jersey": [None if j is None else int(j) for j in jersey],
-        "pitch_x": _nullable(pitch[:, 0]), "pitch_y": _nullable(pitch[:, 1]),
+        "pitch_x": _nullable(pitch[:, 0]), "pitch_y": _nullable(pitch[:, 1]), "pitch_sigma_m": _nullable(pitch_sigma),
         "mask_rle": [None if m is None else (m if isinstance(m, str) else json.dumps(m)) for m in mask_rle],
         "refined_x1": _nullable(refined[:, 0]), "refined_y1": _nullable(refined[:, 1]),
         "refined_x2": _nullable(refined[:, 2]), "refined_y2": _nullable(refined[:, 3]),

@@ -67,7 +67,7 @@ def _build(config: CurateConfig) -> ClipStages:
         pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
         params = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
         if calibrate.backend in ("heatmap", "yolo-pose"):
-            params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
+            params.update(weights=calibrate.resolved_weights(), device=calibrate.device, keyframe_every=calibrate.keyframe_every)
         # Built once (models load now, not on the first clip); each clip gets a fresh copy that
         # shares the loaded models but not the previous clip's camera.
         new_calibrator = build_calibrator(calibrate.backend, **params).fresh

@@ -131,6 +131,33 @@ def bench_ball(cache: Path = Path("bench/.cache/tracking")) -> dict:
     return figures
 
 
+def bench_calibrate(cache: Path = Path("bench/.cache/tracking")) -> dict:
+    """Camera calibration (issue 5's goals): keypoint PCK and reprojection error on the real
+    football-field ``valid`` split at 960x540 (median <= 5 px), and on the first 10 s of the five
+    held-out synthetic clips completeness (>= 0.98), line reprojection error (median <= 3 px),
+    athlete position error, and throughput with keypoints on every frame against keyframes."""
+    from soccerfactory.flows.config import CurateConfig
+    from soccerfactory.flows.quality_calibration import real_calibration_quality, synthetic_calibration_quality
+
+    real = real_calibration_quality(progress=print)
+    synthetic = synthetic_calibration_quality(cache, progress=print)
+    default = CurateConfig().calibrate
+    chosen = synthetic["variants"]["every frame" if default.keyframe_every == 1 else f"keyframes every {default.keyframe_every}"]
+    best_real = real["variants"].get("keypoints+lines") or next(iter(real["variants"].values()))
+    return {
+        "benchmark": "calibrate",
+        "command": "soccerfactory quality calibration --synthetic --work-dir bench/.cache/tracking",
+        "real": real,
+        "synthetic": synthetic,
+        "goals": {"real_median_reprojection_px": 5.0, "synthetic_completeness": 0.98, "synthetic_line_error_px": 3.0},
+        "meets_goals": {
+            "real_median_reprojection_px": (best_real["median_reprojection_px"] or 1e9) <= 5.0,
+            "synthetic_completeness": chosen["completeness"] >= 0.98,
+            "synthetic_line_error_px": (chosen["line_error_px"] or 1e9) <= 3.0,
+        },
+    }
+
+
 def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     """HOTA / DetA / AssA / IDF1 of detection + tracking on five held-out 30 s synthetic clips
     (seeds 201-205) for each tracker setting, and detector-only vs detector + tracker throughput
@@ -152,7 +179,9 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     return figures
 
 
-BENCHMARKS = {"synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "track": bench_track}
+BENCHMARKS = {
+    "synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "calibrate": bench_calibrate, "track": bench_track,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -436,27 +436,39 @@ def quality_calibration(
     split: Optional[Path] = typer.Option(None, help="YOLO-pose split with images/ and labels/ [default: football-field/valid]."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Curation config whose calibrate section is measured."),
     overrides: list[str] = typer.Option([], "--set", help="e.g. --set calibrate.backend=heatmap"),
-    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N images."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N real images."),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Also calibrate held-out rendered clips (completeness, line and athlete error, keyframes vs every frame)."),
+    work_dir: Path = typer.Option(Path("out/tracking-quality"), help="Rendered clips (shared with `quality tracking`)."),
+    seeds: list[int] = typer.Option([201, 202, 203, 204, 205], "--seed", help="Renderer seeds of the synthetic clips (repeatable)."),
+    seconds: float = typer.Option(10.0, min=0.2, help="Seconds of each synthetic clip to calibrate."),
     out: Optional[Path] = typer.Option(None, help="Also write the figures as JSON here."),
 ) -> None:
     """Pitch keypoint PCK and camera reprojection error on real labelled frames, at 960x540.
 
-    Every frame is calibrated on its own. The reprojection error is that of every labelled
+    Every real frame is calibrated on its own. The reprojection error is that of every labelled
     keypoint through the solved camera; frames without a camera count as misses in the share
-    within 5 px, so refusing hard frames does not raise the score.
+    within 5 px, so refusing hard frames does not raise the score. With --synthetic, rendered
+    clips with exact cameras are calibrated in order as `curate` does: completeness, line
+    reprojection error, athlete pitch-position error, and frames per second with keypoints on
+    every frame against keyframes with line tracking between.
 
     Examples:
 
-      soccerfactory quality calibration --set calibrate.backend=heatmap
+      soccerfactory quality calibration
+
+      soccerfactory quality calibration --synthetic --seed 201 --seconds 4
 
       soccerfactory quality calibration --set calibrate.backend=lines --limit 10
     """
     from soccerfactory.flows.config import ConfigError, load_config
-    from soccerfactory.flows.quality_calibration import DEFAULT_FIELD_SPLIT, real_calibration_quality
+    from soccerfactory.flows.quality_calibration import DEFAULT_FIELD_SPLIT, real_calibration_quality, synthetic_calibration_quality
 
+    say = lambda line: typer.echo(line, err=True)  # noqa: E731
     try:
         resolved = load_config(config, overrides)
-        figures = real_calibration_quality(split or DEFAULT_FIELD_SPLIT, resolved, limit=limit, progress=lambda line: typer.echo(line, err=True))
+        figures = {"real": real_calibration_quality(split or DEFAULT_FIELD_SPLIT, resolved, limit=limit, progress=say)}
+        if synthetic:
+            figures["synthetic"] = synthetic_calibration_quality(work_dir, seeds=seeds, seconds=seconds, config=resolved, progress=say)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         _fail(str(error))
     _emit(figures, out)

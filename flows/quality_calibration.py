@@ -152,12 +152,13 @@ def synthetic_calibration_quality(
     seconds: float = 10.0,
     config: CurateConfig | None = None,
     keyframe_every: Sequence[int] = (1, 5),
+    clip_seconds: float = 30.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Completeness, line reprojection error and athlete position error on rendered clips.
 
-    The clips are the held-out 720p ones of ``soccerfactory quality tracking`` (rendered 30 s long
-    into ``work_dir/seed-N`` once and shared); the first ``seconds`` of each are calibrated in
+    The clips are the held-out 720p ones of ``soccerfactory quality tracking`` (rendered
+    ``clip_seconds`` long into ``work_dir/seed-N`` once and shared); the first ``seconds`` of each are calibrated in
     order, as the ``curate`` flow does, by the configured calibrator, once per
     ``keyframe_every`` (keypoints on every frame, or on keyframes with line tracking between).
 
@@ -167,12 +168,13 @@ def synthetic_calibration_quality(
     * ``line_error_px``: median (and 90th percentile) distance between the true image position
       of every pitch-line sample in view and its projection through the solved camera;
     * ``athlete_position_error_m``: median (and 90th percentile) distance between an athlete's
-      true pitch position and the bottom-centre of its true box through the solved camera;
+      true pitch position and the bottom-centre of its true box through the solved camera, and
+      the share of those within two of the reported ``pitch_sigma_m``;
     * ``fps``: frames calibrated per second (decoding excluded), measured in this run.
     """
     import pyarrow.parquet as pq
 
-    from soccerfactory.curation.calibrate import build_calibrator, pitch_position
+    from soccerfactory.curation.calibrate import build_calibrator, pitch_position, pitch_position_uncertainty
     from soccerfactory.curation.pitch import PitchModel
     from soccerfactory.curation.video import read_frames
     from soccerfactory.flows.quality import _clip_of, _held_out_clip
@@ -187,7 +189,7 @@ def synthetic_calibration_quality(
     steps = list(keyframe_every) if calibrate.backend in ("heatmap", "yolo-pose") else [1]
     clips = []
     for seed in seeds:
-        clip_dir = _held_out_clip(Path(work_dir), seed, 30.0, say)
+        clip_dir = _held_out_clip(Path(work_dir), seed, max(clip_seconds, seconds), say)
         clip = _clip_of(clip_dir)
         clips.append((seed, clip.head(int(round(seconds * clip.fps))), clip_dir))
     variants = {}
@@ -195,6 +197,7 @@ def synthetic_calibration_quality(
         calibrator = build_calibrator(calibrate.backend, **params, keyframe_every=step)
         frames_total = valid_total = 0
         line_errors, athlete_errors, seconds_spent = [], [], 0.0
+        sigmas: list[float] = []
         per_clip = {}
         for seed, clip, clip_dir in clips:
             results: dict[int, Any] = {}
@@ -215,8 +218,13 @@ def synthetic_calibration_quality(
                 projected = result.camera.project(group[["pitch_x", "pitch_y", "pitch_z"]].to_numpy())
                 clip_lines.extend(np.linalg.norm(projected - group[["x", "y"]].to_numpy(), axis=1).tolist())
             for frame, group in athletes[athletes.frame_index.isin(list(results))].groupby("frame_index"):
-                placed = pitch_position(results[int(frame)], group[["x1", "y1", "x2", "y2"]].to_numpy())
-                clip_athletes.extend(np.linalg.norm(placed - group[["pitch_x", "pitch_y"]].to_numpy(), axis=1)[np.isfinite(placed).all(axis=1)].tolist())
+                boxes = group[["x1", "y1", "x2", "y2"]].to_numpy()
+                placed = pitch_position(results[int(frame)], boxes)
+                sigma = pitch_position_uncertainty(results[int(frame)], boxes)
+                placed_ok = np.isfinite(placed).all(axis=1) & np.isfinite(sigma)
+                miss = np.linalg.norm(placed - group[["pitch_x", "pitch_y"]].to_numpy(), axis=1)[placed_ok]
+                clip_athletes.extend(miss.tolist())
+                sigmas.extend(sigma[placed_ok].tolist())
             valid = sum(result.valid for result in results.values())
             per_clip[str(seed)] = {
                 "completeness": round(valid / max(n, 1), 4),
@@ -236,6 +244,9 @@ def synthetic_calibration_quality(
             "line_error_px_p90": _percentile(line_errors, 90),
             "athlete_position_error_m": _median(athlete_errors),
             "athlete_position_error_m_p90": _percentile(athlete_errors, 90),
+            # How honest pitch_sigma_m is: a Gaussian radius would hold ~86% within two sigma.
+            "athlete_sigma_m": _median(sigmas),
+            "athlete_within_2_sigma": round(float(np.mean(np.asarray(athlete_errors) <= 2 * np.asarray(sigmas))), 4) if sigmas else None,
             "fps": round(frames_total / max(seconds_spent, 1e-9), 2),
             "per_clip": per_clip,
         }

@@ -114,6 +114,7 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("jersey", pa.int32()),  # null when no legible consensus
             pa.field("pitch_x", pa.float32()),  # metres; null without a valid camera
             pa.field("pitch_y", pa.float32()),
+            pa.field("pitch_sigma_m", pa.float32()),  # one-sigma radius of pitch_x/y, grows with distance
             pa.field("mask_rle", pa.string()),  # COCO uncompressed RLE as JSON, column-major
         ]
         + _floats(("refined_x1", "refined_y1", "refined_x2", "refined_y2"), nullable=True)  # box of the mask
@@ -363,6 +364,7 @@ def example_shard_tables(
                 "team": None if referee else "AB"[track % 2], "role": "referee" if referee else "player",
                 "jersey": None if referee or track == 1 else 7 + track,
                 "pitch_x": (x - width / 2) / 12 if valid[i] else None, "pitch_y": (y - height / 2) / 10 if valid[i] else None,
+                "pitch_sigma_m": 0.3 + 0.01 * (height - y) if valid[i] else None,
                 "mask_rle": '{"size": [720, 1280], "counts": [0]}' if i % 2 == 0 else None,
                 "refined_x1": x + 1, "refined_y1": y + 1, "refined_x2": x + 19, "refined_y2": y + 59, "mask_score": 0.8,
                 "team_agreement": None if referee else 0.75, "role_agreement": 1.0,

@@ -10,9 +10,9 @@ Loss per keypoint in the image: cross-entropy between the heatmap's softmax and 
 the labelled position (sigma ``sigma`` cells); every keypoint: binary cross-entropy of its
 visibility. The last epoch's weights are written; ``valid`` is reported, never used to choose.
 
-Run::
+Run (builds the data set, ~3 min, then trains, ~25 min on 2 cores)::
 
-    python -m soccerfactory.curation.training.keypoints --data /tmp/sf-kp/data --minutes 30
+    python -m soccerfactory.curation.training.keypoints --data /tmp/sf-kp/data --build-data --epochs 40
 """
 
 from __future__ import annotations
@@ -288,7 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--base-weights", type=Path, default=bundled_weights("detector.pt"), help="YOLOv8s checkpoint whose backbone is used")
     parser.add_argument("--evaluate", type=Path, default=None, help="only score these weights on DATA's valid split")
+    parser.add_argument("--build-data", action="store_true", help="first (re)build DATA: football-field unstretched plus synthetic frames")
+    parser.add_argument("--synth-seeds", default="100:124", help="renderer seeds for --build-data, START:STOP (4 s clips, every 10th frame)")
     args = parser.parse_args(argv)
+    if args.build_data:
+        from soccerfactory.curation.training.datasets import SynthFrames, build_pitch_dataset
+
+        start, stop = (int(v) for v in args.synth_seeds.split(":"))
+        counts = build_pitch_dataset(args.data, synth=SynthFrames(seeds=tuple(range(start, stop)), seconds=4.0, every=10))
+        print(json.dumps({k: str(v) for k, v in counts.items()}))
     if args.evaluate is not None:
         net, _ = load_keypoint_net(args.evaluate)
         valid = load_pose_split(args.data / "images" / "valid", args.data / "labels" / "valid")

@@ -34,6 +34,7 @@ from soccerfactory.curation.calibrate import (
 from soccerfactory.curation.pitch import KEYPOINT_NAMES, LINE_NAMES, PitchModel
 from soccerfactory.curation.synth import SynthConfig, render_clip
 from soccerfactory.curation.testing import make_camera, make_frames
+from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.types import Camera, Frames
 
 PITCH = PitchModel()
@@ -707,3 +708,23 @@ def test_lines_calibrator_places_and_tracks_the_camera_without_a_model(search_cl
     lost = calibrator.fresh()(grey)
     assert not any(r.valid for r in lost)
     assert "line search" in lost[0].reason and "no prior camera" in lost[1].reason
+
+
+PLAYERS_VALID = DEFAULT_DATA_ROOT / "football-players" / "valid"
+
+
+@pytest.mark.skipif(not PLAYERS_VALID.is_dir(), reason="needs ../shared/data/football-players")
+def test_default_calibrator_solves_broadcast_frames_and_rejects_close_ups_and_crowds():
+    """The bundled keypoint model places main-camera frames; a 4x zoom on a player (a close-up)
+    and a crowd-like texture get no camera, with the reason, instead of a guess."""
+    calibrator = build_calibrator("heatmap", pitch=PITCH, max_error_px=15.0)
+    image = cv2.resize(cv2.imread(str(sorted((PLAYERS_VALID / "images").glob("*.jpg"))[0])), (1280, 720))
+    close_up = cv2.resize(image[300:480, 500:820], (1280, 720))
+    crowd = cv2.resize(np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8), (1280, 720), interpolation=cv2.INTER_NEAREST)
+    results = {}
+    for name, frame in (("broadcast", image), ("close-up", close_up), ("crowd", crowd)):
+        (results[name],) = calibrator.fresh()(Frames(frame[None], np.array([0]), np.zeros(1), 25.0, name))
+    assert results["broadcast"].valid and results["broadcast"].n_keypoints >= 6
+    for name in ("close-up", "crowd"):
+        assert not results[name].valid and results[name].camera is None
+        assert "keypoints" in results[name].reason

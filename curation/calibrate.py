@@ -1363,7 +1363,10 @@ class LineSearchInitialiser:
             x = f * u + width_s / 2.0
             y = f * v + height_s / 2.0
             inside = front & (x >= 0) & (x <= width_s - 1) & (y >= 0) & (y <= height_s - 1)
-            index = np.where(inside, y.astype(np.int32) * width_s + x.astype(np.int32), 0)
+            # Clipped before the cast: off-image candidates are masked out, but must not overflow.
+            xi = np.nan_to_num(np.clip(x, 0, width_s - 1)).astype(np.int32)
+            yi = np.nan_to_num(np.clip(y, 0, height_s - 1)).astype(np.int32)
+            index = np.where(inside, yi * width_s + xi, 0)
             values = np.where(inside, flat[index], 0.0)
             n = inside.sum(axis=1)
             missing = np.maximum(self.min_samples - n, 0)

@@ -167,6 +167,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         **keys([r["frame_index"] for r in people]),
         **{k: [r[k] for r in people] for k in ("x1", "y1", "x2", "y2", "class", "track_id", "role", "pitch_x", "pitch_y")},
         "confidence": [1.0] * len(people),
+        "pitch_sigma_m": [0.0] * len(people),  # ground truth: exact
         "tracklet_id": [r["track_id"] for r in people],
         "team": [_GT_TEAM.get(r["team"]) for r in people],
         "jersey": [r["jersey"] if r["role"] != "referee" else None for r in people],

@@ -11,7 +11,10 @@ from soccerfactory.flows.config import ConfigError, CurateConfig, load_config
 def test_defaults_point_at_the_bundled_models():
     config = CurateConfig()
     assert config.detect.resolved_weights().name == "detector.pt"
-    assert config.calibrate.resolved_weights().name == "pitch-keypoints.pt"
+    assert config.calibrate.backend == "heatmap" and config.calibrate.resolved_weights().name == "pitch-keypoints-heatmap.pt"
+    assert config.calibrate.resolved_weights().is_file()  # shipped: a fresh install calibrates at once
+    pose = config.with_values({"calibrate.backend": "yolo-pose"})
+    assert pose.calibrate.resolved_weights().name == "pitch-keypoints.pt"
     assert config.decode.semantic_fps == 1.0 and config.decode.spatial_stride == 1
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "build_calibrator",
     "build_feature_detector",
     "calibrate_frame",
+    "fit_line_segments",
     "initialise_from_lines",
     "pitch_position_uncertainty",
     "camera_from_homography",
@@ -1179,6 +1180,65 @@ class LinesClassicDetector:
             lines = self.observe(frames.images[i], camera) if camera is not None else ()
             out.append(PitchObservations.empty().with_lines(lines))
         return out
+
+
+def fit_line_segments(
+    mask: np.ndarray,
+    min_length_fraction: float = 0.06,
+    merge_px: float = 4.0,
+    merge_deg: float = 2.0,
+) -> np.ndarray:
+    """Straight segments of a line mask (:meth:`LinesClassicDetector.line_mask`), no camera needed.
+
+    Probabilistic Hough on the mask, then pieces that are collinear (within ``merge_deg`` and
+    ``merge_px``) and overlap or nearly touch are merged, so a painted line a few pixels wide
+    gives one segment. Curved markings (the centre circle, penalty arcs) come out as chains of
+    short chords or not at all; they are not fitted as ellipses here.
+
+    Args:
+        mask: ``bool`` ``(H, W)``.
+        min_length_fraction: Shortest segment, as a share of the image width.
+
+    Returns:
+        ``float64`` ``(S, 4)`` segments ``x1, y1, x2, y2`` (pixels), longest first.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    width = mask.shape[1]
+    image = mask.astype(np.uint8) * 255
+    min_length = max(10.0, min_length_fraction * width)
+    found = cv2.HoughLinesP(image, 1, np.pi / 360, threshold=int(min_length / 2), minLineLength=min_length, maxLineGap=0.01 * width)
+    pieces = [tuple(map(float, line[0])) for line in found] if found is not None else []
+    segments = _merge_collinear(pieces, merge_px, math.radians(merge_deg), gap_px=0.02 * width)
+    segments = [seg for seg in segments if math.hypot(seg[2] - seg[0], seg[3] - seg[1]) >= min_length]
+    segments.sort(key=lambda seg: -math.hypot(seg[2] - seg[0], seg[3] - seg[1]))
+    return np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+
+
+def _merge_collinear(pieces: list[tuple[float, ...]], merge_px: float, merge_rad: float, gap_px: float) -> list[tuple[float, ...]]:
+    """Greedy merge of Hough pieces lying on one line (a thick painted line yields several)."""
+    merged: list[list[float]] = []
+    for piece in sorted(pieces, key=lambda p: -math.hypot(p[2] - p[0], p[3] - p[1])):
+        x1, y1, x2, y2 = piece
+        for target in merged:
+            tx1, ty1, tx2, ty2 = target
+            direction = np.array([tx2 - tx1, ty2 - ty1])
+            length = float(np.linalg.norm(direction))
+            if length == 0:
+                continue
+            direction /= length
+            angle = math.acos(min(1.0, abs(float(np.dot(direction, np.array([x2 - x1, y2 - y1]) / max(math.hypot(x2 - x1, y2 - y1), 1e-9))))))
+            normal = np.array([-direction[1], direction[0]])
+            offsets = [abs(float(np.dot(np.array([x, y]) - np.array([tx1, ty1]), normal))) for x, y in ((x1, y1), (x2, y2))]
+            along = sorted(float(np.dot(np.array([x, y]) - np.array([tx1, ty1]), direction)) for x, y in ((x1, y1), (x2, y2)))
+            if angle <= merge_rad and max(offsets) <= merge_px and along[0] <= length + gap_px and along[1] >= -gap_px:
+                low, high = min(0.0, along[0]), max(length, along[1])
+                start = np.array([tx1, ty1]) + low * direction
+                stop = np.array([tx1, ty1]) + high * direction
+                target[:] = [start[0], start[1], stop[0], stop[1]]
+                break
+        else:
+            merged.append([x1, y1, x2, y2])
+    return [tuple(seg) for seg in merged]
 
 
 def _build_yolo_pose(

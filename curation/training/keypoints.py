@@ -174,7 +174,7 @@ def evaluate_keypoints(net: Any, samples: list[KeypointSample], frame_size: tupl
     }
 
 
-def train_keypoints(settings: TrainKeypoints, out: str | Path, progress=print) -> dict:
+def train_keypoints(settings: TrainKeypoints, out: str | Path, progress=print, command: str | None = None) -> dict:
     """Train, write ``out`` (``state_dict`` file) and ``out`` with ``.json`` (manifest); return the manifest."""
     import torch
     from torch.nn import functional as F
@@ -268,7 +268,7 @@ def train_keypoints(settings: TrainKeypoints, out: str | Path, progress=print) -
         "train_seconds": round(time.perf_counter() - started, 1),
         "history": history,
         "metrics_valid": metrics,
-        "command": " ".join([Path(sys.executable).name, "-m", "soccerfactory.curation.training.keypoints", *sys.argv[1:]]),
+        "command": command or " ".join([Path(sys.executable).name, "-m", "soccerfactory.curation.training.keypoints", *sys.argv[1:]]),
     }
     manifest_path = out.with_suffix(".json")
     manifest_tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")

@@ -290,6 +290,19 @@ def config_show(
     typer.echo(f"# config hash: {resolved.config_hash()}")
 
 
+def _seed_range(text: str) -> tuple[int, int] | None:
+    """``--synth-seeds`` as ``(first, stop)``, or None for 'none'; exits with a clear error otherwise."""
+    if text.lower() == "none":
+        return None
+    try:
+        first, stop = (int(v) for v in text.split(":"))
+        if not 0 <= first < stop:
+            raise ValueError
+    except ValueError:
+        _fail(f"--synth-seeds must be first:stop with 0 <= first < stop, or none; got {text!r}")
+    return first, stop
+
+
 @app.command("train-detector")
 def train_detector_command(
     out_dir: Path = typer.Option(Path("out/models"), "--out-dir", help="Where detector.pt and its manifest detector.json go."),
@@ -330,14 +343,8 @@ def train_detector_command(
         _fail(f"{data_root / 'football-players' / 'train'} not found; pass --data-root DIR holding football-players/")
     if imgsz % 32:
         _fail(f"--imgsz must be a multiple of 32, got {imgsz}")
-    seeds = None if synth_seeds.lower() == "none" else synth_seeds
-    if seeds is not None:
-        try:
-            first, stop = (int(v) for v in seeds.split(":"))
-            if not 0 <= first < stop:
-                raise ValueError
-        except ValueError:
-            _fail(f"--synth-seeds must be first:stop with 0 <= first < stop, or none; got {synth_seeds!r}")
+    seed_range = _seed_range(synth_seeds)
+    seeds = f"{seed_range[0]}:{seed_range[1]}" if seed_range else None
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     # One Prefect home per project folder: out/models -> out/.prefect, as `curate --output out` uses.
@@ -388,15 +395,7 @@ def train_keypoints_command(
         data_root = DEFAULT_DATA_ROOT
     if not (data_root / "football-field" / "train").is_dir():
         _fail(f"{data_root / 'football-field' / 'train'} not found; pass --data-root DIR holding football-field/")
-    seeds = None
-    if synth_seeds.lower() != "none":
-        try:
-            first, stop = (int(v) for v in synth_seeds.split(":"))
-            if not 0 <= first < stop:
-                raise ValueError
-            seeds = (first, stop)
-        except ValueError:
-            _fail(f"--synth-seeds must be first:stop with 0 <= first < stop, or none; got {synth_seeds!r}")
+    seeds = _seed_range(synth_seeds)
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     with apply_env(embedded_prefect_env(out_dir.resolve().parent)):

@@ -1,0 +1,101 @@
+"""Per-task losses of :class:`~soccerfactory.model.network.SoccerMasterNet` and their weighted sum.
+
+Targets (a dict, any subset; a task without its target is skipped, so one batch may mix samples
+from datasets that label different things, the paper's cross-dataset training):
+
+* ``athletes``: ``(B, T, 3, rows, cols)``: channel 0 a Gaussian centre heatmap in [0, 1] (1 at a
+  box centre cell), channels 1-2 the box width and height (fractions of the image) at centre
+  cells; ``athletes_mask`` ``(B, T)`` says which frames carry athlete labels.
+* ``keypoints``: ``(B, T, K, rows, cols)`` normalised Gaussians (each sums to 1) for visible
+  keypoints, zeros otherwise; ``keypoints_visible`` ``(B, T, K)`` bool.
+* ``camera``: ``(B, T, 8)`` normalised homography entries; ``camera_mask`` ``(B, T)`` bool.
+* ``event``: ``(B,)`` class index (``-1`` = unlabelled).
+* ``text``: ``(B, align_dim)`` L2-normalised caption embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_WEIGHTS", "MultiTaskLoss", "centre_focal_loss", "contrastive_loss", "heatmap_cross_entropy"]
+
+DEFAULT_WEIGHTS = {"athletes": 1.0, "keypoints": 1.0, "camera": 1.0, "event": 0.5, "align": 0.5}
+
+
+def centre_focal_loss(logits, target, alpha: float = 2.0, beta: float = 4.0):
+    """CenterNet's penalty-reduced focal loss, averaged over the number of centres."""
+    import torch
+
+    prob = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    centres = target.ge(0.99).float()
+    positive = -((1 - prob) ** alpha) * torch.log(prob) * centres
+    negative = -((1 - target) ** beta) * (prob**alpha) * torch.log(1 - prob) * (1 - centres)
+    return (positive.sum() + negative.sum()) / centres.sum().clamp_min(1.0)
+
+
+def heatmap_cross_entropy(logits, target, visible):
+    """Cross-entropy between each map's softmax and its target distribution, over visible maps."""
+    import torch
+
+    log_prob = torch.log_softmax(logits.flatten(-2), dim=-1)
+    per_map = -(target.flatten(-2) * log_prob).sum(dim=-1)
+    weight = visible.float()
+    return (per_map * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def contrastive_loss(video, text, temperature: float = 0.07):
+    """Symmetric InfoNCE between window and caption embeddings (matching rows are pairs)."""
+    import torch
+    from torch.nn import functional as F
+
+    logits = video @ text.T / temperature
+    labels = torch.arange(len(video), device=video.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+@dataclass
+class MultiTaskLoss:
+    """Weighted sum of the task losses present in both outputs and targets.
+
+    Attributes:
+        weights: Task -> weight (the paper weights tasks and clips gradients; see the trainer).
+    """
+
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def __call__(self, outputs: Mapping, targets: Mapping) -> tuple[object, dict[str, float]]:
+        """``(total, {task: value})``; ``total`` is a scalar tensor to backpropagate."""
+        import torch
+        from torch.nn import functional as F
+
+        parts = {}
+        if "athletes" in outputs and "athletes" in targets:
+            mask = targets.get("athletes_mask")
+            predicted, target = outputs["athletes"], targets["athletes"]
+            if mask is not None:
+                predicted, target = predicted[mask], target[mask]
+            predicted, target = predicted.reshape(-1, *predicted.shape[-3:]), target.reshape(-1, *target.shape[-3:])
+            if len(predicted):
+                centres = target[:, 0].ge(0.99)
+                size = F.l1_loss(predicted[:, 1:].permute(0, 2, 3, 1)[centres], target[:, 1:].permute(0, 2, 3, 1)[centres]) if centres.any() else predicted.sum() * 0
+                parts["athletes"] = centre_focal_loss(predicted[:, 0], target[:, 0]) + 5.0 * size
+        if "keypoints" in outputs and "keypoints" in targets:
+            parts["keypoints"] = heatmap_cross_entropy(outputs["keypoints"], targets["keypoints"], targets["keypoints_visible"])
+        if "camera" in outputs and "camera" in targets:
+            mask = targets.get("camera_mask")
+            predicted, target = outputs["camera"], targets["camera"]
+            if mask is not None:
+                predicted, target = predicted[mask], target[mask]
+            if len(predicted):
+                parts["camera"] = F.smooth_l1_loss(predicted, target)
+        if "event" in outputs and "event" in targets:
+            labelled = targets["event"] >= 0
+            if labelled.any():
+                parts["event"] = F.cross_entropy(outputs["event"][labelled], targets["event"][labelled])
+        if "align" in outputs and "text" in targets and len(outputs["align"]) > 1:
+            parts["align"] = contrastive_loss(outputs["align"], targets["text"])
+        if not parts:
+            raise ValueError(f"no task has both an output and a target: outputs {sorted(outputs)}, targets {sorted(targets)}")
+        total = sum(self.weights.get(name, 1.0) * value for name, value in parts.items())
+        return total, {name: float(value.detach()) for name, value in parts.items()}

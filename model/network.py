@@ -1,0 +1,187 @@
+"""The multi-task soccer model, in the shape of SoccerMaster (arXiv 2512.11016), scaled by config.
+
+A ViT backbone (timm) runs on every frame of a short window. Its *spatial* output, the patch
+tokens of each frame, feeds the dense heads; the class tokens of the window then pass through a
+few *spatio-temporal* transformer blocks whose pooled output feeds the semantic heads:
+
+* ``athletes``: centre-based detection (CenterNet style): a centre heatmap per patch cell and the
+  box width/height there (fractions of the image), so a box needs no set matching to train;
+* ``keypoints``: one heatmap per pitch keypoint over the patch grid (softmax over the grid);
+* ``camera``: the 8 free entries of the frame's image-to-pitch homography, normalised;
+* ``event``: event classification over the window;
+* ``align``: an embedding of the window for contrastive alignment with caption embeddings.
+
+``ModelConfig.tiny()`` trains on 2 CPU cores; ``ModelConfig.vit_large()`` is the paper's size
+(ViT-L/16 at 512 px) for a GPU. Backbone weights come only from a local file (never downloaded),
+read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HEADS", "ModelConfig", "SoccerMasterNet", "build_model"]
+
+#: Every head the model can carry; a config picks a subset.
+HEADS = ("athletes", "keypoints", "camera", "event", "align")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes and heads of a :class:`SoccerMasterNet`.
+
+    Attributes:
+        image_size: ``(height, width)`` of the input frames, multiples of ``patch_size``.
+        patch_size, embed_dim, depth, num_heads: The ViT (timm ``VisionTransformer``).
+        temporal_depth: Spatio-temporal blocks over the window's class tokens.
+        window: Frames per sample (the semantic heads see all of them).
+        n_keypoints: Pitch keypoint heatmaps (32: the football-field order).
+        n_events: Event classes.
+        align_dim: Size of the alignment embedding (the text encoder's size).
+        heads: Heads to build, a subset of :data:`HEADS`.
+        backbone_weights: Local ``state_dict`` file for the ViT (``None``: random init).
+    """
+
+    image_size: tuple[int, int] = (144, 256)
+    patch_size: int = 16
+    embed_dim: int = 192
+    depth: int = 4
+    num_heads: int = 3
+    temporal_depth: int = 2
+    window: int = 4
+    n_keypoints: int = 32
+    n_events: int = 4
+    align_dim: int = 256
+    heads: tuple[str, ...] = HEADS
+    backbone_weights: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        h, w = self.image_size
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} must be multiples of patch_size {self.patch_size}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"embed_dim {self.embed_dim} must divide by num_heads {self.num_heads}")
+        unknown = set(self.heads) - set(HEADS)
+        if unknown or not self.heads:
+            raise ValueError(f"unknown heads {sorted(unknown)}; valid choices: {', '.join(HEADS)}")
+        if self.window < 1 or self.depth < 1 or self.temporal_depth < 0:
+            raise ValueError("window and depth must be >= 1, temporal_depth >= 0")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """``(rows, cols)`` of patch cells: the resolution of the dense heads."""
+        return self.image_size[0] // self.patch_size, self.image_size[1] // self.patch_size
+
+    @classmethod
+    def tiny(cls, **changes: Any) -> ModelConfig:
+        """A ViT with 2 M parameters at 256x144: trains on a 2-core CPU."""
+        return cls(**changes)
+
+    @classmethod
+    def vit_large(cls, **changes: Any) -> ModelConfig:
+        """The paper's size: ViT-L/16 (24 blocks, 1024 wide) at 512x288, 8-frame windows."""
+        return cls(**{"image_size": (288, 512), "embed_dim": 1024, "depth": 24, "num_heads": 16, "temporal_depth": 4, "window": 8, **changes})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _module_classes():
+    import torch
+    from torch import nn
+
+    from soccerfactory.curation.runtime import prepare_vision_runtime
+
+    prepare_vision_runtime()
+    from timm.models.vision_transformer import Block, VisionTransformer
+
+    class SoccerMasterNet(nn.Module):
+        """See the module docstring. ``forward(frames)`` takes ``float32`` ``(B, T, 3, H, W)`` RGB
+        in [0, 1] (``T`` = ``config.window``) and returns a dict of the configured heads:
+
+        * ``athletes``: ``(B, T, 3, rows, cols)``: centre logit, box width and height (fractions);
+        * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
+        * ``camera``: ``(B, T, 8)``;
+        * ``event``: ``(B, n_events)`` logits;
+        * ``align``: ``(B, align_dim)`` L2-normalised.
+        """
+
+        def __init__(self, config: ModelConfig) -> None:
+            super().__init__()
+            self.config = config
+            self.backbone = VisionTransformer(
+                img_size=config.image_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+                num_heads=config.num_heads, num_classes=0, dynamic_img_size=True,
+            )
+            if config.backbone_weights:
+                from soccerfactory.curation.bundled import require_weights
+
+                path = require_weights(config.backbone_weights, "model backbone weights")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                missing, unexpected = self.backbone.load_state_dict(state.get("state_dict", state), strict=False)
+                if len(missing) > len(self.backbone.state_dict()) // 2:
+                    raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
+            d = config.embed_dim
+            heads = set(config.heads)
+            self.athletes = nn.Conv2d(d, 3, 1) if "athletes" in heads else None
+            self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
+            self.camera = nn.Linear(d, 8) if "camera" in heads else None
+            self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
+            self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
+            self.temporal_norm = nn.LayerNorm(d)
+            self.event = nn.Linear(d, config.n_events) if "event" in heads else None
+            self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
+            if self.athletes is not None:
+                # Start with "no athlete anywhere" (prior 1 %), as CenterNet does, so the first
+                # steps do not drown in false centres.
+                nn.init.constant_(self.athletes.bias[:1], -4.6)
+
+        def head_parameters(self) -> list[nn.Parameter]:
+            return [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
+
+        def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+            b, t, c, h, w = frames.shape
+            tokens = self.backbone.forward_features(frames.reshape(b * t, c, h, w))
+            prefix = self.backbone.num_prefix_tokens
+            rows, cols = h // self.config.patch_size, w // self.config.patch_size
+            cls = tokens[:, 0]
+            patches = tokens[:, prefix:].transpose(1, 2).reshape(b * t, -1, rows, cols)
+            out: dict[str, torch.Tensor] = {}
+            if self.athletes is not None:
+                raw = self.athletes(patches)
+                out["athletes"] = torch.cat([raw[:, :1], torch.sigmoid(raw[:, 1:])], dim=1).reshape(b, t, 3, rows, cols)
+            if self.keypoints is not None:
+                out["keypoints"] = self.keypoints(patches).reshape(b, t, -1, rows, cols)
+            if self.camera is not None:
+                out["camera"] = self.camera(cls).reshape(b, t, 8)
+            if self.event is not None or self.align is not None:
+                sequence = cls.reshape(b, t, -1) + self.time_embed[:, :t]
+                pooled = self.temporal_norm(self.temporal(sequence)).mean(dim=1)
+                if self.event is not None:
+                    out["event"] = self.event(pooled)
+                if self.align is not None:
+                    out["align"] = torch.nn.functional.normalize(self.align(pooled), dim=-1)
+            return out
+
+    return SoccerMasterNet
+
+
+def SoccerMasterNet(config: ModelConfig):  # noqa: N802 - a class built lazily (torch, timm imports)
+    """Build the network for ``config`` (see the module docstring)."""
+    return _module_classes()(config)
+
+
+def build_model(config: ModelConfig | None = None, weights: str | Path | None = None):
+    """A :class:`SoccerMasterNet`, optionally with a checkpoint's weights (``weights_only``)."""
+    import torch
+
+    net = SoccerMasterNet(config or ModelConfig.tiny())
+    if weights is not None:
+        from soccerfactory.curation.bundled import require_weights
+
+        state = torch.load(require_weights(weights, "model checkpoint"), map_location="cpu", weights_only=True)
+        net.load_state_dict(state.get("model", state))
+    return net

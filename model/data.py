@@ -1,0 +1,222 @@
+"""Training samples straight from the catalog: a SQL filter picks frames, the shards give labels,
+the source video gives pixels.
+
+* :func:`select_windows` runs one query over the catalog's views (``frames`` joined with
+  ``cameras`` and ``clips``, filtered by the caller's ``WHERE`` clause: valid cameras only, a
+  quality threshold, given matches) and cuts each clip's selected frames into windows of
+  ``window`` consecutive frames, every ``step`` frames (dense sampling: small ``step``).
+* :func:`split_of` puts a whole match in ``train`` or ``eval`` by a hash of its id, so no match
+  leaks between the two, and the split never changes when matches are added.
+* :class:`ShardWindowDataset` decodes each clip's frames once (through fsspec, with the clip spec
+  stored in the shard manifest), resized to the model's input, and builds every target the
+  labels support: athlete centre heatmaps and box sizes, pitch keypoint heatmaps projected with
+  the frame's homography, the normalised homography itself, and a caption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from soccerfactory.model.network import ModelConfig
+
+__all__ = ["ShardWindowDataset", "Window", "caption_for", "select_windows", "split_of"]
+
+
+def split_of(match_id: str, eval_fraction: float = 0.2) -> str:
+    """``"train"`` or ``"eval"`` for a match, by a stable hash of its id."""
+    if not 0 <= eval_fraction <= 1:
+        raise ValueError(f"eval_fraction must be in [0, 1], got {eval_fraction}")
+    bucket = int.from_bytes(hashlib.sha256(match_id.encode()).digest()[:8], "little") / 2**64
+    return "eval" if bucket < eval_fraction else "train"
+
+
+@dataclass(frozen=True)
+class Window:
+    """``len(frames)`` consecutive frames of one clip (source frame indices)."""
+
+    match_id: str
+    clip_id: str
+    manifest_url: str
+    frames: tuple[int, ...]
+
+
+def select_windows(
+    catalog: str | Path,
+    where: str | None = None,
+    window: int = 4,
+    step: int | None = None,
+    split: str | None = None,
+    eval_fraction: float = 0.2,
+) -> list[Window]:
+    """Windows of consecutive selected frames, from the catalog.
+
+    Args:
+        catalog: The DuckDB catalog file.
+        where: SQL condition over ``frames f``, ``cameras c`` and ``clips k`` (e.g.
+            ``"c.valid_camera AND k.match_id = 'm1'"``); ``None`` for every frame.
+        window: Frames per window.
+        step: Frames between window starts (default ``window``: no overlap).
+        split: ``"train"`` or ``"eval"`` to keep only that side of :func:`split_of`.
+    """
+    from soccerfactory.storage.catalog import connect
+
+    if window < 1 or (step is not None and step < 1):
+        raise ValueError(f"window and step must be >= 1, got {window}, {step}")
+    step = step or window
+    condition = f"WHERE {where}" if where else ""
+    sql = f"""
+        SELECT f.match_id, f.clip_id, s.manifest_url, list(f.frame_index ORDER BY f.frame_index) AS frames
+        FROM frames f
+        JOIN cameras c USING (match_id, clip_id, frame_index)
+        JOIN clips k USING (match_id, clip_id)
+        JOIN shards s USING (match_id, clip_id)
+        {condition}
+        GROUP BY f.match_id, f.clip_id, s.manifest_url
+        ORDER BY f.match_id, f.clip_id
+    """
+    with connect(catalog, read_only=True) as connection:
+        try:
+            rows = connection.execute(sql).fetchall()
+        except Exception as error:  # a bad WHERE clause: say which, with DuckDB's reason
+            raise ValueError(f"cannot select training frames with WHERE {where!r}: {str(error).splitlines()[0]}") from None
+    out = []
+    for match_id, clip_id, manifest_url, frames in rows:
+        if split is not None and split_of(match_id, eval_fraction) != split:
+            continue
+        frames = list(frames)
+        run_start = 0
+        # Windows never straddle a gap in the selection (a filtered-out frame breaks continuity).
+        for i in range(1, len(frames) + 1):
+            if i == len(frames) or frames[i] != frames[i - 1] + 1:
+                run = frames[run_start:i]
+                for start in range(0, len(run) - window + 1, step):
+                    out.append(Window(match_id, clip_id, manifest_url, tuple(run[start:start + window])))
+                run_start = i
+    return out
+
+
+def caption_for(athletes: Any, camera_valid: bool) -> str:
+    """A short caption of one frame's labels (what the alignment head is trained against)."""
+    teams = {team: int(count) for team, count in zip(*np.unique(np.asarray([t or "none" for t in athletes["team"]]), return_counts=True))}
+    parts = [f"{teams.get('A', 0)} players of team A", f"{teams.get('B', 0)} players of team B"]
+    referees = int(sum(role == "referee" for role in athletes["role"]))
+    if referees:
+        parts.append(f"{referees} referee" + ("s" if referees > 1 else ""))
+    xs = [x for x in athletes["pitch_x"] if x is not None and math.isfinite(x)]
+    if camera_valid and xs:
+        centre = float(np.median(xs))
+        parts.append("play in the left half" if centre < -17 else "play in the right half" if centre > 17 else "play around the halfway line")
+    return ", ".join(parts)
+
+
+class ShardWindowDataset:
+    """A map-style dataset of :class:`Window` samples (``torch.utils.data.Dataset`` protocol).
+
+    ``dataset[i]`` is ``(frames, targets)``: ``frames`` ``float32`` ``(T, 3, H, W)`` RGB in [0, 1]
+    at ``config.image_size``; ``targets`` as :class:`~soccerfactory.model.losses.MultiTaskLoss`
+    reads them, without the batch axis, plus ``caption`` (str).
+
+    Decoded clips are kept in memory (at the model's size: 110 kB a frame for the tiny config),
+    so a worker decodes each clip once.
+    """
+
+    def __init__(self, windows: Sequence[Window], config: ModelConfig, sigma_cells: float = 1.0,
+                 storage_options: dict | None = None) -> None:
+        if not windows:
+            raise ValueError("no training windows: the catalog query selected no frames")
+        self.windows, self.config, self.sigma, self.storage_options = list(windows), config, float(sigma_cells), storage_options
+        self._frames: dict[str, dict[int, np.ndarray]] = {}
+        self._labels: dict[str, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def _clip(self, window: Window) -> tuple[dict[int, np.ndarray], dict[str, Any]]:
+        import cv2
+
+        from soccerfactory.curation.video import ClipSpec, read_frames
+        from soccerfactory.storage.shards import read_manifest, read_shard
+
+        key = window.manifest_url
+        if key not in self._frames:
+            manifest = read_manifest(key, self.storage_options)
+            spec = manifest.metadata.get("clip") if isinstance(manifest.metadata, dict) else None
+            if not spec:
+                raise ValueError(f"shard {key} records no clip spec (metadata.clip); re-curate it to train on it")
+            clip = ClipSpec(**spec)
+            height, width = self.config.image_size
+            frames = {}
+            for batch in read_frames(clip, batch_size=32, storage_options=self.storage_options):
+                for index, image in zip(batch.frame_index.tolist(), batch.images):
+                    frames[index] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)[:, :, ::-1].copy()
+            tables = read_shard(manifest, tables=("athletes", "cameras"), storage_options=self.storage_options)
+            self._frames[key] = frames
+            self._labels[key] = {"athletes": tables["athletes"].to_pandas(), "cameras": tables["cameras"].to_pandas(),
+                                 "size": (clip.width, clip.height)}
+        return self._frames[key], self._labels[key]
+
+    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
+        import torch
+
+        from soccerfactory.curation.pitch import PitchModel
+
+        window = self.windows[index]
+        frames, labels = self._clip(window)
+        config = self.config
+        rows, cols = config.grid
+        t = len(window.frames)
+        source_w, source_h = labels["size"]
+        athletes = np.zeros((t, 3, rows, cols), np.float32)
+        keypoints = np.zeros((t, config.n_keypoints, rows, cols), np.float32)
+        visible = np.zeros((t, config.n_keypoints), bool)
+        camera = np.zeros((t, 8), np.float32)
+        camera_mask = np.zeros(t, bool)
+        vs, us = np.mgrid[0:rows, 0:cols]
+        pitch_points = PitchModel().keypoints[: config.n_keypoints]
+        scale = np.diag([1 / 52.5, 1 / 34.0, 1.0])  # pitch metres -> about [-1, 1]
+        captions = []
+        for f, frame in enumerate(window.frames):
+            boxes = labels["athletes"][labels["athletes"].frame_index == frame]
+            for x1, y1, x2, y2 in boxes[["x1", "y1", "x2", "y2"]].to_numpy():
+                u = (x1 + x2) / 2 / source_w * cols - 0.5
+                v = (y1 + y2) / 2 / source_h * rows - 0.5
+                athletes[f, 0] = np.maximum(athletes[f, 0], np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2)))
+                r, c = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
+                athletes[f, 0, r, c] = 1.0
+                athletes[f, 1:, r, c] = ((x2 - x1) / source_w, (y2 - y1) / source_h)
+            cams = labels["cameras"][labels["cameras"].frame_index == frame]
+            valid = bool(len(cams)) and bool(cams.valid_camera.iloc[0]) and cams.homography.iloc[0] is not None
+            if valid:
+                homography = np.asarray(cams.homography.iloc[0], dtype=np.float64).reshape(3, 3)
+                pixels = np.column_stack([pitch_points[:, :2], np.ones(len(pitch_points))]) @ homography.T
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    xy = pixels[:, :2] / pixels[:, 2:3]
+                inside = (pixels[:, 2] > 0) & (xy[:, 0] >= 0) & (xy[:, 0] < source_w) & (xy[:, 1] >= 0) & (xy[:, 1] < source_h)
+                for k in np.flatnonzero(inside):
+                    u, v = xy[k, 0] / source_w * cols - 0.5, xy[k, 1] / source_h * rows - 0.5
+                    blob = np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2))
+                    keypoints[f, k] = blob / blob.sum()
+                    visible[f, k] = True
+                # The image-to-pitch homography in normalised units (image to [0, 1], pitch to ~[-1, 1]).
+                to_image = np.diag([source_w, source_h, 1.0])
+                inverse = scale @ np.linalg.inv(homography) @ to_image
+                inverse /= inverse[2, 2] if abs(inverse[2, 2]) > 1e-12 else 1.0
+                camera[f] = inverse.reshape(-1)[:8]
+                camera_mask[f] = True
+            columns = {k: boxes[k].tolist() for k in ("team", "role", "pitch_x")}
+            captions.append(caption_for(columns, valid))
+        images = np.stack([frames[i] for i in window.frames]).astype(np.float32) / 255.0
+        targets = {
+            "athletes": torch.from_numpy(athletes), "athletes_mask": torch.ones(t, dtype=torch.bool),
+            "keypoints": torch.from_numpy(keypoints), "keypoints_visible": torch.from_numpy(visible),
+            "camera": torch.from_numpy(camera), "camera_mask": torch.from_numpy(camera_mask),
+            "event": torch.tensor(-1), "caption": captions[len(captions) // 2],
+        }
+        return torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), targets

@@ -1,0 +1,189 @@
+"""The multi-task training loop: AdamW with separate backbone and head learning rates, per-task
+loss weights, gradient clipping, atomic checkpoints through fsspec, and exact resumption.
+
+Resumption: the sample order of every epoch is a permutation seeded by ``(seed, epoch)``, and a
+checkpoint stores the step counter with the model, optimiser and scheduler states. A restarted
+run recomputes the same permutation and continues at the batch after the last checkpoint, so no
+sample is repeated or skipped beyond the batches trained after that checkpoint was written.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from soccerfactory.model.losses import DEFAULT_WEIGHTS, MultiTaskLoss
+from soccerfactory.model.network import ModelConfig, build_model
+from soccerfactory.model.text import HashedTextEncoder
+
+__all__ = ["TrainConfig", "collate", "load_checkpoint", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (recorded with every checkpoint and in the catalog)."""
+
+    steps: int = 200
+    batch_size: int = 4
+    lr_backbone: float = 1e-4
+    lr_heads: float = 1e-3
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    warmup_steps: int = 10
+    loss_weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    checkpoint_every: int = 50
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if min(self.lr_backbone, self.lr_heads) <= 0 or self.grad_clip <= 0:
+            raise ValueError("learning rates and grad_clip must be positive")
+
+
+def collate(samples: Sequence[tuple[Any, dict]], encoder: HashedTextEncoder) -> tuple[Any, dict]:
+    """Stack ``(frames, targets)`` samples into a batch; captions become ``text`` embeddings."""
+    import torch
+
+    frames = torch.stack([s[0] for s in samples])
+    keys = [k for k in samples[0][1] if k != "caption"]
+    targets = {k: torch.stack([s[1][k] for s in samples]) for k in keys}
+    targets["text"] = torch.from_numpy(encoder.encode([s[1]["caption"] for s in samples]))
+    return frames, targets
+
+
+def _order(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def _save(url: str, state: dict, storage_options: dict | None) -> None:
+    import torch
+
+    from soccerfactory.storage.shards import resolve_url
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    fs, path = resolve_url(url, storage_options)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    temporary = f"{path}.tmp"
+    with fs.open(temporary, "wb") as handle:
+        handle.write(buffer.getvalue())
+    # A reader sees the old checkpoint or the new one, never half of one.
+    fs.mv(temporary, path)
+
+
+def load_checkpoint(url: str, storage_options: dict | None = None) -> dict:
+    """A checkpoint written by :func:`train` (read with ``weights_only=True``)."""
+    import torch
+
+    from soccerfactory.storage.shards import resolve_url
+
+    fs, path = resolve_url(url, storage_options)
+    if not fs.exists(path):
+        raise FileNotFoundError(f"checkpoint {url} not found")
+    with fs.open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"checkpoint {url} could not be read ({error.__class__.__name__}); it is truncated or not a SoccerFactory checkpoint") from None
+
+
+def train(
+    dataset: Any,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    checkpoint_url: str,
+    resume: bool = True,
+    progress: Callable[[dict], None] | None = None,
+    stop_after: int | None = None,
+    storage_options: dict | None = None,
+) -> dict:
+    """Train on ``dataset`` for ``config.steps`` steps, checkpointing to ``checkpoint_url``.
+
+    Args:
+        dataset: Map-style, ``dataset[i] -> (frames, targets)`` (:class:`ShardWindowDataset`).
+        checkpoint_url: fsspec URL of the checkpoint (overwritten atomically).
+        resume: Continue from the checkpoint when it exists (same step counter and sample order).
+        progress: Called with ``{"step", "loss", "tasks": {...}, "seconds"}`` after every step.
+        stop_after: Stop (as a crash would) after this many steps of this call; for tests.
+
+    Returns:
+        ``{"steps", "history": [...], "first": {...}, "last": {...}, "resumed_from": step or None,
+        "seen": [sample indices in training order, this call]}``.
+    """
+    import torch
+
+    torch.manual_seed(config.seed)
+    net = build_model(model_config)
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": list(net.backbone.parameters()), "lr": config.lr_backbone},
+            {"params": net.head_parameters(), "lr": config.lr_heads},
+        ],
+        weight_decay=config.weight_decay,
+    )
+
+    def schedule(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress_fraction = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress_fraction)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
+    step, resumed_from = 0, None
+    if resume:
+        try:
+            state = load_checkpoint(checkpoint_url, storage_options)
+        except FileNotFoundError:
+            state = None
+        if state is not None:
+            if state["model_config"] != model_config.to_dict():
+                raise ValueError(f"checkpoint {checkpoint_url} is of another model config; pass resume=False or another URL")
+            net.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            scheduler.load_state_dict(state["scheduler"])
+            step = resumed_from = int(state["step"])
+    loss_fn = MultiTaskLoss(dict(config.loss_weights))
+    encoder = HashedTextEncoder(model_config.align_dim)
+    n = len(dataset)
+    per_epoch = max(1, n // config.batch_size)
+    history, seen = [], []
+    started = time.perf_counter()
+    net.train()
+    calls = 0
+    while step < config.steps:
+        epoch, position = divmod(step, per_epoch)
+        order = _order(n, config.seed, epoch)
+        indices = order[position * config.batch_size:(position + 1) * config.batch_size].tolist()
+        frames, targets = collate([dataset[i] for i in indices], encoder)
+        total, parts = loss_fn(net(frames), targets)
+        optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        optimiser.step()
+        scheduler.step()
+        step += 1
+        calls += 1
+        seen.extend(indices)
+        record = {"step": step, "loss": float(total.detach()), "tasks": parts, "seconds": round(time.perf_counter() - started, 2)}
+        history.append(record)
+        if progress is not None:
+            progress(record)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            _save(checkpoint_url, {
+                "step": step, "model": net.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
+                "model_config": model_config.to_dict(), "train_config": asdict(config),
+            }, storage_options)
+        if stop_after is not None and calls >= stop_after:
+            break
+    return {
+        "steps": step, "history": history, "first": history[0] if history else None, "last": history[-1] if history else None,
+        "resumed_from": resumed_from, "seen": seen,
+    }

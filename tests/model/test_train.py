@@ -1,0 +1,57 @@
+"""The training loop: losses fall, checkpoints are atomic, and a crash resumes where it stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from soccerfactory.model.data import ShardWindowDataset, select_windows
+from soccerfactory.model.network import ModelConfig
+from soccerfactory.model.train import TrainConfig, load_checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def dataset(catalog):
+    path, _, _ = catalog
+    return ShardWindowDataset(select_windows(path, window=2, step=2), ModelConfig.tiny(window=2, depth=2))
+
+
+def test_every_task_loss_falls_over_a_short_run(dataset, tmp_path):
+    config = TrainConfig(steps=24, batch_size=2, lr_backbone=3e-4, lr_heads=2e-3, warmup_steps=2, checkpoint_every=100)
+    result = train(dataset, dataset.config, config, str(tmp_path / "ckpt.pt"))
+    assert result["steps"] == 24 and result["resumed_from"] is None
+    tasks = result["first"]["tasks"].keys()
+    assert set(tasks) == {"athletes", "keypoints", "camera", "align"}
+    for task in tasks:
+        early = np.mean([r["tasks"][task] for r in result["history"][:4]])
+        late = np.mean([r["tasks"][task] for r in result["history"][-4:]])
+        assert late < early, (task, early, late)
+    state = load_checkpoint(str(tmp_path / "ckpt.pt"))
+    assert state["step"] == 24 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_crashed_run_resumes_from_its_last_checkpoint(dataset, tmp_path):
+    config = TrainConfig(steps=6, batch_size=2, checkpoint_every=2)
+    straight = train(dataset, dataset.config, config, str(tmp_path / "straight.pt"))
+    crashed = train(dataset, dataset.config, config, str(tmp_path / "resumed.pt"), stop_after=3)  # dies after step 3
+    assert crashed["steps"] == 3 and load_checkpoint(str(tmp_path / "resumed.pt"))["step"] == 2
+    resumed = train(dataset, dataset.config, config, str(tmp_path / "resumed.pt"))
+    assert resumed["resumed_from"] == 2 and resumed["steps"] == 6
+    # Same samples in the same order; only the batch after the last checkpoint is seen twice.
+    batch = config.batch_size
+    assert crashed["seen"][: 2 * batch] + resumed["seen"] == straight["seen"]
+    assert crashed["seen"][2 * batch:] == resumed["seen"][:batch]
+    # The resumed run is the straight run, step for step.
+    np.testing.assert_allclose([r["loss"] for r in resumed["history"]], [r["loss"] for r in straight["history"][2:]], rtol=1e-4)
+
+
+def test_checkpoints_of_another_model_and_broken_files_are_refused(dataset, tmp_path):
+    url = str(tmp_path / "ckpt.pt")
+    train(dataset, dataset.config, TrainConfig(steps=1, batch_size=2), url)
+    with pytest.raises(ValueError, match="another model config"):
+        train(dataset, ModelConfig.tiny(window=2, depth=3), TrainConfig(steps=2, batch_size=2), url)
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="broken.pt"):
+        load_checkpoint(str(tmp_path / "broken.pt"))
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(str(tmp_path / "missing.pt"))

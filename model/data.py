@@ -173,7 +173,7 @@ class ShardWindowDataset:
         rows, cols = config.grid
         t = len(window.frames)
         source_w, source_h = labels["size"]
-        athletes = np.zeros((t, 3, rows, cols), np.float32)
+        athletes = np.zeros((t, 5, rows, cols), np.float32)
         keypoints = np.zeros((t, config.n_keypoints, rows, cols), np.float32)
         visible = np.zeros((t, config.n_keypoints), bool)
         camera = np.zeros((t, 8), np.float32)
@@ -190,7 +190,7 @@ class ShardWindowDataset:
                 athletes[f, 0] = np.maximum(athletes[f, 0], np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2)))
                 r, c = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
                 athletes[f, 0, r, c] = 1.0
-                athletes[f, 1:, r, c] = ((x2 - x1) / source_w, (y2 - y1) / source_h)
+                athletes[f, 1:, r, c] = ((x2 - x1) / source_w, (y2 - y1) / source_h, u - c + 0.5, v - r + 0.5)
             cams = labels["cameras"][labels["cameras"].frame_index == frame]
             valid = bool(len(cams)) and bool(cams.valid_camera.iloc[0]) and cams.homography.iloc[0] is not None
             if valid:

@@ -3,9 +3,10 @@
 Targets (a dict, any subset; a task without its target is skipped, so one batch may mix samples
 from datasets that label different things, the paper's cross-dataset training):
 
-* ``athletes``: ``(B, T, 3, rows, cols)``: channel 0 a Gaussian centre heatmap in [0, 1] (1 at a
-  box centre cell), channels 1-2 the box width and height (fractions of the image) at centre
-  cells; ``athletes_mask`` ``(B, T)`` says which frames carry athlete labels.
+* ``athletes``: ``(B, T, 5, rows, cols)``: channel 0 a Gaussian centre heatmap in [0, 1] (1 at a
+  box centre cell), channels 1-2 the box width and height (fractions of the image) and 3-4 the
+  centre's offset inside the cell, at centre cells; ``athletes_mask`` ``(B, T)`` says which
+  frames carry athlete labels.
 * ``keypoints``: ``(B, T, K, rows, cols)`` normalised Gaussians (each sums to 1) for visible
   keypoints, zeros otherwise; ``keypoints_visible`` ``(B, T, K)`` bool.
 * ``camera``: ``(B, T, 8)`` normalised homography entries; ``camera_mask`` ``(B, T)`` bool.

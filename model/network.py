@@ -4,8 +4,8 @@ A ViT backbone (timm) runs on every frame of a short window. Its *spatial* outpu
 tokens of each frame, feeds the dense heads; the class tokens of the window then pass through a
 few *spatio-temporal* transformer blocks whose pooled output feeds the semantic heads:
 
-* ``athletes``: centre-based detection (CenterNet style): a centre heatmap per patch cell and the
-  box width/height there (fractions of the image), so a box needs no set matching to train;
+* ``athletes``: centre-based detection (CenterNet style): a centre heatmap per patch cell, the
+  box width/height and the centre's offset inside the cell, so a box needs no set matching;
 * ``keypoints``: one heatmap per pitch keypoint over the patch grid (softmax over the grid);
 * ``camera``: the 8 free entries of the frame's image-to-pitch homography, normalised;
 * ``event``: event classification over the window;
@@ -102,7 +102,8 @@ def _module_classes():
         """See the module docstring. ``forward(frames)`` takes ``float32`` ``(B, T, 3, H, W)`` RGB
         in [0, 1] (``T`` = ``config.window``) and returns a dict of the configured heads:
 
-        * ``athletes``: ``(B, T, 3, rows, cols)``: centre logit, box width and height (fractions);
+        * ``athletes``: ``(B, T, 5, rows, cols)``: centre logit, box width and height (fractions
+          of the image), and the centre's offset inside its cell (x, y in [0, 1]);
         * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
         * ``camera``: ``(B, T, 8)``;
         * ``event``: ``(B, n_events)`` logits;
@@ -126,7 +127,7 @@ def _module_classes():
                     raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
             d = config.embed_dim
             heads = set(config.heads)
-            self.athletes = nn.Conv2d(d, 3, 1) if "athletes" in heads else None
+            self.athletes = nn.Conv2d(d, 5, 1) if "athletes" in heads else None
             self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
             self.camera = nn.Linear(d, 8) if "camera" in heads else None
             self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
@@ -152,7 +153,7 @@ def _module_classes():
             out: dict[str, torch.Tensor] = {}
             if self.athletes is not None:
                 raw = self.athletes(patches)
-                out["athletes"] = torch.cat([raw[:, :1], torch.sigmoid(raw[:, 1:])], dim=1).reshape(b, t, 3, rows, cols)
+                out["athletes"] = torch.cat([raw[:, :1], torch.sigmoid(raw[:, 1:])], dim=1).reshape(b, t, 5, rows, cols)
             if self.keypoints is not None:
                 out["keypoints"] = self.keypoints(patches).reshape(b, t, -1, rows, cols)
             if self.camera is not None:

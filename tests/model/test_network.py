@@ -18,7 +18,7 @@ def test_every_head_has_its_documented_shape():
     out = net(torch.rand(2, 3, 3, *config.image_size))
     rows, cols = config.grid
     assert set(out) == set(HEADS)
-    assert out["athletes"].shape == (2, 3, 3, rows, cols)
+    assert out["athletes"].shape == (2, 3, 5, rows, cols)
     assert out["keypoints"].shape == (2, 3, 32, rows, cols)
     assert out["camera"].shape == (2, 3, 8) and out["event"].shape == (2, config.n_events)
     assert torch.allclose(out["align"].norm(dim=-1), torch.ones(2), atol=1e-5)
@@ -52,14 +52,14 @@ def _targets(config, batch, rng):
 
     rows, cols = config.grid
     t = config.window
-    athletes = torch.zeros(batch, t, 3, rows, cols)
+    athletes = torch.zeros(batch, t, 5, rows, cols)
     keypoints = torch.zeros(batch, t, config.n_keypoints, rows, cols)
     visible = torch.zeros(batch, t, config.n_keypoints, dtype=torch.bool)
     for b in range(batch):
         for f in range(t):
             r, c = rng.integers(0, rows), rng.integers(0, cols)
             athletes[b, f, 0, r, c] = 1.0
-            athletes[b, f, 1:, r, c] = torch.tensor([0.05, 0.2])
+            athletes[b, f, 1:, r, c] = torch.tensor([0.05, 0.2, 0.3, 0.6])
             for k in range(4):
                 keypoints[b, f, k, rng.integers(0, rows), rng.integers(0, cols)] = 1.0
                 visible[b, f, k] = True

@@ -414,6 +414,131 @@ def train_keypoints_command(
     typer.echo(f"use it: soccerfactory curate VIDEO --set calibrate.weights={weights}")
 
 
+def _model_run_config(config: Optional[Path], overrides: list[str]):
+    from soccerfactory.flows.config import ConfigError
+    from soccerfactory.flows.train_model import load_model_config
+
+    try:
+        return load_model_config(config, overrides)
+    except ConfigError as error:
+        _fail(str(error))
+
+
+def _catalog_of(catalog: Optional[Path], output: Path) -> Path:
+    path = catalog or output / "catalog.duckdb"
+    if not path.is_file():
+        _fail(f"catalog {path} not found; curate footage first (soccerfactory curate SOURCE --output {output}) or pass --catalog")
+    return path
+
+
+@app.command("train")
+def train_command(
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root: checkpoints go to OUTPUT/models/RUN_ID/."),
+    catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config (YAML/JSON: model, train, data sections)."),
+    overrides: list[str] = typer.Option([], "--set", help="e.g. --set train.steps=500 --set model.size=vit-large"),
+    where: Optional[str] = typer.Option(None, help="SQL over frames f, cameras c, clips k [default: c.valid_camera]."),
+    run_id: Optional[str] = typer.Option(None, help="Resume this run from its last checkpoint (or start it under this id)."),
+) -> None:
+    """Train the multi-task model on catalogued shards (Prefect flow `train`).
+
+    Windows of consecutive frames are selected with SQL over the catalog (matches on the train side
+    of a stable split by match), decoded from the source videos and labelled from the shards. The
+    run (config, data query and snapshot, code version, losses) lands in the catalog's
+    `training_runs` table; checkpoints are written atomically and a run resumes from its last one.
+
+    Examples:
+
+      soccerfactory train --set train.steps=300
+
+      soccerfactory train --where "c.valid_camera AND k.match_id LIKE 'bundesliga%'" --run-id nightly
+
+      soccerfactory train --set model.size=vit-large --set model.device=cuda:0 --set train.batch_size=8
+    """
+    path = _catalog_of(catalog, output)
+    resolved = _model_run_config(config, overrides + ([f"data.where={where}"] if where else []))
+    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+
+    with apply_env(embedded_prefect_env(output.resolve())):
+        from soccerfactory.flows.train_model import train_flow
+
+        try:
+            record = train_flow(str(path), str(output.resolve()), resolved, run_id)
+        except (FileNotFoundError, ValueError) as error:
+            _fail(str(error))
+    typer.echo(f"run {record['run_id']}: {record['steps']} steps on {record['n_windows']} windows; checkpoint {record['checkpoint_url']}")
+    for name, value in (record.get("last_losses") or {}).items():
+        typer.echo(f"  {name}: loss {record['first_losses'].get(name, float('nan')):.3f} -> {value:.3f}")
+    typer.echo(f"evaluate it: soccerfactory evaluate --checkpoint {record['checkpoint_url']}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    checkpoint: str = typer.Option(..., help="Checkpoint URL (OUTPUT/models/RUN_ID/checkpoint.pt)."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root holding the catalog."),
+    catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config [default: rebuilt from the checkpoint]."),
+    overrides: list[str] = typer.Option([], "--set", help="e.g. --set data.where=\"k.match_id = 'm1'\""),
+    split: str = typer.Option("eval", help="eval (held-out matches), train, or all."),
+) -> None:
+    """Score a checkpoint and the untrained model on held-out windows (Prefect flow `evaluate`).
+
+    Writes one row per checkpoint, data snapshot, task and metric to the catalog's `evaluations`
+    table: athletes/ap50, keypoints/pck_cell, camera/reprojection_px, align/recall@1 and @5,
+    event/accuracy (null without event labels). Compare checkpoints with SQL, e.g.
+
+      soccerfactory query "SELECT checkpoint_url, task, metric, value FROM evaluations ORDER BY task, metric"
+    """
+    path = _catalog_of(catalog, output)
+    resolved = _model_run_config(config, overrides) if (config or overrides) else None
+    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+
+    with apply_env(embedded_prefect_env(output.resolve())):
+        from soccerfactory.flows.train_model import evaluate_flow
+
+        try:
+            result = evaluate_flow(str(path), checkpoint, resolved, split=None if split == "all" else split)
+        except (FileNotFoundError, ValueError) as error:
+            _fail(str(error))
+    typer.echo(f"{result['n_windows']} windows (snapshot {result['data_snapshot']}):")
+    for name, value in result["checkpoint"].items():
+        typer.echo(f"  {name}: {value}  (untrained: {result.get('untrained', {}).get(name)})")
+
+
+@app.command("pipeline")
+def pipeline_command(
+    source: str = typer.Argument(..., help="Video file, folder or fsspec URL to curate."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root of shards, catalog and checkpoints."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config (model, train, data sections)."),
+    overrides: list[str] = typer.Option([], "--set", help="Model run overrides, e.g. --set train.steps=100"),
+) -> None:
+    """Curate SOURCE, train the multi-task model on the catalog, evaluate it (Prefect flow `pipeline`).
+
+    Runs on the embedded default: Prefect's local ephemeral API, OUTPUT/catalog.duckdb, Parquet
+    shards and checkpoints under OUTPUT. With a single match there is no held-out match, so the
+    evaluation then scores every match and says so.
+
+    Examples:
+
+      soccerfactory synth clips/ --seconds 8 --seed 3 && soccerfactory pipeline clips/ --set train.steps=100
+    """
+    resolved = _model_run_config(config, overrides)
+    output.mkdir(parents=True, exist_ok=True)
+    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+
+    with apply_env(embedded_prefect_env(output.resolve())):
+        from soccerfactory.flows.train_model import pipeline_flow
+
+        try:
+            result = pipeline_flow(source, str(output.resolve()), model_run=resolved)
+        except (FileNotFoundError, ValueError) as error:
+            _fail(str(error))
+    trained, evaluation = result["training_run"], result["evaluation"]
+    typer.echo(f"trained run {trained['run_id']} ({trained['steps']} steps); evaluated on {evaluation['n_windows']} windows ({result['eval_split']}):")
+    for name, value in evaluation["checkpoint"].items():
+        typer.echo(f"  {name}: {value}  (untrained: {evaluation.get('untrained', {}).get(name)})")
+
+
 quality_app = typer.Typer(help="Measure quality against labels: detection AP@50, ball recall, HOTA, calibration error.", no_args_is_help=True)
 app.add_typer(quality_app, name="quality")
 

@@ -104,6 +104,7 @@ def train(
     progress: Callable[[dict], None] | None = None,
     stop_after: int | None = None,
     storage_options: dict | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Train on ``dataset`` for ``config.steps`` steps, checkpointing to ``checkpoint_url``.
 
@@ -113,6 +114,7 @@ def train(
         resume: Continue from the checkpoint when it exists (same step counter and sample order).
         progress: Called with ``{"step", "loss", "tasks": {...}, "seconds"}`` after every step.
         stop_after: Stop (as a crash would) after this many steps of this call; for tests.
+        device: ``"cpu"`` or ``"cuda:0"``; checkpoints are always written from CPU tensors.
 
     Returns:
         ``{"steps", "history": [...], "first": {...}, "last": {...}, "resumed_from": step or None,
@@ -121,7 +123,7 @@ def train(
     import torch
 
     torch.manual_seed(config.seed)
-    net = build_model(model_config)
+    net = build_model(model_config).to(device)
     optimiser = torch.optim.AdamW(
         [
             {"params": list(net.backbone.parameters()), "lr": config.lr_backbone},
@@ -147,6 +149,7 @@ def train(
             if state["model_config"] != model_config.to_dict():
                 raise ValueError(f"checkpoint {checkpoint_url} is of another model config; pass resume=False or another URL")
             net.load_state_dict(state["model"])
+            net.to(device)
             optimiser.load_state_dict(state["optimiser"])
             scheduler.load_state_dict(state["scheduler"])
             step = resumed_from = int(state["step"])
@@ -163,6 +166,7 @@ def train(
         order = _order(n, config.seed, epoch)
         indices = order[position * config.batch_size:(position + 1) * config.batch_size].tolist()
         frames, targets = collate([dataset[i] for i in indices], encoder)
+        frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
         total, parts = loss_fn(net(frames), targets)
         optimiser.zero_grad(set_to_none=True)
         total.backward()
@@ -178,7 +182,7 @@ def train(
             progress(record)
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save(checkpoint_url, {
-                "step": step, "model": net.state_dict(), "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
+                "step": step, "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                 "model_config": model_config.to_dict(), "train_config": asdict(config),
             }, storage_options)
         if stop_after is not None and calls >= stop_after:

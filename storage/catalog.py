@@ -162,7 +162,10 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
 AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
-CATALOG_TABLES: tuple[str, ...] = ("runs", "failures", "shards", "clips")
+CATALOG_TABLES: tuple[str, ...] = ("runs", "failures", "shards", "clips", "training_runs", "evaluations")
+#: Tables whose rows exist only in the catalog (written by the train / evaluate flows); a rebuild
+#: copies them from the old catalog instead of re-deriving them from files.
+MODEL_TABLES: tuple[str, ...] = ("training_runs", "evaluations")
 
 
 def _sql_type(data_type: pa.DataType) -> str:
@@ -237,6 +240,35 @@ CREATE TABLE IF NOT EXISTS shards (
 CREATE TABLE IF NOT EXISTS clips (
     {_CLIPS_COLUMNS},
     PRIMARY KEY (match_id, clip_id)
+);
+CREATE TABLE IF NOT EXISTS training_runs (
+    run_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR NOT NULL,
+    data_query VARCHAR,
+    data_snapshot VARCHAR,
+    n_windows INTEGER,
+    config JSON,
+    code_version VARCHAR,
+    checkpoint_url VARCHAR,
+    steps INTEGER,
+    resumed_from INTEGER,
+    first_losses JSON,
+    last_losses JSON,
+    flow_run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    checkpoint_url VARCHAR NOT NULL,
+    checkpoint_sha256 VARCHAR NOT NULL,
+    data_snapshot VARCHAR NOT NULL,
+    task VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE,
+    n_windows INTEGER,
+    training_run_id VARCHAR,
+    evaluated_at TIMESTAMPTZ,
+    PRIMARY KEY (checkpoint_sha256, data_snapshot, task, metric)
 );
 """
 
@@ -356,6 +388,8 @@ _COMMENTS = {
     "failures": "What failed in a run; clip_id is null when the whole source failed.",
     "shards": "One row per registered shard (clip): key, manifest URL, rows per table, files.",
     "clips": "The clips row of every registered shard: source frames [start_frame, stop_frame).",
+    "training_runs": "One row per model training run: data query and snapshot, resolved config, code version, checkpoint, losses.",
+    "evaluations": "One row per checkpoint, data snapshot, task and metric (value null when the data has no such labels).",
     "frames": "One row per curated frame of the registered shards.",
     "athletes": "One row per tracked athlete per frame; xyxy source pixels, pitch metres, tracklet consensus labels.",
     "ball": "One row per curated frame; box null when the ball was not detected.",
@@ -597,6 +631,52 @@ def record_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float
             raise
 
 
+def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float = 30.0) -> None:
+    """Upsert one ``training_runs`` row (keys: the table's columns; ``run_id`` and ``status`` required)."""
+    columns = ["run_id", "started_at", "finished_at", "status", "data_query", "data_snapshot", "n_windows", "config", "code_version",
+               "checkpoint_url", "steps", "resumed_from", "first_losses", "last_losses", "flow_run_id"]
+    unknown = set(record) - set(columns)
+    if unknown or not record.get("run_id") or not record.get("status"):
+        raise ValueError(f"training run record needs run_id and status and only {columns}; got {sorted(record)}")
+    values = [json.dumps(record[c]) if c in ("config", "first_losses", "last_losses") and record.get(c) is not None else record.get(c) for c in columns]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with connect(path, wait_s=wait_s) as connection:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            _create_tables(connection)
+            connection.execute("DELETE FROM training_runs WHERE run_id = ?", [record["run_id"]])
+            connection.execute(f"INSERT INTO training_runs VALUES ({', '.join('?' * len(columns))})", values)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def record_evaluations(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], wait_s: float = 30.0) -> int:
+    """Upsert ``evaluations`` rows (one per checkpoint, data snapshot, task, metric); returns how many."""
+    columns = ["checkpoint_url", "checkpoint_sha256", "data_snapshot", "task", "metric", "value", "n_windows", "training_run_id", "evaluated_at"]
+    for row in rows:
+        missing = [c for c in columns[:5] if not row.get(c)]
+        if missing:
+            raise ValueError(f"evaluation row lacks {missing}: {dict(row)}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with connect(path, wait_s=wait_s) as connection:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            _create_tables(connection)
+            for row in rows:
+                connection.execute(
+                    "DELETE FROM evaluations WHERE checkpoint_sha256 = ? AND data_snapshot = ? AND task = ? AND metric = ?",
+                    [row["checkpoint_sha256"], row["data_snapshot"], row["task"], row["metric"]],
+                )
+                connection.execute("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))", [row.get(c) for c in columns])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return len(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # Rebuild
 
@@ -693,6 +773,14 @@ def rebuild_catalog(
             for manifest, clips in loaded:
                 _insert_shard(connection, manifest, clips, None)
             n_failures = sum(_insert_run(connection, record) for record in records)
+            if old is not None:
+                for table in MODEL_TABLES:
+                    try:
+                        rows = old.execute(f"SELECT * FROM {table}").fetchall()
+                    except duckdb.Error:
+                        continue  # a catalog from before the table existed
+                    if rows:
+                        connection.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
             connection.execute("COMMIT")
             problems += _refresh_views(connection, storage_options)
             restored = _restore_views(connection, kept_views, problems)

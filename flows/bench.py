@@ -158,6 +158,54 @@ def bench_calibrate(cache: Path = Path("bench/.cache/tracking")) -> dict:
     }
 
 
+def bench_model(cache: Path = Path("bench/.cache/model"), steps: int = 300) -> dict:
+    """Issue 6 on the embedded default: curate five 4 s synthetic clips (five matches; seed 306
+    falls on the held-out side of the split by match), train the tiny multi-task model, evaluate it
+    against the untrained model on the held-out match, then the same training with one head at a
+    time (the paper's multi-task vs single-task comparison, Table 12)."""
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+
+    seeds = (300, 301, 302, 303, 306)
+    videos = cache / "videos"
+    for seed in seeds:
+        if not (videos / f"synth-{seed}" / "clip.json").is_file():
+            render_clip(SynthConfig(seconds=4.0, seed=seed, width=640, height=360), videos / f"synth-{seed}")
+    (videos / "soccerfactory-sources.json").write_text(json.dumps({f"synth-{s}/video.mp4": f"synth-{s}" for s in seeds}))
+    out = (cache / "out").resolve()
+    out.mkdir(parents=True, exist_ok=True)  # Prefect's embedded state lives in out/.prefect
+    catalog = out / "catalog.duckdb"
+    figures: dict = {"benchmark": "model", "seeds": list(seeds), "steps": steps}
+    with apply_env(embedded_prefect_env(out)):
+        from soccerfactory.flows.curate import run_curate
+        from soccerfactory.flows.train_model import ModelRunConfig, evaluate_flow, train_flow
+
+        if not catalog.is_file():
+            started = time.perf_counter()
+            run_curate(str(videos), str(out))
+            figures["curate_seconds"] = round(time.perf_counter() - started, 1)
+        base = {"train": {"steps": steps, "batch_size": 4}}
+        started = time.perf_counter()
+        trained = train_flow(str(catalog), str(out), ModelRunConfig.model_validate(base), run_id=f"bench-all-{steps}")
+        figures["train_seconds"] = round(time.perf_counter() - started, 1)
+        figures["train"] = {k: trained[k] for k in ("n_windows", "steps", "first_losses", "last_losses", "data_snapshot")}
+        figures["loss_fell"] = {k: trained["last_losses"][k] < v for k, v in trained["first_losses"].items()}
+        evaluated = evaluate_flow(str(catalog), trained["checkpoint_url"], ModelRunConfig.model_validate(base), split="eval")
+        figures["evaluation"] = evaluated
+        better = {"athletes/ap50": 1, "keypoints/pck_cell": 1, "camera/reprojection_px": -1, "align/recall@1": 1, "align/recall@5": 1}
+        figures["beats_untrained"] = {
+            k: (evaluated["checkpoint"][k] - evaluated["untrained"][k]) * sign > 0 for k, sign in better.items() if evaluated["checkpoint"].get(k) is not None
+        }
+        ablation = {}
+        for head, metric in (("athletes", "athletes/ap50"), ("keypoints", "keypoints/pck_cell"), ("camera", "camera/reprojection_px"), ("align", "align/recall@5")):
+            single = ModelRunConfig.model_validate({**base, "model": {"heads": [head]}})
+            run = train_flow(str(catalog), str(out), single, run_id=f"bench-{head}-{steps}")
+            scored = evaluate_flow(str(catalog), run["checkpoint_url"], single, split="eval", baseline=False)
+            ablation[head] = {"metric": metric, "single_task": scored["checkpoint"].get(metric), "multi_task": evaluated["checkpoint"].get(metric)}
+        figures["ablation"] = ablation
+    return figures
+
+
 def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     """HOTA / DetA / AssA / IDF1 of detection + tracking on five held-out 30 s synthetic clips
     (seeds 201-205) for each tracker setting, and detector-only vs detector + tracker throughput
@@ -180,7 +228,7 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
 
 
 BENCHMARKS = {
-    "synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "calibrate": bench_calibrate, "track": bench_track,
+    "synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "calibrate": bench_calibrate, "model": bench_model, "track": bench_track,
 }
 
 

@@ -42,6 +42,7 @@ class ModelSection(_Section):
     window: int = Field(4, ge=1, description="Frames per sample (the temporal heads see all of them).")
     depth: int | None = Field(None, ge=1, description="ViT blocks [default: the size's].")
     backbone_weights: Path | None = Field(None, description="Local ViT state_dict; never downloaded.")
+    heads: tuple[str, ...] | None = Field(None, description="Subset of athletes, keypoints, camera, event, align [default: all].")
     device: str = "cpu"
 
     def build(self):
@@ -54,6 +55,8 @@ class ModelSection(_Section):
             changes["depth"] = self.depth
         if self.backbone_weights is not None:
             changes["backbone_weights"] = str(self.backbone_weights)
+        if self.heads is not None:
+            changes["heads"] = tuple(self.heads)
         return ModelConfig.vit_large(**changes) if self.size == "vit-large" else ModelConfig.tiny(**changes)
 
 

@@ -184,6 +184,10 @@ def bench_model(cache: Path = Path("bench/.cache/model"), steps: int = 300) -> d
             started = time.perf_counter()
             run_curate(str(videos), str(out))
             figures["curate_seconds"] = round(time.perf_counter() - started, 1)
+        from soccerfactory.storage.catalog import register_ground_truth
+
+        # The renderer's ball events (gt_events) label the event head; spatial labels come from curation.
+        register_ground_truth(catalog, videos)
         base = {"train": {"steps": steps, "batch_size": 4}}
         started = time.perf_counter()
         trained = train_flow(str(catalog), str(out), ModelRunConfig.model_validate(base), run_id=f"bench-all-{steps}")

@@ -431,6 +431,36 @@ def _catalog_of(catalog: Optional[Path], output: Path) -> Path:
     return path
 
 
+@app.command("import-events")
+def import_events_command(
+    labels: Path = typer.Argument(..., help="A SoccerNet-v2 Labels-v2.json."),
+    match_id: str = typer.Option(..., help="The match_id its video was curated under."),
+    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root holding the catalog."),
+    catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
+) -> None:
+    """Import SoccerNet-v2 action labels for a curated match (catalog table `event_labels`).
+
+    The labels join the match's curated frames by time (`position`, seconds into the half's video),
+    so `train` learns events from SoccerNet and athletes, pitch and camera from the shards. Running
+    it again for the same file replaces that file's labels.
+
+    Example:
+
+      soccerfactory import-events SoccerNet/england_epl/2016-2017/game/Labels-v2.json --match-id epl-game-1
+    """
+    from soccerfactory.storage.catalog import record_event_labels
+    from soccerfactory.storage.event_labels import read_soccernet_labels
+
+    path = _catalog_of(catalog, output)
+    try:
+        rows = read_soccernet_labels(labels, match_id)
+    except ValueError as error:
+        _fail(str(error))
+    record_event_labels(path, rows)
+    kinds = sorted({row["label"] for row in rows})
+    typer.echo(f"imported {len(rows)} labels for {match_id} ({', '.join(kinds[:8])}{', ...' if len(kinds) > 8 else ''}) into {path}")
+
+
 @app.command("train")
 def train_command(
     output: Path = typer.Option(Path("out"), "--output", "-o", help="Root: checkpoints go to OUTPUT/models/RUN_ID/."),

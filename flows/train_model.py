@@ -129,13 +129,13 @@ def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
 
 
 @task(name="fit-model", cache_policy=NONE)
-def fit(windows: list, config: ModelRunConfig, checkpoint_url: str) -> dict:
+def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict | None = None) -> dict:
     from soccerfactory.model.data import ShardWindowDataset
     from soccerfactory.model.train import TrainConfig, train
 
     logger = get_run_logger()
     model_config = config.model.build()
-    dataset = ShardWindowDataset(windows, model_config)
+    dataset = ShardWindowDataset(windows, model_config, events=events)
     every = max(1, config.train.steps // 20)
 
     def report(record: dict) -> None:
@@ -151,6 +151,7 @@ def fit(windows: list, config: ModelRunConfig, checkpoint_url: str) -> dict:
 def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, run_id: str | None = None) -> dict:
     """Train on the ``train`` side of the catalogued windows; record the run in ``training_runs``."""
     from soccerfactory.flows.backends import code_version
+    from soccerfactory.model.data import load_event_labels
     from soccerfactory.storage.catalog import record_training_run
     from soccerfactory.storage.shards import utc_now
 
@@ -167,7 +168,7 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
               "code_version": code_version(), "checkpoint_url": checkpoint_url}
     record_training_run(catalog, record)
     try:
-        result = fit(windows, config, checkpoint_url)
+        result = fit(windows, config, checkpoint_url, load_event_labels(catalog))
     except BaseException:
         record_training_run(catalog, {**record, "status": "failed", "finished_at": utc_now()})
         raise
@@ -185,7 +186,7 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
 def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | None = None, split: str | None = "eval",
                   training_run_id: str | None = None, baseline: bool = True) -> dict:
     """Score a checkpoint (and the untrained model) on held-out windows; write ``evaluations`` rows."""
-    from soccerfactory.model.data import ShardWindowDataset
+    from soccerfactory.model.data import ShardWindowDataset, load_event_labels
     from soccerfactory.model.evaluate import evaluate_checkpoint
     from soccerfactory.model.train import load_checkpoint
     from soccerfactory.storage.catalog import record_evaluations
@@ -198,7 +199,7 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
         raise ValueError(f"no evaluation windows in {catalog} for WHERE {config.data.where!r} on the {split} side of the split; "
                          "pass --split all to score on every match")
     model_config = config.model.build()
-    dataset = ShardWindowDataset(windows, model_config)
+    dataset = ShardWindowDataset(windows, model_config, events=load_event_labels(catalog))
     snapshot = _snapshot(windows)
     scored = {"checkpoint": evaluate_checkpoint(state, model_config, dataset)}
     if baseline:

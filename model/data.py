@@ -26,7 +26,42 @@ import numpy as np
 
 from soccerfactory.model.network import ModelConfig
 
-__all__ = ["ShardWindowDataset", "Window", "caption_for", "select_windows", "split_of"]
+__all__ = ["EVENT_CLASSES", "ShardWindowDataset", "Window", "caption_for", "event_class", "load_event_labels", "select_windows", "split_of"]
+
+#: Event classes of the event head; labels of any source map onto them by :func:`event_class`.
+EVENT_CLASSES = ("none", "pass", "shot", "out")
+_EVENT_SYNONYMS = {
+    "pass": "pass", "cross": "pass", "throw-in": "out", "ball out of play": "out", "out": "out", "goal kick": "out",
+    "corner": "out", "shot": "shot", "shots on target": "shot", "shots off target": "shot", "goal": "shot",
+}
+
+
+def event_class(label: str) -> int | None:
+    """Index in :data:`EVENT_CLASSES` of a label from the renderer or SoccerNet (None: not one we learn)."""
+    name = _EVENT_SYNONYMS.get(str(label).strip().lower())
+    return EVENT_CLASSES.index(name) if name else None
+
+
+def load_event_labels(catalog: str | Path) -> dict[str, list[tuple[float, int]]]:
+    """``match_id -> [(seconds into the source video, class index)]`` from the catalog's
+    ``event_labels`` table (imported SoccerNet labels) and, when registered, ``gt_events``
+    (the synthetic renderer's ball events)."""
+    from soccerfactory.storage.catalog import connect
+
+    found: dict[str, list[tuple[float, int]]] = {}
+    with connect(catalog, read_only=True) as connection:
+        names = {row[0] for row in connection.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()").fetchall()}
+        queries = []
+        if "event_labels" in names:
+            queries.append("SELECT match_id, timestamp_s, label FROM event_labels")
+        if "gt_events" in names:
+            queries.append("SELECT match_id, timestamp_s, event FROM gt_events")
+        for sql in queries:
+            for match_id, seconds, label in connection.execute(sql).fetchall():
+                index = event_class(label)
+                if index is not None:
+                    found.setdefault(match_id, []).append((float(seconds), index))
+    return found
 
 
 def split_of(match_id: str, eval_fraction: float = 0.2) -> str:
@@ -128,10 +163,13 @@ class ShardWindowDataset:
     """
 
     def __init__(self, windows: Sequence[Window], config: ModelConfig, sigma_cells: float = 1.0,
-                 storage_options: dict | None = None) -> None:
+                 storage_options: dict | None = None, events: dict[str, list[tuple[float, int]]] | None = None,
+                 event_margin_s: float = 0.5) -> None:
         if not windows:
             raise ValueError("no training windows: the catalog query selected no frames")
         self.windows, self.config, self.sigma, self.storage_options = list(windows), config, float(sigma_cells), storage_options
+        # Without any event source the event target stays unlabelled (-1) rather than "none".
+        self.events, self.event_margin_s = events, float(event_margin_s)
         self._frames: dict[str, dict[int, np.ndarray]] = {}
         self._labels: dict[str, dict[str, Any]] = {}
 
@@ -159,8 +197,17 @@ class ShardWindowDataset:
             tables = read_shard(manifest, tables=("athletes", "cameras"), storage_options=self.storage_options)
             self._frames[key] = frames
             self._labels[key] = {"athletes": tables["athletes"].to_pandas(), "cameras": tables["cameras"].to_pandas(),
-                                 "size": (clip.width, clip.height)}
+                                 "size": (clip.width, clip.height), "fps": clip.fps}
         return self._frames[key], self._labels[key]
+
+    def _event(self, window: Window, fps: float) -> int:
+        """The window's event class: an event within ``event_margin_s`` of its span, else none;
+        -1 (unlabelled) when no event source covers the match."""
+        if not self.events or window.match_id not in self.events:
+            return -1
+        first, last = window.frames[0] / fps - self.event_margin_s, window.frames[-1] / fps + self.event_margin_s
+        inside = [index for seconds, index in self.events[window.match_id] if first <= seconds <= last]
+        return inside[0] if inside else 0
 
     def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
         import torch
@@ -217,6 +264,6 @@ class ShardWindowDataset:
             "athletes": torch.from_numpy(athletes), "athletes_mask": torch.ones(t, dtype=torch.bool),
             "keypoints": torch.from_numpy(keypoints), "keypoints_visible": torch.from_numpy(visible),
             "camera": torch.from_numpy(camera), "camera_mask": torch.from_numpy(camera_mask),
-            "event": torch.tensor(-1), "caption": captions[len(captions) // 2],
+            "event": torch.tensor(self._event(window, labels["fps"])), "caption": captions[len(captions) // 2],
         }
         return torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), targets

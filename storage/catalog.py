@@ -162,10 +162,10 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
 AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
-CATALOG_TABLES: tuple[str, ...] = ("runs", "failures", "shards", "clips", "training_runs", "evaluations")
+CATALOG_TABLES: tuple[str, ...] = ("runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels")
 #: Tables whose rows exist only in the catalog (written by the train / evaluate flows); a rebuild
 #: copies them from the old catalog instead of re-deriving them from files.
-MODEL_TABLES: tuple[str, ...] = ("training_runs", "evaluations")
+MODEL_TABLES: tuple[str, ...] = ("training_runs", "evaluations", "event_labels")
 
 
 def _sql_type(data_type: pa.DataType) -> str:
@@ -257,6 +257,15 @@ CREATE TABLE IF NOT EXISTS training_runs (
     first_losses JSON,
     last_losses JSON,
     flow_run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS event_labels (
+    match_id VARCHAR NOT NULL,
+    half INTEGER,
+    timestamp_s DOUBLE NOT NULL,
+    label VARCHAR NOT NULL,
+    team VARCHAR,
+    visible BOOLEAN,
+    source VARCHAR
 );
 CREATE TABLE IF NOT EXISTS evaluations (
     checkpoint_url VARCHAR NOT NULL,
@@ -388,6 +397,7 @@ _COMMENTS = {
     "failures": "What failed in a run; clip_id is null when the whole source failed.",
     "shards": "One row per registered shard (clip): key, manifest URL, rows per table, files.",
     "clips": "The clips row of every registered shard: source frames [start_frame, stop_frame).",
+    "event_labels": "Event labels imported from other datasets (SoccerNet-v2 Labels-v2.json): match, half, seconds into the source video, label.",
     "training_runs": "One row per model training run: data query and snapshot, resolved config, code version, checkpoint, losses.",
     "evaluations": "One row per checkpoint, data snapshot, task and metric (value null when the data has no such labels).",
     "frames": "One row per curated frame of the registered shards.",
@@ -670,6 +680,24 @@ def record_evaluations(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]
                     [row["checkpoint_sha256"], row["data_snapshot"], row["task"], row["metric"]],
                 )
                 connection.execute("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))", [row.get(c) for c in columns])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return len(rows)
+
+
+def record_event_labels(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], wait_s: float = 30.0) -> int:
+    """Replace the ``event_labels`` of every (match, source) in ``rows`` with ``rows``; returns how many."""
+    columns = ["match_id", "half", "timestamp_s", "label", "team", "visible", "source"]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with connect(path, wait_s=wait_s) as connection:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            _create_tables(connection)
+            for match_id, source in {(r["match_id"], r.get("source")) for r in rows}:
+                connection.execute("DELETE FROM event_labels WHERE match_id = ? AND source IS NOT DISTINCT FROM ?", [match_id, source])
+            connection.executemany("INSERT INTO event_labels VALUES (?, ?, ?, ?, ?, ?, ?)", [[r.get(c) for c in columns] for r in rows])
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

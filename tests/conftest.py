@@ -72,3 +72,19 @@ def hermetic_runtime() -> HermeticRuntime:
     )
     assert os.environ.get("YOLO_CONFIG_DIR") == str(_runtime.yolo_config_dir.resolve())
     return _runtime
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory):
+    """A real catalog of one ground-truth shard of a rendered 1 s clip (match m-five); copy before writing."""
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+    from soccerfactory.curation.testing import groundtruth_shard
+    from soccerfactory.storage.catalog import register_shards
+    from soccerfactory.storage.shards import list_manifests
+
+    base = tmp_path_factory.mktemp("model-data")
+    render_clip(SynthConfig(seconds=1.0, seed=5, width=640, height=360), base / "clip")
+    clip, tables = groundtruth_shard(base / "clip", base / "shards", match_id="m-five")
+    path = base / "catalog.duckdb"
+    register_shards(path, list_manifests(base / "shards"))
+    return path, clip, tables

@@ -68,3 +68,18 @@ def test_a_sample_holds_the_frames_and_every_label(catalog):
 def test_an_empty_selection_is_refused():
     with pytest.raises(ValueError, match="no training windows"):
         ShardWindowDataset([], ModelConfig.tiny())
+
+
+def test_windows_take_the_event_near_them_and_stay_unlabelled_without_a_source(catalog):
+    from soccerfactory.model.data import EVENT_CLASSES, event_class
+
+    path, clip, _ = catalog
+    windows = select_windows(path, window=4)
+    config = ModelConfig.tiny(window=4)
+    # A pass 0.2 s into the match, from an imported source: the first window has it, the last not.
+    events = {"m-five": [(0.2, event_class("Pass"))]}
+    labelled = ShardWindowDataset(windows, config, events=events, event_margin_s=0.1)
+    assert int(labelled[0][1]["event"]) == EVENT_CLASSES.index("pass")
+    assert int(labelled[len(windows) - 1][1]["event"]) == EVENT_CLASSES.index("none")
+    assert int(ShardWindowDataset(windows, config)[0][1]["event"]) == -1
+    assert event_class("Ball out of play") == EVENT_CLASSES.index("out") and event_class("Substitution") is None

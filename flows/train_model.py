@@ -72,6 +72,8 @@ class TrainSection(_Section):
     warmup_steps: int = Field(10, ge=0)
     checkpoint_every: int = Field(50, ge=1)
     seed: int = 0
+    workers: int = Field(0, ge=0, description="DataLoader worker processes decoding ahead (0: in the training process).")
+    prefetch: int = Field(2, ge=1, description="Batches each worker prepares ahead.")
     loss_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 

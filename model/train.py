@@ -9,6 +9,7 @@ sample is repeated or skipped beyond the batches trained after that checkpoint w
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -39,10 +40,14 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     checkpoint_every: int = 50
     seed: int = 0
+    workers: int = 0
+    prefetch: int = 2
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if self.workers < 0 or self.prefetch < 1:
+            raise ValueError("workers must be >= 0 and prefetch >= 1")
         if min(self.lr_backbone, self.lr_heads) <= 0 or self.grad_clip <= 0:
             raise ValueError("learning rates and grad_clip must be positive")
 
@@ -157,15 +162,24 @@ def train(
     encoder = HashedTextEncoder(model_config.align_dim)
     n = len(dataset)
     per_epoch = max(1, n // config.batch_size)
+
+    def batch_at(k: int) -> list[int]:
+        epoch, position = divmod(k, per_epoch)
+        return _order(n, config.seed, epoch)[position * config.batch_size:(position + 1) * config.batch_size].tolist()
+
+    last = config.steps if stop_after is None else min(config.steps, step + stop_after)
+    # Worker processes decode and label ahead of the model (each decodes a clip once); the batch
+    # order is fixed by (seed, epoch), so resuming needs no sampler state.
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=[batch_at(k) for k in range(step, last)], num_workers=config.workers,
+        collate_fn=functools.partial(collate, encoder=encoder),
+        prefetch_factor=config.prefetch if config.workers else None, persistent_workers=False,
+    )
     history, seen = [], []
     started = time.perf_counter()
     net.train()
-    calls = 0
-    while step < config.steps:
-        epoch, position = divmod(step, per_epoch)
-        order = _order(n, config.seed, epoch)
-        indices = order[position * config.batch_size:(position + 1) * config.batch_size].tolist()
-        frames, targets = collate([dataset[i] for i in indices], encoder)
+    for frames, targets in loader:
+        indices = batch_at(step)
         frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
         total, parts = loss_fn(net(frames), targets)
         optimiser.zero_grad(set_to_none=True)
@@ -174,7 +188,6 @@ def train(
         optimiser.step()
         scheduler.step()
         step += 1
-        calls += 1
         seen.extend(indices)
         record = {"step": step, "loss": float(total.detach()), "tasks": parts, "seconds": round(time.perf_counter() - started, 2)}
         history.append(record)
@@ -185,8 +198,6 @@ def train(
                 "step": step, "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                 "model_config": model_config.to_dict(), "train_config": asdict(config),
             }, storage_options)
-        if stop_after is not None and calls >= stop_after:
-            break
     return {
         "steps": step, "history": history, "first": history[0] if history else None, "last": history[-1] if history else None,
         "resumed_from": resumed_from, "seen": seen,

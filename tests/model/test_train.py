@@ -55,3 +55,10 @@ def test_checkpoints_of_another_model_and_broken_files_are_refused(dataset, tmp_
         load_checkpoint(str(tmp_path / "broken.pt"))
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_checkpoint(str(tmp_path / "missing.pt"))
+
+
+def test_worker_processes_feed_the_same_batches_in_the_same_order(dataset, tmp_path):
+    inline = train(dataset, dataset.config, TrainConfig(steps=3, batch_size=2), str(tmp_path / "a.pt"))
+    workers = train(dataset, dataset.config, TrainConfig(steps=3, batch_size=2, workers=2), str(tmp_path / "b.pt"))
+    assert workers["seen"] == inline["seen"]
+    np.testing.assert_allclose([r["loss"] for r in workers["history"]], [r["loss"] for r in inline["history"]], rtol=1e-5)

@@ -174,7 +174,10 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
     except BaseException:
         record_training_run(catalog, {**record, "status": "failed", "finished_at": utc_now()})
         raise
-    first, last = result["first"] or {}, result["last"] or {}
+    # One step's loss is one batch's: the first and last tenth of the run (at most 20 steps) say more.
+    history = result["history"]
+    span = max(1, min(20, len(history) // 10))
+    first, last = {"tasks": _mean_tasks(history[:span])}, {"tasks": _mean_tasks(history[-span:])}
     record.update(status="completed", finished_at=utc_now(), steps=result["steps"], resumed_from=result["resumed_from"],
                   first_losses=first.get("tasks"), last_losses=last.get("tasks"))
     record_training_run(catalog, record)
@@ -220,6 +223,13 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
     table = [{"metric": name, "checkpoint": scored["checkpoint"][name], "untrained": scored.get("untrained", {}).get(name)} for name in scored["checkpoint"]]
     create_table_artifact(key="evaluation", table=table, description=f"{checkpoint_url} on {len(windows)} held-out windows")
     return {"data_snapshot": snapshot, "n_windows": len(windows), **scored}
+
+
+def _mean_tasks(records: list[dict]) -> dict[str, float] | None:
+    if not records:
+        return None
+    names = records[0]["tasks"]
+    return {name: round(sum(r["tasks"].get(name, 0.0) for r in records) / len(records), 4) for name in names}
 
 
 def _sha256_url(url: str) -> str:

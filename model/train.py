@@ -174,6 +174,9 @@ def train(
         dataset, batch_sampler=[batch_at(k) for k in range(step, last)], num_workers=config.workers,
         collate_fn=functools.partial(collate, encoder=encoder),
         prefetch_factor=config.prefetch if config.workers else None, persistent_workers=False,
+        # Spawned, not forked: the parent runs Prefect's API, DuckDB and OpenCV threads, and a
+        # fork of a threaded process can die before its first batch.
+        multiprocessing_context="spawn" if config.workers else None,
     )
     history, seen = [], []
     started = time.perf_counter()

@@ -238,6 +238,14 @@ class HeatmapKeypointDetector:
         self.keypoint_conf, self.min_peak, self.device, self.batch_size = keypoint_conf, min_peak, device, batch_size
         self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"
 
+    @classmethod
+    def from_net(cls, net: Any, keypoint_conf: float = 0.5, min_peak: float = 0.3, device: str = "cpu", batch_size: int = 8) -> HeatmapKeypointDetector:
+        """A detector around a network in memory (a model being trained, before it has a file)."""
+        detector = cls.__new__(cls)
+        detector.weights, detector.net, detector.meta, detector.version = None, net, {}, "in-memory"
+        detector.keypoint_conf, detector.min_peak, detector.device, detector.batch_size = keypoint_conf, min_peak, device, batch_size
+        return detector
+
     def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(xy, visible, peak)`` of every keypoint (see :func:`decode_heatmaps`) per image."""
         import torch

@@ -18,7 +18,6 @@ from soccerfactory.curation.calibrate import build_calibrator
 from soccerfactory.curation.detect import BallSlicer, UltralyticsDetector, build_detector
 from soccerfactory.curation.tracklets import TrackletCleanup
 from soccerfactory.curation.pipeline import ClipStages, validate_chain
-from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import build_refiner
 from soccerfactory.curation.track import build_tracker
 from soccerfactory.flows.config import CurateConfig
@@ -64,13 +63,9 @@ def _build(config: CurateConfig) -> ClipStages:
     new_calibrator = None
     if config.calibrate.enabled:
         calibrate = config.calibrate
-        pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
-        params = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
-        if calibrate.backend in ("heatmap", "yolo-pose"):
-            params.update(weights=calibrate.resolved_weights(), device=calibrate.device, keyframe_every=calibrate.keyframe_every)
         # Built once (models load now, not on the first clip); each clip gets a fresh copy that
         # shares the loaded models but not the previous clip's camera.
-        new_calibrator = build_calibrator(calibrate.backend, **params).fresh
+        new_calibrator = build_calibrator(calibrate.backend, **calibrate.calibrator_params()).fresh
     refiner = None
     if config.refine.enabled:
         refine = config.refine

@@ -142,7 +142,7 @@ def bench_calibrate(cache: Path = Path("bench/.cache/tracking")) -> dict:
     real = real_calibration_quality(progress=print)
     synthetic = synthetic_calibration_quality(cache, progress=print)
     default = CurateConfig().calibrate
-    chosen = synthetic["variants"]["every frame" if default.keyframe_every == 1 else f"keyframes every {default.keyframe_every}"]
+    chosen = next(v for v in synthetic["variants"].values() if v["keyframe_every"] == default.keyframe_every)
     best_real = real["variants"].get("keypoints+lines") or next(iter(real["variants"].values()))
     return {
         "benchmark": "calibrate",

@@ -106,6 +106,10 @@ class TrackConfig(_Section):
     )
 
 
+#: Calibration backends that place the camera from a pitch keypoint model (a weights file).
+KEYPOINT_BACKENDS = ("heatmap", "yolo-pose")
+
+
 class CalibrateConfig(_Section):
     """Camera calibration from pitch keypoints and lines (PnL)."""
 
@@ -134,6 +138,19 @@ class CalibrateConfig(_Section):
     def resolved_weights(self) -> Path:
         default = "pitch-keypoints-heatmap.pt" if self.backend == "heatmap" else "pitch-keypoints.pt"
         return self.weights or bundled_weights(default)
+
+    @property
+    def uses_keypoint_model(self) -> bool:
+        return self.backend in KEYPOINT_BACKENDS
+
+    def calibrator_params(self) -> dict[str, Any]:
+        """Keyword arguments of ``build_calibrator(self.backend, ...)`` for this section."""
+        from soccerfactory.curation.pitch import PitchModel
+
+        params: dict[str, Any] = {"pitch": PitchModel(length=self.pitch_length, width=self.pitch_width), "max_error_px": self.max_error_px}
+        if self.uses_keypoint_model:
+            params.update(weights=self.resolved_weights(), device=self.device, keyframe_every=self.keyframe_every)
+        return params
 
 
 class RefineConfig(_Section):
@@ -217,7 +234,7 @@ class CurateConfig(BaseModel):
 
     def weight_files(self) -> list[Path]:
         files = [self.detect.resolved_weights()]
-        if self.calibrate.enabled and self.calibrate.backend in ("heatmap", "yolo-pose"):
+        if self.calibrate.enabled and self.calibrate.uses_keypoint_model:
             files.append(self.calibrate.resolved_weights())
         if self.refine.enabled and self.refine.backend == "sam2" and self.refine.sam2_checkpoint:
             files.append(self.refine.sam2_checkpoint)
@@ -226,7 +243,7 @@ class CurateConfig(BaseModel):
     def check_weights(self) -> None:
         """Raise FileNotFoundError (naming the file, saying how to get it) for any missing model."""
         require_weights(self.detect.resolved_weights(), "detect.weights (detector)")
-        if self.calibrate.enabled and self.calibrate.backend in ("heatmap", "yolo-pose"):
+        if self.calibrate.enabled and self.calibrate.uses_keypoint_model:
             require_weights(
                 self.calibrate.resolved_weights(),
                 "calibrate.weights (pitch keypoint model)",

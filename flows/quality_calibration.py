@@ -57,7 +57,6 @@ def real_calibration_quality(
     import cv2
 
     from soccerfactory.curation.calibrate import build_calibrator
-    from soccerfactory.curation.pitch import PitchModel
     from soccerfactory.curation.training.keypoints import load_pose_split
     from soccerfactory.curation.types import Frames
 
@@ -67,7 +66,8 @@ def real_calibration_quality(
     samples = load_pose_split(split_dir / "images", split_dir / "labels")[:limit]
     if not samples:
         raise FileNotFoundError(f"no labelled images in {split_dir} (expected images/*.jpg with labels/*.txt)")
-    pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
+    params = calibrate.calibrator_params()
+    pitch = params["pitch"]
     frames = []
     for position, sample in enumerate(samples):
         image = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
@@ -78,9 +78,6 @@ def real_calibration_quality(
     labelled = [sample.keypoints[:, 2] > 0 for sample in samples]
     truth = [sample.keypoints[:, :2] * np.array(frame_size) for sample in samples]
     n_labelled = int(sum(mask.sum() for mask in labelled))
-    params: dict[str, Any] = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
-    if calibrate.backend in ("heatmap", "yolo-pose"):
-        params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
     figures: dict[str, Any] = {
         "split": str(split_dir),
         "images": len(samples),
@@ -92,7 +89,7 @@ def real_calibration_quality(
     keypoints_scored = False
     figures["variants"] = {}
     for name, options in (variants or _variants(calibrate.backend)).items():
-        calibrator = build_calibrator(calibrate.backend, **params, **options)
+        calibrator = build_calibrator(calibrate.backend, **{**params, **options})
         if calibrator.detector is not None and not keypoints_scored:
             figures["keypoints"] = _keypoint_pck(calibrator.detector, frames, truth, labelled)
             keypoints_scored = True
@@ -175,18 +172,14 @@ def synthetic_calibration_quality(
     import pyarrow.parquet as pq
 
     from soccerfactory.curation.calibrate import build_calibrator, pitch_position, pitch_position_uncertainty
-    from soccerfactory.curation.pitch import PitchModel
     from soccerfactory.curation.video import read_frames
     from soccerfactory.flows.quality import _clip_of, _held_out_clip
 
     say = progress or (lambda line: None)
     resolved = config or CurateConfig()
     calibrate = resolved.calibrate
-    pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
-    params: dict[str, Any] = {"pitch": pitch, "max_error_px": calibrate.max_error_px}
-    if calibrate.backend in ("heatmap", "yolo-pose"):
-        params.update(weights=calibrate.resolved_weights(), device=calibrate.device)
-    steps = list(keyframe_every) if calibrate.backend in ("heatmap", "yolo-pose") else [1]
+    params = calibrate.calibrator_params()
+    steps = list(keyframe_every) if calibrate.uses_keypoint_model else [1]
     clips = []
     for seed in seeds:
         clip_dir = _held_out_clip(Path(work_dir), seed, max(clip_seconds, seconds), say)
@@ -194,7 +187,7 @@ def synthetic_calibration_quality(
         clips.append((seed, clip.head(int(round(seconds * clip.fps))), clip_dir))
     variants = {}
     for step in steps:
-        calibrator = build_calibrator(calibrate.backend, **params, keyframe_every=step)
+        calibrator = build_calibrator(calibrate.backend, **{**params, "keyframe_every": step})
         frames_total = valid_total = 0
         line_errors, athlete_errors, seconds_spent = [], [], 0.0
         sigmas: list[float] = []

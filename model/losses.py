@@ -67,7 +67,6 @@ class MultiTaskLoss:
 
     def __call__(self, outputs: Mapping, targets: Mapping) -> tuple[object, dict[str, float]]:
         """``(total, {task: value})``; ``total`` is a scalar tensor to backpropagate."""
-        import torch
         from torch.nn import functional as F
 
         parts = {}

@@ -149,8 +149,7 @@ def evaluate_keypoints(net: Any, samples: list[KeypointSample], frame_size: tupl
 
     from soccerfactory.curation.keypoints import HeatmapKeypointDetector
 
-    detector = HeatmapKeypointDetector.__new__(HeatmapKeypointDetector)
-    detector.net, detector.device, detector.batch_size = net, "cpu", 8
+    detector = HeatmapKeypointDetector.from_net(net)
     errors, labelled, unlabelled_reported = [], 0, 0
     images = [cv2.resize(cv2.imread(str(s.path), cv2.IMREAD_COLOR), frame_size, interpolation=cv2.INTER_AREA) for s in samples]
     for sample, (xy, vis, _) in zip(samples, detector.predict(images)):

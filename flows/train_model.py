@@ -74,6 +74,7 @@ class TrainSection(_Section):
     seed: int = 0
     workers: int = Field(0, ge=0, description="DataLoader worker processes decoding ahead (0: in the training process).")
     prefetch: int = Field(2, ge=1, description="Batches each worker prepares ahead.")
+    tensorboard_dir: str | None = Field(None, description="Write loss and learning-rate curves here for TensorBoard (needs soccerfactory[tensorboard]).")
     loss_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
@@ -81,7 +82,9 @@ class DataSection(_Section):
     """Which catalogued frames train and evaluate the model."""
 
     where: str | None = Field("c.valid_camera", description="SQL over frames f, cameras c, clips k.")
-    step: int | None = Field(None, ge=1, description="Frames between window starts [default: the window: no overlap].")
+    step: int | None = Field(None, ge=1, description="Source frames between window starts [default: the window's span: no frame used twice; 1: densest].")
+    frame_stride: int = Field(2, ge=1, description="Source frames between a window's frames: 1 is dense; more spans more time for the event and alignment heads.")
+    mirror: bool = Field(True, description="Train on every window and its mirror image (the pitch reflected about the halfway line).")
     eval_fraction: float = Field(0.2, ge=0, le=1, description="Share of matches held out for evaluation (by a hash of match_id).")
 
 
@@ -127,7 +130,7 @@ def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
     from soccerfactory.model.data import select_windows
 
     return select_windows(catalog, config.data.where, window=config.model.window, step=config.data.step, split=split,
-                          eval_fraction=config.data.eval_fraction)
+                          eval_fraction=config.data.eval_fraction, frame_stride=config.data.frame_stride)
 
 
 @task(name="fit-model", cache_policy=NONE)
@@ -137,7 +140,7 @@ def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict
 
     logger = get_run_logger()
     model_config = config.model.build()
-    dataset = ShardWindowDataset(windows, model_config, events=events)
+    dataset = ShardWindowDataset(windows, model_config, events=events, mirror=config.data.mirror)
     every = max(1, config.train.steps // 20)
 
     def report(record: dict) -> None:
@@ -189,8 +192,12 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
 
 @flow(name="evaluate", log_prints=True)
 def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | None = None, split: str | None = "eval",
-                  training_run_id: str | None = None, baseline: bool = True) -> dict:
-    """Score a checkpoint (and the untrained model) on held-out windows; write ``evaluations`` rows."""
+                  training_run_id: str | None = None, baseline: bool = True, fall_back_to_all: bool = False) -> dict:
+    """Score a checkpoint (and the untrained model) on held-out windows; write ``evaluations`` rows.
+
+    ``fall_back_to_all``: when the split has no windows (one curated match has no held-out
+    side), score on every match instead, with a warning, rather than fail.
+    """
     from soccerfactory.model.data import ShardWindowDataset, load_event_labels
     from soccerfactory.model.evaluate import evaluate_checkpoint
     from soccerfactory.model.train import load_checkpoint
@@ -200,6 +207,9 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
     state = load_checkpoint(checkpoint_url)
     config = config or ModelRunConfig.model_validate({"model": _model_section(state)})
     windows = select(catalog, config, split)
+    if not windows and split is not None and fall_back_to_all:
+        get_run_logger().warning("no match on the %s side of the split: evaluating on every match (training data included)", split)
+        split, windows = None, select(catalog, config, None)
     if not windows:
         raise ValueError(f"no evaluation windows in {catalog} for WHERE {config.data.where!r} on the {split} side of the split; "
                          "pass --split all to score on every match")
@@ -222,7 +232,7 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
     record_evaluations(catalog, rows)
     table = [{"metric": name, "checkpoint": scored["checkpoint"][name], "untrained": scored.get("untrained", {}).get(name)} for name in scored["checkpoint"]]
     create_table_artifact(key="evaluation", table=table, description=f"{checkpoint_url} on {len(windows)} held-out windows")
-    return {"data_snapshot": snapshot, "n_windows": len(windows), **scored}
+    return {"data_snapshot": snapshot, "n_windows": len(windows), "split": split or "all", **scored}
 
 
 def _mean_tasks(records: list[dict]) -> dict[str, float] | None:
@@ -256,17 +266,12 @@ def pipeline_flow(source: str, root: str = "out", catalog: str | None = None, mo
     """``curate`` the source, then ``train`` on the catalog, then ``evaluate`` the checkpoint."""
     from soccerfactory.flows.curate import curate
 
-    from soccerfactory.model.data import select_windows
-
     catalog = catalog or f"{root.rstrip('/')}/catalog.duckdb"
     summary = curate(source, root, curate_config, catalog)
     config = model_run or ModelRunConfig()
     trained = train_flow(catalog, root, config)
-    if eval_split is not None and not select_windows(catalog, config.data.where, window=config.model.window, split=eval_split,
-                                                     eval_fraction=config.data.eval_fraction):
-        # One match (a first try on a single video) has no held-out side: say so, score on all.
-        get_run_logger().warning("no match on the %s side of the split: evaluating on every match (training data included)", eval_split)
-        eval_split = None
-    evaluated = evaluate_flow(catalog, trained["checkpoint_url"], config, split=eval_split, training_run_id=trained["run_id"])
+    # A first try on a single video has no held-out match: it is scored on all, with a warning.
+    evaluated = evaluate_flow(catalog, trained["checkpoint_url"], config, split=eval_split, training_run_id=trained["run_id"],
+                              fall_back_to_all=True)
     return {"curated": len(getattr(summary, "clips", []) or []), "training_run": trained, "evaluation": evaluated,
-            "eval_split": eval_split or "all"}
+            "eval_split": evaluated["split"]}

@@ -6,8 +6,10 @@
 * ``keypoints/pck_cell``: share of visible pitch keypoints whose heatmap peak is within one
   patch cell of the true position (the tiny model's grid is 16x9: a cell is 60 px at 960x540,
   so this is the honest precision of that grid; a larger ``image_size`` tightens it).
-* ``camera/reprojection_px``: median distance, in pixels of a 960x540 frame, between the 32
-  pitch keypoints in view projected with the true homography and with the predicted one.
+* ``camera/reprojection_px``: median distance, in pixels of a 960x540 frame, between the pitch
+  keypoints in view projected with the true homography and with the one fitted to the camera
+  head's grid (:mod:`soccerfactory.model.camera`); a frame whose grid is degenerate (an
+  untrained head) counts 10,000 px a point.
 * ``align/recall@1`` and ``recall@5``: caption -> window retrieval among the evaluated windows.
 * ``event/accuracy``: only when the windows carry event labels.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from soccerfactory.model.camera import homography_from_points, reprojection_errors
 from soccerfactory.model.network import build_model
 from soccerfactory.model.text import HashedTextEncoder
 
@@ -54,7 +57,10 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     indices = list(range(len(dataset))) if indices is None else list(indices)
     if not indices:
         raise ValueError("nothing to evaluate: the held-out selection has no windows")
+    from soccerfactory.curation.pitch import PitchModel
+
     encoder = HashedTextEncoder(net.config.align_dim)
+    pitch_points = PitchModel().keypoints[:, :2]
     truth_boxes, predicted_boxes, image_ids = [], [], []
     keypoint_hits = keypoint_total = 0
     camera_errors: list[float] = []
@@ -91,8 +97,11 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
                             t = np.unravel_index(truth[k].argmax(), truth[k].shape)
                             keypoint_hits += int(max(abs(p[0] - t[0]), abs(p[1] - t[1])) <= 1)
                             keypoint_total += 1
-                    if "camera" in outputs and bool(targets["camera_mask"][f]):
-                        camera_errors.extend(_camera_errors(outputs["camera"][b, f].numpy(), targets["camera"][f].numpy()))
+                    if "camera" in outputs:
+                        truth = _true_homography(labels["cameras"], frame)
+                        if truth is not None:
+                            predicted = homography_from_points(outputs["camera"][b, f].numpy(), width, height)
+                            camera_errors.extend(reprojection_errors(predicted, truth, pitch_points, width, height, scale=960 / width))
                 if "align" in outputs:
                     video_embeddings.append(outputs["align"][b].numpy())
                     captions.append(targets["caption"])
@@ -120,24 +129,12 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     return metrics
 
 
-def _camera_errors(predicted: np.ndarray, truth: np.ndarray) -> list[float]:
-    """Pixel distances (960x540) of pitch points in view between two normalised image-to-pitch homographies."""
-    def matrix(values: np.ndarray) -> np.ndarray:
-        return np.append(values, 1.0).reshape(3, 3)
-
-    grid = np.stack(np.meshgrid(np.linspace(0.05, 0.95, 6), np.linspace(0.3, 0.95, 4)), axis=-1).reshape(-1, 2)
-    # Points of the image, sent to the pitch by the true homography and back by the predicted one.
-    homogeneous = np.column_stack([grid, np.ones(len(grid))])
-    pitch = homogeneous @ matrix(truth).T
-    pitch /= pitch[:, 2:3]
-    try:
-        back = pitch @ np.linalg.inv(matrix(predicted)).T
-    except np.linalg.LinAlgError:
-        return [float("inf")] * len(grid)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = back[:, :2] / back[:, 2:3]
-    error = np.linalg.norm((xy - grid) * np.array([960, 540]), axis=1)
-    return np.where(np.isfinite(error), error, 1e6).tolist()
+def _true_homography(cameras: Any, frame: int) -> np.ndarray | None:
+    """The shard's pitch -> pixels homography of ``frame`` when its camera is valid."""
+    rows = cameras[cameras.frame_index == frame]
+    if not len(rows) or not bool(rows.valid_camera.iloc[0]) or rows.homography.iloc[0] is None:
+        return None
+    return np.asarray(rows.homography.iloc[0], dtype=np.float64).reshape(3, 3)
 
 
 def evaluate_checkpoint(checkpoint: dict | None, model_config: Any, dataset: Any, indices: Sequence[int] | None = None) -> dict:

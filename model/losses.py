@@ -9,7 +9,8 @@ from datasets that label different things, the paper's cross-dataset training):
   frames carry athlete labels.
 * ``keypoints``: ``(B, T, K, rows, cols)`` normalised Gaussians (each sums to 1) for visible
   keypoints, zeros otherwise; ``keypoints_visible`` ``(B, T, K)`` bool.
-* ``camera``: ``(B, T, 8)`` normalised homography entries; ``camera_mask`` ``(B, T)`` bool.
+* ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (:mod:`soccerfactory.model.camera`);
+  ``camera_mask`` ``(B, T, 9)`` bool says which points are labelled.
 * ``event``: ``(B,)`` class index (``-1`` = unlabelled).
 * ``text``: ``(B, align_dim)`` L2-normalised caption embeddings.
 """
@@ -46,13 +47,19 @@ def heatmap_cross_entropy(logits, target, visible):
 
 
 def contrastive_loss(video, text, temperature: float = 0.07):
-    """Symmetric InfoNCE between window and caption embeddings (matching rows are pairs)."""
+    """Symmetric InfoNCE between window and caption embeddings.
+
+    Row ``i`` of ``video`` pairs with row ``i`` of ``text``; windows whose captions are the same
+    text are all positives of each other (captions repeat within a batch, and calling a correct
+    match a negative teaches the head to tell identical captions apart, which it cannot).
+    """
     import torch
-    from torch.nn import functional as F
 
     logits = video @ text.T / temperature
-    labels = torch.arange(len(video), device=video.device)
-    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+    same = (text @ text.T).gt(0.9999).float()
+    targets = same / same.sum(dim=1, keepdim=True)
+    return 0.5 * (-(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                  - (targets * torch.log_softmax(logits.T, dim=1)).sum(dim=1).mean())
 
 
 @dataclass
@@ -88,7 +95,8 @@ class MultiTaskLoss:
             if mask is not None:
                 predicted, target = predicted[mask], target[mask]
             if len(predicted):
-                parts["camera"] = F.smooth_l1_loss(predicted, target)
+                # Nearly L1 (beta 0.1 unit = 5 m): far grid points must not dominate the near ones.
+                parts["camera"] = F.smooth_l1_loss(predicted, target, beta=0.1)
         if "event" in outputs and "event" in targets:
             labelled = targets["event"] >= 0
             if labelled.any():

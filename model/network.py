@@ -7,7 +7,8 @@ few *spatio-temporal* transformer blocks whose pooled output feeds the semantic 
 * ``athletes``: centre-based detection (CenterNet style): a centre heatmap per patch cell, the
   box width/height and the centre's offset inside the cell, so a box needs no set matching;
 * ``keypoints``: one heatmap per pitch keypoint over the patch grid (softmax over the grid);
-* ``camera``: the 8 free entries of the frame's image-to-pitch homography, normalised;
+* ``camera``: the pitch positions of a fixed 3x3 grid of image points
+  (:mod:`soccerfactory.model.camera`), from which the homography follows;
 * ``event``: event classification over the window;
 * ``align``: an embedding of the window for contrastive alignment with caption embeddings.
 
@@ -94,6 +95,7 @@ def _module_classes():
     from torch import nn
 
     from soccerfactory.curation.runtime import prepare_vision_runtime
+    from soccerfactory.model.camera import CAMERA_GRID
 
     prepare_vision_runtime()
     from timm.models.vision_transformer import Block, VisionTransformer
@@ -105,7 +107,7 @@ def _module_classes():
         * ``athletes``: ``(B, T, 5, rows, cols)``: centre logit, box width and height (fractions
           of the image), and the centre's offset inside its cell (x, y in [0, 1]);
         * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
-        * ``camera``: ``(B, T, 8)``;
+        * ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (``CAMERA_GRID``);
         * ``event``: ``(B, n_events)`` logits;
         * ``align``: ``(B, align_dim)`` L2-normalised.
         """
@@ -129,7 +131,12 @@ def _module_classes():
             heads = set(config.heads)
             self.athletes = nn.Conv2d(d, 5, 1) if "athletes" in heads else None
             self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
-            self.camera = nn.Linear(d, 8) if "camera" in heads else None
+            # The camera is where the pitch lines are in the picture: the head keeps the patch
+            # layout (a few channels per cell, flattened) instead of pooling it away.
+            rows, cols = config.grid
+            self.camera = nn.Sequential(
+                nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, 256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID)),
+            ) if "camera" in heads else None
             self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
             self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
             self.temporal_norm = nn.LayerNorm(d)
@@ -157,7 +164,7 @@ def _module_classes():
             if self.keypoints is not None:
                 out["keypoints"] = self.keypoints(patches).reshape(b, t, -1, rows, cols)
             if self.camera is not None:
-                out["camera"] = self.camera(cls).reshape(b, t, 8)
+                out["camera"] = self.camera(patches).reshape(b, t, len(CAMERA_GRID), 2)
             if self.event is not None or self.align is not None:
                 sequence = cls.reshape(b, t, -1) + self.time_embed[:, :t]
                 pooled = self.temporal_norm(self.temporal(sequence)).mean(dim=1)

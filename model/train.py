@@ -42,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     prefetch: int = 2
+    tensorboard_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -100,6 +101,18 @@ def load_checkpoint(url: str, storage_options: dict | None = None) -> dict:
         raise ValueError(f"checkpoint {url} could not be read ({error.__class__.__name__}); it is truncated or not a SoccerFactory checkpoint") from None
 
 
+def _tensorboard_writer(directory: str | None):
+    """A ``SummaryWriter`` for ``directory`` (``None``: no TensorBoard output)."""
+    if not directory:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError(f"train.tensorboard_dir={directory!r} needs the tensorboard package: "
+                          "pip install 'soccerfactory[tensorboard]' (or leave tensorboard_dir unset)") from None
+    return SummaryWriter(log_dir=str(directory))
+
+
 def train(
     dataset: Any,
     model_config: ModelConfig,
@@ -118,6 +131,9 @@ def train(
         checkpoint_url: fsspec URL of the checkpoint (overwritten atomically).
         resume: Continue from the checkpoint when it exists (same step counter and sample order).
         progress: Called with ``{"step", "loss", "tasks": {...}, "seconds"}`` after every step.
+            With ``config.tensorboard_dir`` the same figures and the learning rates are also
+            written as TensorBoard scalars (``loss/total``, ``loss/<task>``, ``lr/backbone``,
+            ``lr/heads``), at their step, so a resumed run continues the same curves.
         stop_after: Stop (as a crash would) after this many steps of this call; for tests.
         device: ``"cpu"`` or ``"cuda:0"``; checkpoints are always written from CPU tensors.
 
@@ -178,6 +194,7 @@ def train(
         # fork of a threaded process can die before its first batch.
         multiprocessing_context="spawn" if config.workers else None,
     )
+    writer = _tensorboard_writer(config.tensorboard_dir)
     history, seen = [], []
     started = time.perf_counter()
     net.train()
@@ -196,11 +213,19 @@ def train(
         history.append(record)
         if progress is not None:
             progress(record)
+        if writer is not None:
+            writer.add_scalar("loss/total", record["loss"], step)
+            for name, value in parts.items():
+                writer.add_scalar(f"loss/{name}", value, step)
+            writer.add_scalar("lr/backbone", optimiser.param_groups[0]["lr"], step)
+            writer.add_scalar("lr/heads", optimiser.param_groups[1]["lr"], step)
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save(checkpoint_url, {
                 "step": step, "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                 "model_config": model_config.to_dict(), "train_config": asdict(config),
             }, storage_options)
+    if writer is not None:
+        writer.close()
     return {
         "steps": step, "history": history, "first": history[0] if history else None, "last": history[-1] if history else None,
         "resumed_from": resumed_from, "seen": seen,

@@ -20,7 +20,7 @@ def test_every_head_has_its_documented_shape():
     assert set(out) == set(HEADS)
     assert out["athletes"].shape == (2, 3, 5, rows, cols)
     assert out["keypoints"].shape == (2, 3, 32, rows, cols)
-    assert out["camera"].shape == (2, 3, 8) and out["event"].shape == (2, config.n_events)
+    assert out["camera"].shape == (2, 3, 9, 2) and out["event"].shape == (2, config.n_events)
     assert torch.allclose(out["align"].norm(dim=-1), torch.ones(2), atol=1e-5)
     assert ((out["athletes"][:, :, 1:] >= 0) & (out["athletes"][:, :, 1:] <= 1)).all()
     # A subset of heads builds only those.
@@ -66,7 +66,7 @@ def _targets(config, batch, rng):
     captions = [f"a {name} by team {team}" for name, team in zip(("pass", "shot", "pass", "tackle"), "ABBA")][:batch]
     return {
         "athletes": athletes, "keypoints": keypoints, "keypoints_visible": visible,
-        "camera": torch.from_numpy(rng.normal(0, 0.5, (batch, t, 8)).astype(np.float32)),
+        "camera": torch.from_numpy(rng.normal(0, 0.5, (batch, t, 9, 2)).astype(np.float32)),
         "event": torch.arange(batch) % config.n_events,
         "text": torch.from_numpy(HashedTextEncoder(config.align_dim).encode(captions)),
     }
@@ -111,3 +111,19 @@ def test_hashed_captions_are_deterministic_and_tell_events_apart():
     a, b, c = encoder.encode(["a pass by team A", "a pass by team A", "a shot on goal by team B"])
     np.testing.assert_array_equal(a, b)
     assert abs(np.linalg.norm(a) - 1) < 1e-6 and float(a @ c) < 0.9
+
+
+def test_captions_that_repeat_in_a_batch_are_positives_of_each_other():
+    import torch
+
+    from soccerfactory.model.losses import contrastive_loss
+
+    text = torch.from_numpy(HashedTextEncoder(32).encode(["left third", "left third", "right third"]))
+    # Two windows with the same caption, each embedded exactly as that caption: nothing to learn.
+    video = text.clone()
+    shared = contrastive_loss(video, text, temperature=0.01)
+    # Each of the two rows splits its mass evenly between two equal positives; the third is exact.
+    assert float(shared) == pytest.approx(2 / 3 * np.log(2), abs=1e-3)
+    # Telling the two apart (each pulled to "its own" row) gains nothing over matching both.
+    assert float(contrastive_loss(text[[0, 0, 2]], text, temperature=0.01)) == pytest.approx(float(shared), abs=1e-3)
+    assert float(contrastive_loss(text[[2, 2, 0]], text, temperature=0.01)) > 5

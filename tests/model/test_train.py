@@ -62,3 +62,21 @@ def test_worker_processes_feed_the_same_batches_in_the_same_order(dataset, tmp_p
     workers = train(dataset, dataset.config, TrainConfig(steps=3, batch_size=2, workers=2), str(tmp_path / "b.pt"))
     assert workers["seen"] == inline["seen"]
     np.testing.assert_allclose([r["loss"] for r in workers["history"]], [r["loss"] for r in inline["history"]], rtol=1e-5)
+
+
+def test_tensorboard_receives_every_step_of_every_curve(dataset, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "tb"
+    config = TrainConfig(steps=4, batch_size=2, checkpoint_every=2, tensorboard_dir=str(logs))
+    crashed = train(dataset, dataset.config, config, str(tmp_path / "ckpt.pt"), stop_after=3)
+    resumed = train(dataset, dataset.config, config, str(tmp_path / "ckpt.pt"))
+    events = EventAccumulator(str(logs))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"loss/total", "loss/athletes", "loss/keypoints", "loss/camera", "loss/align", "lr/backbone", "lr/heads"} <= tags
+    # The resumed run writes its steps (3 and 4) at their own step numbers, after the crash's 1-3.
+    totals = [(e.step, e.value) for e in events.Scalars("loss/total")]
+    assert sorted({s for s, _ in totals}) == [1, 2, 3, 4]
+    assert [v for s, v in totals if s == 4] == pytest.approx([resumed["history"][-1]["loss"]], rel=1e-5)
+    assert [v for s, v in totals if s == 1] == pytest.approx([crashed["history"][0]["loss"]], rel=1e-5)

@@ -515,7 +515,7 @@ def evaluate_command(
 
     Writes one row per checkpoint, data snapshot, task and metric to the catalog's `evaluations`
     table: athletes/ap50, keypoints/pck_cell, camera/reprojection_px, align/recall@1 and @5,
-    event/accuracy (null without event labels). Compare checkpoints with SQL, e.g.
+    event/accuracy and balanced_accuracy (null without event labels). Compare checkpoints with SQL, e.g.
 
       soccerfactory query "SELECT checkpoint_url, task, metric, value FROM evaluations ORDER BY task, metric"
     """
@@ -541,12 +541,14 @@ def pipeline_command(
     output: Path = typer.Option(Path("out"), "--output", "-o", help="Root of shards, catalog and checkpoints."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config (model, train, data sections)."),
     overrides: list[str] = typer.Option([], "--set", help="Model run overrides, e.g. --set train.steps=100"),
+    min_new_clips: int = typer.Option(1, "--min-new-clips", min=0, help="Train only when curation registered at least this many new clips (0: always)."),
 ) -> None:
     """Curate SOURCE, train the multi-task model on the catalog, evaluate it (Prefect flow `pipeline`).
 
     Runs on the embedded default: Prefect's local ephemeral API, OUTPUT/catalog.duckdb, Parquet
     shards and checkpoints under OUTPUT. With a single match there is no held-out match, so the
-    evaluation then scores every match and says so.
+    evaluation then scores every match and says so. Run it on a schedule: footage already
+    curated is skipped, and training starts only when at least --min-new-clips clips are new.
 
     Examples:
 
@@ -560,9 +562,12 @@ def pipeline_command(
         from soccerfactory.flows.train_model import pipeline_flow
 
         try:
-            result = pipeline_flow(source, str(output.resolve()), model_run=resolved)
+            result = pipeline_flow(source, str(output.resolve()), model_run=resolved, min_new_clips=min_new_clips)
         except (FileNotFoundError, ValueError) as error:
             _fail(str(error))
+    if result["training_run"] is None:
+        typer.echo(f"curated {result['curated']} new clip(s), fewer than --min-new-clips {min_new_clips}: nothing trained")
+        return
     trained, evaluation = result["training_run"], result["evaluation"]
     typer.echo(f"trained run {trained['run_id']} ({trained['steps']} steps); evaluated on {evaluation['n_windows']} windows ({result['eval_split']}):")
     for name, value in evaluation["checkpoint"].items():

@@ -83,6 +83,7 @@ class DataSection(_Section):
 
     where: str | None = Field("c.valid_camera", description="SQL over frames f, cameras c, clips k.")
     step: int | None = Field(None, ge=1, description="Source frames between window starts [default: the window's span: no frame used twice; 1: densest].")
+    eval_step: int | None = Field(None, ge=1, description="Source frames between evaluation window starts [default: step]; smaller scores more windows of few held-out matches.")
     frame_stride: int = Field(2, ge=1, description="Source frames between a window's frames: 1 is dense; more spans more time for the event and alignment heads.")
     mirror: bool = Field(True, description="Train on every window and its mirror image (the pitch reflected about the halfway line).")
     eval_fraction: float = Field(0.2, ge=0, le=1, description="Share of matches held out for evaluation (by a hash of match_id).")
@@ -129,7 +130,8 @@ def _snapshot(windows) -> str:
 def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
     from soccerfactory.model.data import select_windows
 
-    return select_windows(catalog, config.data.where, window=config.model.window, step=config.data.step, split=split,
+    step = config.data.step if split == "train" else (config.data.eval_step or config.data.step)
+    return select_windows(catalog, config.data.where, window=config.model.window, step=step, split=split,
                           eval_fraction=config.data.eval_fraction, frame_stride=config.data.frame_stride)
 
 
@@ -262,16 +264,24 @@ def _model_section(state: dict) -> dict:
 
 @flow(name="pipeline", log_prints=True)
 def pipeline_flow(source: str, root: str = "out", catalog: str | None = None, model_run: ModelRunConfig | None = None,
-                  curate_config: Any = None, eval_split: str | None = "eval") -> dict:
-    """``curate`` the source, then ``train`` on the catalog, then ``evaluate`` the checkpoint."""
+                  curate_config: Any = None, eval_split: str | None = "eval", min_new_clips: int = 1) -> dict:
+    """``curate`` the source, then ``train`` on the catalog, then ``evaluate`` the checkpoint.
+
+    The trigger: training starts only when this run's curation registered at least
+    ``min_new_clips`` new clips (``0``: always), so a scheduled pipeline over footage that has
+    not changed curates nothing, trains nothing and says so.
+    """
     from soccerfactory.flows.curate import curate
 
     catalog = catalog or f"{root.rstrip('/')}/catalog.duckdb"
     summary = curate(source, root, curate_config, catalog)
+    new_clips = summary.count("curated")
+    if new_clips < min_new_clips:
+        get_run_logger().info("curation registered %d new clip(s), fewer than min_new_clips=%d: not training", new_clips, min_new_clips)
+        return {"curated": new_clips, "training_run": None, "evaluation": None, "eval_split": None}
     config = model_run or ModelRunConfig()
     trained = train_flow(catalog, root, config)
     # A first try on a single video has no held-out match: it is scored on all, with a warning.
     evaluated = evaluate_flow(catalog, trained["checkpoint_url"], config, split=eval_split, training_run_id=trained["run_id"],
                               fall_back_to_all=True)
-    return {"curated": len(getattr(summary, "clips", []) or []), "training_run": trained, "evaluation": evaluated,
-            "eval_split": evaluated["split"]}
+    return {"curated": new_clips, "training_run": trained, "evaluation": evaluated, "eval_split": evaluated["split"]}

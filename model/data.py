@@ -150,19 +150,21 @@ _EVENT_PHRASES = {"pass": "a pass", "shot": "a shot", "out": "the ball going out
 def caption_for(athletes: Any, camera_valid: bool, event: int = -1) -> str:
     """A short caption of one frame's labels (what the alignment head is trained against).
 
-    Captions say what a picture shows at the precision the labels hold and a model can see:
-    the third of the pitch in play, which team dominates the picture, how crowded it is, and
-    the window's event. Exact counts ("11 players of team A") made nearly every caption unique
-    and were measured unlearnable (retrieval below chance after 300 steps).
+    Captions say what a picture shows at the precision the labels hold and a model can see: where
+    on the pitch the play is (third of the length, half of the width), how crowded the picture
+    is, and the window's event. Exact counts ("11 players of team A") made nearly every caption
+    unique, and team names are not visual (team "A" is whichever kit the clip's clustering found
+    first), so neither is used: both were measured unlearnable.
     """
-    teams = [t for t in athletes["team"] if t in ("A", "B")]
-    a, b = teams.count("A"), teams.count("B")
-    parts = ["mostly team A" if a > b + 2 else "mostly team B" if b > a + 2 else "both teams alike"]
-    parts.append("a crowded picture" if a + b >= 14 else "an open picture")
+    parts = []
     xs = [x for x in athletes["pitch_x"] if x is not None and math.isfinite(x)]
-    if camera_valid and xs:
-        centre = float(np.median(xs))
-        parts.insert(0, "play in the left third" if centre < -17.5 else "play in the right third" if centre > 17.5 else "play in the middle third")
+    ys = [y for y in athletes["pitch_y"] if y is not None and math.isfinite(y)]
+    if camera_valid and xs and ys:
+        x, y = float(np.median(xs)), float(np.median(ys))
+        parts.append("play in the left third" if x < -17.5 else "play in the right third" if x > 17.5 else "play in the middle third")
+        parts.append("towards the far touchline" if y < 0 else "towards the near touchline")
+    players = sum(1 for role in athletes["role"] if role in ("player", "goalkeeper"))
+    parts.append("a crowded picture" if players >= 14 else "an open picture")
     if event > 0:
         parts.append(f"during {_EVENT_PHRASES[EVENT_CLASSES[event]]}")
     return ", ".join(parts)
@@ -222,6 +224,21 @@ class ShardWindowDataset:
                                  "size": (clip.width, clip.height), "fps": clip.fps}
         return self._frames[key], self._labels[key]
 
+    def event_classes(self) -> list[int]:
+        """Every sample's event class (``-1``: unlabelled), from the shard manifests alone
+        (no frame is decoded): what the trainer balances the event loss with."""
+        from soccerfactory.storage.shards import read_manifest
+
+        fps: dict[str, float] = {}
+        out = []
+        for index in range(len(self)):
+            window = self.windows[index % len(self.windows)]
+            if window.manifest_url not in fps:
+                metadata = read_manifest(window.manifest_url, self.storage_options).metadata
+                fps[window.manifest_url] = float((metadata.get("clip") or {}).get("fps") or 25.0) if isinstance(metadata, dict) else 25.0
+            out.append(self._event(window, fps[window.manifest_url]))
+        return out
+
     def _event(self, window: Window, fps: float) -> int:
         """The window's event class: an event within ``event_margin_s`` of its span, else none;
         -1 (unlabelled) when no event source covers the match."""
@@ -278,7 +295,8 @@ class ShardWindowDataset:
                     keypoints[f, k] = blob / blob.sum()
                     visible[f, k] = True
                 camera[f], camera_mask[f] = camera_points(homography, source_w, source_h)
-            columns = {"team": boxes["team"].tolist(), "pitch_x": [-x if mirrored and x is not None else x for x in boxes["pitch_x"]]}
+            columns = {"role": boxes["role"].tolist(), "pitch_y": boxes["pitch_y"].tolist(),
+                       "pitch_x": [-x if mirrored and x is not None else x for x in boxes["pitch_x"]]}
             captions.append((columns, valid))
         event = self._event(window, labels["fps"])
         images = np.stack([frames[i] for i in window.frames]).astype(np.float32) / 255.0

@@ -11,7 +11,8 @@
   head's grid (:mod:`soccerfactory.model.camera`); a frame whose grid is degenerate (an
   untrained head) counts 10,000 px a point.
 * ``align/recall@1`` and ``recall@5``: caption -> window retrieval among the evaluated windows.
-* ``event/accuracy``: only when the windows carry event labels.
+* ``event/accuracy`` and ``event/balanced_accuracy`` (mean recall over the event classes
+  present): only when the windows carry event labels.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     truth_boxes, predicted_boxes, image_ids = [], [], []
     keypoint_hits = keypoint_total = 0
     camera_errors: list[float] = []
-    video_embeddings, captions, event_right, event_total = [], [], 0, 0
+    video_embeddings, captions, event_pairs = [], [], []
     net.eval()
     image = 0
     with torch.inference_mode():
@@ -106,8 +107,7 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
                     video_embeddings.append(outputs["align"][b].numpy())
                     captions.append(targets["caption"])
                 if "event" in outputs and int(targets["event"]) >= 0:
-                    event_total += 1
-                    event_right += int(int(outputs["event"][b].argmax()) == int(targets["event"]))
+                    event_pairs.append((int(targets["event"]), int(outputs["event"][b].argmax())))
     metrics: dict[str, float | None] = {}
     if truth_boxes:
         ap = detection_ap50(Detections.merge(truth_boxes), Detections.merge(predicted_boxes), image_ids=image_ids, groups={})
@@ -117,7 +117,8 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     if camera_errors:
         metrics["camera/reprojection_px"] = round(float(np.median(camera_errors)), 2)
     if len(video_embeddings) > 1:
-        text = encoder.encode(captions)
+        with torch.inference_mode():
+            text = net.embed_text(torch.from_numpy(encoder.encode(captions))).numpy()
         similarity = text @ np.stack(video_embeddings).T
         # Windows with the same caption are all right answers.
         same = np.array([[a == b for b in captions] for a in captions])
@@ -125,7 +126,15 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
         for k in (1, 5):
             hits = [same[i, ranks[i, :k]].any() for i in range(len(captions))]
             metrics[f"align/recall@{k}"] = round(float(np.mean(hits)), 4)
-    metrics["event/accuracy"] = round(event_right / event_total, 4) if event_total else None
+    metrics["event/accuracy"] = round(float(np.mean([t == p for t, p in event_pairs])), 4) if event_pairs else None
+    # Most windows hold no event, so a model that never predicts one scores the "none" share in
+    # accuracy; balanced accuracy (the mean recall of the classes present) scores it 1 / classes.
+    if event_pairs:
+        truth = np.array([t for t, _ in event_pairs])
+        predicted = np.array([p for _, p in event_pairs])
+        metrics["event/balanced_accuracy"] = round(float(np.mean([np.mean(predicted[truth == c] == c) for c in np.unique(truth)])), 4)
+    else:
+        metrics["event/balanced_accuracy"] = None
     return metrics
 
 

@@ -12,7 +12,8 @@ from datasets that label different things, the paper's cross-dataset training):
 * ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (:mod:`soccerfactory.model.camera`);
   ``camera_mask`` ``(B, T, 9)`` bool says which points are labelled.
 * ``event``: ``(B,)`` class index (``-1`` = unlabelled).
-* ``text``: ``(B, align_dim)`` L2-normalised caption embeddings.
+* ``text``: ``(B, align_dim)`` L2-normalised caption embeddings (the text encoder's; when the
+  outputs carry ``text``, the model's projection of them, that is what the windows align with).
 """
 
 from __future__ import annotations
@@ -46,17 +47,17 @@ def heatmap_cross_entropy(logits, target, visible):
     return (per_map * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def contrastive_loss(video, text, temperature: float = 0.07):
+def contrastive_loss(video, text, temperature: float = 0.07, same_caption=None):
     """Symmetric InfoNCE between window and caption embeddings.
 
     Row ``i`` of ``video`` pairs with row ``i`` of ``text``; windows whose captions are the same
-    text are all positives of each other (captions repeat within a batch, and calling a correct
+    text (``same_caption``, ``(B, B)`` bool; default: equal ``text`` rows) are all positives of each other (captions repeat within a batch, and calling a correct
     match a negative teaches the head to tell identical captions apart, which it cannot).
     """
     import torch
 
     logits = video @ text.T / temperature
-    same = (text @ text.T).gt(0.9999).float()
+    same = ((text @ text.T).gt(0.9999) if same_caption is None else same_caption).float()
     targets = same / same.sum(dim=1, keepdim=True)
     return 0.5 * (-(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
                   - (targets * torch.log_softmax(logits.T, dim=1)).sum(dim=1).mean())
@@ -68,9 +69,13 @@ class MultiTaskLoss:
 
     Attributes:
         weights: Task -> weight (the paper weights tasks and clips gradients; see the trainer).
+        event_class_weights: Per event class weight of the cross-entropy (the trainer sets the
+            inverse class frequency: most windows hold no event, and unweighted the head learns to
+            always answer "none").
     """
 
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    event_class_weights: list[float] | None = None
 
     def __call__(self, outputs: Mapping, targets: Mapping) -> tuple[object, dict[str, float]]:
         """``(total, {task: value})``; ``total`` is a scalar tensor to backpropagate."""
@@ -100,9 +105,13 @@ class MultiTaskLoss:
         if "event" in outputs and "event" in targets:
             labelled = targets["event"] >= 0
             if labelled.any():
-                parts["event"] = F.cross_entropy(outputs["event"][labelled], targets["event"][labelled])
+                logits = outputs["event"][labelled]
+                weight = None if self.event_class_weights is None else logits.new_tensor(self.event_class_weights)
+                parts["event"] = F.cross_entropy(logits, targets["event"][labelled], weight=weight)
         if "align" in outputs and "text" in targets and len(outputs["align"]) > 1:
-            parts["align"] = contrastive_loss(outputs["align"], targets["text"])
+            # Positives are decided on the captions themselves, before the learnt text projection.
+            same = (targets["text"] @ targets["text"].T).gt(0.9999)
+            parts["align"] = contrastive_loss(outputs["align"], outputs.get("text", targets["text"]), same_caption=same)
         if not parts:
             raise ValueError(f"no task has both an output and a target: outputs {sorted(outputs)}, targets {sorted(targets)}")
         total = sum(self.weights.get(name, 1.0) * value for name, value in parts.items())

@@ -109,7 +109,9 @@ def _module_classes():
         * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
         * ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (``CAMERA_GRID``);
         * ``event``: ``(B, n_events)`` logits;
-        * ``align``: ``(B, align_dim)`` L2-normalised.
+        * ``align``: ``(B, align_dim)`` L2-normalised;
+        * ``text``: ``(B, align_dim)``, when ``text`` (the batch's caption embeddings) is given:
+          those captions in the aligned space (:meth:`embed_text`).
         """
 
         def __init__(self, config: ModelConfig) -> None:
@@ -137,11 +139,28 @@ def _module_classes():
             self.camera = nn.Sequential(
                 nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, 256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID)),
             ) if "camera" in heads else None
+            # Each frame enters the spatio-temporal blocks as its class token plus a summary of
+            # its patch layout: where the pitch, the players and the play are (a class token alone,
+            # from a ViT trained for a few hundred steps, was measured to carry too little of it for
+            # the alignment head to learn at all).
+            self.frame_summary = nn.Sequential(nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, d))
+            # The dense heads' answers (where the camera looks, how many athletes) feed the semantic
+            # heads as well: captions and events are about exactly that, and the dense heads learn
+            # it from dense labels long before the semantic heads could from one label a window.
+            dense_features = (2 * len(CAMERA_GRID) if "camera" in heads else 0) + (1 if "athletes" in heads else 0)
+            self.dense_to_semantic = nn.Linear(dense_features, d) if dense_features else None
             self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
             self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
             self.temporal_norm = nn.LayerNorm(d)
             self.event = nn.Linear(d, config.n_events) if "event" in heads else None
             self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
+            # The text side of the alignment is learnable too (as in CLIP): hashed captions that
+            # differ in one word ("left" / "right") are close, and the projection learns to weigh
+            # the words that tell pictures apart.
+            self.text_projection = nn.Linear(config.align_dim, config.align_dim) if "align" in heads else None
+            if self.text_projection is not None:
+                nn.init.eye_(self.text_projection.weight)
+                nn.init.zeros_(self.text_projection.bias)
             if self.athletes is not None:
                 # Start with "no athlete anywhere" (prior 1 %), as CenterNet does, so the first
                 # steps do not drown in false centres.
@@ -150,7 +169,11 @@ def _module_classes():
         def head_parameters(self) -> list[nn.Parameter]:
             return [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
 
-        def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        def embed_text(self, text: torch.Tensor) -> torch.Tensor:
+            """``(N, align_dim)`` caption embeddings (the text encoder's) -> the aligned space, L2-normalised."""
+            return torch.nn.functional.normalize(self.text_projection(text), dim=-1)
+
+        def forward(self, frames: torch.Tensor, text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
             b, t, c, h, w = frames.shape
             tokens = self.backbone.forward_features(frames.reshape(b * t, c, h, w))
             prefix = self.backbone.num_prefix_tokens
@@ -166,12 +189,27 @@ def _module_classes():
             if self.camera is not None:
                 out["camera"] = self.camera(patches).reshape(b, t, len(CAMERA_GRID), 2)
             if self.event is not None or self.align is not None:
-                sequence = cls.reshape(b, t, -1) + self.time_embed[:, :t]
-                pooled = self.temporal_norm(self.temporal(sequence)).mean(dim=1)
+                # Spatio-temporal blocks attend over every token of every frame of the window
+                # (motion is a patch changing between frames); each frame's class token, with its
+                # layout summary, collects them for the semantic heads.
+                summary = cls + self.frame_summary(patches)
+                window_tokens = torch.cat([summary[:, None], tokens[:, prefix:]], dim=1)
+                n = window_tokens.shape[1]
+                sequence = (window_tokens.reshape(b, t, n, -1) + self.time_embed[:, :t, None]).reshape(b, t * n, -1)
+                pooled = self.temporal_norm(self.temporal(sequence)).reshape(b, t, n, -1)[:, :, 0].mean(dim=1)
+                if self.dense_to_semantic is not None:
+                    dense = []
+                    if "camera" in out:
+                        dense.append(out["camera"].mean(dim=1).flatten(1))
+                    if "athletes" in out:
+                        dense.append(torch.sigmoid(out["athletes"][:, :, 0]).sum(dim=(-2, -1)).mean(dim=1, keepdim=True) / 10)
+                    pooled = pooled + self.dense_to_semantic(torch.cat(dense, dim=1))
                 if self.event is not None:
                     out["event"] = self.event(pooled)
                 if self.align is not None:
                     out["align"] = torch.nn.functional.normalize(self.align(pooled), dim=-1)
+                    if text is not None:
+                        out["text"] = self.embed_text(text)
             return out
 
     return SoccerMasterNet

@@ -23,7 +23,7 @@ from soccerfactory.model.losses import DEFAULT_WEIGHTS, MultiTaskLoss
 from soccerfactory.model.network import ModelConfig, build_model
 from soccerfactory.model.text import HashedTextEncoder
 
-__all__ = ["TrainConfig", "collate", "load_checkpoint", "train"]
+__all__ = ["TrainConfig", "collate", "load_checkpoint", "measure_step", "train"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,21 @@ def load_checkpoint(url: str, storage_options: dict | None = None) -> dict:
         raise ValueError(f"checkpoint {url} could not be read ({error.__class__.__name__}); it is truncated or not a SoccerFactory checkpoint") from None
 
 
+def _event_class_weights(dataset: Any, model_config: ModelConfig) -> list[float] | None:
+    """Inverse class frequencies of the dataset's event labels (classes absent get weight 0;
+    ``None`` without labels or without an event head)."""
+    if "event" not in model_config.heads or not hasattr(dataset, "event_classes"):
+        return None
+    labels = np.asarray([c for c in dataset.event_classes() if c >= 0], dtype=int)
+    if not len(labels):
+        return None
+    counts = np.bincount(labels, minlength=model_config.n_events).astype(float)
+    present = counts > 0
+    weights = np.zeros(model_config.n_events)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights.round(4).tolist()
+
+
 def _tensorboard_writer(directory: str | None):
     """A ``SummaryWriter`` for ``directory`` (``None``: no TensorBoard output)."""
     if not directory:
@@ -174,7 +189,7 @@ def train(
             optimiser.load_state_dict(state["optimiser"])
             scheduler.load_state_dict(state["scheduler"])
             step = resumed_from = int(state["step"])
-    loss_fn = MultiTaskLoss(dict(config.loss_weights))
+    loss_fn = MultiTaskLoss(dict(config.loss_weights), event_class_weights=_event_class_weights(dataset, model_config))
     encoder = HashedTextEncoder(model_config.align_dim)
     n = len(dataset)
     per_epoch = max(1, n // config.batch_size)
@@ -201,7 +216,7 @@ def train(
     for frames, targets in loader:
         indices = batch_at(step)
         frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
-        total, parts = loss_fn(net(frames), targets)
+        total, parts = loss_fn(net(frames, text=targets["text"]), targets)
         optimiser.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
@@ -230,3 +245,57 @@ def train(
         "steps": step, "history": history, "first": history[0] if history else None, "last": history[-1] if history else None,
         "resumed_from": resumed_from, "seen": seen,
     }
+
+
+def measure_step(model_config: ModelConfig, batch_size: int = 1, device: str = "cpu", steps: int = 2) -> dict:
+    """Time forward + backward + optimiser steps of ``model_config`` on random frames, with a
+    target for every head (the check that a size, e.g. ViT-L on a GPU, trains at all).
+
+    Returns:
+        ``{"device", "parameters", "seconds_per_step", "peak_memory_gb" (CUDA only), "losses"}``;
+        the first step (allocation, kernel selection) is excluded from the timing when
+        ``steps > 1``.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    net = build_model(model_config).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    t, (rows, cols) = model_config.window, model_config.grid
+    frames = torch.rand(batch_size, t, 3, *model_config.image_size, device=device)
+    targets = {
+        "athletes": torch.zeros(batch_size, t, 5, rows, cols, device=device),
+        "keypoints": torch.zeros(batch_size, t, model_config.n_keypoints, rows, cols, device=device),
+        "keypoints_visible": torch.zeros(batch_size, t, model_config.n_keypoints, dtype=torch.bool, device=device),
+        "camera": torch.zeros(batch_size, t, 9, 2, device=device),
+        "camera_mask": torch.ones(batch_size, t, 9, dtype=torch.bool, device=device),
+        "event": torch.zeros(batch_size, dtype=torch.long, device=device),
+        "text": torch.nn.functional.normalize(torch.randn(batch_size, model_config.align_dim, device=device), dim=-1),
+    }
+    targets["athletes"][:, :, 0, rows // 2, cols // 2] = 1.0
+    targets["keypoints"][:, :, 0, rows // 2, cols // 2] = 1.0
+    targets["keypoints_visible"][:, :, 0] = True
+    loss_fn = MultiTaskLoss()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+    times, losses = [], []
+    for _ in range(steps):
+        started = time.perf_counter()
+        total, parts = loss_fn(net(frames, text=targets["text"]), targets)
+        optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        if not all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None):
+            raise FloatingPointError(f"non-finite gradients in a {model_config.embed_dim}-wide model on {device}")
+        optimiser.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - started)
+        losses.append(parts)
+    timed = times[1:] or times
+    figures = {"device": device, "parameters": sum(p.numel() for p in net.parameters()), "batch_size": batch_size,
+               "window": t, "image_size": list(model_config.image_size), "seconds_per_step": round(sum(timed) / len(timed), 3),
+               "losses": losses[-1]}
+    if device.startswith("cuda"):
+        figures["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+        figures["gpu"] = torch.cuda.get_device_name(device)
+    return figures

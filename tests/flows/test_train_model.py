@@ -76,3 +76,8 @@ def test_pipeline_curates_trains_and_evaluates_one_video(tmp_path):
         runs = connection.execute("SELECT status, steps FROM training_runs").fetchall()
         metrics = connection.execute("SELECT count(DISTINCT metric) FROM evaluations").fetchone()[0]
     assert shards == 1 and runs == [("completed", 4)] and metrics >= 5
+    # The same footage again: nothing new is curated, so nothing is trained.
+    again = CliRunner().invoke(app, ["pipeline", str(tmp_path / "clip" / "video.mp4"), "--output", str(out), "--set", "train.steps=4"])
+    assert again.exit_code == 0 and "nothing trained" in again.output, again.output
+    with duckdb.connect(str(out / "catalog.duckdb"), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM training_runs").fetchone()[0] == 1

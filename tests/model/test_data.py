@@ -52,7 +52,7 @@ def test_a_sample_holds_the_frames_and_every_label(catalog):
     visible = targets["keypoints_visible"][0]
     assert visible.sum() >= 4 and torch.allclose(targets["keypoints"][0][visible].sum(dim=(1, 2)), torch.ones(int(visible.sum())))
     assert targets["camera_mask"].all() and torch.isfinite(targets["camera"]).all()
-    assert "mostly team" in targets["caption"] or "both teams" in targets["caption"]
+    assert "third" in targets["caption"] and "picture" in targets["caption"]
     # Batched like a DataLoader would, the targets feed the loss directly.
     from soccerfactory.model.losses import MultiTaskLoss
     from soccerfactory.model.network import build_model
@@ -125,3 +125,26 @@ def test_sparse_windows_span_more_time_for_the_same_frames(catalog):
     assert len(dense_starts) == clip.num_frames - 9
     with pytest.raises(ValueError, match="frame_stride"):
         select_windows(path, window=4, frame_stride=0)
+
+
+def test_captions_describe_where_the_play_is_how_crowded_and_the_event():
+    from soccerfactory.model.data import EVENT_CLASSES, caption_for
+
+    crowd = {"role": ["player"] * 14 + ["referee"], "pitch_x": [-30.0] * 15, "pitch_y": [-5.0] * 15}
+    assert caption_for(crowd, True) == "play in the left third, towards the far touchline, a crowded picture"
+    few = {"role": ["player", "goalkeeper"], "pitch_x": [3.0, float("nan")], "pitch_y": [8.0, None]}
+    assert caption_for(few, True, event=EVENT_CLASSES.index("pass")) == \
+        "play in the middle third, towards the near touchline, an open picture, during a pass"
+    # Without a camera nothing is said of the pitch.
+    assert caption_for(few, False) == "an open picture"
+
+
+def test_event_classes_come_from_the_manifests_without_decoding(catalog):
+    path, _, _ = catalog
+    windows = select_windows(path, window=4)
+    match = windows[0].match_id
+    dataset = ShardWindowDataset(windows, ModelConfig.tiny(window=4), events={match: [(0.0, 1)]}, event_margin_s=0.0, mirror=True)
+    classes = dataset.event_classes()
+    assert len(classes) == 2 * len(windows) and classes[0] == classes[len(windows)] == 1 and set(classes[1:len(windows)]) == {0}
+    assert not dataset._frames  # nothing decoded
+    assert ShardWindowDataset(windows, ModelConfig.tiny(window=4)).event_classes() == [-1] * len(windows)

@@ -29,7 +29,7 @@ def test_a_trained_checkpoint_beats_the_untrained_model_on_every_metric(catalog,
           str(tmp_path / "ckpt.pt"))
     before = evaluate_checkpoint(None, config, dataset)
     after = evaluate_checkpoint(load_checkpoint(str(tmp_path / "ckpt.pt")), config, dataset)
-    assert set(before) == {"athletes/ap50", "keypoints/pck_cell", "camera/reprojection_px", "align/recall@1", "align/recall@5", "event/accuracy"}
+    assert set(before) == {"athletes/ap50", "keypoints/pck_cell", "camera/reprojection_px", "align/recall@1", "align/recall@5", "event/accuracy", "event/balanced_accuracy"}
     assert after["event/accuracy"] is None  # the ground-truth shards carry no event labels
     assert after["athletes/ap50"] > before["athletes/ap50"]
     assert after["keypoints/pck_cell"] > before["keypoints/pck_cell"]

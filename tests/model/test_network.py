@@ -127,3 +127,17 @@ def test_captions_that_repeat_in_a_batch_are_positives_of_each_other():
     # Telling the two apart (each pulled to "its own" row) gains nothing over matching both.
     assert float(contrastive_loss(text[[0, 0, 2]], text, temperature=0.01)) == pytest.approx(float(shared), abs=1e-3)
     assert float(contrastive_loss(text[[2, 2, 0]], text, temperature=0.01)) > 5
+
+
+@pytest.mark.slow
+def test_the_paper_size_trains_on_whatever_device_there_is():
+    import torch
+
+    from soccerfactory.model.train import measure_step
+
+    # ViT-L/16 at 512x288: 8-frame windows on a GPU, 2 on a CPU (the shapes and gradients, in minutes).
+    device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    config = ModelConfig.vit_large(window=8 if device != "cpu" else 2)
+    figures = measure_step(config, batch_size=1, device=device, steps=1)
+    assert figures["parameters"] > 300e6
+    assert set(figures["losses"]) == set(HEADS) and all(np.isfinite(v) for v in figures["losses"].values())

@@ -80,3 +80,18 @@ def test_tensorboard_receives_every_step_of_every_curve(dataset, tmp_path):
     assert sorted({s for s, _ in totals}) == [1, 2, 3, 4]
     assert [v for s, v in totals if s == 4] == pytest.approx([resumed["history"][-1]["loss"]], rel=1e-5)
     assert [v for s, v in totals if s == 1] == pytest.approx([crashed["history"][0]["loss"]], rel=1e-5)
+
+
+def test_the_event_loss_weighs_classes_by_their_rarity(catalog):
+    from soccerfactory.model.train import _event_class_weights
+
+    path, _, _ = catalog
+    windows = select_windows(path, window=4)
+    config = ModelConfig.tiny(window=4)
+    dataset = ShardWindowDataset(windows, config, events={windows[0].match_id: [(0.0, 1)]}, event_margin_s=0.0)
+    weights = _event_class_weights(dataset, config)
+    n = len(windows)
+    # One "pass" window among n: it weighs n - 1 times a "none" window; absent classes weigh 0.
+    assert weights[1] / weights[0] == pytest.approx(n - 1, rel=1e-3) and weights[2:] == [0.0, 0.0]
+    assert _event_class_weights(ShardWindowDataset(windows, config), config) is None  # no labels
+    assert _event_class_weights(dataset, ModelConfig.tiny(window=4, heads=("athletes",))) is None

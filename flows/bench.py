@@ -196,7 +196,7 @@ def model_bench_catalog(cache: Path = Path("bench/.cache/model"), seeds: tuple[i
     return catalog, out, figures
 
 
-def bench_model(cache: Path = Path("bench/.cache/model"), steps: int = 300) -> dict:
+def bench_model(cache: Path = Path("bench/.cache/model"), steps: int = 600) -> dict:
     """Issue 6 on the embedded default: curate 45 short synthetic clips (45 matches, eleven held
     out by the split), train the tiny multi-task model, evaluate it against the untrained
     model on the held-out matches, then the same training with one head at a time (the paper's

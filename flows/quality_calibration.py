@@ -132,15 +132,9 @@ def _keypoint_pck(detector, frames: Sequence, truth: Sequence[np.ndarray], label
         hit = inside.copy()
         hit[inside] = mask[ids[inside]]
         errors.extend(np.linalg.norm(obs.keypoints[hit] - points[ids[hit]], axis=1).tolist())
-    errors_arr = np.asarray(errors)
-    return {
-        "pck5": round(float((errors_arr <= 5).sum() / max(n_labelled, 1)), 4),
-        "pck10": round(float((errors_arr <= 10).sum() / max(n_labelled, 1)), 4),
-        "reported_labelled": int(len(errors_arr)),
-        "reported_unlabelled": unlabelled,
-        "median_error_px": round(float(np.median(errors_arr)), 2) if len(errors_arr) else None,
-        "ms_per_frame": round(1000 * (time.perf_counter() - started) / len(frames), 1),
-    }
+    from soccerfactory.curation.training.keypoints import keypoint_pck
+
+    return {**keypoint_pck(errors, n_labelled, unlabelled), "ms_per_frame": round(1000 * (time.perf_counter() - started) / len(frames), 1)}
 
 
 def synthetic_calibration_quality(

@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,24 @@ def _cache_features(net: Any, samples: list[KeypointSample], flip: bool, progres
     return [torch.cat(level) for level in features], np.stack(cells).astype(np.float32), np.stack(visible)
 
 
+def keypoint_pck(errors_px: Sequence[float], n_labelled: int, reported_unlabelled: int = 0) -> dict:
+    """PCK at 5 and 10 px over every labelled keypoint: one the detector did not report is a miss.
+
+    Args:
+        errors_px: Distances of the reported labelled keypoints to their labels, in pixels.
+        n_labelled: Labelled keypoints in all (the denominator).
+        reported_unlabelled: Keypoints reported where no label exists (reported, not scored).
+    """
+    errors = np.asarray(errors_px, dtype=np.float64)
+    return {
+        "pck5": round(float((errors <= 5).sum() / max(n_labelled, 1)), 4),
+        "pck10": round(float((errors <= 10).sum() / max(n_labelled, 1)), 4),
+        "reported_labelled": int(len(errors)),
+        "reported_unlabelled": int(reported_unlabelled),
+        "median_error_px": round(float(np.median(errors)), 2) if len(errors) else None,
+    }
+
+
 def evaluate_keypoints(net: Any, samples: list[KeypointSample], frame_size: tuple[int, int] = (960, 540), keypoint_conf: float = 0.5) -> dict:
     """PCK of a network on labelled images, in pixels of a ``frame_size`` frame.
 
@@ -160,17 +179,8 @@ def evaluate_keypoints(net: Any, samples: list[KeypointSample], frame_size: tupl
         unlabelled_reported += int((reported & ~has_label).sum())
         both = reported & has_label
         errors.extend(np.linalg.norm(xy[both] - truth[both, :2] * np.array(frame_size), axis=1).tolist())
-    errors_arr = np.asarray(errors)
-    return {
-        "images": len(samples),
-        "labelled_keypoints": labelled,
-        "reported_labelled": int(len(errors_arr)),
-        "reported_unlabelled": unlabelled_reported,
-        "pck5": round(float((errors_arr <= 5).sum() / max(labelled, 1)), 4),
-        "pck10": round(float((errors_arr <= 10).sum() / max(labelled, 1)), 4),
-        "median_error_px": round(float(np.median(errors_arr)), 2) if len(errors_arr) else None,
-        "frame_size": list(frame_size),
-    }
+    return {"images": len(samples), "labelled_keypoints": labelled, **keypoint_pck(errors, labelled, unlabelled_reported),
+            "frame_size": list(frame_size)}
 
 
 def train_keypoints(settings: TrainKeypoints, out: str | Path, progress=print, command: str | None = None) -> dict:

@@ -138,6 +138,6 @@ def test_the_paper_size_trains_on_whatever_device_there_is():
     # ViT-L/16 at 512x288: 8-frame windows on a GPU, 2 on a CPU (the shapes and gradients, in minutes).
     device = "cuda:0" if torch.cuda.is_available() else "cpu"
     config = ModelConfig.vit_large(window=8 if device != "cpu" else 2)
-    figures = measure_step(config, batch_size=1, device=device, steps=1)
+    figures = measure_step(config, batch_size=2, device=device, steps=1)  # two: the contrastive loss needs a batch
     assert figures["parameters"] > 300e6
     assert set(figures["losses"]) == set(HEADS) and all(np.isfinite(v) for v in figures["losses"].values())

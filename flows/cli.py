@@ -481,6 +481,8 @@ def train_command(
 
       soccerfactory train --set train.steps=300
 
+      soccerfactory train --set train.tensorboard_dir=out/tb   # then: tensorboard --logdir out/tb
+
       soccerfactory train --where "c.valid_camera AND k.match_id LIKE 'bundesliga%'" --run-id nightly
 
       soccerfactory train --set model.size=vit-large --set model.device=cuda:0 --set train.batch_size=8

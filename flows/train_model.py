@@ -63,7 +63,7 @@ class ModelSection(_Section):
 class TrainSection(_Section):
     """The optimisation (see ``soccerfactory.model.train.TrainConfig``)."""
 
-    steps: int = Field(300, ge=1)
+    steps: int = Field(600, ge=1, description="Optimiser steps (600 of the tiny model: about 5 min on 2 CPU cores).")
     batch_size: int = Field(4, ge=1)
     lr_backbone: float = Field(3e-4, gt=0)
     lr_heads: float = Field(2e-3, gt=0)

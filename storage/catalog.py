@@ -29,15 +29,16 @@ import logging
 import os
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import duckdb
 import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
+from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 from soccerfactory.storage.shards import (
@@ -478,6 +479,22 @@ def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
         _comment(connection, "TABLE", table)
 
 
+@contextmanager
+def _write_transaction(path: str | os.PathLike, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection inside one transaction on a catalog whose tables exist: committed when the
+    block ends, rolled back (nothing half-written) when it raises."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with connect(path, wait_s=wait_s) as connection:
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            _create_tables(connection)
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
 def ensure_catalog(path: str | os.PathLike, wait_s: float = 30.0) -> None:
     """Create the catalog's tables (if missing) and (re)create its views; safe to call any time."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -629,16 +646,8 @@ def record_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float
         ValueError: the record is malformed (names the field).
     """
     record = validate_run_record(record)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(path, wait_s=wait_s) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            _create_tables(connection)
-            _insert_run(connection, record)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    with _write_transaction(path, wait_s) as connection:
+        _insert_run(connection, record)
 
 
 def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float = 30.0) -> None:
@@ -649,17 +658,9 @@ def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait
     if unknown or not record.get("run_id") or not record.get("status"):
         raise ValueError(f"training run record needs run_id and status and only {columns}; got {sorted(record)}")
     values = [json.dumps(record[c]) if c in ("config", "first_losses", "last_losses") and record.get(c) is not None else record.get(c) for c in columns]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(path, wait_s=wait_s) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            _create_tables(connection)
-            connection.execute("DELETE FROM training_runs WHERE run_id = ?", [record["run_id"]])
-            connection.execute(f"INSERT INTO training_runs VALUES ({', '.join('?' * len(columns))})", values)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    with _write_transaction(path, wait_s) as connection:
+        connection.execute("DELETE FROM training_runs WHERE run_id = ?", [record["run_id"]])
+        connection.execute(f"INSERT INTO training_runs VALUES ({', '.join('?' * len(columns))})", values)
 
 
 def record_evaluations(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], wait_s: float = 30.0) -> int:
@@ -669,39 +670,23 @@ def record_evaluations(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]
         missing = [c for c in columns[:5] if not row.get(c)]
         if missing:
             raise ValueError(f"evaluation row lacks {missing}: {dict(row)}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(path, wait_s=wait_s) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            _create_tables(connection)
-            for row in rows:
-                connection.execute(
-                    "DELETE FROM evaluations WHERE checkpoint_sha256 = ? AND data_snapshot = ? AND task = ? AND metric = ?",
-                    [row["checkpoint_sha256"], row["data_snapshot"], row["task"], row["metric"]],
-                )
-                connection.execute("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))", [row.get(c) for c in columns])
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    with _write_transaction(path, wait_s) as connection:
+        for row in rows:
+            connection.execute(
+                "DELETE FROM evaluations WHERE checkpoint_sha256 = ? AND data_snapshot = ? AND task = ? AND metric = ?",
+                [row["checkpoint_sha256"], row["data_snapshot"], row["task"], row["metric"]],
+            )
+            connection.execute("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))", [row.get(c) for c in columns])
     return len(rows)
 
 
 def record_event_labels(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], wait_s: float = 30.0) -> int:
     """Replace the ``event_labels`` of every (match, source) in ``rows`` with ``rows``; returns how many."""
-    columns = ["match_id", "half", "timestamp_s", "label", "team", "visible", "source"]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(path, wait_s=wait_s) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            _create_tables(connection)
-            for match_id, source in {(r["match_id"], r.get("source")) for r in rows}:
-                connection.execute("DELETE FROM event_labels WHERE match_id = ? AND source IS NOT DISTINCT FROM ?", [match_id, source])
-            connection.executemany("INSERT INTO event_labels VALUES (?, ?, ?, ?, ?, ?, ?)", [[r.get(c) for c in columns] for r in rows])
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    with _write_transaction(path, wait_s) as connection:
+        for match_id, source in {(r["match_id"], r.get("source")) for r in rows}:
+            connection.execute("DELETE FROM event_labels WHERE match_id = ? AND source IS NOT DISTINCT FROM ?", [match_id, source])
+        connection.executemany(f"INSERT INTO event_labels VALUES ({', '.join('?' * len(EVENT_LABEL_COLUMNS))})",
+                               [[r.get(c) for c in EVENT_LABEL_COLUMNS] for r in rows])
     return len(rows)
 
 

@@ -27,7 +27,8 @@ import numpy as np
 from soccerfactory.model.camera import CAMERA_GRID, camera_points
 from soccerfactory.model.network import ModelConfig
 
-__all__ = ["EVENT_CLASSES", "ShardWindowDataset", "Window", "caption_for", "event_class", "load_event_labels", "select_windows", "split_of"]
+__all__ = ["EVENT_CLASSES", "ShardWindowDataset", "Window", "caption_for", "event_class", "frame_homography", "load_event_labels", "select_windows",
+           "split_of"]
 
 #: Event classes of the event head; labels of any source map onto them by :func:`event_class`.
 EVENT_CLASSES = ("none", "pass", "shot", "out")
@@ -144,6 +145,15 @@ def select_windows(
     return out
 
 
+def frame_homography(cameras: Any, frame: int) -> np.ndarray | None:
+    """The shard's pitch-metres -> pixels homography of ``frame`` (a ``cameras`` table as pandas),
+    ``None`` when the frame has no valid camera."""
+    rows = cameras[cameras.frame_index == frame]
+    if not len(rows) or not bool(rows.valid_camera.iloc[0]) or rows.homography.iloc[0] is None:
+        return None
+    return np.asarray(rows.homography.iloc[0], dtype=np.float64).reshape(3, 3)
+
+
 _EVENT_PHRASES = {"pass": "a pass", "shot": "a shot", "out": "the ball going out of play"}
 
 
@@ -196,6 +206,7 @@ class ShardWindowDataset:
         self.events, self.event_margin_s, self.mirror = events, float(event_margin_s), bool(mirror)
         self._frames: dict[str, dict[int, np.ndarray]] = {}
         self._labels: dict[str, dict[str, Any]] = {}
+        self._manifests: dict[str, tuple[Any, Any]] = {}
 
     def __len__(self) -> int:
         return len(self.windows) * (2 if self.mirror else 1)
@@ -203,16 +214,12 @@ class ShardWindowDataset:
     def _clip(self, window: Window) -> tuple[dict[int, np.ndarray], dict[str, Any]]:
         import cv2
 
-        from soccerfactory.curation.video import ClipSpec, read_frames
-        from soccerfactory.storage.shards import read_manifest, read_shard
+        from soccerfactory.curation.video import read_frames
+        from soccerfactory.storage.shards import read_shard
 
         key = window.manifest_url
         if key not in self._frames:
-            manifest = read_manifest(key, self.storage_options)
-            spec = manifest.metadata.get("clip") if isinstance(manifest.metadata, dict) else None
-            if not spec:
-                raise ValueError(f"shard {key} records no clip spec (metadata.clip); re-curate it to train on it")
-            clip = ClipSpec(**spec)
+            manifest, clip = self._manifest(key)
             height, width = self.config.image_size
             frames = {}
             for batch in read_frames(clip, batch_size=32, storage_options=self.storage_options):
@@ -227,17 +234,21 @@ class ShardWindowDataset:
     def event_classes(self) -> list[int]:
         """Every sample's event class (``-1``: unlabelled), from the shard manifests alone
         (no frame is decoded): what the trainer balances the event loss with."""
+        return [self._event(window, self._manifest(window.manifest_url)[1].fps)
+                for window in (self.windows[index % len(self.windows)] for index in range(len(self)))]
+
+    def _manifest(self, url: str) -> tuple[Any, Any]:
+        """``(manifest, ClipSpec)`` of a shard, read once."""
+        from soccerfactory.curation.video import ClipSpec
         from soccerfactory.storage.shards import read_manifest
 
-        fps: dict[str, float] = {}
-        out = []
-        for index in range(len(self)):
-            window = self.windows[index % len(self.windows)]
-            if window.manifest_url not in fps:
-                metadata = read_manifest(window.manifest_url, self.storage_options).metadata
-                fps[window.manifest_url] = float((metadata.get("clip") or {}).get("fps") or 25.0) if isinstance(metadata, dict) else 25.0
-            out.append(self._event(window, fps[window.manifest_url]))
-        return out
+        if url not in self._manifests:
+            manifest = read_manifest(url, self.storage_options)
+            spec = manifest.metadata.get("clip") if isinstance(manifest.metadata, dict) else None
+            if not spec:
+                raise ValueError(f"shard {url} records no clip spec (metadata.clip); re-curate it to train on it")
+            self._manifests[url] = (manifest, ClipSpec(**spec))
+        return self._manifests[url]
 
     def _event(self, window: Window, fps: float) -> int:
         """The window's event class: an event within ``event_margin_s`` of its span, else none;
@@ -265,8 +276,12 @@ class ShardWindowDataset:
         camera = np.zeros((t, len(CAMERA_GRID), 2), np.float32)
         camera_mask = np.zeros((t, len(CAMERA_GRID)), bool)
         vs, us = np.mgrid[0:rows, 0:cols]
+
+        def gaussian(u: float, v: float) -> np.ndarray:
+            """A bump of ``sigma`` cells at cell coordinates ``(u, v)`` over the patch grid."""
+            return np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2))
+
         pitch_points = PitchModel().keypoints[: config.n_keypoints]
-        captions = []
         for f, frame in enumerate(window.frames):
             boxes = labels["athletes"][labels["athletes"].frame_index == frame]
             xyxy = boxes[["x1", "y1", "x2", "y2"]].to_numpy(np.float64)
@@ -275,14 +290,12 @@ class ShardWindowDataset:
             for x1, y1, x2, y2 in xyxy:
                 u = (x1 + x2) / 2 / source_w * cols - 0.5
                 v = (y1 + y2) / 2 / source_h * rows - 0.5
-                athletes[f, 0] = np.maximum(athletes[f, 0], np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2)))
+                athletes[f, 0] = np.maximum(athletes[f, 0], gaussian(u, v))
                 r, c = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
                 athletes[f, 0, r, c] = 1.0
                 athletes[f, 1:, r, c] = ((x2 - x1) / source_w, (y2 - y1) / source_h, u - c + 0.5, v - r + 0.5)
-            cams = labels["cameras"][labels["cameras"].frame_index == frame]
-            valid = bool(len(cams)) and bool(cams.valid_camera.iloc[0]) and cams.homography.iloc[0] is not None
-            if valid:
-                homography = np.asarray(cams.homography.iloc[0], dtype=np.float64).reshape(3, 3)
+            homography = frame_homography(labels["cameras"], frame)
+            if homography is not None:
                 if mirrored:  # image x -> width - x of the pitch reflected x -> -x
                     homography = np.array([[-1.0, 0, source_w], [0, 1, 0], [0, 0, 1]]) @ homography @ np.diag([-1.0, 1, 1])
                 pixels = np.column_stack([pitch_points[:, :2], np.ones(len(pitch_points))]) @ homography.T
@@ -291,13 +304,14 @@ class ShardWindowDataset:
                 inside = (pixels[:, 2] > 0) & (xy[:, 0] >= 0) & (xy[:, 0] < source_w) & (xy[:, 1] >= 0) & (xy[:, 1] < source_h)
                 for k in np.flatnonzero(inside):
                     u, v = xy[k, 0] / source_w * cols - 0.5, xy[k, 1] / source_h * rows - 0.5
-                    blob = np.exp(-((us - u) ** 2 + (vs - v) ** 2) / (2 * self.sigma**2))
+                    blob = gaussian(u, v)
                     keypoints[f, k] = blob / blob.sum()
                     visible[f, k] = True
                 camera[f], camera_mask[f] = camera_points(homography, source_w, source_h)
-            columns = {"role": boxes["role"].tolist(), "pitch_y": boxes["pitch_y"].tolist(),
-                       "pitch_x": [-x if mirrored and x is not None else x for x in boxes["pitch_x"]]}
-            captions.append((columns, valid))
+            if f == t // 2:  # the window's caption describes its middle frame
+                columns = {"role": boxes["role"].tolist(), "pitch_y": boxes["pitch_y"].tolist(),
+                           "pitch_x": [-x if mirrored and x is not None else x for x in boxes["pitch_x"]]}
+                caption_labels = (columns, homography is not None)
         event = self._event(window, labels["fps"])
         images = np.stack([frames[i] for i in window.frames]).astype(np.float32) / 255.0
         if mirrored:
@@ -306,6 +320,6 @@ class ShardWindowDataset:
             "athletes": torch.from_numpy(athletes), "athletes_mask": torch.ones(t, dtype=torch.bool),
             "keypoints": torch.from_numpy(keypoints), "keypoints_visible": torch.from_numpy(visible),
             "camera": torch.from_numpy(camera), "camera_mask": torch.from_numpy(camera_mask),
-            "event": torch.tensor(event), "caption": caption_for(*captions[len(captions) // 2], event=event),
+            "event": torch.tensor(event), "caption": caption_for(*caption_labels, event=event),
         }
         return torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), targets

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from soccerfactory.model.camera import homography_from_points, reprojection_errors
+from soccerfactory.model.data import frame_homography
 from soccerfactory.model.network import build_model
 from soccerfactory.model.text import HashedTextEncoder
 
@@ -53,13 +54,12 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     import torch
 
     from soccerfactory.curation.metrics import detection_ap50
+    from soccerfactory.curation.pitch import PitchModel
     from soccerfactory.curation.types import Detections
 
     indices = list(range(len(dataset))) if indices is None else list(indices)
     if not indices:
         raise ValueError("nothing to evaluate: the held-out selection has no windows")
-    from soccerfactory.curation.pitch import PitchModel
-
     encoder = HashedTextEncoder(net.config.align_dim)
     pitch_points = PitchModel().keypoints[:, :2]
     truth_boxes, predicted_boxes, image_ids = [], [], []
@@ -99,7 +99,7 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
                             keypoint_hits += int(max(abs(p[0] - t[0]), abs(p[1] - t[1])) <= 1)
                             keypoint_total += 1
                     if "camera" in outputs:
-                        truth = _true_homography(labels["cameras"], frame)
+                        truth = frame_homography(labels["cameras"], frame)
                         if truth is not None:
                             predicted = homography_from_points(outputs["camera"][b, f].numpy(), width, height)
                             camera_errors.extend(reprojection_errors(predicted, truth, pitch_points, width, height, scale=960 / width))
@@ -136,14 +136,6 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     else:
         metrics["event/balanced_accuracy"] = None
     return metrics
-
-
-def _true_homography(cameras: Any, frame: int) -> np.ndarray | None:
-    """The shard's pitch -> pixels homography of ``frame`` when its camera is valid."""
-    rows = cameras[cameras.frame_index == frame]
-    if not len(rows) or not bool(rows.valid_camera.iloc[0]) or rows.homography.iloc[0] is None:
-        return None
-    return np.asarray(rows.homography.iloc[0], dtype=np.float64).reshape(3, 3)
 
 
 def evaluate_checkpoint(checkpoint: dict | None, model_config: Any, dataset: Any, indices: Sequence[int] | None = None) -> dict:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from soccerfactory.model.camera import CAMERA_GRID
 from soccerfactory.model.losses import DEFAULT_WEIGHTS, MultiTaskLoss
 from soccerfactory.model.network import ModelConfig, build_model
 from soccerfactory.model.text import HashedTextEncoder
@@ -116,6 +117,32 @@ def _event_class_weights(dataset: Any, model_config: ModelConfig) -> list[float]
     return weights.round(4).tolist()
 
 
+def _optimiser(net: Any, config: TrainConfig) -> Any:
+    """AdamW with the backbone and the heads at their own learning rates (as in the paper)."""
+    import torch
+
+    return torch.optim.AdamW(
+        [
+            {"params": list(net.backbone.parameters()), "lr": config.lr_backbone},
+            {"params": net.head_parameters(), "lr": config.lr_heads},
+        ],
+        weight_decay=config.weight_decay,
+    )
+
+
+def _optimisation_step(net: Any, optimiser: Any, loss_fn: MultiTaskLoss, frames: Any, targets: dict, grad_clip: float) -> tuple[Any, dict, Any]:
+    """One forward, backward, gradient clipping and optimiser step; ``(total, parts, grad_norm)``
+    with the gradient norm (a tensor) before clipping."""
+    import torch
+
+    total, parts = loss_fn(net(frames, text=targets.get("text")), targets)
+    optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    optimiser.step()
+    return total, parts, grad_norm
+
+
 def _tensorboard_writer(directory: str | None):
     """A ``SummaryWriter`` for ``directory`` (``None``: no TensorBoard output)."""
     if not directory:
@@ -160,13 +187,7 @@ def train(
 
     torch.manual_seed(config.seed)
     net = build_model(model_config).to(device)
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": list(net.backbone.parameters()), "lr": config.lr_backbone},
-            {"params": net.head_parameters(), "lr": config.lr_heads},
-        ],
-        weight_decay=config.weight_decay,
-    )
+    optimiser = _optimiser(net, config)
 
     def schedule(step: int) -> float:
         if step < config.warmup_steps:
@@ -216,11 +237,7 @@ def train(
     for frames, targets in loader:
         indices = batch_at(step)
         frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
-        total, parts = loss_fn(net(frames, text=targets["text"]), targets)
-        optimiser.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-        optimiser.step()
+        total, parts, _ = _optimisation_step(net, optimiser, loss_fn, frames, targets, config.grad_clip)
         scheduler.step()
         step += 1
         seen.extend(indices)
@@ -248,8 +265,9 @@ def train(
 
 
 def measure_step(model_config: ModelConfig, batch_size: int = 1, device: str = "cpu", steps: int = 2) -> dict:
-    """Time forward + backward + optimiser steps of ``model_config`` on random frames, with a
-    target for every head (the check that a size, e.g. ViT-L on a GPU, trains at all).
+    """Time training steps (forward, backward, clipping, AdamW, as :func:`train` does them) of
+    ``model_config`` on random frames, with a target for every head (the check that a size, e.g.
+    ViT-L on a GPU, trains at all).
 
     Returns:
         ``{"device", "parameters", "seconds_per_step", "peak_memory_gb" (CUDA only), "losses"}``;
@@ -260,15 +278,16 @@ def measure_step(model_config: ModelConfig, batch_size: int = 1, device: str = "
 
     torch.manual_seed(0)
     net = build_model(model_config).to(device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    config = TrainConfig()
+    optimiser = _optimiser(net, config)
     t, (rows, cols) = model_config.window, model_config.grid
     frames = torch.rand(batch_size, t, 3, *model_config.image_size, device=device)
     targets = {
         "athletes": torch.zeros(batch_size, t, 5, rows, cols, device=device),
         "keypoints": torch.zeros(batch_size, t, model_config.n_keypoints, rows, cols, device=device),
         "keypoints_visible": torch.zeros(batch_size, t, model_config.n_keypoints, dtype=torch.bool, device=device),
-        "camera": torch.zeros(batch_size, t, 9, 2, device=device),
-        "camera_mask": torch.ones(batch_size, t, 9, dtype=torch.bool, device=device),
+        "camera": torch.zeros(batch_size, t, len(CAMERA_GRID), 2, device=device),
+        "camera_mask": torch.ones(batch_size, t, len(CAMERA_GRID), dtype=torch.bool, device=device),
         "event": torch.zeros(batch_size, dtype=torch.long, device=device),
         "text": torch.nn.functional.normalize(torch.randn(batch_size, model_config.align_dim, device=device), dim=-1),
     }
@@ -281,12 +300,10 @@ def measure_step(model_config: ModelConfig, batch_size: int = 1, device: str = "
     times, losses = [], []
     for _ in range(steps):
         started = time.perf_counter()
-        total, parts = loss_fn(net(frames, text=targets["text"]), targets)
-        optimiser.zero_grad(set_to_none=True)
-        total.backward()
-        if not all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None):
+        _, parts, grad_norm = _optimisation_step(net, optimiser, loss_fn, frames, targets, config.grad_clip)
+        # The norm of all gradients is finite exactly when every gradient is.
+        if not math.isfinite(float(grad_norm)):
             raise FloatingPointError(f"non-finite gradients in a {model_config.embed_dim}-wide model on {device}")
-        optimiser.step()
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - started)

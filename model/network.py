@@ -131,34 +131,40 @@ def _module_classes():
                     raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
             d = config.embed_dim
             heads = set(config.heads)
+            rows, cols = config.grid
+
+            def flattened_layout(width: int) -> list[nn.Module]:
+                # A few channels per patch cell, flattened: keeps where things are in the picture,
+                # which pooling would throw away.
+                return [nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, width)]
+
             self.athletes = nn.Conv2d(d, 5, 1) if "athletes" in heads else None
             self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
-            # The camera is where the pitch lines are in the picture: the head keeps the patch
-            # layout (a few channels per cell, flattened) instead of pooling it away.
-            rows, cols = config.grid
-            self.camera = nn.Sequential(
-                nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, 256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID)),
-            ) if "camera" in heads else None
-            # Each frame enters the spatio-temporal blocks as its class token plus a summary of
-            # its patch layout: where the pitch, the players and the play are (a class token alone,
-            # from a ViT trained for a few hundred steps, was measured to carry too little of it for
-            # the alignment head to learn at all).
-            self.frame_summary = nn.Sequential(nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, d))
-            # The dense heads' answers (where the camera looks, how many athletes) feed the semantic
-            # heads as well: captions and events are about exactly that, and the dense heads learn
-            # it from dense labels long before the semantic heads could from one label a window.
-            dense_features = (2 * len(CAMERA_GRID) if "camera" in heads else 0) + (1 if "athletes" in heads else 0)
-            self.dense_to_semantic = nn.Linear(dense_features, d) if dense_features else None
-            self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
-            self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
-            self.temporal_norm = nn.LayerNorm(d)
-            self.event = nn.Linear(d, config.n_events) if "event" in heads else None
-            self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
-            # The text side of the alignment is learnable too (as in CLIP): hashed captions that
-            # differ in one word ("left" / "right") are close, and the projection learns to weigh
-            # the words that tell pictures apart.
-            self.text_projection = nn.Linear(config.align_dim, config.align_dim) if "align" in heads else None
-            if self.text_projection is not None:
+            # The camera is where the pitch lines are in the picture.
+            self.camera = nn.Sequential(*flattened_layout(256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID))) if "camera" in heads else None
+            self.event = self.align = self.text_projection = None
+            if heads & {"event", "align"}:
+                # Each frame enters the spatio-temporal blocks as its class token plus a summary of
+                # its patch layout: where the pitch, the players and the play are (a class token
+                # alone, from a ViT trained for a few hundred steps, was measured to carry too
+                # little of it for the alignment head to learn at all).
+                self.frame_summary = nn.Sequential(*flattened_layout(d))
+                # The dense heads' answers (where the camera looks, how many athletes) feed the
+                # semantic heads as well: captions and events are about exactly that, and the dense
+                # heads learn it from dense labels long before the semantic heads could from one
+                # label a window.
+                dense_features = (2 * len(CAMERA_GRID) if "camera" in heads else 0) + (1 if "athletes" in heads else 0)
+                self.dense_to_semantic = nn.Linear(dense_features, d) if dense_features else None
+                self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
+                self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
+                self.temporal_norm = nn.LayerNorm(d)
+                self.event = nn.Linear(d, config.n_events) if "event" in heads else None
+                self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
+            if self.align is not None:
+                # The text side of the alignment is learnable too (as in CLIP): hashed captions that
+                # differ in one word ("left" / "right") are close, and the projection learns to weigh
+                # the words that tell pictures apart.
+                self.text_projection = nn.Linear(config.align_dim, config.align_dim)
                 nn.init.eye_(self.text_projection.weight)
                 nn.init.zeros_(self.text_projection.bias)
             if self.athletes is not None:

@@ -259,7 +259,9 @@ def _model_section(state: dict) -> dict:
     """The model section that rebuilds a checkpoint's network (from its stored ModelConfig)."""
     saved = state["model_config"]
     size = "vit-large" if saved["embed_dim"] == 1024 else "tiny"
-    return {"size": size, "image_size": list(saved["image_size"]), "window": saved["window"], "depth": saved["depth"]}
+    # Every field the model section can set, heads included: a single-task checkpoint has fewer.
+    return {"size": size, "image_size": list(saved["image_size"]), "window": saved["window"], "depth": saved["depth"],
+            "heads": list(saved["heads"])}
 
 
 @flow(name="pipeline", log_prints=True)

@@ -50,6 +50,17 @@ def test_train_then_evaluate_records_runs_and_metrics(curated):
     assert dict(((t, m), v) for t, m, v in rows)[("event", "accuracy")] is None
 
 
+def test_a_single_task_checkpoint_evaluates_without_its_config(curated):
+    settings = ["--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "model.window=2", "--set", "model.depth=1",
+                "--set", "model.heads=[camera]"]
+    trained = CliRunner().invoke(app, ["train", "--output", str(curated), "--run-id", "camera-only", *settings])
+    assert trained.exit_code == 0, trained.output
+    checkpoint = curated / "models" / "camera-only" / "checkpoint.pt"
+    evaluated = CliRunner().invoke(app, ["evaluate", "--output", str(curated), "--checkpoint", str(checkpoint), "--split", "all"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "camera/reprojection_px" in evaluated.output and "athletes/ap50" not in evaluated.output
+
+
 def test_missing_catalog_and_bad_config_say_what_to_do(tmp_path, curated):
     result = CliRunner().invoke(app, ["train", "--output", str(tmp_path)])
     assert result.exit_code == 2 and "curate footage first" in result.output

@@ -290,6 +290,17 @@ def config_show(
     typer.echo(f"# config hash: {resolved.config_hash()}")
 
 
+def _labelled_data_root(data_root: Optional[Path], dataset: str) -> Path:
+    """``data_root`` (default: shared/data or $SOCCERFACTORY_DATA) when it holds ``dataset/train``;
+    exits with a clear error otherwise."""
+    from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
+
+    data_root = DEFAULT_DATA_ROOT if data_root is None else data_root
+    if not (data_root / dataset / "train").is_dir():
+        _fail(f"{data_root / dataset / 'train'} not found; pass --data-root DIR holding {dataset}/")
+    return data_root
+
+
 def _seed_range(text: str) -> tuple[int, int] | None:
     """``--synth-seeds`` as ``(first, stop)``, or None for 'none'; exits with a clear error otherwise."""
     if text.lower() == "none":
@@ -335,12 +346,7 @@ def train_detector_command(
 
       soccerfactory curate match.mp4 --set detect.weights=out/models/detector.pt
     """
-    from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
-
-    if data_root is None:
-        data_root = DEFAULT_DATA_ROOT
-    if not (data_root / "football-players" / "train").is_dir():
-        _fail(f"{data_root / 'football-players' / 'train'} not found; pass --data-root DIR holding football-players/")
+    data_root = _labelled_data_root(data_root, "football-players")
     if imgsz % 32:
         _fail(f"--imgsz must be a multiple of 32, got {imgsz}")
     seed_range = _seed_range(synth_seeds)
@@ -389,12 +395,7 @@ def train_keypoints_command(
 
       soccerfactory curate match.mp4 --set calibrate.weights=out/models/pitch-keypoints-heatmap.pt
     """
-    from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
-
-    if data_root is None:
-        data_root = DEFAULT_DATA_ROOT
-    if not (data_root / "football-field" / "train").is_dir():
-        _fail(f"{data_root / 'football-field' / 'train'} not found; pass --data-root DIR holding football-field/")
+    data_root = _labelled_data_root(data_root, "football-field")
     seeds = _seed_range(synth_seeds)
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 

@@ -22,7 +22,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-all bench lint clean help
+.PHONY: install demo test test-all bench faults lint clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test-all: install ## run every test, slow model tests included
 
 bench: install ## measure speed and quality figures (AP, ball recall, HOTA), written as JSON under bench/
 	$(BIN)/python -m soccerfactory.flows.bench --output bench
+
+faults: install ## SIGKILL `curate` at every failpoint, resume it, check the catalog equals a clean run's (bench/faults.json)
+	$(BIN)/python -m soccerfactory.flows.faults --out bench/faults.json
 
 clean: ## remove the virtual environment and generated outputs
 	rm -rf $(VENV) $(OUT) .pytest_cache .yolo

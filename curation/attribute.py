@@ -733,7 +733,11 @@ class RapidOcrJerseyReader:
         self.threads = int(threads)
         self.use_det = bool(use_det)
         self.models = bundled_rapidocr_models()
-        # Lazy: onnxruntime is only needed by this backend.
+        # Lazy: onnxruntime is only needed by this backend. Its telemetry switch must be set
+        # before the library loads, or it resolves a Microsoft host name (see runtime.py).
+        from soccerfactory.curation.runtime import configure_offline_onnxruntime
+
+        configure_offline_onnxruntime()
         import onnxruntime as ort
 
         options = ort.SessionOptions()

@@ -961,14 +961,11 @@ class YoloPoseDetector:
             raise ValueError(f"conf and keypoint_conf must be in [0, 1], got {conf} and {keypoint_conf}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        from soccerfactory.curation.runtime import prepare_vision_runtime
+        from soccerfactory.curation.safe_load import load_yolo
 
-        prepare_vision_runtime()
-        from ultralytics import YOLO
-
-        # Ultralytics checkpoints pickle the whole model; its own loader is the only one that
-        # reads them (a weights_only load cannot).
-        self.model = YOLO(str(weights), task="pose")
+        # Ultralytics checkpoints pickle the whole model: scanned against an allow-list of model
+        # classes, then loaded by ultralytics with weights_only=True (see curation/safe_load.py).
+        self.model = load_yolo(weights, "pitch keypoint weights", task="pose")
         if self.model.task != "pose":
             raise ValueError(f"{weights} is a {self.model.task!r} model, expected a pose model")
         kpt_shape = self.model.model.yaml.get("kpt_shape") if hasattr(self.model.model, "yaml") else None

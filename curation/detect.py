@@ -90,12 +90,10 @@ class UltralyticsDetector:
             raise ValueError(f"imgsz must be in [32, 4096], got {imgsz}")
         if not (0.0 <= conf <= 1.0 and 0.0 < iou <= 1.0):
             raise ValueError(f"conf must be in [0, 1] and iou in (0, 1], got conf={conf}, iou={iou}")
-        from soccerfactory.curation.runtime import prepare_vision_runtime
+        from soccerfactory.curation.safe_load import load_yolo
 
-        prepare_vision_runtime()
-        from ultralytics import YOLO
-
-        self._model = YOLO(str(self.weights), task="detect")
+        # Scanned, then loaded weights_only: a pickled payload in the file never runs.
+        self._model = load_yolo(self.weights, "detector weights", task="detect")
         self._lookup = _class_lookup(self._model.names, class_map, self.weights)
         self.imgsz, self.conf, self.iou, self.device, self.half = int(imgsz), float(conf), float(iou), device, half
         self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"

@@ -190,14 +190,13 @@ def load_keypoint_net(path: str | Path, device: str = "cpu") -> tuple[Any, dict]
     The file is a plain dict (``state_dict``, ``n_keypoints``, ``width``, ``input_size``, ...)
     read with ``torch.load(weights_only=True)``: no pickled code runs.
     """
-    import torch
+    from soccerfactory.curation.safe_load import UnsafeCheckpointError, load_state
 
     path = require_weights(path, "pitch keypoint weights")
     try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # a truncated or foreign file: say which and what it should be
-        raise ValueError(f"pitch keypoint weights {path} could not be read ({error.__class__.__name__}: {error}); "
-                         "expected a file written by soccerfactory.curation.training.keypoints") from None
+        saved = load_state(path, "pitch keypoint weights", map_location=device)
+    except UnsafeCheckpointError as error:  # a truncated or foreign file: say which and what it should be
+        raise ValueError(f"{error}; expected a file written by soccerfactory.curation.training.keypoints") from None
     if not isinstance(saved, dict) or "state_dict" not in saved:
         raise ValueError(f"pitch keypoint weights {path} hold no 'state_dict'; expected a file written by "
                          "soccerfactory.curation.training.keypoints")

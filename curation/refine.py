@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -497,17 +496,17 @@ def build_sam2_refiner(
     """
     if checkpoint is None or not Path(checkpoint).is_file():
         raise _missing_checkpoint(checkpoint, config)
-    import torch
+    from soccerfactory.curation.safe_load import UnsafeCheckpointError, load_state
 
-    # Loaded here rather than by sam2's builder so the rule is visible (weights_only=True) and
-    # a bad or mismatched file is reported with its name instead of sam2's bare RuntimeError.
+    # Loaded here rather than by sam2's builder so the rule is visible (scanned, then
+    # weights_only=True) and a bad or mismatched file is reported with its name instead of sam2's
+    # bare RuntimeError.
     try:
-        state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+        state = load_state(Path(checkpoint), "SAM 2 checkpoint")
+    except UnsafeCheckpointError as exc:
         raise ValueError(
-            f"SAM 2 checkpoint {checkpoint} cannot be loaded with weights_only=True (it holds Python "
-            f"objects besides tensors); use an official checkpoint or re-save its state dict: {exc}"
-        ) from exc
+            f"{exc} (it must load with weights_only=True: tensors only; use an official checkpoint or re-save its state dict)"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict):

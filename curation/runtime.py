@@ -9,7 +9,10 @@ Two things must happen before ultralytics, boxmot or sam2 are imported:
   no font download (it wants ``Arial.ttf`` in its config dir before plotting or training), and a
   project-local config dir so nothing is written to the user's home.
 
-``prepare_vision_runtime`` does both and is what every backend loader calls first.
+``prepare_vision_runtime`` does both and is what every backend loader calls first. It also
+switches ultralytics to weights_only checkpoint loading (``ULTRALYTICS_SAFE_LOAD``, see
+:mod:`soccerfactory.curation.safe_load`) and turns off onnxruntime's telemetry
+(``configure_offline_onnxruntime``), whose uploader otherwise resolves a Microsoft host name.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import sys
 from pathlib import Path
 
 __all__ = [
+    "configure_offline_onnxruntime",
     "configure_offline_ultralytics",
     "default_yolo_config_dir",
+    "enable_safe_ultralytics_loading",
     "prepare_vision_runtime",
     "register_torchvision_cpu_ops",
     "torchvision_ops_are_native",
+    "ultralytics_loads_safely",
 ]
 
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
@@ -231,6 +237,10 @@ def configure_offline_ultralytics(config_dir: str | os.PathLike | None = None) -
     directory.mkdir(parents=True, exist_ok=True)
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_CONFIG_DIR"] = str(directory)
+    # Ultralytics' documented opt-in: checkpoints load with torch.load(weights_only=True) against an
+    # allow-list of model classes instead of an unrestricted unpickle that runs whatever the file
+    # names. Read once, when ultralytics is imported; see enable_safe_ultralytics_loading for later.
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
     # Ultralytics nests its files in a sub folder named after itself when it is imported with
     # YOLO_CONFIG_DIR set; fonts are looked up in that folder.
     for folder in (directory, directory / "Ultralytics"):
@@ -262,10 +272,50 @@ def _disable_ultralytics_sync() -> None:
         SETTINGS.update(wanted)
 
 
+def enable_safe_ultralytics_loading() -> None:
+    """Make sure ultralytics loads checkpoints ``weights_only`` in this process.
+
+    ``ULTRALYTICS_SAFE_LOAD=1`` (set by :func:`configure_offline_ultralytics`) is read when
+    ultralytics is first imported. When something imported it earlier, the flag it read is turned
+    on here: this is the one place the project touches ultralytics' loading, and it only selects
+    ultralytics' own safe path (``torch_safe_load(..., safe_only=True)``), it replaces no code.
+    """
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
+    import ultralytics.nn.tasks as tasks
+    import ultralytics.utils as utils
+
+    if not tasks.SAFE_LOAD:
+        utils.SAFE_LOAD = tasks.SAFE_LOAD = True
+
+
+def ultralytics_loads_safely() -> bool:
+    """Whether ultralytics in this process loads checkpoints with ``weights_only=True``."""
+    import torch
+    import ultralytics.nn.tasks as tasks
+
+    # Ultralytics degrades its safe mode to a plain load on torch < 2.6 (no checkpoint scan there).
+    return bool(tasks.SAFE_LOAD) and hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint")
+
+
+def configure_offline_onnxruntime() -> None:
+    """Turn off onnxruntime's telemetry; call before ``import onnxruntime``.
+
+    onnxruntime (1.2x+ Linux wheels) ships Microsoft's 1DS telemetry client. From the moment the
+    library is loaded it tries to upload to ``mobile.events.data.microsoft.com``: a background
+    thread resolves that name (DNS queries on port 53) at once and again after about 5 and 14 s,
+    even though the project never enables telemetry events (``onnxruntime.disable_telemetry_events()``
+    does not stop it). ``ORT_DISABLE_TELEMETRY=1`` is the library's switch; it is read when the
+    library loads, so setting it after ``import onnxruntime`` is too late.
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+
 def prepare_vision_runtime(config_dir: str | os.PathLike | None = None) -> None:
     """Everything a vision backend needs before it imports its library; cheap to call again."""
     configure_offline_ultralytics(config_dir)
+    configure_offline_onnxruntime()
     register_torchvision_cpu_ops()
     import ultralytics  # noqa: F401  (import after the environment is set, then pin its settings)
 
     _disable_ultralytics_sync()
+    enable_safe_ultralytics_loading()

@@ -34,7 +34,7 @@ import re
 import shutil
 import struct
 import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -48,6 +48,8 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.curation.hashing import sha256_file
+from soccerfactory.curation.input_checks import MIN_HEIGHT, MIN_WIDTH, min_size_reason, sniff_not_a_video
+from soccerfactory.curation.source_ids import claim_ids, relative_source_path
 from soccerfactory.curation.types import Frames
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "ClipSpec",
     "SourceItem",
     "VideoScan",
+    "discover_each",
     "discover_sources",
     "local_path",
     "read_frames",
@@ -172,9 +175,11 @@ class SourceItem:
         url: fsspec URL or absolute local path of the video file, or of the sequence folder
             (the one holding ``img1/`` or the numbered frames).
         kind: ``"video"`` or ``"images"``.
-        match_id: The match this footage belongs to, ``[A-Za-z0-9._-]+``. Several items share
-            one when a manifest says so (e.g. two halves).
-        name: Unique among the items of one discovery, ``[A-Za-z0-9._-]+``; clip ids start with it.
+        match_id: The match this footage belongs to, ``[A-Za-z0-9._-]+``: its source id unless
+            a manifest groups several items into one (e.g. two halves).
+        name: The source id, ``[A-Za-z0-9._-]+``, derived from the path relative to the source
+            given (:mod:`~soccerfactory.curation.source_ids`); unique in a discovery, the same on
+            every run. Clip ids start with it.
     """
 
     url: str
@@ -455,8 +460,7 @@ class _Found:
     key: tuple[str, str]
     url: str
     kind: Kind
-    base: str
-    parent: str
+    rel: str  # path relative to the root given: what the source id is derived from
     manifest_id: str | None = None
 
 
@@ -491,14 +495,13 @@ def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]
     if not fs.exists(root):
         raise BadInputError(source_url, "does not exist (check the path, or storage_options for remote URLs)")
 
-    def found(path: str, kind: Kind, base: str) -> _Found:
-        parent = posixpath.basename(posixpath.dirname(path.rstrip("/")))
-        return _Found((protocol, path), _child_url(source_url, fs, root, path), kind, base, parent)
+    def found(path: str, kind: Kind) -> _Found:
+        return _Found((protocol, path), _child_url(source_url, fs, root, path), kind, relative_source_path(root, path))
 
     if fs.isfile(root):
         ext = _ext(root)
         if ext in VIDEO_EXTENSIONS:
-            return [found(root, "video", posixpath.splitext(posixpath.basename(root))[0])]
+            return [found(root, "video")]
         if ext in IMAGE_EXTENSIONS:
             raise BadInputError(source_url, "is a single image; pass the folder holding the image sequence")
         raise BadInputError(source_url, f"is not a video file (expected one of {', '.join(sorted(VIDEO_EXTENSIONS))})")
@@ -507,7 +510,7 @@ def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]
         p for p in fs.find(root, maxdepth=_SEARCH_DEPTH, detail=False)
         if not _is_hidden(posixpath.relpath(p, root))
     ]
-    items = [found(p, "video", posixpath.splitext(posixpath.basename(p))[0]) for p in files if _ext(p) in VIDEO_EXTENSIONS]
+    items = [found(p, "video") for p in files if _ext(p) in VIDEO_EXTENSIONS]
 
     images_by_dir: dict[str, list[str]] = defaultdict(list)
     for path in files:
@@ -527,7 +530,7 @@ def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]
             sequence_roots.add(parent)
         elif len(frames) >= 2:  # one numbered picture is a thumbnail, not footage
             sequence_roots.add(folder)
-    items += [found(p, "images", posixpath.basename(p)) for p in sorted(sequence_roots)]
+    items += [found(p, "images") for p in sorted(sequence_roots)]
     if not items:
         raise BadInputError(
             source_url,
@@ -545,22 +548,77 @@ def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]
     return items
 
 
-def _unique(names: list[str], qualifiers: list[str]) -> list[str]:
-    """Make names unique (case-insensitively): first by prefixing the parent folder, then by counting."""
-    counts = Counter(n.lower() for n in names)
-    qualified = [
-        _sanitise(f"{parent}-{name}") if counts[name.lower()] > 1 and parent else name
-        for name, parent in zip(names, qualifiers)
-    ]
-    seen: set[str] = set()
-    result = []
-    for name in qualified:
-        candidate, k = name, 2
-        while candidate.lower() in seen:
-            candidate, k = f"{name}-{k}", k + 1
-        seen.add(candidate.lower())
-        result.append(candidate)
-    return result
+def _merge(merged: dict[tuple[str, str], _Found], item: _Found) -> BadInputError | None:
+    kept = merged.setdefault(item.key, item)
+    # Found again under another root: the id comes from the highest root (the longest relative
+    # path), so it does not depend on the order the sources were given in.
+    if kept is not item and item.rel.count("/") > kept.rel.count("/"):
+        kept.rel = item.rel
+    if item.manifest_id is not None and kept.manifest_id != item.manifest_id:
+        if kept.manifest_id is not None:
+            return BadInputError(
+                kept.url, f"two manifests give it different match ids, {kept.manifest_id!r} and {item.manifest_id!r}; keep one"
+            )
+        kept.manifest_id = item.manifest_id
+    return None
+
+
+def discover_each(
+    sources: Sequence[str | os.PathLike], storage_options: dict | None = None
+) -> tuple[list[SourceItem], list[BadInputError]]:
+    """Like :func:`discover_sources`, but a bad source fails alone.
+
+    Each source given is discovered on its own; one that cannot be used (or derives an id another
+    already has) is returned as an error while the others are still found.
+
+    Args:
+        sources: Local paths or fsspec URLs, at least one.
+        storage_options: Passed to fsspec for every URL.
+
+    Returns:
+        ``(items, errors)``: the items sorted by URL without duplicates, and one
+        :class:`BadInputError` per source (or item) that cannot be used.
+
+    Raises:
+        BadInputError: No sources given.
+    """
+    sources = list(sources)
+    if not sources:
+        raise BadInputError("[]", "no sources given; pass a video file, a folder or a URL")
+    merged: dict[tuple[str, str], _Found] = {}
+    failures: list[BadInputError] = []
+    conflicted: set[tuple[str, str]] = set()
+    for src in sources:
+        try:
+            found_here = _discover_one(os.fspath(src), storage_options)
+        except BadInputError as error:
+            failures.append(error)
+            continue
+        for item in found_here:
+            conflict = _merge(merged, item)
+            if conflict is not None:
+                failures.append(conflict)
+                conflicted.add(item.key)
+    found = sorted((f for f in merged.values() if f.key not in conflicted), key=lambda f: f.url)
+
+    unique = []
+    for f, (name, refused) in zip(found, claim_ids([(f.url, f.rel, f.kind == "video") for f in found])):
+        if refused:
+            failures.append(BadInputError(f.url, refused))
+        else:
+            unique.append((f, name))
+
+    # A default match id must not silently join a match that a manifest defined.
+    manifest_ids = {f.manifest_id.lower() for f, _ in unique if f.manifest_id}
+    items = []
+    for f, name in unique:
+        match_id = f.manifest_id
+        if match_id is None:
+            match_id, k = name, 2
+            while match_id.lower() in manifest_ids:
+                match_id, k = f"{name}-{k}", k + 1
+        items.append(SourceItem(url=f.url, kind=f.kind, match_id=match_id, name=name))
+    return items, failures
 
 
 def discover_sources(
@@ -571,11 +629,13 @@ def discover_sources(
     A video file gives one item. A folder gives every video file (by extension, any case: see
     :data:`VIDEO_EXTENSIONS`) and every image-sequence folder within four levels, skipping
     hidden files and folders. A list gives the union. Each item is its own match, with
-    ``match_id`` and ``name`` the sanitised file stem or folder name (``[A-Za-z0-9._-]``,
-    other characters become ``-``); names that collide are prefixed with their parent
-    folder's name, then numbered. A folder may hold a manifest (:data:`MANIFEST_NAMES`, JSON or
-    YAML) mapping paths relative to it to match ids, e.g. ``{"first-half.mp4": "final-2024",
-    "second-half.mp4": "final-2024"}``; sources it does not list keep their default id.
+    ``match_id`` and ``name`` its source id: the path relative to the source given, parts
+    sanitised to ``[A-Za-z0-9._-]`` and joined with ``.``, the extension dropped
+    (``league/season/game/1_720p.mkv`` -> ``league.season.game.1_720p``; a file given directly is
+    its stem; see :mod:`~soccerfactory.curation.source_ids`). A folder may hold a manifest
+    (:data:`MANIFEST_NAMES`, JSON or YAML) mapping paths relative to it to match ids, e.g.
+    ``{"first-half.mp4": "final-2024", "second-half.mp4": "final-2024"}``; sources it does not
+    list keep their default match id.
 
     Args:
         source: Local path, fsspec URL (``file://``, ``memory://``, ``s3://`` ...), or a sequence
@@ -586,35 +646,14 @@ def discover_sources(
         The items sorted by URL, without duplicates.
 
     Raises:
-        BadInputError: A source does not exist or cannot be opened, a folder holds no footage,
-            a file is not a video, or a manifest is malformed or lists a missing path.
+        BadInputError: The first problem :func:`discover_each` found: a source does not exist or
+            cannot be opened, a folder holds no footage, a file is not a video, a manifest is
+            malformed or lists a missing path, or two sources derive the same id.
     """
     sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    if not sources:
-        raise BadInputError("[]", "no sources given; pass a video file, a folder or a URL")
-    merged: dict[tuple[str, str], _Found] = {}
-    for src in sources:
-        for item in _discover_one(os.fspath(src), storage_options):
-            kept = merged.setdefault(item.key, item)
-            if item.manifest_id is not None:
-                if kept.manifest_id not in (None, item.manifest_id):
-                    raise BadInputError(
-                        kept.url, f"two manifests give it different match ids, {kept.manifest_id!r} and {item.manifest_id!r}"
-                    )
-                kept.manifest_id = item.manifest_id
-    found = sorted(merged.values(), key=lambda f: f.url)
-    names = _unique([_sanitise(f.base) for f in found], [_sanitise(f.parent) for f in found])
-
-    # A default match id must not silently join a match that a manifest defined.
-    manifest_ids = {f.manifest_id.lower() for f in found if f.manifest_id}
-    items = []
-    for f, name in zip(found, names):
-        match_id = f.manifest_id
-        if match_id is None:
-            match_id, k = name, 2
-            while match_id.lower() in manifest_ids:
-                match_id, k = f"{name}-{k}", k + 1
-        items.append(SourceItem(url=f.url, kind=f.kind, match_id=match_id, name=name))
+    items, failures = discover_each(sources, storage_options)
+    if failures:
+        raise failures[0]
     return items
 
 
@@ -776,6 +815,8 @@ def _diagnose_iso_media(path: str) -> str | None:
                 )
             seen.add(kind)
             position = end
+    if not seen:
+        return None  # not one whole box: a few bytes of something else, not a cut-short MP4
     if b"moov" not in seen and b"moof" not in seen:
         return "truncated: it has no 'moov' index box, so the recording or copy stopped early (copy or download it again)"
     return (
@@ -787,6 +828,10 @@ def _diagnose_iso_media(path: str) -> str | None:
 def _open_capture(path: str, url: str) -> cv2.VideoCapture:
     if os.path.getsize(path) == 0:
         raise BadInputError(url, "empty file (0 bytes)")
+    # FFmpeg probes content, not the extension: a renamed PNG would "decode" as one frame.
+    not_video = sniff_not_a_video(path)
+    if not_video:
+        raise BadInputError(url, not_video)
     capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
@@ -801,7 +846,13 @@ def _check_params(cut_threshold: float, min_shot_frames: int) -> None:
     _check_positive_int("scan_video", "min_shot_frames", min_shot_frames)
 
 
-def _check_frame(url: str, image: np.ndarray, index: int, size: tuple[int, int] | None, what: str) -> None:
+def _check_frame(
+    url: str, image: np.ndarray, index: int, size: tuple[int, int] | None, what: str, min_size: tuple[int, int]
+) -> None:
+    if size is None:  # the first frame: tiny frames are refused before any model sees them
+        too_small = min_size_reason(image.shape[1], image.shape[0], *min_size)
+        if too_small:
+            raise BadInputError(url, too_small)
     if size is not None and image.shape[:2] != size:
         raise BadInputError(
             url,
@@ -814,7 +865,9 @@ def _is_truncated(header: int | None, decoded: int) -> bool:
     return bool(header) and decoded < 0.98 * header and header - decoded >= 2
 
 
-def _scan_video_file(item: SourceItem, detector: _CutDetector, storage_options: dict | None, progress: ProgressFn | None):
+def _scan_video_file(
+    item: SourceItem, detector: _CutDetector, storage_options: dict | None, progress: ProgressFn | None, min_size: tuple[int, int]
+):
     url = item.url
     with local_path(item, storage_options) as path:
         capture = _open_capture(path, url)
@@ -835,7 +888,7 @@ def _scan_video_file(item: SourceItem, detector: _CutDetector, storage_options: 
                     raise BadInputError(url, f"decoder failed at frame {decoded}: {detail}") from error
                 if not ok or image is None:
                     break
-                _check_frame(url, image, decoded, size, "frame")
+                _check_frame(url, image, decoded, size, "frame", min_size)
                 size = image.shape[:2]
                 detector.add(image)
                 decoded += 1
@@ -866,7 +919,9 @@ def _decode_image(url: str, data: bytes, name: str) -> np.ndarray:
     return image
 
 
-def _scan_sequence(item: SourceItem, detector: _CutDetector, storage_options: dict | None, progress: ProgressFn | None):
+def _scan_sequence(
+    item: SourceItem, detector: _CutDetector, storage_options: dict | None, progress: ProgressFn | None, min_size: tuple[int, int]
+):
     url = item.url
     fs, root = _resolve(url, storage_options)
     if not fs.exists(root):
@@ -881,7 +936,7 @@ def _scan_sequence(item: SourceItem, detector: _CutDetector, storage_options: di
         digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "big"))
         digest.update(data)
         image = _decode_image(url, data, name)
-        _check_frame(url, image, index, size, f"frame {name}, index")
+        _check_frame(url, image, index, size, f"frame {name}, index", min_size)
         size = image.shape[:2]
         detector.add(image)
         if progress is not None and (index + 1) % _PROGRESS_EVERY == 0:
@@ -896,6 +951,8 @@ def scan_video(
     *,
     cut_threshold: float = 0.25,
     min_shot_frames: int = 5,
+    min_width: int = MIN_WIDTH,
+    min_height: int = MIN_HEIGHT,
     storage_options: dict | None = None,
     progress: ProgressFn | None = None,
 ) -> VideoScan:
@@ -915,6 +972,9 @@ def scan_video(
         item: The source, from :func:`discover_sources`.
         cut_threshold: Minimum change score of a cut (see above), > 0.
         min_shot_frames: Minimum frames between two cuts, >= 1; closer ones are dropped.
+        min_width: Narrowest frame accepted, pixels (default 256, see
+            :data:`~soccerfactory.curation.input_checks.MIN_WIDTH`).
+        min_height: Lowest frame accepted, pixels (default 144).
         storage_options: Passed to fsspec.
         progress: Called as ``progress(frames_done, frames_expected)`` every 25 frames and once
             at the end with both equal to the decoded count.
@@ -923,15 +983,18 @@ def scan_video(
         The scan, with ``frame_count`` the frames that actually decode.
 
     Raises:
-        BadInputError: One line naming the source: empty file, not decodable, truncated
-            (header frame count clearly above what decodes, or an MP4 that stops early), no
-            frames, frames of different sizes, missing frame rate, or an unreadable image.
-        ValueError: Invalid ``cut_threshold`` or ``min_shot_frames``.
+        BadInputError: One line naming the source: empty file, not a video (an image, a text
+            file ... renamed), not decodable, truncated (header frame count clearly above what
+            decodes, or an MP4 that stops early), no frames, frames smaller than
+            ``min_width`` x ``min_height``, frames of different sizes, missing frame rate, or an
+            unreadable image.
+        ValueError: Invalid ``cut_threshold``, ``min_shot_frames``, ``min_width`` or ``min_height``.
     """
     _check_params(cut_threshold, min_shot_frames)
     detector = _CutDetector()
     scan = _scan_video_file if item.kind == "video" else _scan_sequence
-    fps, frame_count, size, content_hash, header = scan(item, detector, storage_options, progress)
+    min_size = (_check_positive_int("scan_video", "min_width", min_width), _check_positive_int("scan_video", "min_height", min_height))
+    fps, frame_count, size, content_hash, header = scan(item, detector, storage_options, progress, min_size)
     if progress is not None:
         progress(frame_count, frame_count)
     return VideoScan(

@@ -19,6 +19,7 @@ from soccerfactory.curation.detect import BallSlicer, UltralyticsDetector, build
 from soccerfactory.curation.tracklets import TrackletCleanup
 from soccerfactory.curation.pipeline import ClipStages, validate_chain
 from soccerfactory.curation.refine import build_refiner
+from soccerfactory.curation.safe_load import STATE_DICT, YOLO_MODEL, check_checkpoint
 from soccerfactory.curation.track import build_tracker
 from soccerfactory.flows.config import CurateConfig
 
@@ -39,9 +40,32 @@ def stage_names(config: CurateConfig) -> list[str]:
 
 
 def check_config(config: CurateConfig) -> None:
-    """Everything that can be checked without loading a model: the stage chain and the weights files."""
+    """Everything that can be checked without loading a model: the stage chain and the weights files.
+
+    Every model file must exist and pass :func:`~soccerfactory.curation.safe_load.check_checkpoint`
+    (a readable ``torch.save`` archive naming only allowed classes), so a truncated or foreign file
+    is refused here, naming it, before any video is decoded.
+
+    Raises:
+        FileNotFoundError: a model file is missing.
+        ValueError: the stage chain is invalid, or a model file is unreadable or unsafe.
+    """
     validate_chain(stage_names(config))
     config.check_weights()
+    for path, what, kind in _model_files(config):
+        check_checkpoint(path, what, kind)
+
+
+def _model_files(config: CurateConfig) -> list[tuple[Path, str, str]]:
+    """(file, what it is in config terms, safe_load kind) of every model the run will load."""
+    files = [(config.detect.resolved_weights(), "detect.weights (detector)", YOLO_MODEL)]
+    calibrate = config.calibrate
+    if calibrate.enabled and calibrate.uses_keypoint_model:
+        kind = STATE_DICT if calibrate.backend == "heatmap" else YOLO_MODEL
+        files.append((calibrate.resolved_weights(), "calibrate.weights (pitch keypoint model)", kind))
+    if config.refine.enabled and config.refine.backend == "sam2" and config.refine.sam2_checkpoint:
+        files.append((config.refine.sam2_checkpoint, "refine.sam2_checkpoint", STATE_DICT))
+    return files
 
 
 def load_stages(config: CurateConfig) -> ClipStages:

@@ -12,13 +12,39 @@ from pathlib import Path
 from typing import NoReturn, Optional
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 # Bad files are reported by us in one line naming the file; FFmpeg's and OpenCV's own console
 # chatter about them ("moov atom not found") only adds noise. Must be set before cv2 is imported.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a value out of range) as one `error:` line and exit 2,
+    like every other bad input, instead of click's usage block and framed message."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: ANN002, ANN003, ANN201 - click's signature
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        except TyperException as error:  # typer's own click: UsageError, BadParameter, NoSuchOption ...
+            if type(error).__name__ == "NoArgsIsHelpError":  # `soccerfactory catalog` alone: its help
+                typer.echo(error.ctx.get_help())
+                sys.exit(0)
+            where = error.ctx.command_path if getattr(error, "ctx", None) else "soccerfactory"
+            typer.echo(f"error: {error.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="soccerfactory",
     help=(
         "Turn soccer broadcast footage into a clean, queryable training set.\n\n"
@@ -39,6 +65,14 @@ USAGE_ERROR = 2
 def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _preflight(check, *args) -> None:
+    """Run a ``flows.preflight`` check: a bad input exits 2 in one line before any flow starts."""
+    try:
+        check(*args)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
 
 
 @app.command()
@@ -156,6 +190,8 @@ def _print_summary(summary) -> None:
     typer.echo(f"catalog: {summary.catalog}")
     for failure in summary.failures:
         typer.echo(f"failed: {failure['reason']} (stage {failure['stage']})", err=True)
+    if summary.catalog_note:
+        typer.echo(f"catalog behind: {summary.catalog_note}", err=True)
 
 
 @app.command()
@@ -173,7 +209,9 @@ def curate(
     calibrated, refined, attributed and voted, then written as one Parquet shard under
     OUTPUT/shards/match_id=.../clip_id=.../ and registered in the catalog. Re-running skips clips
     already curated with the same config and code. Exit status 1 when some inputs failed (they are
-    listed, and recorded in the catalog's `failures` table).
+    listed, and recorded in the catalog's `failures` table), or when the catalog stayed locked by
+    another process (an open connection) for `run.catalog_wait_s`: the shards are written, and the
+    next `curate` or `soccerfactory catalog sync` registers them.
 
     Examples:
 
@@ -202,6 +240,10 @@ def curate(
             _fail(f"cannot write to {output}: {error.strerror or error}")
     elif catalog is None:
         _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
+    from soccerfactory.flows.preflight import check_catalog_target
+
+    # Before the run record exists: a catalog that cannot be written must not fail mid-run.
+    _preflight(check_catalog_target, catalog or Path(output.removeprefix("file://")) / "catalog.duckdb")
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     root = Path(output.removeprefix("file://")).resolve() if local_output else Path.cwd()
@@ -210,13 +252,14 @@ def curate(
 
         summary = run_curate(sources if len(sources) > 1 else sources[0], output, resolved, None if catalog is None else str(catalog))
     _print_summary(summary)
-    if summary.failures:
+    if summary.failures or summary.catalog_note:
         raise typer.Exit(1)
 
 
 def _print_query(catalog: Path, sql: str, fmt: str, out: Optional[Path]) -> None:
     import duckdb
 
+    from soccerfactory.storage.catalog import CatalogLockedError
     from soccerfactory.storage.export import run_query, write_result
 
     try:
@@ -224,8 +267,12 @@ def _print_query(catalog: Path, sql: str, fmt: str, out: Optional[Path]) -> None
         write_result(table, fmt, out)
     except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
+    except CatalogLockedError as error:  # a writer (curate) held it for the whole wait: try again later
+        _fail(str(error), 1)
     except duckdb.Error as error:
         _fail(str(error).splitlines()[0])
+    except OSError as error:  # --out is a directory, or its folder cannot be written
+        _fail(f"cannot write {out}: {error.strerror or error}")
 
 
 @app.command()
@@ -237,7 +284,9 @@ def query(
 ) -> None:
     """Run read-only SQL against the catalog.
 
-    Tables: runs, shards, clips, failures. Views over the shards: athletes, ball, cameras, frames,
+    Read-only and offline: only queries, and only the catalog's own files (see README).
+
+    Tables: runs, shards, clips, failures, quarantine. Views over the shards: athletes, ball, cameras, frames,
     events, tracks (one row per tracklet), quality (per clip) and quality_match. Synthetic ground
     truth, when present: gt_athletes, gt_cameras, ...
 
@@ -258,14 +307,98 @@ def catalog_rebuild(
     catalog: Optional[Path] = typer.Option(None, help="Catalog file to (re)create [default: OUTPUT/catalog.duckdb]."),
 ) -> None:
     """Recreate the catalog from the shards' manifests and the run records under OUTPUT."""
+    from soccerfactory.flows.preflight import check_catalog_target, check_shards_root
     from soccerfactory.storage.catalog import rebuild_catalog
 
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    _preflight(check_shards_root, output)
+    _preflight(check_catalog_target, target, True)
     try:
         report = rebuild_catalog(output, target)
     except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
-    typer.echo(f"rebuilt {target}: {report}")
+    # One line per thing left out (a bad shard names its file and why), then the counts.
+    for problem in report["problems"]:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(
+        f"rebuilt {target}: {report['shards']} shards, {report['clips']} clips, {report['runs']} runs, {report['failures']} failures, "
+        f"views kept {report['views_kept']}, {len(report['problems'])} problems"
+    )
+
+
+@catalog_app.command("verify")
+def catalog_verify(
+    output: str = typer.Option("out", "--output", "-o", help="Root of the shards (locates the default catalog)."),
+    catalog: Optional[Path] = typer.Option(None, help="The catalog file [default: OUTPUT/catalog.duckdb]."),
+    quick: bool = typer.Option(False, "--quick", help="Sizes only, no file read (the default also compares sha256 and columns)."),
+) -> None:
+    """Check every registered shard against its manifest; quarantine the damaged, restore the repaired.
+
+    A quarantined shard leaves the views (athletes, tracks, quality, ...), so they keep serving the
+    healthy shards; the reason is in the catalog's `quarantine` table, and the next
+    `soccerfactory curate` of its source re-creates the shard. Exit status 1 while any shard is
+    quarantined.
+    """
+    import duckdb
+
+    from soccerfactory.storage.catalog import CatalogLockedError
+    from soccerfactory.storage.quarantine import verify_catalog
+
+    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    if not target.is_file():
+        _fail(f"no catalog at {target}: pass --catalog, or the --output a `soccerfactory curate` wrote to")
+    try:
+        report = verify_catalog(target, full=not quick)
+    except CatalogLockedError as error:
+        _fail(f"{error}; close it and run `soccerfactory catalog verify` again", 1)
+    except duckdb.Error as error:
+        _fail(f"catalog {target} cannot be read ({str(error).splitlines()[0]}); run `soccerfactory catalog rebuild`", 1)
+    for line in report["restored"]:
+        typer.echo(f"restored: {line}")
+    for line in report["in_quarantine"]:
+        typer.echo(f"quarantined: {line}", err=True)
+    typer.echo(
+        f"verified {target}: {report['checked']} shards checked ({'sha256 and columns' if report['full'] else 'sizes only'}), "
+        f"{len(report['quarantined'])} quarantined now, {len(report['restored'])} restored, {len(report['in_quarantine'])} in quarantine, "
+        f"{report['shards']} shards in the views"
+    )
+    if report["in_quarantine"]:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("sync")
+def catalog_sync(
+    output: str = typer.Option("out", "--output", "-o", help="Root of the shards."),
+    catalog: Optional[Path] = typer.Option(None, help="The catalog file [default: OUTPUT/catalog.duckdb]."),
+    wait: float = typer.Option(30.0, min=0, help="Seconds to wait for another process to release the catalog."),
+) -> None:
+    """Bring the catalog in line with the files under OUTPUT, without rebuilding it.
+
+    Registers committed shards the catalog lacks (e.g. a run's whose catalog was held open by a
+    reader), unregisters shards that are gone, records run records the catalog lacks, marks runs
+    that died `interrupted` and deletes what they left half-written. Prints one summary line.
+    Exit status 1 when the catalog stays locked by another process for WAIT seconds.
+    """
+    import duckdb
+
+    from soccerfactory.storage.catalog import CatalogLockedError
+    from soccerfactory.storage.sync import lock_holder, sync_catalog
+
+    local_output = "://" not in output or output.startswith("file://")
+    if not local_output and catalog is None:
+        _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
+    if local_output and not Path(output.removeprefix("file://")).is_dir():
+        _fail(f"no shard root at {output}: pass the --output a `soccerfactory curate` wrote to")
+    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    try:
+        report = sync_catalog(output, target, wait_s=wait)
+    except CatalogLockedError as error:
+        _fail(f"catalog {target} is locked by another process{lock_holder(error)}; close it and run `soccerfactory catalog sync` again", 1)
+    except duckdb.Error as error:
+        _fail(f"catalog {target} cannot be read ({str(error).splitlines()[0]}); run `soccerfactory catalog rebuild`", 1)
+    for problem in report.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(report.line())
 
 
 config_app = typer.Typer(help="Inspect the curation config.", no_args_is_help=True)
@@ -351,6 +484,9 @@ def train_detector_command(
         _fail(f"--imgsz must be a multiple of 32, got {imgsz}")
     seed_range = _seed_range(synth_seeds)
     seeds = f"{seed_range[0]}:{seed_range[1]}" if seed_range else None
+    from soccerfactory.flows.preflight import check_base_weights
+
+    _preflight(check_base_weights, base_weights, "train-detector base weights")
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     # One Prefect home per project folder: out/models -> out/.prefect, as `curate --output out` uses.
@@ -397,6 +533,9 @@ def train_keypoints_command(
     """
     data_root = _labelled_data_root(data_root, "football-field")
     seeds = _seed_range(synth_seeds)
+    from soccerfactory.flows.preflight import check_base_weights
+
+    _preflight(check_base_weights, base_weights, "train-keypoints base weights")
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     with apply_env(embedded_prefect_env(out_dir.resolve().parent)):
@@ -490,6 +629,9 @@ def train_command(
     """
     path = _catalog_of(catalog, output)
     resolved = _model_run_config(config, overrides + ([f"data.where={where}"] if where else []))
+    from soccerfactory.flows.preflight import check_train
+
+    _preflight(check_train, path, output.resolve(), resolved, run_id)
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     with apply_env(embedded_prefect_env(output.resolve())):
@@ -522,8 +664,13 @@ def evaluate_command(
 
       soccerfactory query "SELECT checkpoint_url, task, metric, value FROM evaluations ORDER BY task, metric"
     """
+    if split not in ("eval", "train", "all"):
+        _fail(f"--split must be eval, train or all; got {split!r}")
     path = _catalog_of(catalog, output)
     resolved = _model_run_config(config, overrides) if (config or overrides) else None
+    from soccerfactory.flows.preflight import check_evaluate
+
+    _preflight(check_evaluate, path, checkpoint, resolved, None if split == "all" else split)
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
     with apply_env(embedded_prefect_env(output.resolve())):
@@ -558,6 +705,10 @@ def pipeline_command(
       soccerfactory synth clips/ --seconds 8 --seed 3 && soccerfactory pipeline clips/ --set train.steps=100
     """
     resolved = _model_run_config(config, overrides)
+    from soccerfactory.flows.preflight import check_catalog_target, check_shards_root
+
+    _preflight(check_shards_root, str(output))
+    _preflight(check_catalog_target, output / "catalog.duckdb")
     output.mkdir(parents=True, exist_ok=True)
     from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
 
@@ -746,7 +897,7 @@ def _emit(figures: dict, out: Optional[Path]) -> None:
 
 @app.command()
 def server(
-    port: int = typer.Option(4200, help="Port of the Prefect UI and API."),
+    port: int = typer.Option(4200, min=1, max=65535, help="Port of the Prefect UI and API."),
 ) -> None:
     """Start a local Prefect server (UI at http://127.0.0.1:PORT) for watching runs.
 

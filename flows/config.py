@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.input_checks import MIN_HEIGHT, MIN_WIDTH
 
 __all__ = [
     "CurateConfig",
@@ -49,6 +50,11 @@ class ClipsConfig(_Section):
     max_clip_seconds: float = Field(30.0, gt=0, description="Longest clip; longer shots are split evenly.")
     min_clip_frames: int = Field(8, ge=1, description="Shorter shots (transitions, flashes) are dropped.")
     cut_threshold: float | None = Field(None, gt=0, le=1, description="Shot-cut sensitivity; None = built-in default.")
+    # 144p (256x144) is the smallest broadcast rendition; below it a player is a few pixels tall
+    # and the models have nothing to work on (tiny frames even crash OpenCV inside them), so such
+    # a source is refused with its size rather than "curated" into empty labels.
+    min_width: int = Field(MIN_WIDTH, ge=1, description="Sources with narrower frames are refused (a failure naming the size).")
+    min_height: int = Field(MIN_HEIGHT, ge=1, description="Sources with lower frames are refused (a failure naming the size).")
 
 
 class DecodeConfig(_Section):
@@ -196,6 +202,12 @@ class RunConfig(_Section):
     max_parallel_clips: int = Field(2, ge=1, le=256, description="Clips processed at the same time.")
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = Field(None, description="Existing Dask scheduler; None starts a local cluster.")
+    # A reader holding the DuckDB file open blocks every writer; the shards are written anyway and
+    # their registration waits this long at the start and the end of a run, not at every clip.
+    catalog_wait_s: float = Field(
+        30.0, ge=0, le=3600,
+        description="Seconds to wait for the catalog's write lock before deferring registration to the next run or `catalog sync`.",
+    )
 
 
 class CurateConfig(BaseModel):

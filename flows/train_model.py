@@ -23,7 +23,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from soccerfactory.model.losses import DEFAULT_WEIGHTS
 
@@ -102,11 +102,14 @@ def load_model_config(path: str | os.PathLike | None = None, overrides: list[str
     from soccerfactory.flows.config import ConfigError
 
     data: dict[str, Any] = {}
+    origin = str(path) if path is not None else "defaults"
     if path is not None:
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except OSError as error:
             raise ConfigError(f"cannot read model config {path}: {error.strerror or error}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise ConfigError(f"model config {path} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"model config {path} must be a mapping of sections (model, train, data)")
     for item in overrides or []:
@@ -114,11 +117,24 @@ def load_model_config(path: str | os.PathLike | None = None, overrides: list[str
         section, dot, name = key.partition(".")
         if not sep or not dot:
             raise ConfigError(f"override {item!r} must look like section.key=value")
-        data.setdefault(section, {})[name] = yaml.safe_load(value)
+        if not isinstance(data.setdefault(section, {}), dict):
+            raise ConfigError(f"--set {item}: {section} is not a section (model, train, data)")
+        try:
+            data[section][name] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {item}: the value is not valid YAML: {str(error).splitlines()[0]}") from None
+        origin += f" + --set {item}"
     try:
         return ModelRunConfig.model_validate(data)
-    except Exception as error:
-        raise ConfigError(f"invalid model config ({path or 'overrides'}): {str(error).splitlines()[0]} {error}") from None
+    except ValidationError as error:
+        # One line: every offending field with pydantic's reason, not its multi-line report.
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid model config ({origin}): {problems}") from None
+
+
+def checkpoint_url_of(root: str, run_id: str) -> str:
+    """Where run ``run_id`` under ``root`` keeps its checkpoint."""
+    return f"{root.rstrip('/')}/models/{run_id}/checkpoint.pt"
 
 
 def _snapshot(windows) -> str:
@@ -164,7 +180,7 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
 
     config = config or ModelRunConfig()
     run_id = run_id or f"train-{uuid.uuid4().hex[:12]}"
-    checkpoint_url = f"{root.rstrip('/')}/models/{run_id}/checkpoint.pt"
+    checkpoint_url = checkpoint_url_of(root, run_id)
     started = utc_now()
     windows = select(catalog, config, "train")
     if not windows:

@@ -108,6 +108,7 @@ def select_windows(
         split: ``"train"`` or ``"eval"`` to keep only that side of :func:`split_of`.
     """
     from soccerfactory.storage.catalog import connect
+    from soccerfactory.storage.locations import read_locator
 
     if window < 1 or frame_stride < 1 or (step is not None and step < 1):
         raise ValueError(f"window, frame_stride and step must be >= 1, got {window}, {frame_stride}, {step}")
@@ -129,8 +130,11 @@ def select_windows(
             rows = connection.execute(sql).fetchall()
         except Exception as error:  # a bad WHERE clause: say which, with DuckDB's reason
             raise ValueError(f"cannot select training frames with WHERE {where!r}: {str(error).splitlines()[0]}") from None
+        # shards.manifest_url is relative to the catalog's root for local shards: resolve it here.
+        locator = read_locator(connection, catalog)
     out = []
-    for match_id, clip_id, manifest_url, frames in rows:
+    for match_id, clip_id, stored_url, frames in rows:
+        manifest_url = locator.resolve(stored_url)
         if split is not None and split_of(match_id, eval_fraction) != split:
             continue
         frames = list(frames)

@@ -123,9 +123,10 @@ def _module_classes():
             )
             if config.backbone_weights:
                 from soccerfactory.curation.bundled import require_weights
+                from soccerfactory.curation.safe_load import load_state
 
                 path = require_weights(config.backbone_weights, "model backbone weights")
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = load_state(path, "model backbone weights")  # scanned, then weights_only
                 missing, unexpected = self.backbone.load_state_dict(state.get("state_dict", state), strict=False)
                 if len(missing) > len(self.backbone.state_dict()) // 2:
                     raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
@@ -233,7 +234,8 @@ def build_model(config: ModelConfig | None = None, weights: str | Path | None = 
     net = SoccerMasterNet(config or ModelConfig.tiny())
     if weights is not None:
         from soccerfactory.curation.bundled import require_weights
+        from soccerfactory.curation.safe_load import load_state
 
-        state = torch.load(require_weights(weights, "model checkpoint"), map_location="cpu", weights_only=True)
+        state = load_state(require_weights(weights, "model checkpoint"), "model checkpoint")  # scanned, then weights_only
         net.load_state_dict(state.get("model", state))
     return net

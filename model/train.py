@@ -86,20 +86,24 @@ def _save(url: str, state: dict, storage_options: dict | None) -> None:
 
 
 def load_checkpoint(url: str, storage_options: dict | None = None) -> dict:
-    """A checkpoint written by :func:`train` (read with ``weights_only=True``)."""
-    import torch
+    """A checkpoint written by :func:`train` (scanned, then read with ``weights_only=True``).
 
+    Raises:
+        FileNotFoundError: nothing at ``url``.
+        ValueError: a directory, or a file that is truncated, foreign or would run code.
+    """
+    from soccerfactory.curation.safe_load import load_state
     from soccerfactory.storage.shards import resolve_url
 
     fs, path = resolve_url(url, storage_options)
     if not fs.exists(path):
         raise FileNotFoundError(f"checkpoint {url} not found")
+    if fs.isdir(path):
+        raise ValueError(f"checkpoint {url} is a directory; pass the checkpoint file (OUTPUT/models/RUN_ID/checkpoint.pt)")
     with fs.open(path, "rb") as handle:
         data = handle.read()
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"checkpoint {url} could not be read ({error.__class__.__name__}); it is truncated or not a SoccerFactory checkpoint") from None
+    # Scanned for foreign globals, then loaded weights_only: a pickled payload never runs.
+    return load_state(data, "checkpoint", name=url)
 
 
 def _event_class_weights(dataset: Any, model_config: ModelConfig) -> list[float] | None:

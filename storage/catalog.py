@@ -9,6 +9,13 @@ Tables (the catalog's own state):
     failures   what failed in a run: source_url, clip_id (null = the whole source), stage, reason
     shards     one row per registered shard (clip): key, manifest URL, rows per table, files
     clips      the ``clips`` row of every registered shard
+    quarantine shards left out of the views because a file failed its check, and why
+               (``storage/quarantine.py``)
+    catalog_meta  where the files are: the root, relative to the catalog's folder when local
+
+Local paths are stored relative to the root, so a root copied or moved with its catalog reads its
+own files (``storage/locations.py``); the views are regenerated for where the catalog is opened
+(``storage/views.py``).
 
 Views over the Parquet of registered shards only (explicit file lists, rewritten on every
 registration): ``frames``, ``athletes``, ``ball``, ``cameras``, ``events``; aggregates ``tracks``
@@ -38,19 +45,29 @@ import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
+from soccerfactory.storage.catalog_schema import _TABLES_DDL
 from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
+from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS
+from soccerfactory.storage.locations import GROUND_TRUTH_KEY, META_DDL, Locator, ensure_root, get_meta, read_locator, set_meta, shards_root_of
+from soccerfactory.storage.quarantine import QUARANTINE_DDL, check_shards, quarantine_shard, verify_catalog
+from soccerfactory.storage.runs import mark_interrupted_runs
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 from soccerfactory.storage.shards import (
-    CorruptShardError,
     ShardManifest,
     is_local_url,
-    read_shard,
     resolve_url,
     scan_manifests,
     scan_run_records,
-    shard_file_urls,
     validate_run_record,
+)
+from soccerfactory.storage.views import (
+    AGGREGATE_VIEWS,
+    DATA_VIEWS,
+    _comment,
+    follow_location,
+    ground_truth_view_sql,
+    refresh_views,
 )
 
 __all__ = [
@@ -61,6 +78,7 @@ __all__ = [
     "register_shards",
     "record_run",
     "rebuild_catalog",
+    "verify_catalog",
     "register_filesystem",
     "DATA_VIEWS",
     "AGGREGATE_VIEWS",
@@ -112,7 +130,10 @@ def connect(path: str | os.PathLike, read_only: bool = False, wait_s: float = 30
 
     DuckDB allows one writing process per file; a second one gets a lock error. We retry for up
     to ``wait_s`` seconds, then raise ``CatalogLockedError`` saying which file is busy. Filesystems
-    given to ``register_filesystem`` are registered on the connection.
+    given to ``register_filesystem`` are registered on the connection, extension autoinstall and
+    autoload are off, and the views read the files of the root beside the catalog where it is
+    opened from now (``views.follow_location``: a write connection rewrites them after a move or
+    copy, a read-only one gets TEMP views).
     """
     path = Path(path)
     if read_only and not path.is_file():
@@ -131,7 +152,12 @@ def connect(path: str | os.PathLike, read_only: bool = False, wait_s: float = 30
             time.sleep(min(delay, max(deadline - time.monotonic(), 0.01)))
             delay = min(delay * 2, 2.0)
     try:
+        # Nothing a catalog connection runs may download or load a DuckDB extension (an http://
+        # path would otherwise fetch httpfs). Instance-wide settings: every connection sets them.
+        connection.execute("SET autoinstall_known_extensions = false")
+        connection.execute("SET autoload_known_extensions = false")
         _register_filesystems(connection)
+        follow_location(connection, path, read_only)
     except BaseException:
         connection.close()
         raise
@@ -144,16 +170,21 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
     Returns:
         table name -> number of rows the view now shows.
     """
-    root = Path(root).resolve()
+    root = Path(os.path.abspath(root))  # not resolve(): stored paths are relative to the catalog's unresolved folder
     counts: dict[str, int] = {}
+    Path(catalog).parent.mkdir(parents=True, exist_ok=True)
     with connect(catalog) as connection:
+        _create_tables(connection)
+        locator = ensure_root(connection, catalog, None)
+        stored = json.loads(get_meta(connection, GROUND_TRUTH_KEY) or "{}")
         for table in GROUND_TRUTH_SCHEMAS:
-            files = sorted(root.glob(f"**/gt/{table}.parquet"))
+            files = sorted(str(path) for path in root.glob(f"**/gt/{table}.parquet"))
             if not files:
                 continue
-            listing = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-            connection.execute(f"CREATE OR REPLACE VIEW gt_{table} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            stored[table] = [locator.store(path) for path in files]
+            connection.execute(ground_truth_view_sql(table, files))
             counts[table] = connection.execute(f"SELECT count(*) FROM gt_{table}").fetchone()[0]
+        set_meta(connection, GROUND_TRUTH_KEY, stored)
     return counts
 
 
@@ -161,320 +192,22 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 # Schema of the catalog
 
 
-DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
-AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
-CATALOG_TABLES: tuple[str, ...] = ("runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels")
+CATALOG_TABLES: tuple[str, ...] = (
+    "runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels", "quarantine", "catalog_meta",
+)
 #: Tables whose rows exist only in the catalog (written by the train / evaluate flows); a rebuild
 #: copies them from the old catalog instead of re-deriving them from files.
 MODEL_TABLES: tuple[str, ...] = ("training_runs", "evaluations", "event_labels")
 
 
-def _sql_type(data_type: pa.DataType) -> str:
-    """The DuckDB type a Parquet column of this Arrow type reads back as."""
-    simple = {
-        pa.string(): "VARCHAR",
-        pa.int64(): "BIGINT",
-        pa.int32(): "INTEGER",
-        pa.float64(): "DOUBLE",
-        pa.float32(): "FLOAT",
-        pa.bool_(): "BOOLEAN",
-    }
-    if data_type in simple:
-        return simple[data_type]
-    if pa.types.is_list(data_type) or pa.types.is_fixed_size_list(data_type):
-        return _sql_type(data_type.value_type) + "[]"
-    raise TypeError(f"no DuckDB type mapped for {data_type}")
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-_SHARD_ROW_COLUMNS = ", ".join(f"rows_{table} BIGINT" for table in SHARD_SCHEMAS)
-
-_CLIPS_COLUMNS = ",\n    ".join(
-    f"{_quote(f.name)} {_sql_type(f.type)}{'' if f.nullable else ' NOT NULL'}" for f in SHARD_SCHEMAS["clips"]
-)
-
-_TABLES_DDL = f"""
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY,
-    started_at TIMESTAMPTZ,
-    finished_at TIMESTAMPTZ,
-    source VARCHAR,
-    output VARCHAR,
-    config_hash VARCHAR,
-    status VARCHAR,
-    n_clips INTEGER,
-    n_curated INTEGER,
-    n_skipped INTEGER,
-    n_failed INTEGER,
-    flow_run_id VARCHAR
-);
-CREATE TABLE IF NOT EXISTS failures (
-    run_id VARCHAR NOT NULL,
-    source_url VARCHAR NOT NULL,
-    clip_id VARCHAR,  -- null: the whole source failed before it was cut into clips
-    stage VARCHAR NOT NULL,
-    reason VARCHAR NOT NULL,
-    recorded_at TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS shards (
-    match_id VARCHAR NOT NULL,
-    clip_id VARCHAR NOT NULL,
-    shard_key VARCHAR NOT NULL,
-    manifest_url VARCHAR NOT NULL,
-    schema_version VARCHAR NOT NULL,
-    config_hash VARCHAR,
-    code_version VARCHAR,
-    created_at TIMESTAMPTZ,
-    run_id VARCHAR,
-    {_SHARD_ROW_COLUMNS},
-    bytes BIGINT,
-    files JSON,
-    PRIMARY KEY (match_id, clip_id)
-);
-CREATE TABLE IF NOT EXISTS clips (
-    {_CLIPS_COLUMNS},
-    PRIMARY KEY (match_id, clip_id)
-);
-CREATE TABLE IF NOT EXISTS training_runs (
-    run_id VARCHAR PRIMARY KEY,
-    started_at TIMESTAMPTZ,
-    finished_at TIMESTAMPTZ,
-    status VARCHAR NOT NULL,
-    data_query VARCHAR,
-    data_snapshot VARCHAR,
-    n_windows INTEGER,
-    config JSON,
-    code_version VARCHAR,
-    checkpoint_url VARCHAR,
-    steps INTEGER,
-    resumed_from INTEGER,
-    first_losses JSON,
-    last_losses JSON,
-    flow_run_id VARCHAR
-);
-CREATE TABLE IF NOT EXISTS event_labels (
-    match_id VARCHAR NOT NULL,
-    half INTEGER,
-    timestamp_s DOUBLE NOT NULL,
-    label VARCHAR NOT NULL,
-    team VARCHAR,
-    visible BOOLEAN,
-    source VARCHAR
-);
-CREATE TABLE IF NOT EXISTS evaluations (
-    checkpoint_url VARCHAR NOT NULL,
-    checkpoint_sha256 VARCHAR NOT NULL,
-    data_snapshot VARCHAR NOT NULL,
-    task VARCHAR NOT NULL,
-    metric VARCHAR NOT NULL,
-    value DOUBLE,
-    n_windows INTEGER,
-    training_run_id VARCHAR,
-    evaluated_at TIMESTAMPTZ,
-    PRIMARY KEY (checkpoint_sha256, data_snapshot, task, metric)
-);
-"""
-
-
-def _data_view_sql(table: str, urls: Sequence[str]) -> str:
-    if urls:
-        listing = ",\n    ".join(_literal(url) for url in urls)
-        # hive_partitioning off: the match_id=/clip_id= folders must not shadow the file's columns.
-        return (
-            f"CREATE OR REPLACE VIEW {table} AS\nSELECT * FROM read_parquet([\n    {listing}\n], union_by_name = true, hive_partitioning = false)"
-        )
-    # No shard yet: the same columns and types, zero rows, so queries written today keep binding.
-    columns = ",\n    ".join(f"CAST(NULL AS {_sql_type(f.type)}) AS {_quote(f.name)}" for f in SHARD_SCHEMAS[table])
-    return f"CREATE OR REPLACE VIEW {table} AS\nSELECT\n    {columns}\nWHERE false"
-
-
-_TRACKS_SQL = """
-CREATE OR REPLACE VIEW tracks AS
-SELECT
-    match_id,
-    clip_id,
-    track_id,
-    min(frame_index) AS first_frame,
-    max(frame_index) AS last_frame,
-    min(timestamp_s) AS start_s,
-    max(timestamp_s) AS end_s,
-    count(*) AS n_rows,
-    mode("class") AS "class",
-    mode(team) AS team,
-    mode(role) AS role,
-    mode(jersey) AS jersey,
-    avg(team_agreement) AS team_agreement,
-    avg(role_agreement) AS role_agreement,
-    avg(jersey_agreement) AS jersey_agreement,
-    max(jersey_votes) AS jersey_votes,
-    avg(confidence) AS mean_confidence,
-    avg(pitch_x) AS mean_pitch_x,
-    avg(pitch_y) AS mean_pitch_y
-FROM athletes
-GROUP BY match_id, clip_id, track_id
-"""
-
-
-def _quality_sql(view: str, keys: Sequence[str]) -> str:
-    group = ", ".join(keys)
-    using = f"USING ({group})"
-    if "clip_id" in keys:
-        # A clip's failures: same source and clip id (e.g. an earlier attempt that failed).
-        failure_join = "JOIN clips c ON f.source_url = c.source_url AND f.clip_id = c.clip_id"
-        clip_count = ""
-    else:
-        # A match's failures: any failure of a source that any of its clips came from,
-        # whole-source failures (clip_id null) included.
-        failure_join = "JOIN (SELECT DISTINCT match_id, source_url FROM clips) c ON f.source_url = c.source_url"
-        clip_count = "\n    clip_list.n_clips,"
-    prefixed = ", ".join(f"c.{key}" for key in keys)
-    return f"""
-CREATE OR REPLACE VIEW {view} AS
-WITH frame_stats AS (
-    SELECT {group}, count(*) AS n_frames, avg(ball_detected::DOUBLE) AS ball_detected_fraction
-    FROM frames GROUP BY {group}
-), athlete_stats AS (
-    SELECT {group}, count(*) AS n_athlete_rows
-    FROM athletes GROUP BY {group}
-), track_stats AS (
-    SELECT
-        {group},
-        count(*) AS n_tracks,
-        avg(team_agreement) AS mean_team_agreement,
-        avg(role_agreement) AS mean_role_agreement,
-        avg(jersey_agreement) AS mean_jersey_agreement,
-        -- players and goalkeepers wear numbers; referees do not count
-        avg(CASE WHEN role IN ('player', 'goalkeeper') THEN (jersey IS NOT NULL)::DOUBLE END) AS jersey_coverage
-    FROM tracks GROUP BY {group}
-), camera_stats AS (
-    SELECT
-        {group},
-        avg(valid_camera::DOUBLE) AS calibrated_fraction,
-        avg(reprojection_error_px) FILTER (WHERE valid_camera) AS mean_reprojection_error_px,
-        median(reprojection_error_px) FILTER (WHERE valid_camera) AS median_reprojection_error_px
-    FROM cameras GROUP BY {group}
-), failure_stats AS (
-    SELECT {prefixed}, count(*) AS n_failures
-    FROM failures f {failure_join}
-    GROUP BY {prefixed}
-), clip_list AS (
-    SELECT {group}, count(*) AS n_clips
-    FROM clips GROUP BY {group}
-)
-SELECT
-    {group},{clip_count}
-    coalesce(frame_stats.n_frames, 0) AS n_frames,
-    coalesce(athlete_stats.n_athlete_rows, 0) AS n_athlete_rows,
-    coalesce(athlete_stats.n_athlete_rows, 0) / nullif(frame_stats.n_frames, 0) AS athletes_per_frame,
-    coalesce(track_stats.n_tracks, 0) AS n_tracks,
-    camera_stats.calibrated_fraction,
-    camera_stats.mean_reprojection_error_px,
-    camera_stats.median_reprojection_error_px,
-    track_stats.mean_team_agreement,
-    track_stats.mean_role_agreement,
-    track_stats.mean_jersey_agreement,
-    track_stats.jersey_coverage,
-    frame_stats.ball_detected_fraction,
-    coalesce(failure_stats.n_failures, 0) AS n_failures
-FROM clip_list
-LEFT JOIN frame_stats {using}
-LEFT JOIN athlete_stats {using}
-LEFT JOIN track_stats {using}
-LEFT JOIN camera_stats {using}
-LEFT JOIN failure_stats {using}
-ORDER BY {group}
-"""
-
-
-_COMMENTS = {
-    "runs": "One row per curation run (from ROOT/runs/<run_id>.json).",
-    "failures": "What failed in a run; clip_id is null when the whole source failed.",
-    "shards": "One row per registered shard (clip): key, manifest URL, rows per table, files.",
-    "clips": "The clips row of every registered shard: source frames [start_frame, stop_frame).",
-    "event_labels": "Event labels imported from other datasets (SoccerNet-v2 Labels-v2.json): match, half, seconds into the source video, label.",
-    "training_runs": "One row per model training run: data query and snapshot, resolved config, code version, checkpoint, losses.",
-    "evaluations": "One row per checkpoint, data snapshot, task and metric (value null when the data has no such labels).",
-    "frames": "One row per curated frame of the registered shards.",
-    "athletes": "One row per tracked athlete per frame; xyxy source pixels, pitch metres, tracklet consensus labels.",
-    "ball": "One row per curated frame; box null when the ball was not detected.",
-    "cameras": "One row per curated frame: homography (9 floats, row-major, pitch metres -> source pixels) and intrinsics.",
-    "events": "Clip boundaries, shot cuts and other per-frame events.",
-    "tracks": "One row per tracklet (match_id, clip_id, track_id): span, consensus labels, agreements, mean confidence and pitch position.",
-    "quality": "Per clip: frames, athletes per frame, tracks, calibration, reprojection error, label agreement, jersey coverage, ball detection, failures.",
-    "quality_match": "The quality view rolled up per match (computed from the rows, not by averaging clips).",
-}
-
-
-def _comment(connection: duckdb.DuckDBPyConnection, kind: str, name: str) -> None:
-    connection.execute(f"COMMENT ON {kind} {name} IS {_literal(_COMMENTS[name])}")
-
-
-def _vanished(owners: Mapping[str, tuple[str, str]], storage_options: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
-    gone: dict[tuple[str, str], str] = {}
-    for url, owner in owners.items():
-        if owner in gone:
-            continue
-        fs, path = resolve_url(url, storage_options)
-        try:
-            if not fs.exists(path):
-                gone[owner] = url
-        except OSError:
-            gone[owner] = url
-    return gone
-
-
 def _refresh_views(connection: duckdb.DuckDBPyConnection, storage_options: Mapping[str, Any] | None = None) -> list[str]:
-    """Recreate every view over the files of the registered shards.
-
-    Runs outside a transaction: DuckDB reads each file's footer when it binds a view, and a file
-    that vanished (its clip was re-curated and the new shard not registered yet, or a memory://
-    shard in a new process) fails the bind. Those shards are dropped from the catalog (the next
-    registration or a rebuild brings them back) and the views are created again.
-
-    Returns:
-        one line per shard dropped.
-    """
-    dropped: list[str] = []
-    while True:
-        urls: dict[str, list[str]] = {table: [] for table in DATA_VIEWS}
-        owners: dict[str, tuple[str, str]] = {}
-        listing = connection.execute("SELECT match_id, clip_id, manifest_url, files FROM shards ORDER BY match_id, clip_id").fetchall()
-        for match_id, clip_id, manifest_url, files in listing:
-            base = manifest_url.rsplit("/", 1)[0]
-            for table, entry in json.loads(files).items():
-                if table in urls:
-                    url = f"{base}/{entry['path']}"
-                    urls[table].append(url)
-                    owners[url] = (match_id, clip_id)
-        try:
-            for table in DATA_VIEWS:
-                connection.execute(_data_view_sql(table, urls[table]))
-            connection.execute(_TRACKS_SQL)
-            connection.execute(_quality_sql("quality", ("match_id", "clip_id")))
-            connection.execute(_quality_sql("quality_match", ("match_id",)))
-            for view in DATA_VIEWS + AGGREGATE_VIEWS:
-                _comment(connection, "VIEW", view)
-            return dropped
-        except duckdb.IOException:
-            gone = _vanished(owners, storage_options)
-            if not gone:
-                raise
-            for (match_id, clip_id), url in gone.items():
-                connection.execute("DELETE FROM shards WHERE match_id = ? AND clip_id = ?", [match_id, clip_id])
-                connection.execute("DELETE FROM clips WHERE match_id = ? AND clip_id = ?", [match_id, clip_id])
-                dropped.append(f"{match_id}/{clip_id}: {url} is missing; the shard was dropped from the catalog")
-                log.warning("catalog: %s", dropped[-1])
+    """``views.refresh_views`` for the catalog file this connection has open (kept for callers)."""
+    path = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    return refresh_views(connection, path, storage_options)
 
 
 def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(_TABLES_DDL)
+    connection.execute(_TABLES_DDL + QUARANTINE_DDL + META_DDL)
     for table in CATALOG_TABLES:
         _comment(connection, "TABLE", table)
 
@@ -502,41 +235,14 @@ def ensure_catalog(path: str | os.PathLike, wait_s: float = 30.0) -> None:
         connection.execute("BEGIN TRANSACTION")
         _create_tables(connection)
         connection.execute("COMMIT")
-        _refresh_views(connection)
+        refresh_views(connection, path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Registration
 
 
-def _load_clip_rows(manifests: Iterable[ShardManifest], storage_options: Mapping[str, Any] | None) -> list[tuple[ShardManifest, pa.Table]]:
-    """Each manifest with its verified clips row; every data file is checked to exist with its size."""
-    loaded = []
-    for manifest in manifests:
-        if not isinstance(manifest, ShardManifest):
-            raise TypeError(f"register_shards takes ShardManifest objects, got {type(manifest).__name__}")
-        missing = [table for table in list(DATA_VIEWS) + ["clips"] if table not in manifest.files]
-        if missing:
-            raise ValueError(f"shard manifest {manifest.url} lacks table(s) {missing}")
-        for table, url in shard_file_urls(manifest).items():
-            fs, path = resolve_url(url, storage_options)
-            try:
-                size = fs.size(path)
-            except FileNotFoundError:
-                raise CorruptShardError(url, "the file is missing") from None
-            if size != manifest.files[table]["bytes"]:
-                raise CorruptShardError(url, f"{size} bytes, the manifest says {manifest.files[table]['bytes']}")
-        clips = read_shard(manifest, ["clips"], verify=True, storage_options=storage_options)["clips"]
-        row = clips.to_pylist()
-        if len(row) != 1 or (row[0]["match_id"], row[0]["clip_id"]) != (manifest.match_id, manifest.clip_id):
-            raise CorruptShardError(shard_file_urls(manifest)["clips"], f"does not hold exactly the one row of {manifest.match_id}/{manifest.clip_id}")
-        if not is_local_url(manifest.url):
-            register_filesystem(resolve_url(manifest.url, storage_options)[0])
-        loaded.append((manifest, clips))
-    return loaded
-
-
-def _insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest, clips: pa.Table, run_id: str | None) -> None:
+def _insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest, clips: pa.Table, run_id: str | None, locator: Locator) -> None:
     rows = manifest.rows
     run_id = run_id if run_id is not None else manifest.metadata.get("run_id")
     row_names = [f"rows_{table}" for table in SHARD_SCHEMAS]
@@ -545,7 +251,7 @@ def _insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest
         manifest.match_id,
         manifest.clip_id,
         manifest.shard_key,
-        manifest.url,
+        locator.store(manifest.url),
         manifest.schema_version,
         manifest.config_hash,
         manifest.code_version,
@@ -564,6 +270,8 @@ def _insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest
         connection.execute("INSERT OR REPLACE INTO clips BY NAME SELECT * FROM incoming_clip")
     finally:
         connection.unregister("incoming_clip")
+    # A sound shard of the clip is registered: whatever was quarantined for it is history.
+    connection.execute("DELETE FROM quarantine WHERE match_id = ? AND clip_id = ?", [manifest.match_id, manifest.clip_id])
 
 
 def register_shards(
@@ -576,33 +284,43 @@ def register_shards(
     """Add or replace shards in the catalog and point the views at the registered files.
 
     Registering the same manifest again changes nothing; a newer manifest of the same clip replaces
-    the row. ``run_id`` defaults to ``manifest.metadata["run_id"]`` when present. Files are checked
-    before the catalog is opened, so the write lock is held only for the inserts.
+    the row. ``run_id`` defaults to ``manifest.metadata["run_id"]`` when present. Each shard gets
+    the full check (``quarantine.check_shards``: schema version, columns, size and sha256 of every
+    file) before the catalog is opened, so the write lock is held only for the inserts. A shard
+    failing it is quarantined (out of the views, reason in ``quarantine``); the others register.
 
     Returns:
-        {"registered": shards given, "shards": shards in the catalog now, "dropped": a line per
-        registered shard whose files vanished, which was removed (see ``_refresh_views``)}.
+        {"registered": shards registered, "shards": shards in the catalog now, "quarantined": a
+        line per shard quarantined (given here, or registered earlier and failing the size check
+        of the view refresh), "dropped": the latter lines only}.
 
     Raises:
-        CorruptShardError: a referenced file is missing, has the wrong size, or its clips table
-            does not verify.
         CatalogLockedError: another writer held the catalog for more than ``wait_s``.
     """
-    loaded = _load_clip_rows(manifests, storage_options)
+    manifests = list(manifests)
+    loaded, rejected = check_shards(manifests, storage_options, full=True)
+    for manifest, _ in loaded:
+        if not is_local_url(manifest.url):
+            register_filesystem(resolve_url(manifest.url, storage_options)[0])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with connect(path, wait_s=wait_s) as connection:
         connection.execute("BEGIN TRANSACTION")
         try:
             _create_tables(connection)
+            # The first shards registered fix the root; a call with none (a refresh) must not.
+            locator = ensure_root(connection, path, shards_root_of(manifests[0].url)) if manifests else read_locator(connection, path)
             for manifest, clips in loaded:
-                _insert_shard(connection, manifest, clips, run_id)
+                _insert_shard(connection, manifest, clips, run_id, locator)
+            quarantined = [quarantine_shard(connection, locator, r.manifest.match_id, r.manifest.clip_id, r.file, r.reason, r.manifest) for r in rejected]
+            failpoint("register-shards:in-transaction")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        dropped = _refresh_views(connection, storage_options)
+        failpoint("register-shards:after-commit")
+        dropped = refresh_views(connection, path, storage_options)
         total = connection.execute("SELECT count(*) FROM shards").fetchone()[0]
-    return {"registered": len(loaded), "shards": total, "dropped": dropped}
+    return {"registered": len(loaded), "shards": total, "quarantined": quarantined + dropped, "dropped": dropped}
 
 
 def _insert_run(connection: duckdb.DuckDBPyConnection, record: Mapping[str, Any]) -> int:
@@ -726,6 +444,13 @@ def _restore_views(connection: duckdb.DuckDBPyConnection, views: list[tuple[str,
     return restored
 
 
+def _ground_truth_files(connection: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]]:
+    """gt table -> the files its view reads, from an old catalog's meta (absolute, to re-store)."""
+    locator = read_locator(connection, path)
+    stored = json.loads(get_meta(connection, GROUND_TRUTH_KEY) or "{}")
+    return {table: [locator.resolve(f) for f in files] for table, files in stored.items()}
+
+
 def _remove_database_file(path: Path) -> None:
     for candidate in (path, path.with_name(path.name + ".wal")):
         try:
@@ -747,9 +472,13 @@ def rebuild_catalog(
     does not manage (``gt_*``, analysts' own) are carried over when they still bind; other tables
     are not (they are listed in problems).
 
+    Every shard gets the full check (``quarantine.check_shards``); one that fails it (a schema
+    version this code does not read, a missing column, a file that differs from its manifest) is
+    quarantined and named in one line of problems, and the others are rebuilt.
+
     Returns:
         {"shards", "clips", "runs", "failures": row counts, "views_kept": names,
-         "problems": one line per manifest, run record, view or table that was left out}.
+         "problems": one line per manifest, shard, run record, view or table that was left out}.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -767,24 +496,33 @@ def rebuild_catalog(
     try:
         # Scan while holding the old catalog's lock: a registration that waits for us lands in the
         # new file, and one that finished before us has its shard on storage already.
-        manifests, manifest_problems = scan_manifests(root, storage_options)
+        # Files are checked below, so a shard with a bad file is quarantined rather than unlisted.
+        manifests, manifest_problems = scan_manifests(root, storage_options, check_files=False)
         problems += manifest_problems
+        mark_interrupted_runs(root, storage_options)  # a dead run must not come back as `running`
         records, run_problems = scan_run_records(root, storage_options)
         problems += run_problems
-        loaded = []
-        for manifest in manifests:
-            try:
-                loaded.extend(_load_clip_rows([manifest], storage_options))
-            except (CorruptShardError, ValueError) as error:
-                problems.append(f"{manifest.url}: {error}")
+        loaded, rejected = check_shards(manifests, storage_options, full=True)
+        problems += [f"{r.line} (quarantined)" for r in rejected]
+        for manifest, _ in loaded:
+            if not is_local_url(manifest.url):
+                register_filesystem(resolve_url(manifest.url, storage_options)[0])
         kept_views, other_tables = _user_objects(old) if old is not None else ([], [])
+        ground_truth = _ground_truth_files(old, path) if old is not None else {}
+        # gt_* views recorded in the meta are recreated from it (for where the new catalog is).
+        kept_views = [(name, sql) for name, sql in kept_views if not (name.startswith("gt_") and name[3:] in ground_truth)]
         problems += [f"table {name} was not carried over (only the catalog's own tables are rebuilt)" for name in other_tables]
 
         with closing(connect(temporary, wait_s=0)) as connection:
             connection.execute("BEGIN TRANSACTION")
             _create_tables(connection)
+            locator = ensure_root(connection, temporary, root)
             for manifest, clips in loaded:
-                _insert_shard(connection, manifest, clips, None)
+                _insert_shard(connection, manifest, clips, None, locator)
+            for r in rejected:
+                quarantine_shard(connection, locator, r.manifest.match_id, r.manifest.clip_id, r.file, r.reason, r.manifest)
+            if ground_truth:
+                set_meta(connection, GROUND_TRUTH_KEY, {t: [locator.store(f) for f in files] for t, files in ground_truth.items()})
             n_failures = sum(_insert_run(connection, record) for record in records)
             if old is not None:
                 for table in MODEL_TABLES:
@@ -795,7 +533,7 @@ def rebuild_catalog(
                     if rows:
                         connection.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
             connection.execute("COMMIT")
-            problems += _refresh_views(connection, storage_options)
+            problems += refresh_views(connection, temporary, storage_options)
             restored = _restore_views(connection, kept_views, problems)
             n_shards, n_clips = connection.execute("SELECT (SELECT count(*) FROM shards), (SELECT count(*) FROM clips)").fetchone()
             connection.execute("CHECKPOINT")

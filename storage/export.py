@@ -20,24 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from soccerfactory.storage.catalog import connect
+from soccerfactory.storage.readonly import ReadOnlyQueryError, UnreadableShardError, check_read_only, explain_failure, open_read_only
 
-__all__ = ["run_query", "write_result", "format_table", "ReadOnlyQueryError", "FORMATS"]
+__all__ = ["run_query", "write_result", "format_table", "ReadOnlyQueryError", "UnreadableShardError", "FORMATS"]
 
 FORMATS = ("table", "csv", "json", "parquet")
-
-# Statements that only read. COPY ... TO, EXPORT and ATTACH are refused even though DuckDB's
-# read-only connection would let them write files or other databases.
-_READ_ONLY_STATEMENTS = {
-    duckdb.StatementType.SELECT,
-    duckdb.StatementType.EXPLAIN,
-    duckdb.StatementType.PRAGMA,
-    duckdb.StatementType.CALL,
-    duckdb.StatementType.RELATION,
-}
-
-
-class ReadOnlyQueryError(ValueError):
-    """A statement that would change something was given where only reading is allowed."""
 
 
 def _statements(sql: str) -> list[Any]:
@@ -56,37 +43,39 @@ def run_query(
     """Run ``sql`` (one or more statements) on the catalog and return the last statement's result.
 
     Args:
-        read_only: open the catalog read-only and refuse any statement that is not a query
-            (SELECT, EXPLAIN, PRAGMA, CALL); with False, writes are allowed.
+        read_only: refuse anything but queries and run them locked down, offline, on the
+            catalog's own files only (``storage/readonly.py``); with False, writes are allowed.
 
     Returns:
         the result as an Arrow table (zero columns for a statement that returns nothing).
 
     Raises:
         FileNotFoundError: no catalog at ``catalog_path`` (read-only mode).
-        ReadOnlyQueryError: a statement would write, in read-only mode.
+        ReadOnlyQueryError: a statement would write, or read outside the catalog, in read-only mode.
+        UnreadableShardError: a registered shard file is damaged or gone (says to run
+            ``soccerfactory catalog verify``).
         ValueError: the SQL does not parse.
         duckdb.Error: the query fails (unknown table, type error...).
     """
     statements = _statements(sql)
-    if read_only:
-        for statement in statements:
-            if statement.type not in _READ_ONLY_STATEMENTS:
-                raise ReadOnlyQueryError(
-                    f"the query must be read-only (SELECT, EXPLAIN, PRAGMA, CALL); got a statement of type {statement.type.name}: "
-                    f"{statement.query.strip()[:80]!r}"
-                )
-    with connect(catalog_path, read_only=read_only, wait_s=wait_s) as connection:
-        try:
+    files: list[str] = []
+    try:
+        if read_only:
+            check_read_only(statements)
+            connection, files = open_read_only(catalog_path, wait_s)
+        else:
+            connection = connect(catalog_path, wait_s=wait_s)
+        with connection:
             for statement in statements[:-1]:
                 # sql() runs non-queries at once; an earlier SELECT's rows are not wanted anyway.
                 connection.sql(statement.query)
             relation = connection.sql(statements[-1].query)
             return pa.table({}) if relation is None else relation.to_arrow_table()
-        except duckdb.InvalidInputException as error:
-            if "read-only" in str(error):
-                raise ReadOnlyQueryError(f"the query must be read-only: {str(error).splitlines()[0]}") from None
-            raise
+    except duckdb.Error as error:
+        explained = explain_failure(error, files, catalog_path) if read_only else None
+        if explained is not None:
+            raise explained from None
+        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "SHARD_SCHEMA_VERSION",
+    "READABLE_SHARD_SCHEMA_VERSIONS",
     "SHARD_SCHEMAS",
     "SHARD_TABLES",
     "KEY_FIELDS",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 SHARD_SCHEMA_VERSION = "1"
+#: Manifest schema versions this code can catalogue (a shard of another version is quarantined, not
+#: read as if it were this one): the current one only, until a migration reads an older one.
+READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION,)
 
 #: Row keys shared by every per-frame table, curated or ground truth, so they join on them.
 KEY_FIELDS = [

@@ -37,14 +37,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.schemas import SHARD_SCHEMA_VERSION, SHARD_SCHEMAS, conform_table
 
 __all__ = [
     "ShardManifest",
     "CorruptShardError",
+    "ShardCollisionError",
+    "clip_content_hash",
     "write_shard",
     "read_manifest",
     "find_manifest",
+    "find_manifests_by_prefix",
     "list_manifests",
     "scan_manifests",
     "read_shard",
@@ -58,6 +62,8 @@ __all__ = [
     "validate_run_record",
     "resolve_url",
     "is_local_url",
+    "verify_shard",
+    "check_shard_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,34 @@ class CorruptShardError(Exception):
 
     def __reduce__(self):  # keep it picklable for Prefect/Dask workers
         return (type(self), (self.path, self.reason))
+
+
+class ShardCollisionError(ValueError):
+    """A committed shard holds another clip's content under the id being written; it is kept.
+
+    Attributes:
+        manifest_url: The committed shard's manifest.
+        existing_source: Source URL of the committed clip (manifest ``metadata.clip.url``), if known.
+        existing_hash, expected_hash: Clip content hashes of the committed shard and of the write.
+    """
+
+    def __init__(self, manifest_url: str, existing_source: str | None, existing_hash: str, expected_hash: str):
+        super().__init__(
+            f"shard {manifest_url} holds clip content {existing_hash[:12]} from {existing_source or 'an unknown source'}, "
+            f"not {expected_hash[:12]}; it is not replaced"
+        )
+        self.manifest_url, self.existing_source = manifest_url, existing_source
+        self.existing_hash, self.expected_hash = existing_hash, expected_hash
+
+    def __reduce__(self):  # keep it picklable for Prefect/Dask workers
+        return (type(self), (self.manifest_url, self.existing_source, self.existing_hash, self.expected_hash))
+
+
+def clip_content_hash(manifest: ShardManifest) -> str | None:
+    """The clip content hash a manifest records (``metadata.clip.content_hash``, as curate writes it)."""
+    clip = manifest.metadata.get("clip")
+    value = clip.get("content_hash") if isinstance(clip, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _check_id(kind: str, value: object) -> str:
@@ -156,6 +190,7 @@ def _write_bytes_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            failpoint("atomic-write:before-replace")
             os.replace(temporary, path)
             _fsync_dir(directory)
         else:
@@ -362,6 +397,28 @@ def find_manifest(
     return manifest
 
 
+def find_manifests_by_prefix(
+    root: str | os.PathLike, match_id: str, clip_prefix: str, storage_options: Mapping[str, Any] | None = None
+) -> list[ShardManifest]:
+    """The readable committed manifests of one match whose clip ids start with ``clip_prefix``.
+
+    One listing, however many clips a source has: what curate uses to see whether a source id is
+    already taken by other footage. Unreadable manifests are left out (``scan_manifests`` reports them).
+    """
+    _check_id("match_id", match_id)
+    if clip_prefix and not _SAFE_ID.fullmatch(clip_prefix):  # safe ids hold no glob characters
+        raise ValueError(f"clip_prefix {clip_prefix!r} must be characters from [A-Za-z0-9._-]")
+    fs, path = resolve_url(root, storage_options)
+    pattern = posixpath.join(path, "shards", f"match_id={match_id}", f"clip_id={clip_prefix}*", MANIFEST_NAME)
+    manifests = []
+    for manifest_path in sorted(fs.glob(pattern)):
+        try:
+            manifests.append(ShardManifest.from_json(fs.cat_file(manifest_path), url=_to_url(fs, manifest_path)))
+        except (ValueError, FileNotFoundError):
+            continue
+    return manifests
+
+
 def scan_manifests(
     root: str | os.PathLike, storage_options: Mapping[str, Any] | None = None, *, check_files: bool = True
 ) -> tuple[list[ShardManifest], list[str]]:
@@ -457,6 +514,7 @@ def write_shard(
     code_version: str,
     metadata: Mapping[str, Any],
     storage_options: Mapping[str, Any] | None = None,
+    expected_content_hash: str | None = None,
 ) -> ShardManifest:
     """Write one clip's tables and commit them with a manifest, replacing any earlier version.
 
@@ -468,11 +526,17 @@ def write_shard(
             ``schemas.conform_table``); all rows must carry this match_id / clip_id and ``clips``
             must be one row agreeing with shard_key, config_hash and code_version.
         metadata: JSON-serialisable extras stored in the manifest.
+        expected_content_hash: the clip content hash being written; an earlier version is only
+            replaced when its manifest records this hash (or none), so a clip of another source
+            that derived the same id never overwrites it. Checked just before writing, this also
+            stops a concurrent run that raced past the caller's own check (not a lock: two writes
+            in the same instant can still both pass).
 
     Returns:
         the committed manifest (``url`` set).
 
     Raises:
+        ShardCollisionError: the committed shard records a different ``expected_content_hash``.
         ValueError: a bad id or key, a missing/unknown table, a column that does not fit (the
             message names table and column), non-JSON metadata.
     """
@@ -500,6 +564,7 @@ def write_shard(
         previous = read_manifest(manifest_url, storage_options)
     except (FileNotFoundError, ValueError):
         previous = None
+    _refuse_other_content(previous, manifest_url, expected_content_hash)
     # A file name the committed manifest points at is never overwritten with different bytes, so
     # the old manifest stays valid until the new one replaces it.
     committed = {entry["path"]: entry["sha256"] for entry in previous.files.values()} if previous else {}
@@ -516,10 +581,13 @@ def write_shard(
         elif file_name in committed:
             file_name = f"{name}-{key16}-{digest[:16]}.parquet"
         file_path = posixpath.join(clip_dir, file_name)
-        unchanged = committed.get(file_name) == digest and _size_or_none(fs, file_path) == len(data)
+        # The bytes on storage are compared, not just the size: a damaged file of the right size
+        # (the reason a shard with this key is being written again) must be replaced.
+        unchanged = committed.get(file_name) == digest and _sha256_or_none(fs, file_path, len(data)) == digest
         if not unchanged:
             _write_bytes_atomic(fs, file_path, data)
         files[name] = {"path": file_name, "rows": table.num_rows, "bytes": len(data), "sha256": digest}
+        failpoint("write-shard:after-parquet")
 
     manifest = ShardManifest(
         match_id=match_id,
@@ -533,9 +601,26 @@ def write_shard(
         metadata=metadata,
         url=manifest_url,
     )
+    if expected_content_hash is not None:
+        # Again just before the commit: another run may have committed this id since the read
+        # above (writing the tables takes seconds); the window left is the commit itself.
+        try:
+            latest = read_manifest(manifest_url, storage_options)
+        except (FileNotFoundError, ValueError):
+            latest = None
+        _refuse_other_content(latest, manifest_url, expected_content_hash)
+    failpoint("write-shard:before-manifest")
     _write_bytes_atomic(fs, manifest_path, (manifest.to_json() + "\n").encode("utf-8"))
+    failpoint("write-shard:after-manifest")
     _remove_unreferenced(fs, clip_dir, {entry["path"] for entry in files.values()})
     return manifest
+
+
+def _refuse_other_content(previous: ShardManifest | None, manifest_url: str, expected: str | None) -> None:
+    existing = clip_content_hash(previous) if previous is not None else None
+    if expected is not None and existing not in (None, expected):
+        clip = previous.metadata.get("clip", {})
+        raise ShardCollisionError(manifest_url, clip.get("url"), existing, expected)
 
 
 def _size_or_none(fs: fsspec.AbstractFileSystem, path: str) -> int | None:
@@ -612,6 +697,62 @@ def read_shard(
                 raise CorruptShardError(url, f"does not match the {name!r} schema version {SHARD_SCHEMA_VERSION}: {error}") from None
         result[name] = table
     return result
+
+
+def _sha256_or_none(fs: fsspec.AbstractFileSystem, path: str, size: int) -> str | None:
+    """sha256 of the file at ``path`` when it exists with ``size`` bytes, else None (no read)."""
+    if _size_or_none(fs, path) != size:
+        return None
+    try:
+        return hashlib.sha256(fs.cat_file(path)).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def check_shard_files(
+    dir_url: str, files: Mapping[str, Mapping[str, Any]], *, full: bool = True, storage_options: Mapping[str, Any] | None = None
+) -> tuple[str, str] | None:
+    """The first file of a shard that differs from what its manifest records, and why.
+
+    Args:
+        dir_url: the shard directory (the manifest's folder).
+        files: the manifest's ``files`` (table -> {path, rows, bytes, sha256}).
+        full: also read every file and compare its sha256 (otherwise: existence and size only,
+            one metadata call per file).
+
+    Returns:
+        (file URL, reason) for the first bad file, or None when every file checks out.
+    """
+    for table, entry in files.items():
+        url = f"{dir_url.rstrip('/')}/{entry['path']}"
+        fs, path = resolve_url(url, storage_options)
+        try:
+            size = fs.size(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return url, "the file is missing"
+        if size != entry["bytes"]:
+            return url, f"{size} bytes, the manifest says {entry['bytes']} (truncated or overwritten)"
+        if full:
+            try:
+                digest = hashlib.sha256(fs.cat_file(path)).hexdigest()
+            except FileNotFoundError:
+                return url, "the file is missing"
+            if digest != entry["sha256"]:
+                return url, f"sha256 {digest[:16]}... does not match the manifest's {entry['sha256'][:16]}... (damaged)"
+    return None
+
+
+def verify_shard(manifest: ShardManifest, full: bool = True, storage_options: Mapping[str, Any] | None = None) -> str | None:
+    """Why a committed shard cannot be trusted, or None when every file matches its manifest.
+
+    Args:
+        full: compare each file's sha256 too (reads every byte); otherwise sizes only.
+
+    Returns:
+        one line naming the bad file and what is wrong with it, or None.
+    """
+    problem = check_shard_files(manifest.dir_url, manifest.files, full=full, storage_options=storage_options)
+    return None if problem is None else f"{problem[0]}: {problem[1]}"
 
 
 def delete_shard(root: str | os.PathLike, match_id: str, clip_id: str, storage_options: Mapping[str, Any] | None = None) -> bool:

@@ -19,7 +19,7 @@ import pytest
 from soccerfactory.curation.runtime import configure_offline_ultralytics
 from soccerfactory.flows.prefect_env import apply_env, hermetic_prefect_env
 
-_ULTRALYTICS_VARIABLES = ("YOLO_OFFLINE", "YOLO_CONFIG_DIR")
+_ULTRALYTICS_VARIABLES = ("YOLO_OFFLINE", "YOLO_CONFIG_DIR", "ULTRALYTICS_SAFE_LOAD")
 
 
 @dataclass(frozen=True)

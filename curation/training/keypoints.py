@@ -105,12 +105,10 @@ class TrainKeypoints:
 
 
 def _backbone_from_detector(net: Any, weights: str | Path) -> None:
-    from soccerfactory.curation.runtime import prepare_vision_runtime
+    from soccerfactory.curation.safe_load import load_yolo
 
-    prepare_vision_runtime()
-    from ultralytics import YOLO
-
-    source = YOLO(str(weights), task="detect").model.model[:10]
+    # A user-supplied file (--base-weights): scanned, then loaded weights_only.
+    source = load_yolo(weights, "train-keypoints base weights", task="detect").model.model[:10]
     net.backbone.load_state_dict(source.state_dict())
 
 

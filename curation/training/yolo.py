@@ -230,6 +230,11 @@ def export_fp16(checkpoint: str | Path, target: str | Path) -> dict:
     prepare_vision_runtime()
     from ultralytics.utils.torch_utils import strip_optimizer
 
+    from soccerfactory.curation.safe_load import YOLO_MODEL, check_checkpoint
+
+    # strip_optimizer unpickles without restriction (ultralytics' torch_load default): the file is
+    # the one this training run just wrote, and it must still pass the allow-list scan first.
+    check_checkpoint(checkpoint, "trained checkpoint", YOLO_MODEL)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     strip_optimizer(str(checkpoint), s=str(target))

@@ -24,6 +24,7 @@ from soccerfactory.curation.video import (
     ClipSpec,
     SourceItem,
     VideoScan,
+    discover_each,
     discover_sources,
     local_path,
     read_frames,
@@ -150,7 +151,7 @@ def test_discover_folder_finds_videos_and_image_sequences(library):
         ("SNMOT-001", "images", "SNMOT-001", "SNMOT-001"),
         ("frames", "images", "frames", "frames"),
         ("kick off.mp4", "video", "kick-off", "kick-off"),
-        ("round 2/semi/final.mov", "video", "final", "final"),
+        ("round 2/semi/final.mov", "video", "round-2.semi.final", "round-2.semi.final"),
         ("second.MP4", "video", "second", "second"),
     ]
     assert [i.url for i in items] == sorted(i.url for i in items)
@@ -194,22 +195,61 @@ def test_discover_and_scan_memory_urls(render_a):
         memory.rm(f"/{base}", recursive=True)
 
 
-def test_discover_makes_colliding_names_unique(tmp_path, render_a):
-    for rel in ("a/video.mp4", "b/video.mp4", "p/same/video.mp4", "q/same/video.mp4", "Game #1.mp4", "Game 1.mp4"):
+def test_discover_ids_are_paths_below_the_root_given(tmp_path, render_a):
+    tree = tmp_path / "SoccerNet"
+    rels = ["england_epl/2014-2015/2015-02-21 - 18-00 Chelsea 1 - 1 Burnley/1_720p.mkv",
+            "england_epl/2014-2015/2015-02-21 - 18-00 Chelsea 1 - 1 Burnley/2_720p.mkv",
+            "england_epl/2014-2015/2015-04-11 - 19-30 Burnley 0 - 1 Arsenal/1_720p.mkv",
+            "a/video.mp4", "b/video.mp4", "p/same/video.mp4", "q/same/video.mp4"]
+    for rel in rels:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(render_a / "video.mp4", tree / rel)
+    names = {os.path.relpath(i.url, tree): i.name for i in discover_sources(tree)}
+    assert names == {
+        rels[0]: "england_epl.2014-2015.2015-02-21-18-00-Chelsea-1-1-Burnley.1_720p",
+        rels[1]: "england_epl.2014-2015.2015-02-21-18-00-Chelsea-1-1-Burnley.2_720p",
+        rels[2]: "england_epl.2014-2015.2015-04-11-19-30-Burnley-0-1-Arsenal.1_720p",
+        "a/video.mp4": "a.video", "b/video.mp4": "b.video",
+        "p/same/video.mp4": "p.same.video", "q/same/video.mp4": "q.same.video",
+    }
+    # Stable: the same tree elsewhere (another machine) gives the same ids; a file given
+    # directly is its stem; a file found under two roots given takes the highest root's id.
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(tree, moved)
+    assert sorted(i.name for i in discover_sources(moved)) == sorted(names.values())
+    assert [i.name for i in discover_sources(tree / rels[0])] == ["1_720p"]
+    both = discover_sources([str(tree / rels[0]), str(tree / "england_epl")])
+    assert {i.name for i in both if i.url == str(tree / rels[0])} == {"2014-2015.2015-02-21-18-00-Chelsea-1-1-Burnley.1_720p"}
+
+
+def test_discover_refuses_a_second_source_with_the_same_id(tmp_path, render_a):
+    for rel in ("Game #1.mp4", "Game 1.mp4", "x/video.mp4", "y/video.mp4"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(render_a / "video.mp4", tmp_path / rel)
-    items = discover_sources(tmp_path)
-    names = {os.path.relpath(i.url, tmp_path): i.name for i in items}
-    assert names == {
-        "Game #1.mp4": f"{tmp_path.name}-Game-1",
-        "Game 1.mp4": f"{tmp_path.name}-Game-1-2",
-        "a/video.mp4": "a-video",
-        "b/video.mp4": "b-video",
-        "p/same/video.mp4": "same-video",
-        "q/same/video.mp4": "same-video-2",
-    }
-    assert all(i.match_id == i.name for i in items)
-    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", i.name) for i in items)
+    # Ids are never renumbered (that would change them when files are added): the second of two
+    # sources deriving one id is refused, naming the first; the other sources are found.
+    items, errors = discover_each([str(tmp_path / "Game #1.mp4"), str(tmp_path / "Game 1.mp4"), str(tmp_path / "x" / "video.mp4"),
+                                   str(tmp_path / "y" / "video.mp4")])
+    assert [(os.path.relpath(i.url, tmp_path), i.name, i.match_id) for i in items] == [
+        ("Game #1.mp4", "Game-1", "Game-1"), ("x/video.mp4", "video", "video")
+    ]
+    assert [(e.url, e.reason.split(";")[0]) for e in errors] == [
+        (str(tmp_path / "Game 1.mp4"), f"its id 'Game-1' is also the id of {tmp_path / 'Game #1.mp4'} in this run"),
+        (str(tmp_path / "y" / "video.mp4"), f"its id 'video' is also the id of {tmp_path / 'x' / 'video.mp4'} in this run"),
+    ]
+    assert all("common parent folder" in e.reason and "\n" not in str(e) for e in errors)
+    with pytest.raises(BadInputError, match="is also the id of"):
+        discover_sources(tmp_path)  # "Game #1" and "Game 1" sanitise alike
+
+
+def test_discover_each_fails_each_bad_source_alone(tmp_path, render_a):
+    good = tmp_path / "good.mp4"
+    shutil.copy(render_a / "video.mp4", good)
+    missing = str(tmp_path / "nonexistent.mp4")
+    items, errors = discover_each([str(good), missing, "memory://nothing-here", "s3://nope/x.mp4", str(good)])
+    assert [i.url for i in items] == [str(good)]
+    assert [e.url for e in errors] == [missing, "memory://nothing-here", "s3://nope/x.mp4"]
+    assert "does not exist" in errors[0].reason and "s3fs" in errors[2].reason
 
 
 @pytest.mark.parametrize("manifest", ["soccerfactory-sources.json", "soccerfactory-sources.yaml"])
@@ -331,7 +371,12 @@ def _cut(data: bytes, fraction: float | None = None, tail: int | None = None) ->
     ("name", "make", "reason"),
     [
         ("empty.mp4", lambda mp4, avi: b"", r"empty file \(0 bytes\)$"),
-        ("notes.mp4", lambda mp4, avi: b"kick-off 15:00\n" * 40, r"^not a video OpenCV can decode \(is it really an MP4\?\)$"),
+        ("notes.mp4", lambda mp4, avi: b"kick-off 15:00\n" * 40, r"^not a video: it is a text file with a video extension"),
+        # Shorter than one MP4 box header: once diagnosed as "truncated", it is text.
+        ("hi.mp4", lambda mp4, avi: b"hello\n", r"^not a video: it is a text file"),
+        ("tiny.mp4", lambda mp4, avi: b"\x00\x01", r"^not a video OpenCV can decode \(is it really an MP4\?\)$"),
+        ("frame.mp4", lambda mp4, avi: cv2.imencode(".png", np.zeros((360, 640, 3), np.uint8))[1].tobytes(),
+         r"^not a video: it is a PNG image with a video extension \(renamed\?\)"),
         ("cut-60pc.mp4", lambda mp4, avi: _cut(mp4, fraction=0.6), r"truncated: .*'mdat'.*'moov' index .* missing"),
         ("cut-4kb.mp4", lambda mp4, avi: _cut(mp4, tail=4096), r"truncated: .*'moov' index"),
         ("cut-100b.mp4", lambda mp4, avi: _cut(mp4, tail=100), r"truncated: .*inside its 'moov' box"),
@@ -389,10 +434,31 @@ def test_scan_rejects_bad_image_sequences(tmp_path, setup, reason):
     folder = tmp_path / "seq-1"
     _tiny_sequence(folder, [(64, 48)] * 5)
     setup(folder)
-    with pytest.raises(BadInputError) as caught:
-        scan_video(discover_sources(folder)[0])
+    with pytest.raises(BadInputError) as caught:  # tiny frames allowed: these faults are others
+        scan_video(discover_sources(folder)[0], min_width=1, min_height=1)
     assert caught.value.url == str(folder)
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(("width", "height", "fourcc", "ext"), [(1, 1, "MJPG", ".avi"), (2, 2, "mp4v", ".mp4"), (16, 16, "mp4v", ".mp4"), (320, 120, "mp4v", ".mp4")])
+def test_scan_refuses_frames_below_the_minimum_size(tmp_path, width, height, fourcc, ext):
+    frames = [np.full((height, width, 3), 10 * i, np.uint8) for i in range(10)]
+    path = _write_video(tmp_path / f"small{ext}", frames, fourcc)
+    with pytest.raises(BadInputError) as caught:
+        scan_video(_video_item(path))
+    assert str(caught.value) == (
+        f"{path}: frames are {width}x{height}, below the minimum 256x144 (clips.min_width / clips.min_height; "
+        "lower them with --set clips.min_width=... if this footage is wanted)"
+    )
+    # Lowered on purpose, the same file scans (1x1 MJPG included: no OpenCV assertion).
+    assert scan_video(_video_item(path), min_width=1, min_height=1).width == width
+
+
+def test_scan_refuses_a_sequence_of_small_frames(tmp_path):
+    _tiny_sequence(tmp_path / "seq", [(64, 48)] * 3)
+    with pytest.raises(BadInputError, match=r"frames are 64x48, below the minimum 256x144") as caught:
+        scan_video(discover_sources(tmp_path / "seq")[0])
+    assert caught.value.url == str(tmp_path / "seq")
 
 
 # --------------------------------------------------------------------------- clips

@@ -24,7 +24,6 @@ from soccerfactory.storage.catalog import (
 )
 from soccerfactory.storage.schemas import SHARD_SCHEMAS, example_shard_tables
 from soccerfactory.storage.shards import (
-    CorruptShardError,
     delete_shard,
     list_manifests,
     resolve_url,
@@ -116,7 +115,7 @@ def test_register_shards_points_views_at_registered_files_only(tmp_path):
     first = _write(root, "match-1", "clip-0", n=1, n_frames=4, n_tracks=3)
     _write(root, "match-1", "clip-1", n=2, n_frames=6, n_tracks=2)  # written, not registered
 
-    assert register_shards(catalog, [first]) == {"registered": 1, "shards": 1, "dropped": []}
+    assert register_shards(catalog, [first]) == {"registered": 1, "shards": 1, "quarantined": [], "dropped": []}
     counts = _counts(catalog, *(f"SELECT count(*) FROM {view}" for view in DATA_VIEWS), "SELECT count(DISTINCT clip_id) FROM athletes")
     assert counts == [first.rows[view] for view in DATA_VIEWS] + [1]
     # The same columns and types before and after the first shard.
@@ -125,7 +124,8 @@ def test_register_shards_points_views_at_registered_files_only(tmp_path):
     with connect(catalog, read_only=True) as connection:
         shard = connection.execute("SELECT shard_key, manifest_url, rows_athletes, run_id, files FROM shards").fetchall()
         clip = connection.execute("SELECT match_id, clip_id, start_frame, stop_frame, shard_key, source_url FROM clips").fetchall()
-    assert shard[0][:4] == (first.shard_key, first.url, 12, "run-1")
+    # Stored relative to the root (tmp_path/out, recorded relative to the catalog's folder).
+    assert shard[0][:4] == (first.shard_key, "shards/match_id=match-1/clip_id=clip-0/manifest.json", 12, "run-1")
     assert clip == [("match-1", "clip-0", 100, 104, first.shard_key, "file:///videos/match-1.mp4")]
 
 
@@ -208,7 +208,7 @@ def test_record_run_upserts_the_run_and_replaces_its_failures(tmp_path):
         record_run(catalog, {"run_id": "run-2", "started_at": "2024-05-01T10:00:00Z"})
 
 
-def test_register_refuses_a_shard_with_a_missing_file_and_leaves_the_catalog_alone(tmp_path):
+def test_register_quarantines_a_shard_with_a_missing_file_and_registers_the_rest(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
     good = _write(root, "match-1", "clip-0", n=1)
     register_shards(catalog, [good])
@@ -216,9 +216,12 @@ def test_register_refuses_a_shard_with_a_missing_file_and_leaves_the_catalog_alo
     url = shard_file_urls(broken)["ball"]
     fs, path = resolve_url(url)
     fs.rm(path)
-    with pytest.raises(CorruptShardError, match="ball"):
-        register_shards(catalog, [broken])
-    assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM ball") == [1, good.rows["ball"]]
+    result = register_shards(catalog, [broken, _write(root, "match-2", "clip-0", n=3)])
+    assert result["registered"] == 1 and result["shards"] == 2
+    assert result["quarantined"] == [f"match-1/clip-1: {url}: the file is missing"]
+    assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM ball", "SELECT count(*) FROM quarantine WHERE clip_id = 'clip-1'") == [
+        2, 2 * good.rows["ball"], 1
+    ]
 
 
 def test_memory_root_shards_are_queryable_in_this_process(tmp_path):

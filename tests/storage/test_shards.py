@@ -300,3 +300,24 @@ def test_run_records_round_trip_and_bad_ones_are_reported(root):
         write_run_record(root, "run-3", {"started_at": "2024-05-01T10:00:00Z", "status": "ok", "failures": [{"source_url": "x", "reason": "y"}]})
     with pytest.raises(ValueError, match="run_id"):
         write_run_record(root, "run-3", {"run_id": "run-4", "started_at": "2024-05-01T10:00:00Z", "status": "ok"})
+
+
+def test_a_shard_of_other_clip_content_is_never_replaced(root):
+    """The guard a concurrent curate run cannot race past: same id, other content, refused."""
+    from soccerfactory.storage.shards import ShardCollisionError, find_manifests_by_prefix
+
+    first = _write(root, key=KEY_1, clip={"url": "/a/video.mp4", "content_hash": "a" * 64})
+    before = {url: _read_bytes(url) for url in [first.url, *shard_file_urls(first).values()]}
+    tables = example_shard_tables("match-1", "clip-0", KEY_2)
+    metadata = {"clip": {"url": "/b/video.mp4", "content_hash": "b" * 64}}
+    with pytest.raises(ShardCollisionError, match="holds clip content aaaaaaaaaaaa from /a/video.mp4") as caught:
+        write_shard(root, "match-1", "clip-0", KEY_2, tables, config_hash="config-0", code_version="test", metadata=metadata,
+                    expected_content_hash="b" * 64)
+    assert (caught.value.manifest_url, caught.value.existing_source) == (first.url, "/a/video.mp4")
+    assert {url: _read_bytes(url) for url in before} == before
+    # The same content under a new key (another config) is replaced as before.
+    again = write_shard(root, "match-1", "clip-0", KEY_2, tables, config_hash="config-0", code_version="test",
+                        metadata={"clip": {"url": "/a/video.mp4", "content_hash": "a" * 64}}, expected_content_hash="a" * 64)
+    assert find_manifest(root, "match-1", "clip-0") == again
+    assert [m.clip_id for m in find_manifests_by_prefix(root, "match-1", "clip-")] == ["clip-0"]
+    assert find_manifests_by_prefix(root, "match-1", "clip-1") == []

@@ -1,0 +1,335 @@
+"""The catalog's views: SQL over the registered shards' Parquet, and keeping it pointed at healthy files.
+
+Views read the Parquet in place through explicit file lists, rewritten on every registration.
+They name absolute paths for the place the catalog was last opened for writing (see
+``storage/locations.py``); a read-only connection to a catalog that has moved since gets TEMP
+views for where it is now, which shadow the stored ones (DuckDB looks in ``temp`` first, and the
+stored aggregate views then read the TEMP data views too).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from typing import Any, Mapping, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from soccerfactory.storage.locations import GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, get_meta, read_locator, set_meta
+from soccerfactory.storage.schemas import SHARD_SCHEMAS
+
+__all__ = ["DATA_VIEWS", "AGGREGATE_VIEWS", "registered_shards", "view_files", "create_views", "refresh_views", "follow_location"]
+
+log = logging.getLogger(__name__)
+
+DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
+AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
+
+
+def _sql_type(data_type: pa.DataType) -> str:
+    """The DuckDB type a Parquet column of this Arrow type reads back as."""
+    simple = {
+        pa.string(): "VARCHAR",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.float64(): "DOUBLE",
+        pa.float32(): "FLOAT",
+        pa.bool_(): "BOOLEAN",
+    }
+    if data_type in simple:
+        return simple[data_type]
+    if pa.types.is_list(data_type) or pa.types.is_fixed_size_list(data_type):
+        return _sql_type(data_type.value_type) + "[]"
+    raise TypeError(f"no DuckDB type mapped for {data_type}")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _data_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
+    create = "CREATE OR REPLACE TEMP VIEW" if temporary else "CREATE OR REPLACE VIEW"
+    if urls:
+        listing = ",\n    ".join(_literal(url) for url in urls)
+        # hive_partitioning off: the match_id=/clip_id= folders must not shadow the file's columns.
+        return (
+            f"{create} {table} AS\nSELECT * FROM read_parquet([\n    {listing}\n], union_by_name = true, hive_partitioning = false)"
+        )
+    # No shard yet: the same columns and types, zero rows, so queries written today keep binding.
+    columns = ",\n    ".join(f"CAST(NULL AS {_sql_type(f.type)}) AS {_quote(f.name)}" for f in SHARD_SCHEMAS[table])
+    return f"{create} {table} AS\nSELECT\n    {columns}\nWHERE false"
+
+
+_TRACKS_SQL = """
+CREATE OR REPLACE VIEW tracks AS
+SELECT
+    match_id,
+    clip_id,
+    track_id,
+    min(frame_index) AS first_frame,
+    max(frame_index) AS last_frame,
+    min(timestamp_s) AS start_s,
+    max(timestamp_s) AS end_s,
+    count(*) AS n_rows,
+    mode("class") AS "class",
+    mode(team) AS team,
+    mode(role) AS role,
+    mode(jersey) AS jersey,
+    avg(team_agreement) AS team_agreement,
+    avg(role_agreement) AS role_agreement,
+    avg(jersey_agreement) AS jersey_agreement,
+    max(jersey_votes) AS jersey_votes,
+    avg(confidence) AS mean_confidence,
+    avg(pitch_x) AS mean_pitch_x,
+    avg(pitch_y) AS mean_pitch_y
+FROM athletes
+GROUP BY match_id, clip_id, track_id
+"""
+
+
+def _quality_sql(view: str, keys: Sequence[str]) -> str:
+    group = ", ".join(keys)
+    using = f"USING ({group})"
+    if "clip_id" in keys:
+        # A clip's failures: same source and clip id (e.g. an earlier attempt that failed).
+        failure_join = "JOIN clips c ON f.source_url = c.source_url AND f.clip_id = c.clip_id"
+        clip_count = ""
+    else:
+        # A match's failures: any failure of a source that any of its clips came from,
+        # whole-source failures (clip_id null) included.
+        failure_join = "JOIN (SELECT DISTINCT match_id, source_url FROM clips) c ON f.source_url = c.source_url"
+        clip_count = "\n    clip_list.n_clips,"
+    prefixed = ", ".join(f"c.{key}" for key in keys)
+    return f"""
+CREATE OR REPLACE VIEW {view} AS
+WITH frame_stats AS (
+    SELECT {group}, count(*) AS n_frames, avg(ball_detected::DOUBLE) AS ball_detected_fraction
+    FROM frames GROUP BY {group}
+), athlete_stats AS (
+    SELECT {group}, count(*) AS n_athlete_rows
+    FROM athletes GROUP BY {group}
+), track_stats AS (
+    SELECT
+        {group},
+        count(*) AS n_tracks,
+        avg(team_agreement) AS mean_team_agreement,
+        avg(role_agreement) AS mean_role_agreement,
+        avg(jersey_agreement) AS mean_jersey_agreement,
+        -- players and goalkeepers wear numbers; referees do not count
+        avg(CASE WHEN role IN ('player', 'goalkeeper') THEN (jersey IS NOT NULL)::DOUBLE END) AS jersey_coverage
+    FROM tracks GROUP BY {group}
+), camera_stats AS (
+    SELECT
+        {group},
+        avg(valid_camera::DOUBLE) AS calibrated_fraction,
+        avg(reprojection_error_px) FILTER (WHERE valid_camera) AS mean_reprojection_error_px,
+        median(reprojection_error_px) FILTER (WHERE valid_camera) AS median_reprojection_error_px
+    FROM cameras GROUP BY {group}
+), failure_stats AS (
+    SELECT {prefixed}, count(*) AS n_failures
+    FROM failures f {failure_join}
+    GROUP BY {prefixed}
+), clip_list AS (
+    SELECT {group}, count(*) AS n_clips
+    FROM clips GROUP BY {group}
+)
+SELECT
+    {group},{clip_count}
+    coalesce(frame_stats.n_frames, 0) AS n_frames,
+    coalesce(athlete_stats.n_athlete_rows, 0) AS n_athlete_rows,
+    coalesce(athlete_stats.n_athlete_rows, 0) / nullif(frame_stats.n_frames, 0) AS athletes_per_frame,
+    coalesce(track_stats.n_tracks, 0) AS n_tracks,
+    camera_stats.calibrated_fraction,
+    camera_stats.mean_reprojection_error_px,
+    camera_stats.median_reprojection_error_px,
+    track_stats.mean_team_agreement,
+    track_stats.mean_role_agreement,
+    track_stats.mean_jersey_agreement,
+    track_stats.jersey_coverage,
+    frame_stats.ball_detected_fraction,
+    coalesce(failure_stats.n_failures, 0) AS n_failures
+FROM clip_list
+LEFT JOIN frame_stats {using}
+LEFT JOIN athlete_stats {using}
+LEFT JOIN track_stats {using}
+LEFT JOIN camera_stats {using}
+LEFT JOIN failure_stats {using}
+ORDER BY {group}
+"""
+
+
+_COMMENTS = {
+    "runs": "One row per curation run (from ROOT/runs/<run_id>.json).",
+    "failures": "What failed in a run; clip_id is null when the whole source failed.",
+    "shards": "One row per registered shard (clip): key, manifest URL, rows per table, files.",
+    "clips": "The clips row of every registered shard: source frames [start_frame, stop_frame).",
+    "event_labels": "Event labels imported from other datasets (SoccerNet-v2 Labels-v2.json): match, half, seconds into the source video, label.",
+    "training_runs": "One row per model training run: data query and snapshot, resolved config, code version, checkpoint, losses.",
+    "evaluations": "One row per checkpoint, data snapshot, task and metric (value null when the data has no such labels).",
+    "quarantine": "Shards left out of the views because a file failed its check (size or sha256 against the manifest, schema): which file, why, when.",
+    "catalog_meta": "Where the catalog's files are: the shards root (relative to the catalog's folder when local), ground-truth files.",
+    "frames": "One row per curated frame of the registered shards.",
+    "athletes": "One row per tracked athlete per frame; xyxy source pixels, pitch metres, tracklet consensus labels.",
+    "ball": "One row per curated frame; box null when the ball was not detected.",
+    "cameras": "One row per curated frame: homography (9 floats, row-major, pitch metres -> source pixels) and intrinsics.",
+    "events": "Clip boundaries, shot cuts and other per-frame events.",
+    "tracks": "One row per tracklet (match_id, clip_id, track_id): span, consensus labels, agreements, mean confidence and pitch position.",
+    "quality": "Per clip: frames, athletes per frame, tracks, calibration, reprojection error, label agreement, jersey coverage, ball detection, failures.",
+    "quality_match": "The quality view rolled up per match (computed from the rows, not by averaging clips).",
+}
+
+
+def _comment(connection: duckdb.DuckDBPyConnection, kind: str, name: str) -> None:
+    connection.execute(f"COMMENT ON {kind} {name} IS {_literal(_COMMENTS[name])}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Which files the views read
+
+
+def registered_shards(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """(match_id, clip_id, shard_key, manifest URL to read, files) of every registered shard."""
+    rows = connection.execute("SELECT match_id, clip_id, shard_key, manifest_url, files FROM shards ORDER BY match_id, clip_id").fetchall()
+    return [(m, c, k, locator.resolve(url), json.loads(files)) for m, c, k, url, files in rows]
+
+
+def _data_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    urls: dict[str, list[str]] = {table: [] for table in DATA_VIEWS}
+    owners: dict[str, tuple[str, str]] = {}
+    for match_id, clip_id, _, manifest_url, files in registered_shards(connection, locator):
+        base = manifest_url.rsplit("/", 1)[0]
+        for table, entry in files.items():
+            if table in urls:
+                url = f"{base}/{entry['path']}"
+                urls[table].append(url)
+                owners[url] = (match_id, clip_id)
+    return urls, owners
+
+
+def ground_truth_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -> dict[str, list[str]]:
+    """gt table -> the ground-truth Parquet files its ``gt_<table>`` view reads."""
+    text = get_meta(connection, GROUND_TRUTH_KEY)
+    return {table: [locator.resolve(p) for p in paths] for table, paths in json.loads(text).items()} if text else {}
+
+
+def view_files(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[str]:
+    """Every file the catalog's views read (registered shards' data files, ground truth)."""
+    urls, _ = _data_urls(connection, locator)
+    files = [url for table in DATA_VIEWS for url in urls[table]]
+    if get_meta(connection, GROUND_TRUTH_KEY) is None:
+        # A catalog from before ground truth was recorded in catalog_meta: its gt_* views name
+        # their (absolute) files in their SQL.
+        rows = connection.execute("SELECT sql FROM duckdb_views() WHERE NOT internal AND starts_with(view_name, 'gt_')").fetchall()
+        return files + [found.replace("''", "'") for (sql,) in rows for found in re.findall(r"'((?:[^']|'')*\.parquet)'", sql)]
+    return files + [url for paths in ground_truth_urls(connection, locator).values() for url in paths]
+
+
+def ground_truth_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
+    listing = ", ".join(_literal(url) for url in urls)
+    create = "CREATE OR REPLACE TEMP VIEW" if temporary else "CREATE OR REPLACE VIEW"
+    return f"{create} gt_{table} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating and refreshing
+
+
+def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, temporary: bool = False) -> dict[str, tuple[str, str]]:
+    """(Re)create the data views (and ``gt_*``) over the registered files, as resolved by ``locator``.
+
+    Args:
+        temporary: TEMP views for this connection only (a read-only connection); otherwise the
+            stored views, the aggregates and their comments too.
+
+    Returns:
+        file URL -> (match_id, clip_id) of the shard it belongs to.
+
+    Raises:
+        duckdb.Error: a file cannot be bound (missing, not Parquet); the message names it.
+    """
+    urls, owners = _data_urls(connection, locator)
+    for table in DATA_VIEWS:
+        connection.execute(_data_view_sql(table, urls[table], temporary))
+    for table, files in ground_truth_urls(connection, locator).items():
+        try:
+            connection.execute(ground_truth_view_sql(table, files, temporary))
+        except duckdb.Error as error:
+            # Ground truth is a side dish: a deleted gt folder must not stop shard registration.
+            log.warning("catalog: gt_%s left as it was: %s", table, str(error).splitlines()[0])
+    if not temporary:
+        connection.execute(_TRACKS_SQL)
+        connection.execute(_quality_sql("quality", ("match_id", "clip_id")))
+        connection.execute(_quality_sql("quality_match", ("match_id",)))
+        for view in DATA_VIEWS + AGGREGATE_VIEWS:
+            _comment(connection, "VIEW", view)
+    return owners
+
+
+def _culprit(message: str, owners: Mapping[str, tuple[str, str]]) -> tuple[str, tuple[str, str]] | None:
+    # DuckDB names the file it failed on; fsspec URLs may come back with three slashes.
+    for url, owner in owners.items():
+        if url in message or url.replace("://", ":///", 1) in message:
+            return url, owner
+    return None
+
+
+def refresh_views(
+    connection: duckdb.DuckDBPyConnection, catalog_path: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Recreate every stored view over the files of the registered shards that pass a size check.
+
+    Runs outside a transaction. Every registered shard's files are first checked to exist with
+    their manifest's size (one metadata call per file: cheap enough for every refresh); a shard
+    failing it is quarantined (``storage/quarantine.py``). DuckDB then reads each file's footer
+    when it binds a view; a file that still fails (a damaged footer) quarantines its shard too,
+    and the views are created again, so one bad file never takes the others down.
+
+    Returns:
+        one line per shard quarantined ("match/clip: FILE: reason").
+
+    Raises:
+        duckdb.Error: a view cannot be created for a reason no registered file explains.
+    """
+    from soccerfactory.storage.quarantine import check_registered, quarantine_shard
+
+    locator = read_locator(connection, catalog_path)
+    lines = check_registered(connection, locator, storage_options)
+    while True:
+        try:
+            create_views(connection, locator)
+        except duckdb.Error as error:
+            message = str(error).splitlines()[0]
+            culprit = _culprit(message, _data_urls(connection, locator)[1])
+            if culprit is None:
+                raise
+            url, (match_id, clip_id) = culprit
+            lines.append(quarantine_shard(connection, locator, match_id, clip_id, url, f"DuckDB cannot read it: {message}"))
+            continue
+        set_meta(connection, VIEWS_BASE_KEY, locator.base)
+        return lines
+
+
+def follow_location(
+    connection: duckdb.DuckDBPyConnection, catalog_path: str | os.PathLike, read_only: bool, storage_options: Mapping[str, Any] | None = None
+) -> None:
+    """Point the views at the files where the catalog is opened from now, if it has moved.
+
+    A write connection regenerates the stored views (and size-checks the shards); a read-only one
+    creates TEMP views for itself. Nothing happens when the catalog is where its views were made,
+    or predates ``catalog_meta``.
+    """
+    made_for = get_meta(connection, VIEWS_BASE_KEY)
+    locator = read_locator(connection, catalog_path)
+    if made_for is None or made_for == locator.base:
+        return
+    if read_only:
+        create_views(connection, locator, temporary=True)
+    else:
+        refresh_views(connection, catalog_path, storage_options)

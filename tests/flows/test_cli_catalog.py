@@ -1,0 +1,175 @@
+"""`soccerfactory query` is read-only and offline; `catalog verify` and `catalog rebuild` name
+every bad shard in one line. Real catalogs over real shards, through the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from soccerfactory.flows.cli import app
+from soccerfactory.storage.catalog import register_shards
+from soccerfactory.storage.schemas import SHARD_SCHEMAS, example_shard_tables
+from soccerfactory.storage.shards import shard_file_urls, write_shard
+
+runner = CliRunner()
+
+
+def _write(root: Path, clip_id: str, n: int):
+    key = f"{n:016x}" + "b" * 48
+    tables = example_shard_tables("m1", clip_id, key)
+    return write_shard(str(root), "m1", clip_id, key, tables, config_hash="config-0", code_version="test", metadata={})
+
+
+@pytest.fixture
+def curated(tmp_path) -> tuple[Path, list]:
+    """A root with two registered shards and its catalog (ROOT/catalog.duckdb)."""
+    root = tmp_path / "curated"
+    manifests = [_write(root, "c0", 1), _write(root, "c1", 2)]
+    register_shards(root / "catalog.duckdb", manifests)
+    return root, manifests
+
+
+def _query(root: Path, sql: str, *extra: str):
+    return runner.invoke(app, ["query", sql, "--catalog", str(root / "catalog.duckdb"), "--format", "csv", *extra])
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+ATTEMPTS = [
+    "PRAGMA import_database('{dump}')",  # its load.sql runs a COPY ... TO {leak}
+    "SELECT * FROM read_text('/etc/shadow')",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM glob('/root/**')",
+    "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')",  # would download the httpfs extension
+    "SELECT * FROM read_text('{manifest}')",  # beside the shard files, but not one the views read
+    "COPY (SELECT 1) TO '{leak}'",
+    "COPY (SELECT 42 AS x) TO '{shard_file}' (FORMAT parquet)",
+    "EXPLAIN ANALYZE COPY (SELECT 1) TO '{leak}'",
+    "SELECT 1; EXPORT DATABASE '{export}'",
+    "ATTACH '{attached}' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "UPDATE EXTENSIONS",
+    "SET enable_external_access = true",
+    "SET allowed_directories = ['/']",
+    "RESET lock_configuration",
+    "CHECKPOINT",
+    "CALL enable_logging(storage = 'file', storage_path = '{export}')",
+]
+
+
+@pytest.mark.parametrize("sql", ATTEMPTS)
+def test_query_refuses_writes_reads_outside_the_catalog_and_downloads(curated, tmp_path, sql):
+    root, manifests = curated
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    leak = tmp_path / "leak.csv"
+    (dump / "schema.sql").write_text("")
+    (dump / "load.sql").write_text(f"COPY (SELECT 1) TO '{leak}';\n")
+    shard_file = Path(shard_file_urls(manifests[0])["frames"])
+    before = shard_file.read_bytes()
+    extensions = Path.home() / ".duckdb"
+    had_extensions = extensions.exists()
+    names = {"dump": dump, "leak": leak, "manifest": manifests[0].url, "shard_file": shard_file, "export": tmp_path / "export",
+             "attached": tmp_path / "other.db"}
+
+    line = _one_error_line(_query(root, sql.format(**names)))
+    assert "read-only" in line or "may read only the catalog" in line, line
+    assert not leak.exists() and not (tmp_path / "export").exists() and not (tmp_path / "other.db").exists()
+    assert shard_file.read_bytes() == before
+    assert extensions.exists() == had_extensions  # nothing installed, nothing downloaded
+    # The catalog still answers queries.
+    ok = _query(root, "SELECT count(*) AS n FROM athletes")
+    assert ok.exit_code == 0 and ok.output.splitlines() == ["n", "24"], ok.output
+
+
+def test_query_still_reads_every_view_and_reporting_pragma(curated):
+    root, _ = curated
+    for sql, last in [("SELECT count(*) AS n FROM tracks", "6"), ("SELECT count(*) AS n FROM quality", "2"),
+                      ("SELECT count(*) AS n FROM (DESCRIBE athletes)", str(len(SHARD_SCHEMAS["athletes"]))), ("PRAGMA version", None), ("EXPLAIN SELECT 1", None)]:
+        result = _query(root, sql)
+        assert result.exit_code == 0, (sql, result.output)
+        assert last is None or result.output.splitlines()[-1] == last, (sql, result.output)
+
+
+def test_a_damaged_shard_is_named_by_query_quarantined_by_verify_and_restored(curated):
+    root, manifests = curated
+    damaged = Path(shard_file_urls(manifests[0])["athletes"])
+    good_bytes = damaged.read_bytes()
+    damaged.write_bytes(good_bytes[: len(good_bytes) // 2])
+
+    line = _one_error_line(_query(root, "SELECT count(*) AS n FROM athletes"))
+    assert str(damaged) in line and "soccerfactory catalog verify" in line
+
+    verify = runner.invoke(app, ["catalog", "verify", "--catalog", str(root / "catalog.duckdb")])
+    assert verify.exit_code == 1, verify.output
+    assert f"quarantined: m1/c0: {damaged}: " in verify.output and "1 quarantined now" in verify.output
+    result = _query(root, "SELECT count(*) AS n FROM athletes")
+    assert result.exit_code == 0 and result.output.splitlines()[-1] == "12"  # the healthy shard
+    listed = _query(root, "SELECT clip_id, file FROM quarantine")
+    assert listed.output.splitlines()[1] == f"c0,shards/match_id=m1/clip_id=c0/{damaged.name}"
+
+    damaged.write_bytes(good_bytes)  # repaired (a re-curation does the same)
+    verify = runner.invoke(app, ["catalog", "verify", "--output", str(root)])
+    assert verify.exit_code == 0 and "restored: m1/c0" in verify.output and "0 in quarantine" in verify.output, verify.output
+    assert _query(root, "SELECT count(*) AS n FROM athletes").output.splitlines()[-1] == "24"
+
+
+def test_verify_without_a_catalog_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["catalog", "verify", "--catalog", str(tmp_path / "none.duckdb")])
+    line = _one_error_line(result)
+    assert "no catalog at" in line
+
+
+def _rewrite_manifest(manifest, **changes) -> None:
+    path = Path(manifest.url)
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_catalog_rebuild_names_each_bad_shard_in_one_line_and_rebuilds_the_rest(tmp_path):
+    root = tmp_path / "curated"
+    good, old, future, lacking = (_write(root, f"c{k}", k + 1) for k in range(4))
+    _rewrite_manifest(old, schema_version="0")
+    _rewrite_manifest(future, schema_version="99")
+    # A shard whose athletes file lacks a column, its manifest consistent with the file (only
+    # the schema check can tell).
+    athletes = Path(shard_file_urls(lacking)["athletes"])
+    pq.write_table(pq.ParquetFile(athletes).read().drop_columns(["team"]), athletes)
+    data = athletes.read_bytes()
+    files = {**lacking.files, "athletes": {**lacking.files["athletes"], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
+    _rewrite_manifest(lacking, files=files)
+
+    result = runner.invoke(app, ["catalog", "rebuild", "--output", str(root)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 3, result.output
+    assert any(f"m1/c1: {old.url}: schema version '0' is not one this code reads" in w for w in warnings)
+    assert any(f"m1/c2: {future.url}: schema version '99' is not one this code reads" in w for w in warnings)
+    assert any(f"m1/c3: {athletes}: lacks column(s) ['team']" in w for w in warnings)
+    assert "rebuilt" in result.output and "1 shards" in result.output
+    counts = _query(root, "SELECT (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM quarantine) AS q, "
+                          "(SELECT count(*) FROM athletes) AS a")
+    assert counts.output.splitlines()[-1] == "1,3,12"
+    assert good.clip_id == "c0"
+
+
+def test_a_copied_root_answers_queries_after_the_original_is_gone(curated, tmp_path):
+    root, _ = curated
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(root, copy)
+    shutil.rmtree(root)
+    result = _query(copy, "SELECT clip_id, count(*) AS n FROM frames GROUP BY 1 ORDER BY 1")
+    assert result.exit_code == 0 and result.output.splitlines() == ["clip_id,n", "c0,4", "c1,4"], result.output

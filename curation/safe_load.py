@@ -5,7 +5,7 @@ ultralytics does by default) calls whatever the pickle names: ``--set detect.wei
 could run any command. Every checkpoint this project reads therefore goes through two gates:
 
 1. :func:`check_checkpoint` reads the pickle's opcodes without executing them
-   (``torch.serialization.get_unsafe_globals_in_checkpoint``) and refuses the file unless every
+   (torch's own opcode scan, against torch's default allow-list only) and refuses the file unless every
    global it names is on the allow-list of its kind. It also refuses what is not a ``torch.save``
    zip archive at all (truncated, random bytes, a legacy pickle). It reads the pickle, not the
    tensors, so ``flows.backends.check_config`` runs it on every configured model before any video
@@ -40,6 +40,7 @@ import io
 import os
 import pickle
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +93,24 @@ def checkpoint_globals(source: str | os.PathLike | bytes) -> list[str]:
     """
     import torch
 
-    scan = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
-    if scan is None:  # the scan and weights_only allow-lists both need torch >= 2.6
+    unpickler = getattr(torch, "_weights_only_unpickler", None)
+    if not hasattr(unpickler, "get_globals_in_pkl") or not hasattr(unpickler, "_get_allowed_globals"):
         raise RuntimeError(f"torch {torch.__version__} cannot check checkpoints before loading them; install torch >= 2.6")
-    return sorted(set(scan(io.BytesIO(source) if isinstance(source, bytes) else Path(source))))
+    # Not torch.serialization.get_unsafe_globals_in_checkpoint: it also leaves out every global
+    # that code in this process registered with add_safe_globals, and ultralytics' safe mode
+    # registers each model class it loads for the life of the process. After one detector load, a
+    # "state dict" naming nn.Module classes would pass that scan (seen in the test suite), so the
+    # answer would depend on what ran before. This is the same opcode scan (torch's own
+    # get_globals_in_pkl over the archive's data.pkl) against torch's defaults only.
+    with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source)) as archive:
+        names = archive.namelist()
+        if any(n.endswith("/constants.pkl") for n in names):
+            raise ValueError("a TorchScript archive, not a torch.save checkpoint")
+        pickles = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
+        if len(pickles) != 1:
+            raise ValueError("no data.pkl record: not a torch.save checkpoint")
+        found = unpickler.get_globals_in_pkl(io.BytesIO(archive.read(pickles[0])))
+    return sorted(set(found) - set(unpickler._get_allowed_globals()))
 
 
 def _allowed_yolo_global(name: str) -> bool:

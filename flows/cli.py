@@ -311,7 +311,7 @@ def catalog_rebuild(
     from soccerfactory.storage.catalog import rebuild_catalog
 
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
-    _preflight(check_shards_root, output)
+    _preflight(check_shards_root, output, True)
     _preflight(check_catalog_target, target, True)
     try:
         report = rebuild_catalog(output, target)
@@ -384,11 +384,11 @@ def catalog_sync(
     from soccerfactory.storage.catalog import CatalogLockedError
     from soccerfactory.storage.sync import lock_holder, sync_catalog
 
-    local_output = "://" not in output or output.startswith("file://")
-    if not local_output and catalog is None:
+    from soccerfactory.flows.preflight import check_shards_root
+
+    if "://" in output and not output.startswith("file://") and catalog is None:
         _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
-    if local_output and not Path(output.removeprefix("file://")).is_dir():
-        _fail(f"no shard root at {output}: pass the --output a `soccerfactory curate` wrote to")
+    _preflight(check_shards_root, output, True)
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
     try:
         report = sync_catalog(output, target, wait_s=wait)
@@ -719,13 +719,18 @@ def pipeline_command(
             result = pipeline_flow(source, str(output.resolve()), model_run=resolved, min_new_clips=min_new_clips)
         except (FileNotFoundError, ValueError) as error:
             _fail(str(error))
+    # Bad inputs fail alone, as in `curate`: listed, and exit 1 once the rest is done.
+    for failure in result["failures"]:
+        typer.echo(f"failed: {failure['reason']} (stage {failure['stage']})", err=True)
     if result["training_run"] is None:
         typer.echo(f"curated {result['curated']} new clip(s), fewer than --min-new-clips {min_new_clips}: nothing trained")
-        return
-    trained, evaluation = result["training_run"], result["evaluation"]
-    typer.echo(f"trained run {trained['run_id']} ({trained['steps']} steps); evaluated on {evaluation['n_windows']} windows ({result['eval_split']}):")
-    for name, value in evaluation["checkpoint"].items():
-        typer.echo(f"  {name}: {value}  (untrained: {evaluation.get('untrained', {}).get(name)})")
+    else:
+        trained, evaluation = result["training_run"], result["evaluation"]
+        typer.echo(f"trained run {trained['run_id']} ({trained['steps']} steps); evaluated on {evaluation['n_windows']} windows ({result['eval_split']}):")
+        for name, value in evaluation["checkpoint"].items():
+            typer.echo(f"  {name}: {value}  (untrained: {evaluation.get('untrained', {}).get(name)})")
+    if result["failures"]:
+        raise typer.Exit(1)
 
 
 quality_app = typer.Typer(help="Measure quality against labels: detection AP@50, ball recall, HOTA, calibration error.", no_args_is_help=True)

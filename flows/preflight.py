@@ -86,13 +86,16 @@ def check_catalog_source(catalog: str | os.PathLike) -> None:
         raise ValueError(f"catalog {path} is not a DuckDB database; pass --catalog the file `soccerfactory curate` wrote")
 
 
-def check_shards_root(output: str) -> None:
-    """Refuse a local ``--output`` that exists but is not a folder (``catalog rebuild``)."""
+def check_shards_root(output: str, must_exist: bool = False) -> None:
+    """Refuse a local ``--output`` that exists but is not a folder, or (``must_exist``: the
+    catalog commands, which only read it) that does not exist: a typo must not yield an empty catalog."""
     if "://" in output and not output.startswith("file://"):
         return  # remote roots are checked by their filesystem when read
     path = Path(output.removeprefix("file://")).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"--output {path} is a file, not a shards root; pass the folder `soccerfactory curate` wrote to")
+    if must_exist and not path.is_dir():
+        raise ValueError(f"no shard root at {path}: pass the --output a `soccerfactory curate` wrote to")
 
 
 def check_base_weights(weights: str | os.PathLike | None, what: str) -> Path:

@@ -296,10 +296,11 @@ def pipeline_flow(source: str, root: str = "out", catalog: str | None = None, mo
     new_clips = summary.count("curated")
     if new_clips < min_new_clips:
         get_run_logger().info("curation registered %d new clip(s), fewer than min_new_clips=%d: not training", new_clips, min_new_clips)
-        return {"curated": new_clips, "training_run": None, "evaluation": None, "eval_split": None}
+        return {"curated": new_clips, "training_run": None, "evaluation": None, "eval_split": None, "failures": summary.failures}
     config = model_run or ModelRunConfig()
     trained = train_flow(catalog, root, config)
     # A first try on a single video has no held-out match: it is scored on all, with a warning.
     evaluated = evaluate_flow(catalog, trained["checkpoint_url"], config, split=eval_split, training_run_id=trained["run_id"],
                               fall_back_to_all=True)
-    return {"curated": new_clips, "training_run": trained, "evaluation": evaluated, "eval_split": evaluated["split"]}
+    return {"curated": new_clips, "training_run": trained, "evaluation": evaluated, "eval_split": evaluated["split"],
+            "failures": summary.failures}

@@ -148,19 +148,24 @@ def _files_json(manifest: ShardManifest) -> str:
 
 
 def _register(
-    catalog: str | os.PathLike, manifests: list[ShardManifest], storage_options: Mapping[str, Any] | None, wait_s: float
+    catalog: str | os.PathLike, manifests: list[ShardManifest], storage_options: Mapping[str, Any] | None, wait_s: float,
+    check_registered: bool = True,
 ) -> tuple[int, list[str]]:
     """Register ``manifests`` in one go; when one is corrupt, one at a time so the rest still land.
     Always refreshes the views (also after ``sync_catalog`` deleted rows)."""
     try:
-        return register_shards(catalog, manifests, storage_options=storage_options, wait_s=wait_s)["registered"], []
+        return register_shards(
+            catalog, manifests, storage_options=storage_options, wait_s=wait_s, check_registered=check_registered
+        )["registered"], []
     except (CorruptShardError, ValueError) as error:
         if len(manifests) <= 1:
             return 0, [f"{manifests[0].url}: {error}"] if manifests else [str(error)]
     done, problems = 0, []
     for manifest in manifests:
         try:
-            done += register_shards(catalog, [manifest], storage_options=storage_options, wait_s=wait_s)["registered"]
+            done += register_shards(
+                catalog, [manifest], storage_options=storage_options, wait_s=wait_s, check_registered=check_registered
+            )["registered"]
         except (CorruptShardError, ValueError) as error:
             problems.append(f"{manifest.url}: {error}")
     return done, problems
@@ -228,7 +233,8 @@ class DeferredRegistration:
             if latest is not None:
                 current.append(latest)
         try:
-            _, problems = _register(self.catalog, current, self.storage_options, wait_s)
+            # The run's start checked every registered shard; each clip's own shards get the full check.
+            _, problems = _register(self.catalog, current, self.storage_options, wait_s, check_registered=False)
         except CatalogLockedError as error:
             self.defer(error)
             return False

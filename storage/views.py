@@ -281,7 +281,8 @@ def _culprit(message: str, owners: Mapping[str, tuple[str, str]]) -> tuple[str, 
 
 
 def refresh_views(
-    connection: duckdb.DuckDBPyConnection, catalog_path: str | os.PathLike, storage_options: Mapping[str, Any] | None = None
+    connection: duckdb.DuckDBPyConnection, catalog_path: str | os.PathLike, storage_options: Mapping[str, Any] | None = None,
+    check_sizes: bool = True,
 ) -> list[str]:
     """Recreate every stored view over the files of the registered shards that pass a size check.
 
@@ -290,6 +291,10 @@ def refresh_views(
     failing it is quarantined (``storage/quarantine.py``). DuckDB then reads each file's footer
     when it binds a view; a file that still fails (a damaged footer) quarantines its shard too,
     and the views are created again, so one bad file never takes the others down.
+
+    ``check_sizes=False`` skips the size check (DuckDB still reads every footer): a run registering
+    its clips one at a time would otherwise stat every registered file after every clip, a cost
+    that grows with the square of the clips; the run's start (``sync_catalog``) did the check.
 
     Returns:
         one line per shard quarantined ("match/clip: FILE: reason").
@@ -300,7 +305,7 @@ def refresh_views(
     from soccerfactory.storage.quarantine import check_registered, quarantine_shard
 
     locator = read_locator(connection, catalog_path)
-    lines = check_registered(connection, locator, storage_options)
+    lines = check_registered(connection, locator, storage_options) if check_sizes else []
     while True:
         try:
             create_views(connection, locator)

@@ -183,3 +183,14 @@ def test_safe_mode_is_switched_on_even_when_ultralytics_was_imported_first(tmp_p
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.split()[-2:] == ["False", "True"]
+
+
+def test_the_scan_does_not_depend_on_what_this_process_loaded_before():
+    # ultralytics' safe mode registers every class it loads with torch.serialization.add_safe_globals
+    # for the life of the process; torch's public scan would then stop reporting them, and a
+    # state-dict file carrying nn.Module classes would pass once any detector had been loaded.
+    from soccerfactory.curation.safe_load import load_yolo
+
+    load_yolo(bundled_weights("detector.pt"), "detect.weights (detector)", "detect")
+    with pytest.raises(UnsafeCheckpointError, match="torch.nn.modules"):
+        check_checkpoint(bundled_weights("detector.pt"), "calibrate.weights", STATE_DICT)

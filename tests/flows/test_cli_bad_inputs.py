@@ -91,6 +91,12 @@ def test_catalog_rebuild_with_a_file_as_output(tmp_path):
     _one_line_error(runner.invoke(app, ["catalog", "rebuild", "--output", str(a_file)]), str(a_file), "is a file")
 
 
+def test_catalog_rebuild_of_a_root_that_does_not_exist_makes_no_empty_catalog(tmp_path):
+    missing = tmp_path / "typo"
+    _one_line_error(runner.invoke(app, ["catalog", "rebuild", "--output", str(missing)]), str(missing), "no shard root")
+    assert not missing.exists()
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux)")
 def test_catalog_rebuild_into_an_uncreatable_place(empty_root):
     result = runner.invoke(app, ["catalog", "rebuild", "--output", str(empty_root), "--catalog", "/proc/rebuilt.duckdb"])

@@ -92,3 +92,11 @@ def test_pipeline_curates_trains_and_evaluates_one_video(tmp_path):
     assert again.exit_code == 0 and "nothing trained" in again.output, again.output
     with duckdb.connect(str(out / "catalog.duckdb"), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM training_runs").fetchone()[0] == 1
+
+
+def test_pipeline_with_a_missing_source_fails_it_alone_and_trains_nothing(tmp_path):
+    result = CliRunner().invoke(app, ["pipeline", str(tmp_path / "nowhere.mp4"), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert str(tmp_path / "nowhere.mp4") in line and "does not exist" in line
+    assert "nothing trained" in result.output and "Traceback" not in result.output

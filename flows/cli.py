@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
-from typer.core import TyperGroup
-from typer.exceptions import TyperException
+
+from soccerfactory.flows.cli_catalog import catalog_app, print_query, query
+from soccerfactory.flows.cli_common import OneLineErrors
+from soccerfactory.flows.cli_common import fail as _fail
+from soccerfactory.flows.cli_common import preflight as _preflight
 
 # Bad files are reported by us in one line naming the file; FFmpeg's and OpenCV's own console
 # chatter about them ("moov atom not found") only adds noise. Must be set before cv2 is imported.
@@ -21,30 +24,8 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
-class _OneLineErrors(TyperGroup):
-    """Usage errors (an unknown option, a value out of range) as one `error:` line and exit 2,
-    like every other bad input, instead of click's usage block and framed message."""
-
-    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: ANN002, ANN003, ANN201 - click's signature
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.Abort:
-            typer.echo("aborted", err=True)
-            sys.exit(1)
-        except TyperException as error:  # typer's own click: UsageError, BadParameter, NoSuchOption ...
-            if type(error).__name__ == "NoArgsIsHelpError":  # `soccerfactory catalog` alone: its help
-                typer.echo(error.ctx.get_help())
-                sys.exit(0)
-            where = error.ctx.command_path if getattr(error, "ctx", None) else "soccerfactory"
-            typer.echo(f"error: {error.format_message()} (see `{where} --help`)", err=True)
-            sys.exit(error.exit_code)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
 app = typer.Typer(
-    cls=_OneLineErrors,
+    cls=OneLineErrors,
     name="soccerfactory",
     help=(
         "Turn soccer broadcast footage into a clean, queryable training set.\n\n"
@@ -58,21 +39,6 @@ app = typer.Typer(
     # Markdown: docstring paragraphs are re-flowed to the terminal and [brackets] are not markup.
     rich_markup_mode="markdown",
 )
-
-USAGE_ERROR = 2
-
-
-def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _preflight(check, *args) -> None:
-    """Run a ``flows.preflight`` check: a bad input exits 2 in one line before any flow starts."""
-    try:
-        check(*args)
-    except (FileNotFoundError, ValueError) as error:
-        _fail(str(error))
 
 
 @app.command()
@@ -174,7 +140,7 @@ def demo(
         "round(avg(confidence), 2) AS conf FROM athletes GROUP BY ALL ORDER BY rows DESC"
     )
     typer.echo(f'\nsample query: soccerfactory query "{sample}" --catalog {summary.catalog}')
-    _print_query(Path(summary.catalog), sample, "table", None)
+    print_query(Path(summary.catalog), sample, "table", None)
     typer.echo("\nground truth of the synthetic clip is catalogued next to it as gt_athletes, gt_cameras, ...")
     clip_ids = [c["clip"].clip_id for c in summary.clips if c["status"] in ("curated", "skipped")]
     if clip_ids:
@@ -256,149 +222,9 @@ def curate(
         raise typer.Exit(1)
 
 
-def _print_query(catalog: Path, sql: str, fmt: str, out: Optional[Path]) -> None:
-    import duckdb
-
-    from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.export import run_query, write_result
-
-    try:
-        table = run_query(catalog, sql)
-        write_result(table, fmt, out)
-    except (FileNotFoundError, ValueError) as error:
-        _fail(str(error))
-    except CatalogLockedError as error:  # a writer (curate) held it for the whole wait: try again later
-        _fail(str(error), 1)
-    except duckdb.Error as error:
-        _fail(str(error).splitlines()[0])
-    except OSError as error:  # --out is a directory, or its folder cannot be written
-        _fail(f"cannot write {out}: {error.strerror or error}")
-
-
-@app.command()
-def query(
-    sql: str = typer.Argument(..., help="Read-only SQL, e.g. \"SELECT * FROM quality\"."),
-    catalog: Path = typer.Option(Path("out/catalog.duckdb"), help="The DuckDB catalog file."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet (parquet needs --out)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
-) -> None:
-    """Run read-only SQL against the catalog.
-
-    Read-only and offline: only queries, and only the catalog's own files (see README).
-
-    Tables: runs, shards, clips, failures, quarantine. Views over the shards: athletes, ball, cameras, frames,
-    events, tracks (one row per tracklet), quality (per clip) and quality_match. Synthetic ground
-    truth, when present: gt_athletes, gt_cameras, ...
-
-    Example: soccerfactory query "SELECT match_id, count(*) FROM athletes GROUP BY 1" --format csv
-    """
-    if fmt not in ("table", "csv", "json", "parquet"):
-        _fail(f"--format must be one of table, csv, json, parquet; got {fmt!r}")
-    _print_query(catalog, sql, fmt, out)
-
-
-catalog_app = typer.Typer(help="Maintain the DuckDB catalog (the shards are the truth; the catalog can always be rebuilt).", no_args_is_help=True)
+# query and catalog rebuild | verify | sync live in flows/cli_catalog.py.
+app.command()(query)
 app.add_typer(catalog_app, name="catalog")
-
-
-@catalog_app.command("rebuild")
-def catalog_rebuild(
-    output: str = typer.Option("out", "--output", "-o", help="Root of the shards."),
-    catalog: Optional[Path] = typer.Option(None, help="Catalog file to (re)create [default: OUTPUT/catalog.duckdb]."),
-) -> None:
-    """Recreate the catalog from the shards' manifests and the run records under OUTPUT."""
-    from soccerfactory.flows.preflight import check_catalog_target, check_shards_root
-    from soccerfactory.storage.catalog import rebuild_catalog
-
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
-    _preflight(check_shards_root, output, True)
-    _preflight(check_catalog_target, target, True)
-    try:
-        report = rebuild_catalog(output, target)
-    except (FileNotFoundError, ValueError) as error:
-        _fail(str(error))
-    # One line per thing left out (a bad shard names its file and why), then the counts.
-    for problem in report["problems"]:
-        typer.echo(f"warning: {problem}", err=True)
-    typer.echo(
-        f"rebuilt {target}: {report['shards']} shards, {report['clips']} clips, {report['runs']} runs, {report['failures']} failures, "
-        f"views kept {report['views_kept']}, {len(report['problems'])} problems"
-    )
-
-
-@catalog_app.command("verify")
-def catalog_verify(
-    output: str = typer.Option("out", "--output", "-o", help="Root of the shards (locates the default catalog)."),
-    catalog: Optional[Path] = typer.Option(None, help="The catalog file [default: OUTPUT/catalog.duckdb]."),
-    quick: bool = typer.Option(False, "--quick", help="Sizes only, no file read (the default also compares sha256 and columns)."),
-) -> None:
-    """Check every registered shard against its manifest; quarantine the damaged, restore the repaired.
-
-    A quarantined shard leaves the views (athletes, tracks, quality, ...), so they keep serving the
-    healthy shards; the reason is in the catalog's `quarantine` table, and the next
-    `soccerfactory curate` of its source re-creates the shard. Exit status 1 while any shard is
-    quarantined.
-    """
-    import duckdb
-
-    from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.quarantine import verify_catalog
-
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
-    if not target.is_file():
-        _fail(f"no catalog at {target}: pass --catalog, or the --output a `soccerfactory curate` wrote to")
-    try:
-        report = verify_catalog(target, full=not quick)
-    except CatalogLockedError as error:
-        _fail(f"{error}; close it and run `soccerfactory catalog verify` again", 1)
-    except duckdb.Error as error:
-        _fail(f"catalog {target} cannot be read ({str(error).splitlines()[0]}); run `soccerfactory catalog rebuild`", 1)
-    for line in report["restored"]:
-        typer.echo(f"restored: {line}")
-    for line in report["in_quarantine"]:
-        typer.echo(f"quarantined: {line}", err=True)
-    typer.echo(
-        f"verified {target}: {report['checked']} shards checked ({'sha256 and columns' if report['full'] else 'sizes only'}), "
-        f"{len(report['quarantined'])} quarantined now, {len(report['restored'])} restored, {len(report['in_quarantine'])} in quarantine, "
-        f"{report['shards']} shards in the views"
-    )
-    if report["in_quarantine"]:
-        raise typer.Exit(1)
-
-
-@catalog_app.command("sync")
-def catalog_sync(
-    output: str = typer.Option("out", "--output", "-o", help="Root of the shards."),
-    catalog: Optional[Path] = typer.Option(None, help="The catalog file [default: OUTPUT/catalog.duckdb]."),
-    wait: float = typer.Option(30.0, min=0, help="Seconds to wait for another process to release the catalog."),
-) -> None:
-    """Bring the catalog in line with the files under OUTPUT, without rebuilding it.
-
-    Registers committed shards the catalog lacks (e.g. a run's whose catalog was held open by a
-    reader), unregisters shards that are gone, records run records the catalog lacks, marks runs
-    that died `interrupted` and deletes what they left half-written. Prints one summary line.
-    Exit status 1 when the catalog stays locked by another process for WAIT seconds.
-    """
-    import duckdb
-
-    from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.sync import lock_holder, sync_catalog
-
-    from soccerfactory.flows.preflight import check_shards_root
-
-    if "://" in output and not output.startswith("file://") and catalog is None:
-        _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
-    _preflight(check_shards_root, output, True)
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
-    try:
-        report = sync_catalog(output, target, wait_s=wait)
-    except CatalogLockedError as error:
-        _fail(f"catalog {target} is locked by another process{lock_holder(error)}; close it and run `soccerfactory catalog sync` again", 1)
-    except duckdb.Error as error:
-        _fail(f"catalog {target} cannot be read ({str(error).splitlines()[0]}); run `soccerfactory catalog rebuild`", 1)
-    for problem in report.problems:
-        typer.echo(f"warning: {problem}", err=True)
-    typer.echo(report.line())
 
 
 config_app = typer.Typer(help="Inspect the curation config.", no_args_is_help=True)

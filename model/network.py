@@ -229,7 +229,6 @@ def SoccerMasterNet(config: ModelConfig):  # noqa: N802 - a class built lazily (
 
 def build_model(config: ModelConfig | None = None, weights: str | Path | None = None):
     """A :class:`SoccerMasterNet`, optionally with a checkpoint's weights (``weights_only``)."""
-    import torch
 
     net = SoccerMasterNet(config or ModelConfig.tiny())
     if weights is not None:

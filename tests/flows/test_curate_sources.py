@@ -154,7 +154,7 @@ def test_same_named_files_of_two_runs_collide_loudly_and_the_first_shard_stays(r
 
 
 def test_each_bad_source_is_its_own_failure_and_the_good_ones_are_curated(runs):
-    run1, output = runs["run1"], runs["output"]
+    run1 = runs["run1"]
     assert run1.exit_code == 1, run1.output
     assert "3 clips curated, 0 already done, 9 failed" in run1.output
     assert "Traceback" not in run1.output

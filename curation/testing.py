@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video import ClipSpec
 
-__all__ = ["decode_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["decode_video", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
 
 def make_frames(
@@ -225,6 +225,35 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         metadata={"run_id": "test", "clip": dataclasses.asdict(clip)},
     )
     return clip, tables
+
+
+def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+    """Write BGR ``frames`` (each ``(H, W, 3)`` uint8, one size) as a video file, folders created.
+
+    Args:
+        path: File to write; its extension must suit ``fourcc`` (``.mp4`` for ``mp4v``, ``.avi``
+            for ``MJPG``).
+        frames: The images, at least one.
+        fps: Frame rate written into the container.
+        fourcc: OpenCV codec code.
+
+    Raises:
+        ValueError: no frames, or OpenCV cannot write this codec to this path.
+    """
+    import cv2
+
+    if not len(frames):
+        raise ValueError(f"{path}: no frames to write")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    if not writer.isOpened():
+        raise ValueError(f"OpenCV cannot write {fourcc} to {path}")
+    for image in frames:
+        writer.write(image)
+    writer.release()
+    return path
 
 
 def decode_video(path: str | Path, fps: float | None = None) -> Frames:

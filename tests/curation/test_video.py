@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import write_video
 from soccerfactory.curation.video import (
     BadInputError,
     ClipSpec,
@@ -69,13 +70,7 @@ def _decode_all(path: Path) -> list[np.ndarray]:
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (width, height))
-    assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
-    for image in frames:
-        writer.write(image)
-    writer.release()
-    return path
+    return write_video(path, frames, FPS, fourcc)
 
 
 @pytest.fixture(scope="session")

@@ -25,21 +25,12 @@ import pytest
 from typer.testing import CliRunner
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import decode_video, write_video
 from soccerfactory.flows.cli import app
 
 FAST = ["detect.imgsz=320", "detect.ball_slices=0", "run.max_parallel_clips=2"]
 CLIP_FRAMES = 12
 DETECTOR = Path(__file__).resolve().parents[2] / "curation" / "weights" / "detector.pt"
-
-
-def _write(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (width, height))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def _curate(*args: str) -> object:
@@ -68,18 +59,14 @@ def _snapshot(root: Path) -> dict:
 def frames(tmp_path_factory) -> list[np.ndarray]:
     folder = tmp_path_factory.mktemp("bad-inputs-render")
     render_clip(SynthConfig(seconds=2.0, seed=7, width=320, height=180), folder)
-    capture = cv2.VideoCapture(str(folder / "video.mp4"))
-    out = []
-    while (read := capture.read())[0]:
-        out.append(read[1])
-    return out
+    return list(decode_video(folder / "video.mp4").images)
 
 
 @pytest.fixture(scope="module")
 def root(frames, tmp_path_factory) -> dict:
     """A root that already holds one good clip, as a data engineer's root would."""
     base = tmp_path_factory.mktemp("bad-inputs")
-    good = _write(base / "footage" / "good.mp4", frames[:CLIP_FRAMES])
+    good = write_video(base / "footage" / "good.mp4", frames[:CLIP_FRAMES])
     output = base / "curated"
     first = _curate(str(good), "--output", str(output))
     assert first.exit_code == 0, first.output
@@ -102,19 +89,19 @@ def _build_inputs(base: Path, frames: list[np.ndarray]) -> dict[str, tuple[str, 
     (bad / "photo.mkv").write_bytes(jpeg)
     (bad / "truncated.mp4").write_bytes(good_bytes[: len(good_bytes) * 6 // 10])
     (bad / "noise.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
-    _write(bad / "three-frames.mp4", frames[:3])
+    write_video(bad / "three-frames.mp4", frames[:3])
     for side, fourcc, ext in ((1, "MJPG", ".avi"), (2, "mp4v", ".mp4"), (16, "mp4v", ".mp4")):
-        _write(bad / f"tiny-{side}{ext}", [np.full((side, side, 3), 20 * i, np.uint8) for i in range(10)], fourcc)
+        write_video(bad / f"tiny-{side}{ext}", [np.full((side, side, 3), 20 * i, np.uint8) for i in range(10)], fourcc=fourcc)
     (bad / "still.jpg").write_bytes(jpeg)
     (bad / "readme.txt").write_text("not footage\n")
     (base / "empty-folder").mkdir()
     (base / "docs-only").mkdir()
     (base / "docs-only" / "notes.txt").write_text("nothing to see\n")
     broken_manifest = base / "broken-manifest"
-    _write(broken_manifest / "half.mp4", frames[CLIP_FRAMES : 2 * CLIP_FRAMES])
+    write_video(broken_manifest / "half.mp4", frames[CLIP_FRAMES : 2 * CLIP_FRAMES])
     (broken_manifest / "soccerfactory-sources.json").write_text("{not json")
     missing_manifest = base / "manifest-lists-missing"
-    _write(missing_manifest / "half.mp4", frames[CLIP_FRAMES : 2 * CLIP_FRAMES])
+    write_video(missing_manifest / "half.mp4", frames[CLIP_FRAMES : 2 * CLIP_FRAMES])
     (missing_manifest / "soccerfactory-sources.json").write_text(json.dumps({"other-half.mp4": "final"}))
     sequence = base / "broken-sequence"
     (sequence / "img1").mkdir(parents=True)
@@ -122,7 +109,7 @@ def _build_inputs(base: Path, frames: list[np.ndarray]) -> dict[str, tuple[str, 
         data = b"garbage, not a jpeg" if k == 2 else cv2.imencode(".jpg", frames[k])[1].tobytes()
         (sequence / "img1" / f"{k:06d}.jpg").write_bytes(data)
     # Another camera's file with the already-curated clip's name: its id is taken by other footage.
-    impostor = _write(base / "other-camera" / "good.mp4", frames[2 * CLIP_FRAMES : 3 * CLIP_FRAMES])
+    impostor = write_video(base / "other-camera" / "good.mp4", frames[2 * CLIP_FRAMES : 3 * CLIP_FRAMES])
     return {
         "missing-path": ("/nonexistent/match.mp4", "discover-sources", "does not exist"),
         "missing-memory-url": ("memory://nothing/here.mp4", "discover-sources", "does not exist"),
@@ -154,7 +141,7 @@ def _build_inputs(base: Path, frames: list[np.ndarray]) -> dict[str, tuple[str, 
 def mixed_run(root, frames) -> dict:
     base, output = root["base"], root["output"]
     cases = _build_inputs(base, frames)
-    new_good = _write(base / "footage-2" / "second.mp4", frames[3 * CLIP_FRAMES : 4 * CLIP_FRAMES])
+    new_good = write_video(base / "footage-2" / "second.mp4", frames[3 * CLIP_FRAMES : 4 * CLIP_FRAMES])
     # The manifests' folders are what is given; their failures name the manifest inside.
     given = [str(Path(url).parent) if url.endswith("soccerfactory-sources.json") else url for url, _, _ in cases.values()]
     sources = [str(new_good), *given]

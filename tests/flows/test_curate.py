@@ -3,8 +3,6 @@ on footage from the project's synthetic renderer (plus deliberately broken files
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -15,12 +13,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import cv2
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import decode_video, write_video
 from soccerfactory.flows.cli import app
 from soccerfactory.flows.config import load_config
 from soccerfactory.flows.curate import run_curate
@@ -28,24 +26,6 @@ from soccerfactory.storage.shards import scan_manifests
 
 # Small frames and a smaller detector input keep the suite fast; every stage still runs.
 FAST = ["detect.imgsz=640", "run.max_parallel_clips=2"]
-
-
-def _frames(video: Path) -> list:
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return frames
-        frames.append(frame)
-
-
-def _write(video: Path, frames: list, fps: float = 25.0) -> None:
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +44,7 @@ def footage(renders, tmp_path_factory) -> Path:
     """Two good videos (one with a camera cut, so two clips), an image sequence and three bad files."""
     folder = tmp_path_factory.mktemp("footage")
     shutil.copytree(renders[12].parent / "img1", folder / "seq" / "img1")
-    _write(folder / "cut.mp4", _frames(renders[11]) + _frames(renders[12]))
+    write_video(folder / "cut.mp4", [*decode_video(renders[11]).images, *decode_video(renders[12]).images])
     shutil.copy(renders[13], folder / "single.mp4")
     data = renders[13].read_bytes()
     (folder / "truncated.mp4").write_bytes(data[: int(len(data) * 0.6)])

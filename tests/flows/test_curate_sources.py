@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import decode_video, write_video
 from soccerfactory.flows.cli import app
 
 # Tiny frames, a small detector input, no ball slices and 12-frame clips: every stage still runs.
@@ -30,26 +31,12 @@ ID_A = "england_epl.2014-2015.2015-02-21-18-00-Chelsea-1-1-Burnley"
 ID_B = "england_epl.2014-2015.2015-04-11-19-30-Burnley-0-1-Arsenal"
 
 
-def _write(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (width, height))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
-
-
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory) -> list[np.ndarray]:
     """One small render; each good source below is a different 12-frame window of it."""
     folder = tmp_path_factory.mktemp("render")
     render_clip(SynthConfig(seconds=1.0, seed=5, width=320, height=180), folder)
-    capture = cv2.VideoCapture(str(folder / "video.mp4"))
-    out = []
-    while (read := capture.read())[0]:
-        out.append(read[1])
-    return out
+    return list(decode_video(folder / "video.mp4").images)
 
 
 def _clip(frames: list[np.ndarray], offset: int) -> list[np.ndarray]:
@@ -61,9 +48,9 @@ def _bad_sources(folder: Path) -> dict[str, str]:
     png = cv2.imencode(".png", np.zeros((180, 320, 3), np.uint8))[1].tobytes()
     (folder / "frame.mp4").write_bytes(png)
     (folder / "notes.mp4").write_text("kick-off at 15:00\n")
-    _write(folder / "three-frames.mp4", [np.full((180, 320, 3), 60 * i, np.uint8) for i in range(3)])
+    write_video(folder / "three-frames.mp4", [np.full((180, 320, 3), 60 * i, np.uint8) for i in range(3)])
     for side, fourcc, ext in ((1, "MJPG", ".avi"), (2, "mp4v", ".mp4"), (16, "mp4v", ".mp4")):
-        _write(folder / f"tiny-{side}{ext}", [np.full((side, side, 3), 20 * i, np.uint8) for i in range(10)], fourcc)
+        write_video(folder / f"tiny-{side}{ext}", [np.full((side, side, 3), 20 * i, np.uint8) for i in range(10)], fourcc=fourcc)
     return {
         "frame.mp4": "not a video: it is a PNG image with a video extension",
         "notes.mp4": "not a video: it is a text file with a video extension",
@@ -91,9 +78,9 @@ def _tree_bytes(folder: Path) -> dict[str, str]:
 def runs(frames, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("sources")
     tree, output = base / "SoccerNet", base / "curated"
-    _write(tree / GAME_A / "1_720p.mp4", _clip(frames, 0))
-    _write(tree / GAME_A / "2_720p.mp4", _clip(frames, 2))
-    first_video = _write(base / "camera-1" / "video.mp4", _clip(frames, 4))
+    write_video(tree / GAME_A / "1_720p.mp4", _clip(frames, 0))
+    write_video(tree / GAME_A / "2_720p.mp4", _clip(frames, 2))
+    first_video = write_video(base / "camera-1" / "video.mp4", _clip(frames, 4))
     bad = base / "bad"
     bad.mkdir()
     expected_bad = _bad_sources(bad)
@@ -104,9 +91,9 @@ def runs(frames, tmp_path_factory) -> dict:
         "failures": _table(output / "catalog.duckdb", "SELECT source_url, clip_id, stage, reason FROM failures ORDER BY source_url"),
     }
     # Game B arrives; the same folder is curated again, with another camera's video.mp4.
-    _write(tree / GAME_B / "1_720p.mp4", _clip(frames, 6))
-    _write(tree / GAME_B / "2_720p.mp4", _clip(frames, 8))
-    second_video = _write(base / "camera-2" / "video.mp4", _clip(frames, 10))
+    write_video(tree / GAME_B / "1_720p.mp4", _clip(frames, 6))
+    write_video(tree / GAME_B / "2_720p.mp4", _clip(frames, 8))
+    second_video = write_video(base / "camera-2" / "video.mp4", _clip(frames, 10))
     run2 = _curate(str(tree), str(second_video), output=output)
     return {"run1": run1, "after1": after1, "run2": run2, "output": output, "bad": bad, "expected_bad": expected_bad,
             "first_video": first_video, "second_video": second_video}

@@ -123,7 +123,10 @@ def _allowed_yolo_global(name: str) -> bool:
         return False
     module = sys.modules.get(module_name)
     obj = getattr(module, attribute, None) if module is not None else None
-    return isinstance(obj, type) and issubclass(obj, torch.nn.Module)
+    # Only a class's own name (where it is defined) passes: packages re-export classes, and an
+    # alias such as ``ultralytics.nn.modules.TorchVision`` would slip past a deny-list of names.
+    canonical = isinstance(obj, type) and obj.__module__ == module_name and obj.__qualname__ == attribute
+    return canonical and issubclass(obj, torch.nn.Module)
 
 
 def _refused(names: list[str], kind: str) -> list[str]:

@@ -137,12 +137,12 @@ def catalog_sync(
     """
     import duckdb
 
+    from soccerfactory.flows.preflight import check_shards_root
     from soccerfactory.storage.catalog import CatalogLockedError
+    from soccerfactory.storage.shards import is_local_url
     from soccerfactory.storage.sync import lock_holder, sync_catalog
 
-    from soccerfactory.flows.preflight import check_shards_root
-
-    if "://" in output and not output.startswith("file://") and catalog is None:
+    if not is_local_url(output) and catalog is None:
         _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
     _preflight(check_shards_root, output, True)
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"

@@ -410,7 +410,11 @@ def _start_run(source, output: str, catalog: str | None, config: CurateConfig, s
     # The lock before the first record: a `running` record whose lock is free is a dead run.
     lock = RunLock(output, run["run_id"], storage_options)
     failpoint("run:locked")
-    write_run_record(output, run["run_id"], run, storage_options=storage_options)
+    try:
+        write_run_record(output, run["run_id"], run, storage_options=storage_options)
+    except BaseException:  # no record, no run: nothing else would release the lock (the failure hook finds no run)
+        lock.release()
+        raise
     registry = DeferredRegistration(run["catalog"], output, storage_options, wait_s=config.run.catalog_wait_s)
     _ACTIVE[run["run_id"]] = _RunState(lock, registry, output, storage_options, run["flow_run_id"])
     failpoint("run:started")

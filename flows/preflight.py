@@ -89,7 +89,9 @@ def check_catalog_source(catalog: str | os.PathLike) -> None:
 def check_shards_root(output: str, must_exist: bool = False) -> None:
     """Refuse a local ``--output`` that exists but is not a folder, or (``must_exist``: the
     catalog commands, which only read it) that does not exist: a typo must not yield an empty catalog."""
-    if "://" in output and not output.startswith("file://"):
+    from soccerfactory.storage.shards import is_local_url
+
+    if not is_local_url(output):
         return  # remote roots are checked by their filesystem when read
     path = Path(output.removeprefix("file://")).expanduser()
     if path.exists() and not path.is_dir():

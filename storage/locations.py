@@ -81,14 +81,15 @@ class Locator:
         """The absolute local folder stored relative paths are resolved against: the root when it
         is local, else the catalog's folder.
 
-        The root relative to where the catalog is now wins whenever it is a folder (a root copied
-        or moved with its catalog reads its own files); only when it is not (the catalog file was
-        copied alone) is the recorded absolute root used, if it is still there.
+        The root relative to where the catalog is now wins whenever it holds shards (a root copied
+        or moved with its catalog reads its own files); only when it does not (the catalog file was
+        copied alone: the usual root "." is then just the folder it was copied to) is the recorded
+        absolute root used, if it still holds them.
         """
         if self.root is None or not is_local_url(self.root):
             return self.catalog_dir
         relative = os.path.normpath(os.path.join(self.catalog_dir, _local_path(self.root)))
-        if os.path.isdir(relative) or not self.root_absolute or not os.path.isdir(self.root_absolute):
+        if _holds_shards(relative) or not self.root_absolute or not _holds_shards(self.root_absolute):
             return relative
         return self.root_absolute
 
@@ -105,6 +106,10 @@ class Locator:
             return stored
         path = _local_path(stored)
         return path if os.path.isabs(path) else posixpath.normpath(posixpath.join(self.base, path))
+
+
+def _holds_shards(folder: str) -> bool:
+    return os.path.isdir(os.path.join(folder, "shards"))
 
 
 def catalog_dir(catalog_path: str | os.PathLike) -> str:

@@ -53,7 +53,10 @@ _ALLOWED = "SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, or a reporting PRAGMA su
 _PRAGMA_NAME = re.compile(r"\s*(?:PRAGMA|CALL)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 # DuckDB 2.0.1's wording for a truncated, damaged or missing Parquet file.
 _UNREADABLE = re.compile(r"(?:No magic bytes found at end of file|Failed to read file|No files found that match the pattern) ['\"]([^'\"]+\.parquet)['\"]")
-_EXPLAINED = re.compile(r"\s*EXPLAIN\s+(?:\([^)]*\)\s*)?(?:ANALY[SZ]E\s+)?(.*)", re.IGNORECASE | re.DOTALL)
+_EXPLAINED = re.compile(r"\s*EXPLAIN\s+(.*)", re.IGNORECASE | re.DOTALL)
+# What may follow EXPLAIN: plain EXPLAIN only plans. ANALYZE (in any spelling, or inside the
+# parenthesised options) runs the statement it explains, so it is refused outright.
+_EXPLAIN_OPTIONS = re.compile(r"\(|ANALY[SZ]E\b", re.IGNORECASE)
 
 
 def _kind(statement: Any) -> Any:
@@ -67,6 +70,18 @@ def _refuse(statement: Any, why: str = "") -> ReadOnlyQueryError:
     text = " ".join(statement.query.split())[:80]
     kind = _kind(statement)
     return ReadOnlyQueryError(f"the query must be read-only ({_ALLOWED}); refused {kind.name if kind else 'a'} statement {text!r}{why}")
+
+
+def _without_comments(query: str) -> str:
+    """``query`` with every comment replaced by a space, by DuckDB's own tokenizer: a regex cannot
+    tell a ``)`` or ``--`` inside a comment from one outside (``EXPLAIN (ANALYZE /* ) SELECT 1 -- */)
+    COPY ... TO ...`` once passed a check that read it as ``EXPLAIN SELECT 1``)."""
+    tokens = duckdb.tokenize(query)
+    parts = []
+    for i, (start, kind) in enumerate(tokens):
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(query)
+        parts.append(" " if kind == duckdb.token_type.comment else query[start:end])
+    return "".join(parts)
 
 
 def _pragma_allowed(query: str, call: bool) -> bool:
@@ -91,14 +106,16 @@ def check_read_only(statements: Sequence[Any]) -> None:
         if kind in (duckdb.StatementType.SELECT, duckdb.StatementType.RELATION):
             continue
         if kind == duckdb.StatementType.EXPLAIN:
-            match = _EXPLAINED.match(statement.query)
+            match = _EXPLAINED.match(_without_comments(statement.query))
+            if match is None or _EXPLAIN_OPTIONS.match(match.group(1).lstrip()):
+                raise _refuse(statement, ": EXPLAIN ANALYZE and EXPLAIN options run or change the statement; use plain EXPLAIN")
             try:
-                inner = duckdb.extract_statements(match.group(1)) if match else []
+                inner = duckdb.extract_statements(match.group(1))
             except (duckdb.Error, ValueError):
                 inner = []
-            if not inner:
+            if len(inner) != 1:
                 raise _refuse(statement, ": cannot tell what it explains")
-            check_read_only(inner)  # EXPLAIN ANALYZE runs the statement it explains
+            check_read_only(inner)
             continue
         if kind in (duckdb.StatementType.PRAGMA, duckdb.StatementType.CALL) and _pragma_allowed(statement.query, kind == duckdb.StatementType.CALL):
             continue
@@ -146,7 +163,8 @@ def open_read_only(catalog_path: str | os.PathLike, wait_s: float = 30.0) -> tup
     path = Path(catalog_path)
     if not path.is_file():
         raise FileNotFoundError(f"no catalog at {path}: run `soccerfactory demo` or `soccerfactory curate` first")
-    alias = path.stem if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", path.stem) and path.stem not in ("memory", "temp", "system") else "catalog"
+    # One fixed name: a file's stem may be one DuckDB reserves (main, temp, memory, pg_catalog ...).
+    alias = "catalog"
     connection = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         _attach(connection, path, alias, wait_s)

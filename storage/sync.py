@@ -110,9 +110,10 @@ def sync_catalog(
     Path(catalog).parent.mkdir(parents=True, exist_ok=True)
     with connect(catalog, wait_s=wait_s) as connection:
         tables = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('shards', 'runs')").fetchone()[0]
-        registered, recorded, vanished = _differences(connection, by_clip) if tables == 2 else ({}, {}, [])
+        registered, recorded, vanished = _differences(connection, by_clip, root, storage_options) if tables == 2 else ({}, {}, [])
     report.unregistered = len(vanished)
-    missing = [m for clip, m in by_clip.items() if registered.get(clip) != (m.shard_key, _files_json(m))]
+    missing = _current([m for clip, m in by_clip.items() if registered.get(clip) != (m.shard_key, _files_json(m))],
+                       registered, root, storage_options)
     report.registered, problems = _register(catalog, missing, storage_options, wait_s)
     report.problems += problems
     for record in records:
@@ -124,7 +125,7 @@ def sync_catalog(
     return report
 
 
-def _differences(connection, by_clip: Mapping[tuple[str, str], ShardManifest]):
+def _differences(connection, by_clip: Mapping[tuple[str, str], ShardManifest], root: str, storage_options: Mapping[str, Any] | None):
     """(registered shards: clip -> (key, files JSON), recorded runs: id -> status, clips whose
     shard vanished), deleting the vanished ones' rows in one transaction."""
     registered = {
@@ -132,7 +133,10 @@ def _differences(connection, by_clip: Mapping[tuple[str, str], ShardManifest]):
         for match_id, clip_id, key, files in connection.execute("SELECT match_id, clip_id, shard_key, files FROM shards").fetchall()
     }
     recorded = dict(connection.execute("SELECT run_id, status FROM runs").fetchall())
-    vanished = [clip for clip in registered if clip not in by_clip]
+    # The manifests were listed before this connection took the lock: a run curating into the same
+    # root may have committed and registered a clip since. Look again (under the lock, so no one
+    # registers meanwhile) before calling a registered clip vanished.
+    vanished = [clip for clip in registered if clip not in by_clip and _manifest_now(root, clip, storage_options) is None]
     if vanished:
         connection.execute("BEGIN TRANSACTION")
         for match_id, clip_id in vanished:
@@ -140,6 +144,29 @@ def _differences(connection, by_clip: Mapping[tuple[str, str], ShardManifest]):
             connection.execute("DELETE FROM clips WHERE match_id = ? AND clip_id = ?", [match_id, clip_id])
         connection.execute("COMMIT")
     return registered, recorded, vanished
+
+
+def _manifest_now(root: str, clip: tuple[str, str], storage_options: Mapping[str, Any] | None) -> ShardManifest | None:
+    try:
+        return find_manifest(root, clip[0], clip[1], storage_options=storage_options)
+    except ValueError:  # an unreadable manifest counts as none, as in the listing (scan_manifests)
+        return None
+
+
+def _current(
+    manifests: list[ShardManifest], registered: Mapping[tuple[str, str], tuple[str, str]], root: str,
+    storage_options: Mapping[str, Any] | None,
+) -> list[ShardManifest]:
+    """The committed manifest of each clip now, leaving out those the catalog already holds: a run
+    may have re-curated a clip since the listing, and registering the listed (stale) manifest, whose
+    files that run has replaced, would quarantine the good row it registered."""
+    current = []
+    for manifest in manifests:
+        clip = (manifest.match_id, manifest.clip_id)
+        latest = _manifest_now(root, clip, storage_options) or manifest
+        if registered.get(clip) != (latest.shard_key, _files_json(latest)):
+            current.append(latest)
+    return current
 
 
 def _files_json(manifest: ShardManifest) -> str:

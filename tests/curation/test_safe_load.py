@@ -194,3 +194,27 @@ def test_the_scan_does_not_depend_on_what_this_process_loaded_before():
     load_yolo(bundled_weights("detector.pt"), "detect.weights (detector)", "detect")
     with pytest.raises(UnsafeCheckpointError, match="torch.nn.modules"):
         check_checkpoint(bundled_weights("detector.pt"), "calibrate.weights", STATE_DICT)
+
+
+@pytest.mark.parametrize("alias", [False, True])
+def test_a_denied_layer_is_refused_under_its_re_exported_name_too(tmp_path, alias):
+    # ultralytics.nn.modules re-exports TorchVision, whose constructor downloads weights; a pickle
+    # naming it by the package's alias once passed the deny-list of (canonical) names.
+    from soccerfactory.curation.runtime import prepare_vision_runtime
+
+    prepare_vision_runtime()
+    from ultralytics.nn.modules.block import TorchVision
+
+    class Payload:
+        def __reduce__(self):
+            return (TorchVision, ("resnet18", "DEFAULT"))
+
+    path, module = tmp_path / "layer.pt", TorchVision.__module__
+    if alias:
+        TorchVision.__module__ = "ultralytics.nn.modules"
+    try:
+        torch.save({"model": Payload()}, path)
+    finally:
+        TorchVision.__module__ = module
+    with pytest.raises(UnsafeCheckpointError, match="TorchVision"):
+        check_checkpoint(path, "detect.weights (detector)", YOLO_MODEL)

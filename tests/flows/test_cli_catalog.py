@@ -56,6 +56,10 @@ ATTEMPTS = [
     "COPY (SELECT 1) TO '{leak}'",
     "COPY (SELECT 42 AS x) TO '{shard_file}' (FORMAT parquet)",
     "EXPLAIN ANALYZE COPY (SELECT 1) TO '{leak}'",
+    # A ")" and "--" inside a comment once made the check read this as EXPLAIN SELECT 1, while
+    # DuckDB ran EXPLAIN ANALYZE COPY over a shard file (allowed_paths lets it write them too).
+    "EXPLAIN (ANALYZE /* ) SELECT 1 -- */) COPY (SELECT 42 AS x) TO '{shard_file}' (FORMAT parquet, USE_TMP_FILE false)",
+    "EXPLAIN /* x */ ANALYSE COPY (SELECT 42 AS x) TO '{shard_file}' (FORMAT parquet, USE_TMP_FILE false)",
     "SELECT 1; EXPORT DATABASE '{export}'",
     "ATTACH '{attached}' AS other",
     "INSTALL httpfs",
@@ -173,3 +177,19 @@ def test_a_copied_root_answers_queries_after_the_original_is_gone(curated, tmp_p
     shutil.rmtree(root)
     result = _query(copy, "SELECT clip_id, count(*) AS n FROM frames GROUP BY 1 ORDER BY 1")
     assert result.exit_code == 0 and result.output.splitlines() == ["clip_id,n", "c0,4", "c1,4"], result.output
+
+
+@pytest.mark.parametrize("name", ["main", "TEMP", "Memory", "pg_catalog", "information_schema", "system"])
+def test_query_works_whatever_the_catalog_file_is_called(curated, name):
+    root, _ = curated
+    renamed = root / f"{name}.duckdb"
+    (root / "catalog.duckdb").rename(renamed)
+    result = runner.invoke(app, ["query", "SELECT count(*) AS n FROM frames", "--catalog", str(renamed), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[0] == "n" and int(result.output.split()[1]) > 0
+
+
+def test_plain_explain_still_works(curated):
+    root, _ = curated
+    assert _query(root, "EXPLAIN SELECT count(*) FROM athletes").exit_code == 0
+    assert _query(root, "EXPLAIN /* a comment */ SELECT 1").exit_code == 0

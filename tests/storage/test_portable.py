@@ -105,3 +105,16 @@ def test_ground_truth_of_a_catalog_from_before_catalog_meta_is_still_readable(tm
     with connect(catalog) as connection:
         connection.execute("DELETE FROM catalog_meta WHERE key = 'ground_truth'")  # as an older catalog has it
     assert run_query(catalog, "SELECT count(*) AS n FROM gt_athletes").to_pylist() == [{"n": 1}]
+
+
+def test_a_catalog_file_copied_alone_reads_the_root_it_was_made_from(tmp_path):
+    # The usual root is "." (the catalog's own folder): once it was taken as found wherever the
+    # file was copied to, and the first write connection there quarantined every shard as missing.
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    register_shards(root / "catalog.duckdb", [_write(root, "clip-0", 1), _write(root, "clip-1", 2)])
+    elsewhere.mkdir()
+    shutil.copy(root / "catalog.duckdb", elsewhere / "catalog.duckdb")
+    assert _frames(elsewhere / "catalog.duckdb") == [("clip-0", 4), ("clip-1", 4)]
+    with connect(elsewhere / "catalog.duckdb") as connection:  # a write connection: views re-made, sizes checked
+        assert connection.execute("SELECT count(*) FROM shards").fetchone() == (2,)
+        assert connection.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)

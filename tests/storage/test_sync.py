@@ -115,3 +115,31 @@ def test_cli_sync_prints_one_line_and_says_clearly_when_the_catalog_is_locked(tm
     assert locked.output.startswith(f"error: catalog {catalog} is locked by another process (") and len(locked.output.splitlines()) == 1
     missing = CliRunner().invoke(app, ["catalog", "sync", "--output", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no shard root at" in missing.output
+
+
+def test_sync_keeps_what_a_concurrent_run_registered_after_its_listing(tmp_path, monkeypatch):
+    """A run's start syncs while another run curates into the same root: what that run commits and
+    registers between sync's listing of the manifests and its catalog write (injected right there,
+    through the tidy-up step sync runs in between) must survive: a new clip is not "vanished", and
+    a re-curated clip's new row is not replaced by the stale manifest listed before."""
+    import soccerfactory.storage.sync as sync
+
+    tidy = sync.tidy_shards
+    for case in ("new clip", "new version"):
+        root = tmp_path / case.replace(" ", "-")
+        catalog = root / "catalog.duckdb"
+        register_shards(catalog, [_write(root, "c0", 1)])
+
+        def other_run(*args, **kwargs):
+            register_shards(catalog, [_write(root, "c1", 2) if case == "new clip" else _write(root, "c0", 3)])
+            return tidy(*args, **kwargs)
+
+        monkeypatch.setattr(sync, "tidy_shards", other_run)
+        report = sync_catalog(root, catalog)
+        monkeypatch.setattr(sync, "tidy_shards", tidy)
+        with duckdb.connect(str(catalog), read_only=True) as db:
+            shards = db.execute("SELECT clip_id, shard_key[:16] FROM shards ORDER BY ALL").fetchall()
+            quarantined = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        expected = [("c0", f"{1:016x}"), ("c1", f"{2:016x}")] if case == "new clip" else [("c0", f"{3:016x}")]
+        assert shards == expected, (case, report.line())
+        assert quarantined == 0 and report.unregistered == 0 and not report.problems, (case, report.line())

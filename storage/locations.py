@@ -30,7 +30,7 @@ import duckdb
 
 from soccerfactory.storage.shards import is_local_url, resolve_url
 
-__all__ = ["Locator", "META_DDL", "read_locator", "ensure_root", "get_meta", "set_meta", "shards_root_of"]
+__all__ = ["Locator", "META_DDL", "read_locator", "ensure_root", "get_meta", "set_meta", "shards_root_of", "duckdb_spellings"]
 
 META_DDL = """
 CREATE TABLE IF NOT EXISTS catalog_meta (
@@ -48,6 +48,12 @@ ROOT_ABSOLUTE_KEY = "root_absolute"
 VIEWS_BASE_KEY = "views_base"
 #: JSON {gt table: [ground-truth Parquet files, stored like shard paths]}.
 GROUND_TRUTH_KEY = "ground_truth"
+
+
+def duckdb_spellings(url: str) -> tuple[str, ...]:
+    """How DuckDB may write ``url`` in a setting it checks or an error it raises: as given, and for
+    an fsspec URL also with three slashes (``memory:///x`` for ``memory://x``)."""
+    return (url,) if is_local_url(url) else (url, url.replace("://", ":///", 1))
 
 
 def _local_path(url: str) -> str:

@@ -27,8 +27,7 @@ from typing import Any, Sequence
 
 import duckdb
 
-from soccerfactory.storage.locations import read_locator
-from soccerfactory.storage.shards import is_local_url
+from soccerfactory.storage.locations import duckdb_spellings, read_locator
 from soccerfactory.storage.views import follow_location, view_files
 
 __all__ = ["ReadOnlyQueryError", "UnreadableShardError", "check_read_only", "open_read_only", "explain_failure"]
@@ -141,13 +140,7 @@ def _attach(connection: duckdb.DuckDBPyConnection, path: Path, alias: str, wait_
 
 
 def _allowed(files: Sequence[str]) -> list[str]:
-    allowed = []
-    for url in files:
-        allowed.append(url)
-        if not is_local_url(url):
-            # DuckDB names fsspec URLs with three slashes when it checks them (memory:///x).
-            allowed.append(url.replace("://", ":///", 1))
-    return allowed
+    return [spelling for url in files for spelling in duckdb_spellings(url)]
 
 
 def open_read_only(catalog_path: str | os.PathLike, wait_s: float = 30.0) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
@@ -191,7 +184,7 @@ def explain_failure(error: duckdb.Error, files: Sequence[str], catalog_path: str
     message = str(error).splitlines()[0]
     if isinstance(error, duckdb.PermissionException):
         return ReadOnlyQueryError(f"the query may read only the catalog's tables and views, nothing else; DuckDB refused: {message}")
-    named = [url for url in files if url in message or url.replace("://", ":///", 1) in message]
+    named = [url for url in files if any(spelling in message for spelling in duckdb_spellings(url))]
     if not named:
         # Before the file list is known (TEMP views of a moved catalog), DuckDB's own wording says it.
         match = _UNREADABLE.search(message)

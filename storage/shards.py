@@ -447,25 +447,13 @@ def scan_manifests(
             problems.append(f"{url}: names {manifest.match_id}/{manifest.clip_id} but lies in {'/'.join(expected)}")
             continue
         if check_files:
-            problem = _missing_file(fs, clip_dir, manifest)
+            problem = check_shard_files(manifest.dir_url, manifest.files, full=False, storage_options=storage_options)
             if problem:
-                problems.append(f"{url}: {problem}")
+                problems.append(f"{url}: {problem[0]}: {problem[1]}")
                 continue
         manifests.append(manifest)
     manifests.sort(key=lambda m: (m.match_id, m.clip_id))
     return manifests, problems
-
-
-def _missing_file(fs: fsspec.AbstractFileSystem, clip_dir: str, manifest: ShardManifest) -> str | None:
-    for table, entry in manifest.files.items():
-        file_path = posixpath.join(clip_dir, entry["path"])
-        try:
-            size = fs.size(file_path)
-        except FileNotFoundError:
-            return f"{table} file {_to_url(fs, file_path)} is missing"
-        if size != entry["bytes"]:
-            return f"{table} file {_to_url(fs, file_path)} has {size} bytes, the manifest says {entry['bytes']}"
-    return None
 
 
 def list_manifests(root: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> list[ShardManifest]:

@@ -18,7 +18,9 @@ from typing import Any, Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
-from soccerfactory.storage.locations import GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, get_meta, read_locator, set_meta
+from soccerfactory.storage.locations import (
+    GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
+)
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 
 __all__ = ["DATA_VIEWS", "AGGREGATE_VIEWS", "registered_shards", "view_files", "create_views", "refresh_views", "follow_location"]
@@ -275,7 +277,7 @@ def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, tem
 def _culprit(message: str, owners: Mapping[str, tuple[str, str]]) -> tuple[str, tuple[str, str]] | None:
     # DuckDB names the file it failed on; fsspec URLs may come back with three slashes.
     for url, owner in owners.items():
-        if url in message or url.replace("://", ":///", 1) in message:
+        if any(spelling in message for spelling in duckdb_spellings(url)):
             return url, owner
     return None
 

@@ -42,8 +42,10 @@ from typing import Any
 
 from soccerfactory.storage.shards import (
     MANIFEST_NAME,
+    TEMP_MARK,
     ShardManifest,
     is_local_url,
+    is_stale_shard_file,
     read_manifest,
     resolve_url,
     scan_run_records,
@@ -62,8 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_TEMP_MARK = ".tmp-"  # shards._write_bytes_atomic names its temporary files .<name>.tmp-<hex>
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,8 +284,8 @@ def _remove_dead_leftovers(root_path: Path) -> None:
         held = _lock(lock_path, blocking=False, create=False)
         if held is not None:
             held.release()  # nobody holds it: the run is gone
-    for temporary in runs.glob(f".*.json{_TEMP_MARK}*"):
-        run_id = temporary.name[1 : temporary.name.index(f".json{_TEMP_MARK}")]
+    for temporary in runs.glob(f".*.json{TEMP_MARK}*"):
+        run_id = temporary.name[1 : temporary.name.index(f".json{TEMP_MARK}")]
         lock_path = _lock_path(root_path, run_id)
         held = _lock(lock_path, blocking=False, create=False)
         if held is None and lock_path.exists():
@@ -418,8 +418,8 @@ def _stale_files(clip_dir: Path, manifest: ShardManifest | None, names: set[str]
     folder without a manifest. A folder with an unreadable manifest gives nothing."""
     if manifest is None and MANIFEST_NAME in names:
         return set()  # the scan skipped it as unreadable: not ours to delete
-    keep = {MANIFEST_NAME} | ({entry["path"] for entry in manifest.files.values()} if manifest else set())
-    stale = {name for name in names - keep if name.endswith(".parquet") or _TEMP_MARK in name}
+    keep = {entry["path"] for entry in manifest.files.values()} if manifest else set()
+    stale = {name for name in names if is_stale_shard_file(name, keep)}
     if manifest is None and not names:
         stale.add("")
     return stale

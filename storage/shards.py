@@ -64,6 +64,8 @@ __all__ = [
     "is_local_url",
     "verify_shard",
     "check_shard_files",
+    "is_stale_shard_file",
+    "TEMP_MARK",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ _RUN_KIND = "soccerfactory.run_record"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _SHARD_KEY = re.compile(r"[0-9a-f]{16,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_TEMP_MARK = ".tmp-"
+#: Marks the temporary file of an atomic write (``.<name>.tmp-<hex>``); what dead writers leave.
+TEMP_MARK = ".tmp-"
 
 
 class CorruptShardError(Exception):
@@ -183,7 +186,7 @@ def _fsync_dir(path: str) -> None:
 def _write_bytes_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
     directory, name = posixpath.split(path)
     fs.makedirs(directory, exist_ok=True)
-    temporary = posixpath.join(directory, f".{name}{_TEMP_MARK}{uuid.uuid4().hex[:12]}")
+    temporary = posixpath.join(directory, f".{name}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
     try:
         if isinstance(fs, LocalFileSystem):
             with open(temporary, "wb") as handle:
@@ -618,6 +621,12 @@ def _size_or_none(fs: fsspec.AbstractFileSystem, path: str) -> int | None:
         return None
 
 
+def is_stale_shard_file(name: str, keep: set[str]) -> bool:
+    """Whether a file of a shard folder is debris to delete: a Parquet file its manifest does not
+    name (``keep``), or a temporary file of an atomic write. The manifest itself is never stale."""
+    return name != MANIFEST_NAME and name not in keep and (name.endswith(".parquet") or TEMP_MARK in name)
+
+
 def _remove_unreferenced(fs: fsspec.AbstractFileSystem, clip_dir: str, keep: set[str]) -> None:
     # The manifest is committed; failing to tidy up must not fail the write.
     try:
@@ -626,9 +635,7 @@ def _remove_unreferenced(fs: fsspec.AbstractFileSystem, clip_dir: str, keep: set
         return
     for entry in entries:
         name = posixpath.basename(entry.rstrip("/"))
-        if name == MANIFEST_NAME or name in keep:
-            continue
-        if name.endswith(".parquet") or _TEMP_MARK in name:
+        if is_stale_shard_file(name, keep):
             try:
                 fs.rm(entry)
             except (FileNotFoundError, OSError) as error:

@@ -55,7 +55,7 @@ bench: install ## measure speed and quality figures (AP, ball recall, HOTA), wri
 	$(BIN)/python -m soccerfactory.flows.bench --output bench
 
 faults: install ## SIGKILL `curate` at every failpoint, resume it, check the catalog equals a clean run's (bench/faults.json)
-	$(BIN)/python -m soccerfactory.flows.faults --out bench/faults.json
+	$(BIN)/python -m soccerfactory.flows.bench_faults --out bench/faults.json
 
 clean: ## remove the virtual environment and generated outputs
 	rm -rf $(VENV) $(OUT) .pytest_cache .yolo

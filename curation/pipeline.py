@@ -1,6 +1,6 @@
 """The per-clip annotation pipeline, as plain functions over the typed containers.
 
-A clip goes through three steps, each a function the Prefect flow wraps in one task:
+A clip goes through four steps, each a function the Prefect flow calls:
 
 1. :func:`annotate_spatial` decodes the clip once and streams it in batches through the stages
    that run at the source rate (detect, ball slices, track, calibrate, refine), keeping crops of
@@ -8,8 +8,9 @@ A clip goes through three steps, each a function the Prefect flow wraps in one t
    it cleans the tracks up (short ones dropped, fragments stitched) and builds the ball track.
 2. :func:`attribute_clip` reads team and jersey number from those crops (semantic rate).
 3. :func:`vote_clip` turns per-observation labels into one consensus per tracklet, with the
-   fraction of votes that agree, joins the tracklets of one athlete by team and jersey, and lays
-   everything out as the shard's Arrow tables.
+   fraction of votes that agree, and joins the tracklets of one athlete by team and jersey.
+4. :func:`layout_clip` lays everything out as the shard's Arrow tables, through the one codec
+   (:mod:`soccerfactory.curation.layout`), with the shard's identity in the ``clips`` row.
 
 Stages declare what they need and produce (:data:`STAGE_SPECS`); :func:`validate_chain` checks a
 chain before any model is loaded, so a misconfigured run fails in milliseconds, not after the
@@ -20,26 +21,29 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from soccerfactory.curation.ball import follow_ball
-from soccerfactory.curation.attribute import AthleteCrops, JerseyReader, TeamClassifier, role_from_class
-from soccerfactory.curation.calibrate import CalibrationResult, pitch_position, pitch_position_uncertainty
-from soccerfactory.curation.detect import Detector
+from soccerfactory.curation.detection.ball import follow_ball
+from soccerfactory.curation.attribute.crops import AthleteCrops
+from soccerfactory.curation.attribute.jersey import JerseyReader
+from soccerfactory.curation.attribute.roles import role_from_class
+from soccerfactory.curation.attribute.team import TeamClassifier
+from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
+from soccerfactory.curation.detection.detector import Detector
 from soccerfactory.curation.refine import Refiner
-from soccerfactory.curation.track import Tracker
-from soccerfactory.curation.tracklets import link_by_jersey as join_tracklets
-from soccerfactory.curation.tracklets import relabel_tracks
-from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames, Tracks
-from soccerfactory.curation.video import ClipSpec, read_frames, semantic_frames
-from soccerfactory.curation.vote import broadcast, vote_tracklets
-from soccerfactory.storage.schemas import table_from_columns
+from soccerfactory.curation.tracking.trackers import Tracker
+from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
+from soccerfactory.curation.tracking.tracklets import relabel_tracks
+from soccerfactory.curation.types import BALL, Detections, Frames, Tracks
+from soccerfactory.curation.video.clips import ClipSpec, semantic_frames
+from soccerfactory.curation.video.decode import read_frames
+from soccerfactory.curation.layout import ShardIdentity, shard_tables
+from soccerfactory.curation.vote import AthleteLabels, broadcast, vote_tracklets
 
 __all__ = [
     "STAGE_SPECS",
@@ -50,6 +54,7 @@ __all__ = [
     "StageSpec",
     "annotate_spatial",
     "attribute_clip",
+    "layout_clip",
     "validate_chain",
     "vote_clip",
 ]
@@ -144,7 +149,7 @@ class ClipStages:
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Second pass for the ball in slices of frames whose full-frame pass found none.
     ball_slicer: Callable[[Frames, Detections], Detections] | None = None
-    #: Keyword arguments of :func:`~soccerfactory.curation.ball.follow_ball` (gap, speed).
+    #: Keyword arguments of :func:`~soccerfactory.curation.detection.ball.follow_ball` (gap, speed).
     ball_tracking: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: Track clean-up over the whole clip (short tracks dropped, fragments stitched).
     postprocess_tracks: Callable[[Tracks, float, int], dict[int, int]] | None = None
@@ -164,7 +169,7 @@ class SpatialResult:
             refiner ran, ``mask_rle`` (object, JSON str or None), ``refined_xyxy`` ``(N, 4)`` float32
             and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres with
             ``pitch_sigma_m`` ``(N,)`` float32, its one-sigma radius (NaN without a valid camera).
-        ball: The ball track (:func:`~soccerfactory.curation.ball.follow_ball`): at most one ball
+        ball: The ball track (:func:`~soccerfactory.curation.detection.ball.follow_ball`): at most one ball
             per frame, ``data["interpolated"]`` (bool) for boxes filled in over short gaps, and
             ``pitch_xy``.
         calibrations: One result per processed frame (empty when calibration is off).
@@ -401,22 +406,7 @@ def attribute_clip(
     )
 
 
-# --------------------------------------------------------------------------- step 3: vote + tables
-
-
-def _nullable(values: np.ndarray) -> list[Any]:
-    """Float array -> list with None for NaN (Arrow nulls, not NaN, mean 'unknown')."""
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
-
-
-def _keys(clip: ClipSpec, frame_index: np.ndarray) -> dict[str, Any]:
-    n = len(frame_index)
-    return {
-        "match_id": [clip.match_id] * n,
-        "clip_id": [clip.clip_id] * n,
-        "frame_index": frame_index.astype(np.int64),
-        "timestamp_s": frame_index.astype(np.float64) / clip.fps,
-    }
+# --------------------------------------------------------------------------- step 3: vote
 
 
 def vote_clip(
@@ -426,9 +416,8 @@ def vote_clip(
     jersey_min_confidence: float = 0.6,
     min_votes: int = 1,
     link_by_jersey: bool = True,
-    shard_info: dict[str, str] | None = None,
-) -> dict[str, pa.Table]:
-    """Vote attributes over each tracklet and lay the clip out as the shard's tables.
+) -> AthleteLabels:
+    """Vote attributes over each tracklet: the labels of every athlete row of the clip.
 
     Team and jersey votes come from the semantic crops, weighted by their confidence; role votes
     from the detector's class on every tracked frame. Each athlete row carries its tracklet's
@@ -439,15 +428,13 @@ def vote_clip(
         jersey_min_confidence: Jersey reads below this confidence are not votes.
         min_votes: Tracklets with fewer votes keep a null consensus.
         link_by_jersey: Give tracklets of one athlete (same voted team and number, never in the
-            same frame) one ``track_id`` (:func:`~soccerfactory.curation.tracklets.link_by_jersey`);
+            same frame) one ``track_id`` (:func:`~soccerfactory.curation.tracking.tracklets.link_by_jersey`);
             the tracker's own id stays in ``tracklet_id``.
-        shard_info: ``config_hash``, ``code_version`` and ``shard_key`` for the clips row.
 
     Returns:
-        ``clips``, ``frames``, ``athletes``, ``ball``, ``cameras`` and ``events`` tables, matching
-        :data:`soccerfactory.storage.schemas.SHARD_SCHEMAS`.
+        The labels, row-aligned with ``spatial.tracks``; :func:`layout_clip` lays them out.
     """
-    clip, tracks = spatial.clip, spatial.tracks
+    tracks = spatial.tracks
     track_rows = tracks.track_id if tracks.track_id is not None else np.zeros(0, dtype=np.int64)
 
     team_obs = np.asarray(attributes.team, dtype=object)
@@ -473,118 +460,30 @@ def vote_clip(
         _, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
         track_length = counts[inverse].astype(np.int32)
 
-    n = len(tracks)
-    nan4 = np.full((n, 4), np.nan, dtype=np.float32)
-    refined = np.asarray(tracks.data.get("refined_xyxy", nan4), dtype=np.float32)
-    mask_score = np.asarray(tracks.data.get("mask_score", np.full(n, np.nan)), dtype=np.float32)
-    mask_rle = tracks.data.get("mask_rle", np.full(n, None, dtype=object))
-    pitch = np.asarray(tracks.data.get("pitch_xy", np.full((n, 2), np.nan)), dtype=np.float32)
-    pitch_sigma = np.asarray(tracks.data.get("pitch_sigma_m", np.full(n, np.nan)), dtype=np.float32)
-    athletes = {
-        **_keys(clip, tracks.frame_index),
-        "x1": tracks.xyxy[:, 0], "y1": tracks.xyxy[:, 1], "x2": tracks.xyxy[:, 2], "y2": tracks.xyxy[:, 3],
-        "confidence": tracks.confidence,
-        "class": [CLASS_NAMES[c] for c in tracks.class_id.tolist()],
-        "track_id": track_rows,
-        "tracklet_id": tracklet_rows,
-        "team": list(team),
-        "role": [r if r is not None else CLASS_NAMES[c] for r, c in zip(role, tracks.class_id.tolist())],
-        "jersey": [None if j is None else int(j) for j in jersey],
-        "pitch_x": _nullable(pitch[:, 0]), "pitch_y": _nullable(pitch[:, 1]), "pitch_sigma_m": _nullable(pitch_sigma),
-        "mask_rle": [None if m is None else (m if isinstance(m, str) else json.dumps(m)) for m in mask_rle],
-        "refined_x1": _nullable(refined[:, 0]), "refined_y1": _nullable(refined[:, 1]),
-        "refined_x2": _nullable(refined[:, 2]), "refined_y2": _nullable(refined[:, 3]),
-        "mask_score": _nullable(mask_score),
-        "team_agreement": _nullable(team_agreement), "role_agreement": _nullable(role_agreement),
-        "jersey_agreement": _nullable(jersey_agreement),
-        "jersey_votes": np.asarray(jersey_n, dtype=np.int32),
-        "track_length": track_length,
-    }
-
-    ball = spatial.ball
-    ball_pitch = np.asarray(ball.data.get("pitch_xy", np.full((len(ball), 2), np.nan)), dtype=np.float32)
-    interpolated = np.asarray(ball.data.get("interpolated", np.zeros(len(ball), dtype=bool)), dtype=bool)
-    ball_by_frame = {f: i for i, f in enumerate(ball.frame_index.tolist())}
-    frames = spatial.frame_index
-    rows = [ball_by_frame.get(f) for f in frames.tolist()]
-
-    def ball_column(values: np.ndarray) -> list[Any]:
-        return [None if r is None or not np.isfinite(values[r]) else float(values[r]) for r in rows]
-
-    ball_table = {
-        **_keys(clip, frames),
-        "x1": ball_column(ball.xyxy[:, 0]), "y1": ball_column(ball.xyxy[:, 1]),
-        "x2": ball_column(ball.xyxy[:, 2]), "y2": ball_column(ball.xyxy[:, 3]),
-        "confidence": ball_column(ball.confidence),
-        "pitch_x": ball_column(ball_pitch[:, 0]), "pitch_y": ball_column(ball_pitch[:, 1]),
-        "detected": [r is not None and not interpolated[r] for r in rows],
-        "interpolated": [r is not None and bool(interpolated[r]) for r in rows],
-    }
-
-    cameras = _camera_columns(clip, frames, spatial.calibrations)
-    per_frame_athletes = np.zeros(len(frames), dtype=np.int32)
-    if len(frames):
-        position = {f: i for i, f in enumerate(frames.tolist())}
-        np.add.at(per_frame_athletes, [position[f] for f in tracks.frame_index.tolist()], 1)
-    semantic = set(spatial.semantic_frame_index.tolist())
-    frames_table = {
-        **_keys(clip, frames),
-        "width": [clip.width] * len(frames), "height": [clip.height] * len(frames),
-        "n_athletes": per_frame_athletes,
-        "ball_detected": ball_table["detected"],
-        "semantic_sample": [f in semantic for f in frames.tolist()],
-        "valid_camera": cameras["valid_camera"],
-    }
-    start = np.array([clip.start_frame], dtype=np.int64)
-    events = {**_keys(clip, start), "event": ["clip_start"], "detail": [json.dumps({"source": clip.url})]}
-    info = shard_info or {}
-    clips = {
-        "match_id": [clip.match_id], "clip_id": [clip.clip_id], "source_url": [clip.url],
-        "start_frame": [clip.start_frame], "stop_frame": [clip.stop_frame],
-        "start_s": [clip.start_frame / clip.fps], "end_s": [clip.stop_frame / clip.fps],
-        "fps": [clip.fps], "width": [clip.width], "height": [clip.height], "n_frames": [len(frames)],
-        "content_hash": [clip.content_hash], "config_hash": [info.get("config_hash", "")],
-        "code_version": [info.get("code_version", "")], "shard_key": [info.get("shard_key", "")],
-    }
-    return {
-        "clips": table_from_columns("clips", clips),
-        "frames": table_from_columns("frames", frames_table),
-        "athletes": table_from_columns("athletes", athletes),
-        "ball": table_from_columns("ball", ball_table),
-        "cameras": table_from_columns("cameras", cameras),
-        "events": table_from_columns("events", events),
-    }
+    return AthleteLabels(
+        track_id=track_rows, tracklet_id=tracklet_rows, team=team, team_agreement=team_agreement, role=role,
+        role_agreement=role_agreement, jersey=jersey, jersey_agreement=jersey_agreement,
+        jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length,
+    )
 
 
-def _camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[CalibrationResult]) -> dict[str, Any]:
-    by_frame = dict(zip(frames.tolist(), calibrations)) if calibrations else {}
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "valid_camera", "homography", "fx", "fy", "cx", "cy", "rotation", "position", "dist",
-            "reprojection_error_px", "n_keypoints", "n_lines", "invalid_reason",
-        )
-    }
-    for frame in frames.tolist():
-        result = by_frame.get(frame)
-        camera = result.camera if result is not None and result.valid else None
-        columns["valid_camera"].append(bool(result is not None and result.valid))
-        columns["homography"].append(
-            None if result is None or not result.valid or result.homography is None
-            else np.asarray(result.homography, dtype=np.float64).reshape(9).tolist()
-        )
-        columns["fx"].append(None if camera is None else float(camera.K[0, 0]))
-        columns["fy"].append(None if camera is None else float(camera.K[1, 1]))
-        columns["cx"].append(None if camera is None else float(camera.K[0, 2]))
-        columns["cy"].append(None if camera is None else float(camera.K[1, 2]))
-        columns["rotation"].append(None if camera is None else camera.R.reshape(9).tolist())
-        columns["position"].append(None if camera is None else camera.position.tolist())
-        columns["dist"].append(None if camera is None else camera.dist.tolist())
-        error = None if result is None else result.reprojection_error_px
-        columns["reprojection_error_px"].append(None if error is None or not np.isfinite(error) else float(error))
-        columns["n_keypoints"].append(0 if result is None else int(result.n_keypoints))
-        columns["n_lines"].append(0 if result is None else int(result.n_lines))
-        columns["invalid_reason"].append(
-            "calibration off" if result is None else (None if result.valid else (result.reason or "invalid"))
-        )
-    return {**_keys(clip, frames), **columns}
+# --------------------------------------------------------------------------- step 4: tables
+
+
+def layout_clip(spatial: SpatialResult, labels: AthleteLabels, identity: ShardIdentity | None = None) -> dict[str, pa.Table]:
+    """Lay the clip out as the shard's tables (:func:`~soccerfactory.curation.layout.shard_tables`).
+
+    Args:
+        spatial: The clip's source-rate result.
+        labels: :func:`vote_clip`'s labels of its athlete rows.
+        identity: The shard's identity for the ``clips`` row; None for tables that are measured,
+            not written (empty strings there).
+
+    Returns:
+        ``clips``, ``frames``, ``athletes``, ``ball``, ``cameras`` and ``events`` tables, matching
+        :data:`soccerfactory.storage.schemas.SHARD_SCHEMAS`.
+    """
+    return shard_tables(
+        spatial.clip, frame_index=spatial.frame_index, tracks=spatial.tracks, labels=labels, ball=spatial.ball,
+        calibrations=spatial.calibrations, semantic_frame_index=spatial.semantic_frame_index, identity=identity,
+    )

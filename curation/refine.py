@@ -21,8 +21,9 @@ Backends:
 
 * ``chroma`` (default): no weights, a few milliseconds per 720p frame on a CPU. The pitch is the
   one large uniformly coloured surface of a broadcast, so pixels of the search box that are not
-  grass-coloured (:func:`estimate_grass`) are the athlete, cleaned by a morphological opening and
-  closing, keeping the connected component anchored on the box.
+  grass-coloured (:func:`.pitch_colour.estimate_grass`, the project's one pitch-colour model)
+  are the athlete, cleaned by a morphological opening and closing, keeping the connected
+  component anchored on the box.
 * ``sam2``: SAM 2.1 prompted with each box (needs a checkpoint file, see :func:`build_sam2_refiner`).
 """
 
@@ -38,20 +39,19 @@ import cv2
 import numpy as np
 
 from soccerfactory.curation.masks import rle_encode_roi
+from soccerfactory.curation.pitch_colour import GrassColour, estimate_grass
 from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import Detections, Frames
 
 __all__ = [
     "REFINERS",
     "ChromaRefiner",
-    "GrassColour",
     "Refiner",
     "Sam2Refiner",
     "build_chroma_refiner",
     "build_refiner",
     "build_sam2_refiner",
     "enlarge_boxes",
-    "estimate_grass",
 ]
 
 #: Official SAM 2.1 checkpoints and where to get them, for the missing-checkpoint error.
@@ -152,118 +152,6 @@ def _encode(roi_mask: np.ndarray, x0: int, y0: int, height: int, width: int) -> 
     rows = np.flatnonzero(roi_mask.any(axis=1))
     box = np.array([x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1], dtype=np.float32)
     return json.dumps(rle, separators=(",", ":")), box
-
-
-# --------------------------------------------------------------------------- grass colour
-
-
-@dataclasses.dataclass(frozen=True)
-class GrassColour:
-    """The pitch's colour as a chromaticity and a brightness.
-
-    Chromaticity ``(r, g) = (R, G) / (R + G + B)`` does not change when a colour is only made
-    darker or brighter, which is what mowing stripes and the shadows of the athletes do to the
-    grass, while any kit, skin, boot or line colour moves it away from the pitch's. A pixel is
-    grass when its chromaticity is within ``chroma_tol`` times the grass-to-grey distance of the
-    grass's own (so white and black, being grey, are never grass whatever the pitch's
-    saturation) and it is not much darker than the pitch (black boots and shorts, whose
-    chromaticity is noise).
-
-    Attributes:
-        r: Red chromaticity ``R / (R + G + B)`` of the grass, in ``(0, 1)``.
-        g: Green chromaticity ``G / (R + G + B)`` of the grass, in ``(0, 1)``.
-        intensity: Typical ``R + G + B`` of grass pixels, in ``(0, 765]``.
-        chroma_tol: Largest chromaticity distance still grass, as a fraction of the distance
-            from the grass to grey ``(1/3, 1/3)``.
-        dark: Pixels with ``R + G + B`` below ``dark * intensity`` are not grass.
-    """
-
-    r: float
-    g: float
-    intensity: float
-    chroma_tol: float = 0.6
-    dark: float = 0.4
-
-    def __post_init__(self) -> None:
-        if not (0 < self.r < 1 and 0 < self.g < 1 and self.r + self.g < 1):
-            raise ValueError(f"GrassColour r, g must be chromaticities (positive, r + g < 1), got {self.r}, {self.g}")
-        if self.grey_distance < 0.02:
-            raise ValueError(
-                f"GrassColour ({self.r:.3f}, {self.g:.3f}) is grey, nothing could be told apart from it by colour"
-            )
-        if not 0 < self.intensity <= 765:
-            raise ValueError(f"GrassColour.intensity must be in (0, 765], got {self.intensity}")
-        if not 0 < self.chroma_tol < 1:
-            raise ValueError(f"GrassColour.chroma_tol must be in (0, 1), got {self.chroma_tol}")
-        if not 0 <= self.dark < 1:
-            raise ValueError(f"GrassColour.dark must be in [0, 1), got {self.dark}")
-
-    @property
-    def grey_distance(self) -> float:
-        """Chromaticity distance from the grass to grey ``(1/3, 1/3)``."""
-        return float(np.hypot(self.r - 1 / 3, self.g - 1 / 3))
-
-    def is_grass(self, image: np.ndarray) -> np.ndarray:
-        """``bool`` ``(...)`` grass mask of a ``uint8`` ``(..., 3)`` BGR image."""
-        image = np.asarray(image)
-        if image.shape[-1:] != (3,):
-            raise ValueError(f"image must have shape (..., 3), got {image.shape}")
-        b, g, r = (image[..., k].astype(np.float32) for k in range(3))
-        total = b + g + r
-        # |chroma - grass|^2 <= tol^2, multiplied through by total^2 to avoid a division.
-        dr = r - np.float32(self.r) * total
-        dg = g - np.float32(self.g) * total
-        limit = np.float32((self.chroma_tol * self.grey_distance) ** 2)
-        return (dr * dr + dg * dg <= limit * total * total) & (total >= np.float32(self.dark * self.intensity))
-
-
-# Grass is looked for among hues from yellow-green to cyan-green (OpenCV units: degrees / 2).
-_GRASS_HUE_RANGE = (20, 100)
-# Share of the frame that must be of the pitch's hue (+-10) for there to be a pitch: above what
-# uniformly spread colours reach (about 8 %), far below a wide shot's 60-80 %.
-_GRASS_MIN_FRACTION = 0.2
-
-
-def estimate_grass(image: np.ndarray, max_samples: int = 10_000) -> GrassColour | None:
-    """Estimate the pitch colour of one broadcast frame.
-
-    The frame is subsampled on a regular grid; the dominant hue among saturated green pixels
-    is the pitch, and the median chromaticity and brightness of the pixels of that hue are its
-    colour.
-
-    Args:
-        image: ``uint8`` ``(H, W, 3)`` BGR frame.
-        max_samples: Pixels to look at, at most (a grid step is chosen to stay under it).
-
-    Returns:
-        The grass colour, or ``None`` when less than a fifth of the frame has the dominant green
-        hue (a close-up, the crowd, a replay graphic): there is no pitch to subtract.
-    """
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be uint8 (H, W, 3) BGR, got {image.dtype} {image.shape}")
-    height, width = image.shape[:2]
-    step = max(1, int(np.ceil(np.sqrt(height * width / max(1, max_samples)))))
-    sample = np.ascontiguousarray(image[::step, ::step]).reshape(-1, 1, 3)
-    if sample.shape[0] == 0:
-        return None
-    hsv = cv2.cvtColor(sample, cv2.COLOR_BGR2HSV).reshape(-1, 3)
-    hue = hsv[:, 0].astype(np.int16)
-    green = (hue >= _GRASS_HUE_RANGE[0]) & (hue <= _GRASS_HUE_RANGE[1]) & (hsv[:, 1] >= 40) & (hsv[:, 2] >= 30)
-    if not green.any():
-        return None
-    counts = np.bincount(hue[green], minlength=180).astype(np.float64)
-    peak = int(np.argmax(np.convolve(counts, [1, 2, 3, 2, 1], mode="same")))
-    near = green & (np.abs(hue - peak) <= 10)
-    if near.mean() < _GRASS_MIN_FRACTION:
-        return None
-    pixels = sample.reshape(-1, 3)[near].astype(np.float64)
-    total = pixels.sum(axis=1)
-    r = float(np.median(pixels[:, 2] / total))
-    g = float(np.median(pixels[:, 1] / total))
-    if np.hypot(r - 1 / 3, g - 1 / 3) < 0.03:
-        return None
-    return GrassColour(r=r, g=g, intensity=float(np.median(total)))
 
 
 # --------------------------------------------------------------------------- chroma backend

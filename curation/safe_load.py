@@ -8,7 +8,7 @@ could run any command. Every checkpoint this project reads therefore goes throug
    (torch's own opcode scan, against torch's default allow-list only) and refuses the file unless every
    global it names is on the allow-list of its kind. It also refuses what is not a ``torch.save``
    zip archive at all (truncated, random bytes, a legacy pickle). It reads the pickle, not the
-   tensors, so ``flows.backends.check_config`` runs it on every configured model before any video
+   tensors, so ``curation.stages.check_config`` runs it on every configured model before any video
    is decoded.
 2. The load itself is ``torch.load(weights_only=True)``: torch's restricted unpickler, which only
    rebuilds tensors, plain containers and explicitly allowed classes, so a file that changes

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from soccerfactory.curation.types import CLASS_NAMES, Camera, Detections, Frames, Tracks
+from soccerfactory.curation.camera import Camera
+from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames, Tracks
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from soccerfactory.curation.video import ClipSpec
+    from soccerfactory.curation.video.clips import ClipSpec
 
 __all__ = ["decode_video", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
@@ -143,16 +144,18 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
     column of ``SHARD_SCHEMAS`` filled from ``gt/*.parquet``, as a perfect curation would.
     """
     # Imported here: the array builders above must stay importable without pyarrow and storage.
-    import pyarrow.parquet as pq
-
-    from soccerfactory.curation.video import discover_sources, scan_video, split_clips
+    from soccerfactory.curation.layout import ShardIdentity, clips_columns
+    from soccerfactory.curation.video.clips import split_clips
+    from soccerfactory.curation.video.discover import discover_sources
+    from soccerfactory.curation.video.scan import scan_video
+    from soccerfactory.storage.groundtruth import read_ground_truth
     from soccerfactory.storage.schemas import SHARD_SCHEMAS, table_from_columns
     from soccerfactory.storage.shards import write_shard
 
     (item,) = discover_sources(clip_dir / "video.mp4")
     item = dataclasses.replace(item, match_id=match_id)
     (clip,) = split_clips(scan_video(item))
-    gt = {name: pq.read_table(clip_dir / "gt" / f"{name}.parquet").to_pylist() for name in ("athletes", "ball", "cameras")}
+    gt = {name: read_ground_truth(clip_dir / "gt", name).to_pylist() for name in ("athletes", "ball", "cameras")}
     frames = list(range(clip.start_frame, clip.stop_frame))
 
     def keys(indices):
@@ -202,13 +205,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
     }
     per_frame = Counter(athletes["frame_index"])
     tables = {
-        "clips": table_from_columns("clips", {
-            "match_id": [clip.match_id], "clip_id": [clip.clip_id], "source_url": [clip.url],
-            "start_frame": [clip.start_frame], "stop_frame": [clip.stop_frame],
-            "start_s": [clip.start_frame / clip.fps], "end_s": [clip.stop_frame / clip.fps], "fps": [clip.fps],
-            "width": [clip.width], "height": [clip.height], "n_frames": [clip.num_frames],
-            "content_hash": [clip.content_hash], "config_hash": ["test"], "code_version": ["test"], "shard_key": [_GROUNDTRUTH_SHARD_KEY],
-        }),
+        "clips": table_from_columns("clips", clips_columns(clip, clip.num_frames, ShardIdentity("test", "test", _GROUNDTRUTH_SHARD_KEY))),
         "frames": table_from_columns("frames", {
             **keys(frames), "width": [clip.width] * len(frames), "height": [clip.height] * len(frames),
             "n_athletes": [per_frame[f] for f in frames], "ball_detected": detected,

@@ -17,6 +17,9 @@ Rules, shared by every function here:
   thus broken by the input alone, whatever the values' types.
 * ``agreement`` is the consensus' total weight over the total weight of all votes of the
   track, in ``(0, 1]``; NaN for a track without votes, whose consensus is ``None``.
+
+:class:`AthleteLabels` is what voting hands on: the labels of every athlete row of a clip, which
+:mod:`soccerfactory.curation.layout` lays out as the shard's ``athletes`` columns.
 """
 
 from __future__ import annotations
@@ -28,13 +31,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrackVotes", "broadcast", "vote_fields", "vote_tracklets"]
+from soccerfactory.curation.arrays import readonly
 
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
+__all__ = ["AthleteLabels", "TrackVotes", "broadcast", "vote_fields", "vote_tracklets"]
 
 
 def _missing(value: Any) -> bool:
@@ -87,10 +86,10 @@ class TrackVotes:
             raise ValueError(f"{owner}.agreement must be in (0, 1] where a track has votes")
         if not np.isnan(agreement[~voted]).all() or any(c is not None for c in consensus[~voted]):
             raise ValueError(f"{owner}: a track without votes must have consensus None and agreement NaN")
-        object.__setattr__(self, "track_ids", _readonly(track_ids))
-        object.__setattr__(self, "consensus", _readonly(consensus))
-        object.__setattr__(self, "agreement", _readonly(agreement))
-        object.__setattr__(self, "n_votes", _readonly(n_votes))
+        object.__setattr__(self, "track_ids", readonly(track_ids))
+        object.__setattr__(self, "consensus", readonly(consensus))
+        object.__setattr__(self, "agreement", readonly(agreement))
+        object.__setattr__(self, "n_votes", readonly(n_votes))
 
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
@@ -271,3 +270,46 @@ def vote_fields(
         except ValueError as exc:
             raise ValueError(f"field {name!r}: {exc}") from exc
     return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AthleteLabels:
+    """The voted labels of every athlete row of a clip, row-aligned with its ``Tracks``.
+
+    Attributes:
+        track_id: ``int64`` ``(N,)`` athlete id (tracklets of one athlete joined by team and
+            jersey, when linking is on; else the tracker's id).
+        tracklet_id: ``int64`` ``(N,)`` the tracker's own id.
+        team: ``object`` ``(N,)`` ``"A"`` / ``"B"`` / None (too few votes, or a referee).
+        team_agreement: ``float32`` ``(N,)`` fraction of the tracklet's team votes agreeing; NaN
+            without votes.
+        role: ``object`` ``(N,)`` voted role, None without votes.
+        role_agreement: ``float32`` ``(N,)``.
+        jersey: ``object`` ``(N,)`` voted number (int) or None.
+        jersey_agreement: ``float32`` ``(N,)``.
+        jersey_votes: ``int32`` ``(N,)`` number of legible jersey reads of the tracklet.
+        track_length: ``int32`` ``(N,)`` rows of the row's ``track_id`` in the clip.
+    """
+
+    track_id: np.ndarray
+    tracklet_id: np.ndarray
+    team: np.ndarray
+    team_agreement: np.ndarray
+    role: np.ndarray
+    role_agreement: np.ndarray
+    jersey: np.ndarray
+    jersey_agreement: np.ndarray
+    jersey_votes: np.ndarray
+    track_length: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, np.ndarray) or value.shape != (n,):
+                shape = getattr(value, "shape", type(value).__name__)
+                raise ValueError(f"AthleteLabels.{field.name} must be an array of shape ({n},) like track_id, got {shape}")
+            object.__setattr__(self, field.name, readonly(value))
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])

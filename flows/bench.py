@@ -63,11 +63,13 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
     each stage, plus the semantic (1 fps) attribution step. The number that matters on CPU is the
     ratio to real time (25 fps).
     """
-    from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, vote_clip
+    from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, layout_clip, vote_clip
     from soccerfactory.curation.synth import SynthConfig, render_clip
-    from soccerfactory.curation.video import discover_sources, scan_video, split_clips
-    from soccerfactory.flows.backends import load_stages
-    from soccerfactory.flows.config import CurateConfig
+    from soccerfactory.curation.video.clips import split_clips
+    from soccerfactory.curation.video.discover import discover_sources
+    from soccerfactory.curation.video.scan import scan_video
+    from soccerfactory.curation.stages import load_stages
+    from soccerfactory.curation.config import CurateConfig
 
     config = CurateConfig()
     started = time.perf_counter()
@@ -82,7 +84,7 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
         spatial = annotate_spatial(clip, stages, batch_size=config.decode.batch_size, semantic_fps=config.decode.semantic_fps)
         attributes = attribute_clip(spatial, stages, max_crops_per_track=config.attribute.max_crops_per_track)
         started = time.perf_counter()
-        tables = vote_clip(spatial, attributes)
+        tables = layout_clip(spatial, vote_clip(spatial, attributes))
         vote_s = time.perf_counter() - started
     frames = spatial.n_frames
     total = scan_s + spatial.seconds + attributes.seconds + vote_s
@@ -107,7 +109,7 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
 def bench_detect() -> dict:
     """Detection quality on the real football-players ``valid`` split (issue 4's goals: persons
     AP@50 >= 0.90, ball recall at IoU 0.3 >= 0.7) at three inference sizes, with per-image time."""
-    from soccerfactory.flows.quality import detector_quality
+    from soccerfactory.curation.quality.detection import detector_quality
 
     figures = detector_quality(imgsz=[640, 768, 960], progress=print)
     default = next(run for run in figures["runs"] if run["imgsz"] == 768)
@@ -124,7 +126,7 @@ def bench_detect() -> dict:
 def bench_ball(cache: Path = Path("bench/.cache/tracking")) -> dict:
     """Ball recall / precision of the slicing settings on the held-out synthetic clips (where the
     defaults are chosen), for the configured slice grid."""
-    from soccerfactory.flows.quality import ball_quality
+    from soccerfactory.curation.quality.ball import ball_quality
 
     figures = ball_quality(cache, progress=print)
     figures.update(benchmark="ball", command="soccerfactory quality ball --work-dir bench/.cache/tracking")
@@ -136,8 +138,8 @@ def bench_calibrate(cache: Path = Path("bench/.cache/tracking")) -> dict:
     football-field ``valid`` split at 960x540 (median <= 5 px), and on the first 10 s of the five
     held-out synthetic clips completeness (>= 0.98), line reprojection error (median <= 3 px),
     athlete position error, and throughput with keypoints on every frame against keyframes."""
-    from soccerfactory.flows.config import CurateConfig
-    from soccerfactory.flows.quality_calibration import real_calibration_quality, synthetic_calibration_quality
+    from soccerfactory.curation.config import CurateConfig
+    from soccerfactory.curation.quality.calibration import real_calibration_quality, synthetic_calibration_quality
 
     real = real_calibration_quality(progress=print)
     synthetic = synthetic_calibration_quality(cache, progress=print)
@@ -172,7 +174,7 @@ def _model_bench_seconds(seed: int) -> float:
 def model_bench_catalog(cache: Path = Path("bench/.cache/model"), seeds: tuple[int, ...] = MODEL_BENCH_SEEDS) -> tuple[Path, Path, dict]:
     """Render and curate (once, cached) the model benchmark's clips; ``(catalog, root, figures)``."""
     from soccerfactory.curation.synth import SynthConfig, render_clip
-    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+    from soccerfactory.flows.prefect_env import embedded_prefect
 
     videos = cache / "videos"
     for seed in seeds:
@@ -183,7 +185,7 @@ def model_bench_catalog(cache: Path = Path("bench/.cache/model"), seeds: tuple[i
     out.mkdir(parents=True, exist_ok=True)  # Prefect's embedded state lives in out/.prefect
     catalog = out / "catalog.duckdb"
     figures: dict = {}
-    with apply_env(embedded_prefect_env(out)):
+    with embedded_prefect(out):
         from soccerfactory.flows.curate import run_curate
         from soccerfactory.storage.catalog import register_ground_truth
 
@@ -201,12 +203,13 @@ def bench_model(cache: Path = Path("bench/.cache/model"), steps: int = 600) -> d
     out by the split), train the tiny multi-task model, evaluate it against the untrained
     model on the held-out matches, then the same training with one head at a time (the paper's
     multi-task vs single-task comparison, Table 12)."""
-    from soccerfactory.flows.prefect_env import apply_env, embedded_prefect_env
+    from soccerfactory.flows.prefect_env import embedded_prefect
 
     catalog, out, figures = model_bench_catalog(cache)
     figures = {"benchmark": "model", "seeds": list(MODEL_BENCH_SEEDS), "steps": steps, **figures}
-    with apply_env(embedded_prefect_env(out)):
-        from soccerfactory.flows.train_model import ModelRunConfig, evaluate_flow, train_flow
+    with embedded_prefect(out):
+        from soccerfactory.flows.train_model import evaluate_flow, train_flow
+        from soccerfactory.model.config import ModelRunConfig
 
         # Held-out windows start every other frame: eleven short matches give a few hundred.
         base = {"train": {"steps": steps, "batch_size": 4}, "data": {"eval_step": 2}}
@@ -269,7 +272,7 @@ def bench_model_scale() -> dict:
     gradients, not the speed."""
     import torch
 
-    from soccerfactory.model.network import ModelConfig
+    from soccerfactory.model.config import ModelConfig
     from soccerfactory.model.train import measure_step
 
     figures: dict = {"benchmark": "model_scale", "tiny_cpu": measure_step(ModelConfig.tiny(), batch_size=4, device="cpu", steps=3)}
@@ -285,9 +288,9 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     """HOTA / DetA / AssA / IDF1 of detection + tracking on five held-out 30 s synthetic clips
     (seeds 201-205) for each tracker setting, and detector-only vs detector + tracker throughput
     at 720p measured in the same run. Rendered clips and detections are cached under ``cache``."""
-    from soccerfactory.flows.quality import tracking_quality
+    from soccerfactory.curation.quality.tracking import tracking_quality
 
-    from soccerfactory.flows.quality import plot_tracking
+    from soccerfactory.curation.quality.tracking import plot_tracking
 
     figures = tracking_quality(cache, progress=print)
     figures["plot"] = str(plot_tracking(figures, Path("bench/track.png")))

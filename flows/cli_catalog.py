@@ -63,8 +63,8 @@ def catalog_rebuild(
     catalog: Optional[Path] = typer.Option(None, help="Catalog file to (re)create [default: OUTPUT/catalog.duckdb]."),
 ) -> None:
     """Recreate the catalog from the shards' manifests and the run records under OUTPUT."""
-    from soccerfactory.flows.preflight import check_catalog_target, check_shards_root
-    from soccerfactory.storage.catalog import rebuild_catalog
+    from soccerfactory.flows.cli_preflight import check_catalog_target, check_shards_root
+    from soccerfactory.storage.repair import rebuild_catalog
 
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
     _preflight(check_shards_root, output, True)
@@ -98,7 +98,7 @@ def catalog_verify(
     import duckdb
 
     from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.quarantine import verify_catalog
+    from soccerfactory.storage.repair import verify_catalog
 
     target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
     if not target.is_file():
@@ -137,9 +137,9 @@ def catalog_sync(
     """
     import duckdb
 
-    from soccerfactory.flows.preflight import check_shards_root
+    from soccerfactory.flows.cli_preflight import check_shards_root
     from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.shards import is_local_url
+    from soccerfactory.storage.fs import is_local_url
     from soccerfactory.storage.sync import lock_holder, sync_catalog
 
     if not is_local_url(output) and catalog is None:

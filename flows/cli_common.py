@@ -1,4 +1,5 @@
-"""What every ``soccerfactory`` command shares: one-line errors with their exit codes.
+"""What every ``soccerfactory`` command shares: one-line errors with their exit codes, the
+load-config / run / report-errors block, and where a local ``--output`` lives.
 
 Bad input of any kind, a usage error caught by typer or a value refused by a check of ours, ends
 in one ``error: ...`` line naming the input and exit status 2; nothing prints a traceback.
@@ -6,16 +7,24 @@ in one ``error: ...`` line naming the input and exit status 2; nothing prints a 
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-__all__ = ["USAGE_ERROR", "OneLineErrors", "fail", "preflight"]
+__all__ = ["BAD_INPUT", "USAGE_ERROR", "OneLineErrors", "fail", "local_root", "preflight", "reported", "run_with_config"]
 
 USAGE_ERROR = 2
+
+#: What a bad input raises, from a config loader (``ConfigError`` is a ``ValueError``), a check or a flow.
+BAD_INPUT: tuple[type[Exception], ...] = (FileNotFoundError, ValueError)
+
+T = TypeVar("T")
 
 
 class OneLineErrors(TyperGroup):
@@ -46,9 +55,57 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
-def preflight(check, *args) -> None:  # noqa: ANN001 - any check of flows.preflight
-    """Run a ``flows.preflight`` check: a bad input exits 2 in one line before any flow starts."""
+def reported(call: Callable[[], T], errors: tuple[type[Exception], ...] = BAD_INPUT) -> T:
+    """``call()``; a bad input it raises (one of ``errors``) ends in one ``error:`` line and exit 2."""
     try:
-        check(*args)
-    except (FileNotFoundError, ValueError) as error:
+        return call()
+    except errors as error:
         fail(str(error))
+
+
+def run_with_config(
+    config: str | os.PathLike | None,
+    overrides: list[str],
+    run: Callable[[Any], T] | None = None,
+    *,
+    load: Callable[[Any, list[str]], Any] | None = None,
+) -> T:
+    """The block every command with ``--config`` / ``--set`` runs: load the config, run on it,
+    report a bad input of either as one ``error:`` line and exit 2.
+
+    Args:
+        config: The ``--config`` file, or None for the defaults.
+        overrides: The ``--set section.key=value`` overrides.
+        run: What the command does with the resolved config; None returns the config itself.
+        load: The loader; by default the curation config's
+            :func:`~soccerfactory.curation.config.load_config` (the model commands pass
+            :func:`~soccerfactory.model.config.load_model_config`).
+
+    Returns:
+        What ``run`` returned (or the resolved config).
+    """
+    if load is None:
+        from soccerfactory.curation.config import load_config as load
+    return reported(lambda: (run or _itself)(load(config, overrides)))
+
+
+def _itself(value: T) -> T:
+    return value
+
+
+def preflight(check: Callable[..., object], *args: object) -> None:
+    """Run a ``flows.cli_preflight`` check: a bad input exits 2 in one line before any flow starts."""
+    reported(lambda: check(*args))
+
+
+def local_root(output: str) -> Path | None:
+    """The folder a local ``--output`` names (a plain path, ``file://`` or ``local://`` URL, as
+    :func:`~soccerfactory.storage.fs.is_local_url` decides); None for a remote URL."""
+    from soccerfactory.storage.fs import is_local_url  # pyarrow and fsspec: not for --help
+
+    if not is_local_url(output):
+        return None
+    for prefix in ("file://", "local://"):
+        if output.startswith(prefix):
+            return Path(output[len(prefix):])
+    return Path(output)

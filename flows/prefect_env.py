@@ -57,6 +57,7 @@ __all__ = [
     "EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
     "USER_CONFIG_VARIABLES",
     "apply_env",
+    "embedded_prefect",
     "embedded_prefect_env",
     "hermetic_prefect_env",
     "sqlite_url",
@@ -211,6 +212,17 @@ def apply_env(env: Mapping[str, str | None]) -> Iterator[None]:
         _set_environ(saved)
         if refreshed:
             _refresh_prefect_settings()
+
+
+@contextmanager
+def embedded_prefect(root: str | os.PathLike[str]) -> Iterator[None]:
+    """Run the block on the embedded default for the project folder ``root``: how every command
+    starts its flows (``apply_env(embedded_prefect_env(root))``).
+
+    Import the flow's module inside the block: ``import prefect`` reads the settings once.
+    """
+    with apply_env(embedded_prefect_env(root)):
+        yield
 
 
 def subprocess_env(env: Mapping[str, str | None], base: Mapping[str, str] | None = None) -> dict[str, str]:

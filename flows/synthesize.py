@@ -22,6 +22,7 @@ __all__ = ["synthesize"]
 # report a clip as done after someone deleted its folder.
 @task(name="render-synthetic-clip", tags=["cpu"], cache_policy=NONE)
 def render_synthetic_clip(config: SynthConfig, output: Path) -> dict:
+    """Render one clip with its ground truth into ``output``; one row of the run's artifact."""
     result = render_clip(config, output)
     get_run_logger().info("rendered %s: %d frames at %.1f fps", output, result.frames, result.frames_per_second)
     return {"clip": output.name, "seed": config.seed, "frames": result.frames, "render_fps": round(result.frames_per_second, 1)}
@@ -29,6 +30,7 @@ def render_synthetic_clip(config: SynthConfig, output: Path) -> dict:
 
 @task(name="register-ground-truth", retries=3, retry_delay_seconds=2, cache_policy=NONE)
 def register(catalog: Path, root: Path) -> dict[str, int]:
+    """Catalogue the ground truth under ``root`` as ``gt_*`` views; rows per table."""
     return register_ground_truth(catalog, root)
 
 

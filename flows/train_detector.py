@@ -37,17 +37,20 @@ def _stage(stage: str, arguments: list[str]) -> None:
 
 @task(name="build-detector-data", cache_policy=NONE)
 def build_data(arguments: list[str]) -> dict:
+    """The detector's YOLO dataset: real frames, their ball-scale slices and rendered frames."""
     _stage("data", arguments)
     return {}
 
 
 @task(name="train-detector-model", cache_policy=NONE)
 def train_model(arguments: list[str]) -> None:
+    """Ultralytics training from the base checkpoint."""
     _stage("train", arguments)
 
 
 @task(name="finish-detector", cache_policy=NONE)
 def finish(arguments: list[str], out_dir: Path) -> dict:
+    """Score on the real valid split, export fp16 and write the manifest; the manifest."""
     _stage("finish", arguments)
     return json.loads((out_dir / "detector.json").read_text())
 

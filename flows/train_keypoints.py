@@ -29,6 +29,7 @@ __all__ = ["train_keypoints"]
 
 @task(name="build-keypoint-data", cache_policy=NONE)
 def build_data(work_dir: Path, data_root: Path, synth_seeds: tuple[int, int] | None, real_limit: int | None) -> dict:
+    """The keypoint dataset under ``work_dir/data``: real football-field frames plus rendered ones; its counts."""
     synth = SynthFrames(seeds=tuple(range(*synth_seeds)), seconds=4.0, every=10) if synth_seeds else None
     counts = build_pitch_dataset(work_dir / "data", data_root / "football-field", synth=synth, real_limit=real_limit)
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in counts.items()}
@@ -36,6 +37,7 @@ def build_data(work_dir: Path, data_root: Path, synth_seeds: tuple[int, int] | N
 
 @task(name="train-keypoint-model", cache_policy=NONE)
 def train_model(settings: TrainKeypoints, out: Path, command: str) -> dict:
+    """Train the heatmap decoder and write the weights and manifest at ``out``; the manifest."""
     logger = get_run_logger()
     return train(settings, out, progress=logger.info, command=command)
 

@@ -8,128 +8,23 @@
   the ``eval`` side; one row per checkpoint, data snapshot, task and metric in ``evaluations``.
 * ``pipeline``: ``curate`` then ``train`` then ``evaluate``, on the embedded default.
 
-Config: :class:`ModelRunConfig` (YAML/JSON, sections ``model``, ``train``, ``data``).
+Config: :class:`soccerfactory.model.config.ModelRunConfig` (YAML/JSON, sections ``model``, ``train``, ``data``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from soccerfactory.model.losses import DEFAULT_WEIGHTS
+from soccerfactory.model.config import ModelRunConfig, checkpoint_run_config
 
-__all__ = ["ModelRunConfig", "evaluate_flow", "load_model_config", "pipeline_flow", "train_flow"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelSection(_Section):
-    """The network (see ``soccerfactory.model.network.ModelConfig``)."""
-
-    size: Literal["tiny", "vit-large"] = Field("tiny", description="tiny: 2 M parameters, trains on 2 CPU cores; vit-large: the paper's ViT-L/16.")
-    image_size: tuple[int, int] | None = Field(None, description="(height, width), multiples of 16 [default: the size's].")
-    window: int = Field(4, ge=1, description="Frames per sample (the temporal heads see all of them).")
-    depth: int | None = Field(None, ge=1, description="ViT blocks [default: the size's].")
-    backbone_weights: Path | None = Field(None, description="Local ViT state_dict; never downloaded.")
-    heads: tuple[str, ...] | None = Field(None, description="Subset of athletes, keypoints, camera, event, align [default: all].")
-    device: str = "cpu"
-
-    def build(self):
-        from soccerfactory.model.network import ModelConfig
-
-        changes: dict[str, Any] = {"window": self.window}
-        if self.image_size is not None:
-            changes["image_size"] = tuple(self.image_size)
-        if self.depth is not None:
-            changes["depth"] = self.depth
-        if self.backbone_weights is not None:
-            changes["backbone_weights"] = str(self.backbone_weights)
-        if self.heads is not None:
-            changes["heads"] = tuple(self.heads)
-        return ModelConfig.vit_large(**changes) if self.size == "vit-large" else ModelConfig.tiny(**changes)
-
-
-class TrainSection(_Section):
-    """The optimisation (see ``soccerfactory.model.train.TrainConfig``)."""
-
-    steps: int = Field(600, ge=1, description="Optimiser steps (600 of the tiny model: about 5 min on 2 CPU cores).")
-    batch_size: int = Field(4, ge=1)
-    lr_backbone: float = Field(3e-4, gt=0)
-    lr_heads: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(0.05, ge=0)
-    grad_clip: float = Field(1.0, gt=0)
-    warmup_steps: int = Field(10, ge=0)
-    checkpoint_every: int = Field(50, ge=1)
-    seed: int = 0
-    workers: int = Field(0, ge=0, description="DataLoader worker processes decoding ahead (0: in the training process).")
-    prefetch: int = Field(2, ge=1, description="Batches each worker prepares ahead.")
-    tensorboard_dir: str | None = Field(None, description="Write loss and learning-rate curves here for TensorBoard (needs soccerfactory[tensorboard]).")
-    loss_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-
-
-class DataSection(_Section):
-    """Which catalogued frames train and evaluate the model."""
-
-    where: str | None = Field("c.valid_camera", description="SQL over frames f, cameras c, clips k.")
-    step: int | None = Field(None, ge=1, description="Source frames between window starts [default: the window's span: no frame used twice; 1: densest].")
-    eval_step: int | None = Field(None, ge=1, description="Source frames between evaluation window starts [default: step]; smaller scores more windows of few held-out matches.")
-    frame_stride: int = Field(2, ge=1, description="Source frames between a window's frames: 1 is dense; more spans more time for the event and alignment heads.")
-    mirror: bool = Field(True, description="Train on every window and its mirror image (the pitch reflected about the halfway line).")
-    eval_fraction: float = Field(0.2, ge=0, le=1, description="Share of matches held out for evaluation (by a hash of match_id).")
-
-
-class ModelRunConfig(_Section):
-    model: ModelSection = ModelSection()
-    train: TrainSection = TrainSection()
-    data: DataSection = DataSection()
-
-
-def load_model_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> ModelRunConfig:
-    """A :class:`ModelRunConfig` from a YAML/JSON file and ``section.key=value`` overrides."""
-    import yaml
-
-    from soccerfactory.flows.config import ConfigError
-
-    data: dict[str, Any] = {}
-    origin = str(path) if path is not None else "defaults"
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as error:
-            raise ConfigError(f"cannot read model config {path}: {error.strerror or error}") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise ConfigError(f"model config {path} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"model config {path} must be a mapping of sections (model, train, data)")
-    for item in overrides or []:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        if not isinstance(data.setdefault(section, {}), dict):
-            raise ConfigError(f"--set {item}: {section} is not a section (model, train, data)")
-        try:
-            data[section][name] = yaml.safe_load(value)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--set {item}: the value is not valid YAML: {str(error).splitlines()[0]}") from None
-        origin += f" + --set {item}"
-    try:
-        return ModelRunConfig.model_validate(data)
-    except ValidationError as error:
-        # One line: every offending field with pydantic's reason, not its multi-line report.
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid model config ({origin}): {problems}") from None
+__all__ = ["evaluate_flow", "pipeline_flow", "train_flow"]
 
 
 def checkpoint_url_of(root: str, run_id: str) -> str:
@@ -144,6 +39,7 @@ def _snapshot(windows) -> str:
 
 @task(name="select-windows", cache_policy=NONE)
 def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
+    """The windows of consecutive catalogued frames the data section selects on one side of the split."""
     from soccerfactory.model.data import select_windows
 
     step = config.data.step if split == "train" else (config.data.eval_step or config.data.step)
@@ -153,6 +49,7 @@ def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
 
 @task(name="fit-model", cache_policy=NONE)
 def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict | None = None) -> dict:
+    """Train the network on the windows, resuming from (and checkpointing to) ``checkpoint_url``."""
     from soccerfactory.model.data import ShardWindowDataset
     from soccerfactory.model.train import TrainConfig, train
 
@@ -173,10 +70,10 @@ def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict
 @flow(name="train", log_prints=True)
 def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, run_id: str | None = None) -> dict:
     """Train on the ``train`` side of the catalogued windows; record the run in ``training_runs``."""
-    from soccerfactory.flows.backends import code_version
+    from soccerfactory.curation.stages import code_version
     from soccerfactory.model.data import load_event_labels
     from soccerfactory.storage.catalog import record_training_run
-    from soccerfactory.storage.shards import utc_now
+    from soccerfactory.storage.fields import utc_now
 
     config = config or ModelRunConfig()
     run_id = run_id or f"train-{uuid.uuid4().hex[:12]}"
@@ -220,10 +117,10 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
     from soccerfactory.model.evaluate import evaluate_checkpoint
     from soccerfactory.model.train import load_checkpoint
     from soccerfactory.storage.catalog import record_evaluations
-    from soccerfactory.storage.shards import utc_now
+    from soccerfactory.storage.fields import utc_now
 
     state = load_checkpoint(checkpoint_url)
-    config = config or ModelRunConfig.model_validate({"model": _model_section(state)})
+    config = config or checkpoint_run_config(state)
     windows = select(catalog, config, split)
     if not windows and split is not None and fall_back_to_all:
         get_run_logger().warning("no match on the %s side of the split: evaluating on every match (training data included)", split)
@@ -261,7 +158,7 @@ def _mean_tasks(records: list[dict]) -> dict[str, float] | None:
 
 
 def _sha256_url(url: str) -> str:
-    from soccerfactory.storage.shards import resolve_url
+    from soccerfactory.storage.fs import resolve_url
 
     fs, path = resolve_url(url)
     digest = hashlib.sha256()
@@ -269,15 +166,6 @@ def _sha256_url(url: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _model_section(state: dict) -> dict:
-    """The model section that rebuilds a checkpoint's network (from its stored ModelConfig)."""
-    saved = state["model_config"]
-    size = "vit-large" if saved["embed_dim"] == 1024 else "tiny"
-    # Every field the model section can set, heads included: a single-task checkpoint has fewer.
-    return {"size": size, "image_size": list(saved["image_size"]), "window": saved["window"], "depth": saved["depth"],
-            "heads": list(saved["heads"])}
 
 
 @flow(name="pipeline", log_prints=True)

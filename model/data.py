@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from soccerfactory.curation.layout import clip_from_manifest, row_homography
 from soccerfactory.model.camera import CAMERA_GRID, camera_points
-from soccerfactory.model.network import ModelConfig
+from soccerfactory.model.config import ModelConfig
 
 __all__ = ["EVENT_CLASSES", "ShardWindowDataset", "Window", "caption_for", "event_class", "frame_homography", "load_event_labels", "select_windows",
            "split_of"]
@@ -151,11 +152,10 @@ def select_windows(
 
 def frame_homography(cameras: Any, frame: int) -> np.ndarray | None:
     """The shard's pitch-metres -> pixels homography of ``frame`` (a ``cameras`` table as pandas),
-    ``None`` when the frame has no valid camera."""
+    ``None`` when the frame has no valid camera (decoded by
+    :func:`~soccerfactory.curation.layout.row_homography`)."""
     rows = cameras[cameras.frame_index == frame]
-    if not len(rows) or not bool(rows.valid_camera.iloc[0]) or rows.homography.iloc[0] is None:
-        return None
-    return np.asarray(rows.homography.iloc[0], dtype=np.float64).reshape(3, 3)
+    return row_homography(rows.iloc[0]) if len(rows) else None
 
 
 _EVENT_PHRASES = {"pass": "a pass", "shot": "a shot", "out": "the ball going out of play"}
@@ -218,7 +218,7 @@ class ShardWindowDataset:
     def _clip(self, window: Window) -> tuple[dict[int, np.ndarray], dict[str, Any]]:
         import cv2
 
-        from soccerfactory.curation.video import read_frames
+        from soccerfactory.curation.video.decode import read_frames
         from soccerfactory.storage.shards import read_shard
 
         key = window.manifest_url
@@ -243,7 +243,6 @@ class ShardWindowDataset:
 
     def _manifest(self, url: str) -> tuple[Any, Any]:
         """``(manifest, ClipSpec)`` of a shard, read once."""
-        from soccerfactory.curation.video import ClipSpec
         from soccerfactory.storage.shards import read_manifest
 
         if url not in self._manifests:
@@ -251,7 +250,8 @@ class ShardWindowDataset:
             spec = manifest.metadata.get("clip") if isinstance(manifest.metadata, dict) else None
             if not spec:
                 raise ValueError(f"shard {url} records no clip spec (metadata.clip); re-curate it to train on it")
-            self._manifests[url] = (manifest, ClipSpec(**spec))
+            # Decoded without the clips row: training needs the spec the shard recorded, never a stand-in.
+            self._manifests[url] = (manifest, clip_from_manifest(manifest))
         return self._manifests[url]
 
     def _event(self, window: Window, fps: float) -> int:

@@ -1,6 +1,6 @@
 """Metrics of a multi-task checkpoint on held-out windows, comparable across checkpoints.
 
-* ``athletes/ap50``: COCO AP at IoU 0.5 (faster-coco-eval, :func:`~soccerfactory.curation.metrics.detection_ap50`)
+* ``athletes/ap50``: COCO AP at IoU 0.5 (faster-coco-eval, :func:`~soccerfactory.curation.quality.metrics.detection_ap50`)
   of boxes decoded from the centre heatmap (local maxima, confidence = sigmoid) and the size
   channels, against every labelled athlete box; in source pixels.
 * ``keypoints/pck_cell``: share of visible pitch keypoints whose heatmap peak is within one
@@ -53,7 +53,7 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     """Every metric of the module docstring for ``net`` on ``dataset`` (all windows by default)."""
     import torch
 
-    from soccerfactory.curation.metrics import detection_ap50
+    from soccerfactory.curation.quality.metrics import detection_ap50
     from soccerfactory.curation.pitch import PitchModel
     from soccerfactory.curation.types import Detections
 

@@ -13,218 +13,148 @@ few *spatio-temporal* transformer blocks whose pooled output feeds the semantic 
 * ``align``: an embedding of the window for contrastive alignment with caption embeddings.
 
 ``ModelConfig.tiny()`` trains on 2 CPU cores; ``ModelConfig.vit_large()`` is the paper's size
-(ViT-L/16 at 512 px) for a GPU. Backbone weights come only from a local file (never downloaded),
-read with ``torch.load(weights_only=True)``.
+(ViT-L/16 at 512 px) for a GPU (:class:`~soccerfactory.model.config.ModelConfig`). Backbone
+weights come only from a local file (never downloaded), read with
+``torch.load(weights_only=True)``. Importing this module imports torch; timm and the vision
+runtime load when the first network is built.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-__all__ = ["HEADS", "ModelConfig", "SoccerMasterNet", "build_model"]
+import torch
+from torch import nn
 
-#: Every head the model can carry; a config picks a subset.
-HEADS = ("athletes", "keypoints", "camera", "event", "align")
+from soccerfactory.model.camera import CAMERA_GRID
+from soccerfactory.model.config import ModelConfig
+
+__all__ = ["SoccerMasterNet", "build_model"]
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Sizes and heads of a :class:`SoccerMasterNet`.
+class SoccerMasterNet(nn.Module):
+    """See the module docstring. ``forward(frames)`` takes ``float32`` ``(B, T, 3, H, W)`` RGB
+    in [0, 1] (``T`` = ``config.window``) and returns a dict of the configured heads:
 
-    Attributes:
-        image_size: ``(height, width)`` of the input frames, multiples of ``patch_size``.
-        patch_size, embed_dim, depth, num_heads: The ViT (timm ``VisionTransformer``).
-        temporal_depth: Spatio-temporal blocks over the window's class tokens.
-        window: Frames per sample (the semantic heads see all of them).
-        n_keypoints: Pitch keypoint heatmaps (32: the football-field order).
-        n_events: Event classes.
-        align_dim: Size of the alignment embedding (the text encoder's size).
-        heads: Heads to build, a subset of :data:`HEADS`.
-        backbone_weights: Local ``state_dict`` file for the ViT (``None``: random init).
+    * ``athletes``: ``(B, T, 5, rows, cols)``: centre logit, box width and height (fractions
+      of the image), and the centre's offset inside its cell (x, y in [0, 1]);
+    * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
+    * ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (``CAMERA_GRID``);
+    * ``event``: ``(B, n_events)`` logits;
+    * ``align``: ``(B, align_dim)`` L2-normalised;
+    * ``text``: ``(B, align_dim)``, when ``text`` (the batch's caption embeddings) is given:
+      those captions in the aligned space (:meth:`embed_text`).
     """
 
-    image_size: tuple[int, int] = (144, 256)
-    patch_size: int = 16
-    embed_dim: int = 192
-    depth: int = 4
-    num_heads: int = 3
-    temporal_depth: int = 2
-    window: int = 4
-    n_keypoints: int = 32
-    n_events: int = 4
-    align_dim: int = 256
-    heads: tuple[str, ...] = HEADS
-    backbone_weights: str | None = None
-    extra: dict = field(default_factory=dict)
+    def __init__(self, config: ModelConfig) -> None:
+        from soccerfactory.curation.runtime import prepare_vision_runtime
 
-    def __post_init__(self) -> None:
-        h, w = self.image_size
-        if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} must be multiples of patch_size {self.patch_size}")
-        if self.embed_dim % self.num_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} must divide by num_heads {self.num_heads}")
-        unknown = set(self.heads) - set(HEADS)
-        if unknown or not self.heads:
-            raise ValueError(f"unknown heads {sorted(unknown)}; valid choices: {', '.join(HEADS)}")
-        if self.window < 1 or self.depth < 1 or self.temporal_depth < 0:
-            raise ValueError("window and depth must be >= 1, temporal_depth >= 0")
+        prepare_vision_runtime()
+        from timm.models.vision_transformer import Block, VisionTransformer
 
-    @property
-    def grid(self) -> tuple[int, int]:
-        """``(rows, cols)`` of patch cells: the resolution of the dense heads."""
-        return self.image_size[0] // self.patch_size, self.image_size[1] // self.patch_size
+        super().__init__()
+        self.config = config
+        self.backbone = VisionTransformer(
+            img_size=config.image_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+            num_heads=config.num_heads, num_classes=0, dynamic_img_size=True,
+        )
+        if config.backbone_weights:
+            from soccerfactory.curation.bundled import require_weights
+            from soccerfactory.curation.safe_load import load_state
 
-    @classmethod
-    def tiny(cls, **changes: Any) -> ModelConfig:
-        """A ViT with 2 M parameters at 256x144: trains on a 2-core CPU."""
-        return cls(**changes)
+            path = require_weights(config.backbone_weights, "model backbone weights")
+            state = load_state(path, "model backbone weights")  # scanned, then weights_only
+            missing, unexpected = self.backbone.load_state_dict(state.get("state_dict", state), strict=False)
+            if len(missing) > len(self.backbone.state_dict()) // 2:
+                raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
+        d = config.embed_dim
+        heads = set(config.heads)
+        rows, cols = config.grid
 
-    @classmethod
-    def vit_large(cls, **changes: Any) -> ModelConfig:
-        """The paper's size: ViT-L/16 (24 blocks, 1024 wide) at 512x288, 8-frame windows."""
-        return cls(**{"image_size": (288, 512), "embed_dim": 1024, "depth": 24, "num_heads": 16, "temporal_depth": 4, "window": 8, **changes})
+        def flattened_layout(width: int) -> list[nn.Module]:
+            # A few channels per patch cell, flattened: keeps where things are in the picture,
+            # which pooling would throw away.
+            return [nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, width)]
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+        self.athletes = nn.Conv2d(d, 5, 1) if "athletes" in heads else None
+        self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
+        # The camera is where the pitch lines are in the picture.
+        self.camera = nn.Sequential(*flattened_layout(256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID))) if "camera" in heads else None
+        self.event = self.align = self.text_projection = None
+        if heads & {"event", "align"}:
+            # Each frame enters the spatio-temporal blocks as its class token plus a summary of
+            # its patch layout: where the pitch, the players and the play are (a class token
+            # alone, from a ViT trained for a few hundred steps, was measured to carry too
+            # little of it for the alignment head to learn at all).
+            self.frame_summary = nn.Sequential(*flattened_layout(d))
+            # The dense heads' answers (where the camera looks, how many athletes) feed the
+            # semantic heads as well: captions and events are about exactly that, and the dense
+            # heads learn it from dense labels long before the semantic heads could from one
+            # label a window.
+            dense_features = (2 * len(CAMERA_GRID) if "camera" in heads else 0) + (1 if "athletes" in heads else 0)
+            self.dense_to_semantic = nn.Linear(dense_features, d) if dense_features else None
+            self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
+            self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
+            self.temporal_norm = nn.LayerNorm(d)
+            self.event = nn.Linear(d, config.n_events) if "event" in heads else None
+            self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
+        if self.align is not None:
+            # The text side of the alignment is learnable too (as in CLIP): hashed captions that
+            # differ in one word ("left" / "right") are close, and the projection learns to weigh
+            # the words that tell pictures apart.
+            self.text_projection = nn.Linear(config.align_dim, config.align_dim)
+            nn.init.eye_(self.text_projection.weight)
+            nn.init.zeros_(self.text_projection.bias)
+        if self.athletes is not None:
+            # Start with "no athlete anywhere" (prior 1 %), as CenterNet does, so the first
+            # steps do not drown in false centres.
+            nn.init.constant_(self.athletes.bias[:1], -4.6)
 
+    def head_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
 
-def _module_classes():
-    import torch
-    from torch import nn
+    def embed_text(self, text: torch.Tensor) -> torch.Tensor:
+        """``(N, align_dim)`` caption embeddings (the text encoder's) -> the aligned space, L2-normalised."""
+        return torch.nn.functional.normalize(self.text_projection(text), dim=-1)
 
-    from soccerfactory.curation.runtime import prepare_vision_runtime
-    from soccerfactory.model.camera import CAMERA_GRID
-
-    prepare_vision_runtime()
-    from timm.models.vision_transformer import Block, VisionTransformer
-
-    class SoccerMasterNet(nn.Module):
-        """See the module docstring. ``forward(frames)`` takes ``float32`` ``(B, T, 3, H, W)`` RGB
-        in [0, 1] (``T`` = ``config.window``) and returns a dict of the configured heads:
-
-        * ``athletes``: ``(B, T, 5, rows, cols)``: centre logit, box width and height (fractions
-          of the image), and the centre's offset inside its cell (x, y in [0, 1]);
-        * ``keypoints``: ``(B, T, K, rows, cols)`` logits (softmax over each map);
-        * ``camera``: ``(B, T, 9, 2)`` pitch positions of the image grid (``CAMERA_GRID``);
-        * ``event``: ``(B, n_events)`` logits;
-        * ``align``: ``(B, align_dim)`` L2-normalised;
-        * ``text``: ``(B, align_dim)``, when ``text`` (the batch's caption embeddings) is given:
-          those captions in the aligned space (:meth:`embed_text`).
-        """
-
-        def __init__(self, config: ModelConfig) -> None:
-            super().__init__()
-            self.config = config
-            self.backbone = VisionTransformer(
-                img_size=config.image_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
-                num_heads=config.num_heads, num_classes=0, dynamic_img_size=True,
-            )
-            if config.backbone_weights:
-                from soccerfactory.curation.bundled import require_weights
-                from soccerfactory.curation.safe_load import load_state
-
-                path = require_weights(config.backbone_weights, "model backbone weights")
-                state = load_state(path, "model backbone weights")  # scanned, then weights_only
-                missing, unexpected = self.backbone.load_state_dict(state.get("state_dict", state), strict=False)
-                if len(missing) > len(self.backbone.state_dict()) // 2:
-                    raise ValueError(f"backbone weights {path} match too few tensors of a ViT with {config.embed_dim} x {config.depth}")
-            d = config.embed_dim
-            heads = set(config.heads)
-            rows, cols = config.grid
-
-            def flattened_layout(width: int) -> list[nn.Module]:
-                # A few channels per patch cell, flattened: keeps where things are in the picture,
-                # which pooling would throw away.
-                return [nn.Conv2d(d, 8, 1), nn.GELU(), nn.Flatten(), nn.Linear(8 * rows * cols, width)]
-
-            self.athletes = nn.Conv2d(d, 5, 1) if "athletes" in heads else None
-            self.keypoints = nn.Conv2d(d, config.n_keypoints, 1) if "keypoints" in heads else None
-            # The camera is where the pitch lines are in the picture.
-            self.camera = nn.Sequential(*flattened_layout(256), nn.GELU(), nn.Linear(256, 2 * len(CAMERA_GRID))) if "camera" in heads else None
-            self.event = self.align = self.text_projection = None
-            if heads & {"event", "align"}:
-                # Each frame enters the spatio-temporal blocks as its class token plus a summary of
-                # its patch layout: where the pitch, the players and the play are (a class token
-                # alone, from a ViT trained for a few hundred steps, was measured to carry too
-                # little of it for the alignment head to learn at all).
-                self.frame_summary = nn.Sequential(*flattened_layout(d))
-                # The dense heads' answers (where the camera looks, how many athletes) feed the
-                # semantic heads as well: captions and events are about exactly that, and the dense
-                # heads learn it from dense labels long before the semantic heads could from one
-                # label a window.
-                dense_features = (2 * len(CAMERA_GRID) if "camera" in heads else 0) + (1 if "athletes" in heads else 0)
-                self.dense_to_semantic = nn.Linear(dense_features, d) if dense_features else None
-                self.time_embed = nn.Parameter(torch.zeros(1, config.window, d))
-                self.temporal = nn.Sequential(*[Block(d, config.num_heads) for _ in range(config.temporal_depth)])
-                self.temporal_norm = nn.LayerNorm(d)
-                self.event = nn.Linear(d, config.n_events) if "event" in heads else None
-                self.align = nn.Linear(d, config.align_dim) if "align" in heads else None
+    def forward(self, frames: torch.Tensor, text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        b, t, c, h, w = frames.shape
+        tokens = self.backbone.forward_features(frames.reshape(b * t, c, h, w))
+        prefix = self.backbone.num_prefix_tokens
+        rows, cols = h // self.config.patch_size, w // self.config.patch_size
+        cls = tokens[:, 0]
+        patches = tokens[:, prefix:].transpose(1, 2).reshape(b * t, -1, rows, cols)
+        out: dict[str, torch.Tensor] = {}
+        if self.athletes is not None:
+            raw = self.athletes(patches)
+            out["athletes"] = torch.cat([raw[:, :1], torch.sigmoid(raw[:, 1:])], dim=1).reshape(b, t, 5, rows, cols)
+        if self.keypoints is not None:
+            out["keypoints"] = self.keypoints(patches).reshape(b, t, -1, rows, cols)
+        if self.camera is not None:
+            out["camera"] = self.camera(patches).reshape(b, t, len(CAMERA_GRID), 2)
+        if self.event is not None or self.align is not None:
+            # Spatio-temporal blocks attend over every token of every frame of the window
+            # (motion is a patch changing between frames); each frame's class token, with its
+            # layout summary, collects them for the semantic heads.
+            summary = cls + self.frame_summary(patches)
+            window_tokens = torch.cat([summary[:, None], tokens[:, prefix:]], dim=1)
+            n = window_tokens.shape[1]
+            sequence = (window_tokens.reshape(b, t, n, -1) + self.time_embed[:, :t, None]).reshape(b, t * n, -1)
+            pooled = self.temporal_norm(self.temporal(sequence)).reshape(b, t, n, -1)[:, :, 0].mean(dim=1)
+            if self.dense_to_semantic is not None:
+                dense = []
+                if "camera" in out:
+                    dense.append(out["camera"].mean(dim=1).flatten(1))
+                if "athletes" in out:
+                    dense.append(torch.sigmoid(out["athletes"][:, :, 0]).sum(dim=(-2, -1)).mean(dim=1, keepdim=True) / 10)
+                pooled = pooled + self.dense_to_semantic(torch.cat(dense, dim=1))
+            if self.event is not None:
+                out["event"] = self.event(pooled)
             if self.align is not None:
-                # The text side of the alignment is learnable too (as in CLIP): hashed captions that
-                # differ in one word ("left" / "right") are close, and the projection learns to weigh
-                # the words that tell pictures apart.
-                self.text_projection = nn.Linear(config.align_dim, config.align_dim)
-                nn.init.eye_(self.text_projection.weight)
-                nn.init.zeros_(self.text_projection.bias)
-            if self.athletes is not None:
-                # Start with "no athlete anywhere" (prior 1 %), as CenterNet does, so the first
-                # steps do not drown in false centres.
-                nn.init.constant_(self.athletes.bias[:1], -4.6)
-
-        def head_parameters(self) -> list[nn.Parameter]:
-            return [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
-
-        def embed_text(self, text: torch.Tensor) -> torch.Tensor:
-            """``(N, align_dim)`` caption embeddings (the text encoder's) -> the aligned space, L2-normalised."""
-            return torch.nn.functional.normalize(self.text_projection(text), dim=-1)
-
-        def forward(self, frames: torch.Tensor, text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-            b, t, c, h, w = frames.shape
-            tokens = self.backbone.forward_features(frames.reshape(b * t, c, h, w))
-            prefix = self.backbone.num_prefix_tokens
-            rows, cols = h // self.config.patch_size, w // self.config.patch_size
-            cls = tokens[:, 0]
-            patches = tokens[:, prefix:].transpose(1, 2).reshape(b * t, -1, rows, cols)
-            out: dict[str, torch.Tensor] = {}
-            if self.athletes is not None:
-                raw = self.athletes(patches)
-                out["athletes"] = torch.cat([raw[:, :1], torch.sigmoid(raw[:, 1:])], dim=1).reshape(b, t, 5, rows, cols)
-            if self.keypoints is not None:
-                out["keypoints"] = self.keypoints(patches).reshape(b, t, -1, rows, cols)
-            if self.camera is not None:
-                out["camera"] = self.camera(patches).reshape(b, t, len(CAMERA_GRID), 2)
-            if self.event is not None or self.align is not None:
-                # Spatio-temporal blocks attend over every token of every frame of the window
-                # (motion is a patch changing between frames); each frame's class token, with its
-                # layout summary, collects them for the semantic heads.
-                summary = cls + self.frame_summary(patches)
-                window_tokens = torch.cat([summary[:, None], tokens[:, prefix:]], dim=1)
-                n = window_tokens.shape[1]
-                sequence = (window_tokens.reshape(b, t, n, -1) + self.time_embed[:, :t, None]).reshape(b, t * n, -1)
-                pooled = self.temporal_norm(self.temporal(sequence)).reshape(b, t, n, -1)[:, :, 0].mean(dim=1)
-                if self.dense_to_semantic is not None:
-                    dense = []
-                    if "camera" in out:
-                        dense.append(out["camera"].mean(dim=1).flatten(1))
-                    if "athletes" in out:
-                        dense.append(torch.sigmoid(out["athletes"][:, :, 0]).sum(dim=(-2, -1)).mean(dim=1, keepdim=True) / 10)
-                    pooled = pooled + self.dense_to_semantic(torch.cat(dense, dim=1))
-                if self.event is not None:
-                    out["event"] = self.event(pooled)
-                if self.align is not None:
-                    out["align"] = torch.nn.functional.normalize(self.align(pooled), dim=-1)
-                    if text is not None:
-                        out["text"] = self.embed_text(text)
-            return out
-
-    return SoccerMasterNet
-
-
-def SoccerMasterNet(config: ModelConfig):  # noqa: N802 - a class built lazily (torch, timm imports)
-    """Build the network for ``config`` (see the module docstring)."""
-    return _module_classes()(config)
+                out["align"] = torch.nn.functional.normalize(self.align(pooled), dim=-1)
+                if text is not None:
+                    out["text"] = self.embed_text(text)
+        return out
 
 
 def build_model(config: ModelConfig | None = None, weights: str | Path | None = None):

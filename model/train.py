@@ -20,30 +20,39 @@ from typing import Any
 import numpy as np
 
 from soccerfactory.model.camera import CAMERA_GRID
-from soccerfactory.model.losses import DEFAULT_WEIGHTS, MultiTaskLoss
-from soccerfactory.model.network import ModelConfig, build_model
+from soccerfactory.model.config import ModelConfig, TrainSection
+from soccerfactory.model.losses import MultiTaskLoss
+from soccerfactory.model.network import build_model
 from soccerfactory.model.text import HashedTextEncoder
 
 __all__ = ["TrainConfig", "collate", "load_checkpoint", "measure_step", "train"]
 
 
+#: The defaults of every setting, stated once, in the run config the CLI and the flows run.
+_DEFAULTS = TrainSection()
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train (recorded with every checkpoint and in the catalog)."""
+    """How to train (recorded with every checkpoint and in the catalog).
 
-    steps: int = 200
-    batch_size: int = 4
-    lr_backbone: float = 1e-4
-    lr_heads: float = 1e-3
-    weight_decay: float = 0.05
-    grad_clip: float = 1.0
-    warmup_steps: int = 10
-    loss_weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    checkpoint_every: int = 50
-    seed: int = 0
-    workers: int = 0
-    prefetch: int = 2
-    tensorboard_dir: str | None = None
+    Every default is :class:`~soccerfactory.model.config.TrainSection`'s (what ``soccerfactory
+    train`` runs), so a bare ``TrainConfig()`` trains as the CLI does.
+    """
+
+    steps: int = _DEFAULTS.steps
+    batch_size: int = _DEFAULTS.batch_size
+    lr_backbone: float = _DEFAULTS.lr_backbone
+    lr_heads: float = _DEFAULTS.lr_heads
+    weight_decay: float = _DEFAULTS.weight_decay
+    grad_clip: float = _DEFAULTS.grad_clip
+    warmup_steps: int = _DEFAULTS.warmup_steps
+    loss_weights: dict = field(default_factory=lambda: dict(_DEFAULTS.loss_weights))
+    checkpoint_every: int = _DEFAULTS.checkpoint_every
+    seed: int = _DEFAULTS.seed
+    workers: int = _DEFAULTS.workers
+    prefetch: int = _DEFAULTS.prefetch
+    tensorboard_dir: str | None = _DEFAULTS.tensorboard_dir
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -72,7 +81,7 @@ def _order(n: int, seed: int, epoch: int) -> np.ndarray:
 def _save(url: str, state: dict, storage_options: dict | None) -> None:
     import torch
 
-    from soccerfactory.storage.shards import resolve_url
+    from soccerfactory.storage.fs import resolve_url
 
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -93,7 +102,7 @@ def load_checkpoint(url: str, storage_options: dict | None = None) -> dict:
         ValueError: a directory, or a file that is truncated, foreign or would run code.
     """
     from soccerfactory.curation.safe_load import load_state
-    from soccerfactory.storage.shards import resolve_url
+    from soccerfactory.storage.fs import resolve_url
 
     fs, path = resolve_url(url, storage_options)
     if not fs.exists(path):

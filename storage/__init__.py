@@ -1,1 +1,8 @@
-"""SoccerFactory storage."""
+"""SoccerFactory storage (layer 1): shards, run records and the DuckDB catalog over fsspec.
+
+Imports nothing of curation, model or flows. Inside, imports go one way, lowest first:
+``fields`` (ids, times), ``fs`` (URLs, atomic writes), ``schemas``, ``manifest``, ``shards``,
+``run_records``, ``runs`` (liveness, claims); then the catalog: ``locations``, ``catalog_sql``,
+``quarantine``, ``views``, ``catalog``; on top ``repair`` (rebuild, verify), ``sync``,
+``readonly`` and ``export``. Import from the submodules; this file re-exports nothing.
+"""

@@ -4,6 +4,11 @@ It catalogues synthetic ground truth (``gt_*`` views) and curated shards. Views 
 files in place (nothing is copied), so the Parquet stays the truth and ``rebuild_catalog`` can
 always recreate the file from the shard manifests and run records.
 
+This module opens the catalog and writes its rows. Below it: the SQL of its tables
+(``storage/catalog_sql.py``), quarantine (``storage/quarantine.py``) and the views
+(``storage/views.py``); above it: ``rebuild_catalog`` and ``verify_catalog``
+(``storage/repair.py``) and ``sync_catalog`` (``storage/sync.py``).
+
 Tables (the catalog's own state):
     runs       one row per curation run (from run records)
     failures   what failed in a run: source_url, clip_id (null = the whole source), stage, reason
@@ -35,8 +40,7 @@ import json
 import logging
 import os
 import time
-import uuid
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -45,46 +49,34 @@ import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from soccerfactory.storage.catalog_schema import _TABLES_DDL
+from soccerfactory.storage.catalog_sql import CATALOG_TABLES, TABLES_DDL, comment
 from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.failpoints import failpoint
+from soccerfactory.storage.fs import is_local_url, resolve_url
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS
 from soccerfactory.storage.locations import GROUND_TRUTH_KEY, META_DDL, Locator, ensure_root, get_meta, read_locator, set_meta, shards_root_of
-from soccerfactory.storage.quarantine import QUARANTINE_DDL, check_shards, quarantine_shard, verify_catalog
-from soccerfactory.storage.runs import mark_interrupted_runs
+from soccerfactory.storage.manifest import ShardManifest
+from soccerfactory.storage.quarantine import QUARANTINE_DDL, check_shards, quarantine_shard
+from soccerfactory.storage.run_records import validate_run_record
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
-from soccerfactory.storage.shards import (
-    ShardManifest,
-    is_local_url,
-    resolve_url,
-    scan_manifests,
-    scan_run_records,
-    validate_run_record,
-)
-from soccerfactory.storage.views import (
-    AGGREGATE_VIEWS,
-    DATA_VIEWS,
-    _comment,
-    follow_location,
-    ground_truth_view_sql,
-    refresh_views,
-)
+from soccerfactory.storage.views import follow_location, ground_truth_view_sql, refresh_views
 
 __all__ = [
-    "register_ground_truth",
-    "connect",
     "CatalogLockedError",
-    "ensure_catalog",
-    "register_shards",
-    "record_run",
-    "rebuild_catalog",
-    "verify_catalog",
     "register_filesystem",
-    "DATA_VIEWS",
-    "AGGREGATE_VIEWS",
-    "CATALOG_TABLES",
+    "register_known_filesystems",
+    "connect",
+    "register_ground_truth",
+    "create_tables",
+    "ensure_catalog",
+    "insert_shard",
+    "register_shards",
+    "insert_run",
+    "record_run",
+    "record_training_run",
+    "record_evaluations",
+    "record_event_labels",
 ]
-
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +102,9 @@ def register_filesystem(fs: fsspec.AbstractFileSystem) -> None:
     _FILESYSTEMS[_protocol(fs)] = fs
 
 
-def _register_filesystems(connection: duckdb.DuckDBPyConnection) -> None:
+def register_known_filesystems(connection: duckdb.DuckDBPyConnection) -> None:
+    """Register on ``connection`` every filesystem given to ``register_filesystem`` (``connect``
+    and ``readonly.open_read_only`` call it on each connection they open)."""
     if not _FILESYSTEMS:
         return
     # Registration is per database instance, which connections to the same file share.
@@ -156,7 +150,7 @@ def connect(path: str | os.PathLike, read_only: bool = False, wait_s: float = 30
         # path would otherwise fetch httpfs). Instance-wide settings: every connection sets them.
         connection.execute("SET autoinstall_known_extensions = false")
         connection.execute("SET autoload_known_extensions = false")
-        _register_filesystems(connection)
+        register_known_filesystems(connection)
         follow_location(connection, path, read_only)
     except BaseException:
         connection.close()
@@ -174,7 +168,7 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
     counts: dict[str, int] = {}
     Path(catalog).parent.mkdir(parents=True, exist_ok=True)
     with connect(catalog) as connection:
-        _create_tables(connection)
+        create_tables(connection)
         locator = ensure_root(connection, catalog, None)
         stored = json.loads(get_meta(connection, GROUND_TRUTH_KEY) or "{}")
         for table in GROUND_TRUTH_SCHEMAS:
@@ -189,27 +183,14 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 
 # ---------------------------------------------------------------------------------------------
-# Schema of the catalog
+# The catalog's tables
 
 
-CATALOG_TABLES: tuple[str, ...] = (
-    "runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels", "quarantine", "catalog_meta",
-)
-#: Tables whose rows exist only in the catalog (written by the train / evaluate flows); a rebuild
-#: copies them from the old catalog instead of re-deriving them from files.
-MODEL_TABLES: tuple[str, ...] = ("training_runs", "evaluations", "event_labels")
-
-
-def _refresh_views(connection: duckdb.DuckDBPyConnection, storage_options: Mapping[str, Any] | None = None) -> list[str]:
-    """``views.refresh_views`` for the catalog file this connection has open (kept for callers)."""
-    path = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
-    return refresh_views(connection, path, storage_options)
-
-
-def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(_TABLES_DDL + QUARANTINE_DDL + META_DDL)
+def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``) and comment them."""
+    connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL)
     for table in CATALOG_TABLES:
-        _comment(connection, "TABLE", table)
+        comment(connection, "TABLE", table)
 
 
 @contextmanager
@@ -220,7 +201,7 @@ def _write_transaction(path: str | os.PathLike, wait_s: float) -> Iterator[duckd
     with connect(path, wait_s=wait_s) as connection:
         connection.execute("BEGIN TRANSACTION")
         try:
-            _create_tables(connection)
+            create_tables(connection)
             yield connection
             connection.execute("COMMIT")
         except BaseException:
@@ -233,7 +214,7 @@ def ensure_catalog(path: str | os.PathLike, wait_s: float = 30.0) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with connect(path, wait_s=wait_s) as connection:
         connection.execute("BEGIN TRANSACTION")
-        _create_tables(connection)
+        create_tables(connection)
         connection.execute("COMMIT")
         refresh_views(connection, path)
 
@@ -242,7 +223,11 @@ def ensure_catalog(path: str | os.PathLike, wait_s: float = 30.0) -> None:
 # Registration
 
 
-def _insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest, clips: pa.Table, run_id: str | None, locator: Locator) -> None:
+def insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest, clips: pa.Table, run_id: str | None, locator: Locator) -> None:
+    """Upsert one checked shard's ``shards`` row and its ``clips`` row, and clear its ``quarantine`` row.
+
+    Runs inside the caller's transaction. ``run_id`` None: the manifest's ``metadata.run_id``.
+    """
     rows = manifest.rows
     run_id = run_id if run_id is not None else manifest.metadata.get("run_id")
     row_names = [f"rows_{table}" for table in SHARD_SCHEMAS]
@@ -309,11 +294,11 @@ def register_shards(
     with connect(path, wait_s=wait_s) as connection:
         connection.execute("BEGIN TRANSACTION")
         try:
-            _create_tables(connection)
+            create_tables(connection)
             # The first shards registered fix the root; a call with none (a refresh) must not.
             locator = ensure_root(connection, path, shards_root_of(manifests[0].url)) if manifests else read_locator(connection, path)
             for manifest, clips in loaded:
-                _insert_shard(connection, manifest, clips, run_id, locator)
+                insert_shard(connection, manifest, clips, run_id, locator)
             quarantined = [quarantine_shard(connection, locator, r.manifest.match_id, r.manifest.clip_id, r.file, r.reason, r.manifest) for r in rejected]
             failpoint("register-shards:in-transaction")
             connection.execute("COMMIT")
@@ -326,7 +311,8 @@ def register_shards(
     return {"registered": len(loaded), "shards": total, "quarantined": quarantined + dropped, "dropped": dropped}
 
 
-def _insert_run(connection: duckdb.DuckDBPyConnection, record: Mapping[str, Any]) -> int:
+def insert_run(connection: duckdb.DuckDBPyConnection, record: Mapping[str, Any]) -> int:
+    """Upsert one validated run record's ``runs`` row and replace its ``failures`` rows; returns how many failures."""
     failures = record.get("failures", [])
     n_failed = record.get("n_failed")
     values = [
@@ -359,7 +345,7 @@ def _insert_run(connection: duckdb.DuckDBPyConnection, record: Mapping[str, Any]
 
 
 def record_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float = 30.0) -> None:
-    """Upsert a run (see ``shards.validate_run_record`` for the fields) and replace its failures.
+    """Upsert a run (see ``run_records.validate_run_record`` for the fields) and replace its failures.
 
     ``n_failed`` defaults to the number of failures listed.
 
@@ -368,7 +354,7 @@ def record_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float
     """
     record = validate_run_record(record)
     with _write_transaction(path, wait_s) as connection:
-        _insert_run(connection, record)
+        insert_run(connection, record)
 
 
 def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float = 30.0) -> None:
@@ -409,155 +395,3 @@ def record_event_labels(path: str | os.PathLike, rows: Sequence[Mapping[str, Any
         connection.executemany(f"INSERT INTO event_labels VALUES ({', '.join('?' * len(EVENT_LABEL_COLUMNS))})",
                                [[r.get(c) for c in EVENT_LABEL_COLUMNS] for r in rows])
     return len(rows)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rebuild
-
-
-_MANAGED_VIEWS = set(DATA_VIEWS) | set(AGGREGATE_VIEWS)
-
-
-def _user_objects(connection: duckdb.DuckDBPyConnection) -> tuple[list[tuple[str, str]], list[str]]:
-    """Views this module does not manage (gt_* and analysts' own), and other tables."""
-    views = connection.execute(
-        "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND NOT temporary AND schema_name = 'main' ORDER BY view_oid"
-    ).fetchall()
-    tables = connection.execute("SELECT table_name FROM duckdb_tables() WHERE NOT internal AND NOT temporary AND schema_name = 'main'").fetchall()
-    kept = [(name, sql) for name, sql in views if name not in _MANAGED_VIEWS]
-    others = [name for (name,) in tables if name not in CATALOG_TABLES]
-    return kept, others
-
-
-def _restore_views(connection: duckdb.DuckDBPyConnection, views: list[tuple[str, str]], problems: list[str]) -> list[str]:
-    pending, restored = list(views), []
-    # Views may depend on each other; retry until a pass makes no progress.
-    while pending:
-        failed = []
-        for name, sql in pending:
-            try:
-                connection.execute(sql)
-                restored.append(name)
-            except duckdb.Error as error:
-                failed.append((name, sql, str(error).splitlines()[0]))
-        if len(failed) == len(pending):
-            problems.extend(f"view {name} was not carried over: {reason}" for name, _, reason in failed)
-            break
-        pending = [(name, sql) for name, sql, _ in failed]
-    return restored
-
-
-def _ground_truth_files(connection: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]]:
-    """gt table -> the files its view reads, from an old catalog's meta (absolute, to re-store)."""
-    locator = read_locator(connection, path)
-    stored = json.loads(get_meta(connection, GROUND_TRUTH_KEY) or "{}")
-    return {table: [locator.resolve(f) for f in files] for table, files in stored.items()}
-
-
-def _remove_database_file(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        try:
-            candidate.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def rebuild_catalog(
-    root: str | os.PathLike,
-    path: str | os.PathLike,
-    storage_options: Mapping[str, Any] | None = None,
-    wait_s: float = 30.0,
-) -> dict[str, Any]:
-    """Recreate the catalog from the shard manifests and run records under ``root``.
-
-    The new catalog is built in a temporary file next to ``path`` and moved over it while the old
-    one's write lock is held, so a reader sees the old catalog or the new one. Views this module
-    does not manage (``gt_*``, analysts' own) are carried over when they still bind; other tables
-    are not (they are listed in problems).
-
-    Every shard gets the full check (``quarantine.check_shards``); one that fails it (a schema
-    version this code does not read, a missing column, a file that differs from its manifest) is
-    quarantined and named in one line of problems, and the others are rebuilt.
-
-    Returns:
-        {"shards", "clips", "runs", "failures": row counts, "views_kept": names,
-         "problems": one line per manifest, shard, run record, view or table that was left out}.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    old = None
-    if path.exists():
-        try:
-            old = connect(path, wait_s=wait_s)
-        except CatalogLockedError:
-            raise
-        except duckdb.Error as error:
-            # A damaged catalog is exactly what a rebuild is for; nobody can be writing to it.
-            problems.append(f"old catalog {path} could not be opened and was replaced: {str(error).splitlines()[0]}")
-    temporary = path.with_name(f".{path.name}.rebuild-{uuid.uuid4().hex[:12]}")
-    try:
-        # Scan while holding the old catalog's lock: a registration that waits for us lands in the
-        # new file, and one that finished before us has its shard on storage already.
-        # Files are checked below, so a shard with a bad file is quarantined rather than unlisted.
-        manifests, manifest_problems = scan_manifests(root, storage_options, check_files=False)
-        problems += manifest_problems
-        mark_interrupted_runs(root, storage_options)  # a dead run must not come back as `running`
-        records, run_problems = scan_run_records(root, storage_options)
-        problems += run_problems
-        loaded, rejected = check_shards(manifests, storage_options, full=True)
-        problems += [f"{r.line} (quarantined)" for r in rejected]
-        for manifest, _ in loaded:
-            if not is_local_url(manifest.url):
-                register_filesystem(resolve_url(manifest.url, storage_options)[0])
-        kept_views, other_tables = _user_objects(old) if old is not None else ([], [])
-        ground_truth = _ground_truth_files(old, path) if old is not None else {}
-        # gt_* views recorded in the meta are recreated from it (for where the new catalog is).
-        kept_views = [(name, sql) for name, sql in kept_views if not (name.startswith("gt_") and name[3:] in ground_truth)]
-        problems += [f"table {name} was not carried over (only the catalog's own tables are rebuilt)" for name in other_tables]
-
-        with closing(connect(temporary, wait_s=0)) as connection:
-            connection.execute("BEGIN TRANSACTION")
-            _create_tables(connection)
-            locator = ensure_root(connection, temporary, root)
-            for manifest, clips in loaded:
-                _insert_shard(connection, manifest, clips, None, locator)
-            for r in rejected:
-                quarantine_shard(connection, locator, r.manifest.match_id, r.manifest.clip_id, r.file, r.reason, r.manifest)
-            if ground_truth:
-                set_meta(connection, GROUND_TRUTH_KEY, {t: [locator.store(f) for f in files] for t, files in ground_truth.items()})
-            n_failures = sum(_insert_run(connection, record) for record in records)
-            if old is not None:
-                for table in MODEL_TABLES:
-                    try:
-                        rows = old.execute(f"SELECT * FROM {table}").fetchall()
-                    except duckdb.Error:
-                        continue  # a catalog from before the table existed
-                    if rows:
-                        connection.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
-            connection.execute("COMMIT")
-            problems += refresh_views(connection, temporary, storage_options)
-            restored = _restore_views(connection, kept_views, problems)
-            n_shards, n_clips = connection.execute("SELECT (SELECT count(*) FROM shards), (SELECT count(*) FROM clips)").fetchone()
-            connection.execute("CHECKPOINT")
-        # A WAL left next to the new file would be replayed into it: fold the old one in first
-        # (or drop it with a catalog that could not be opened).
-        if old is not None:
-            old.execute("CHECKPOINT")
-        else:
-            path.with_name(path.name + ".wal").unlink(missing_ok=True)
-        os.replace(temporary, path)
-    except BaseException:
-        _remove_database_file(temporary)
-        raise
-    finally:
-        if old is not None:
-            old.close()
-    return {
-        "shards": n_shards,
-        "clips": n_clips,
-        "runs": len(records),
-        "failures": n_failures,
-        "views_kept": restored,
-        "problems": problems,
-    }

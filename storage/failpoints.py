@@ -8,11 +8,11 @@ reached in this process (``write-shard:after-parquet:3``: after the third Parque
 point inside a loop can be hit between any two iterations.
 
 The variable is read once, at import: when it is unset, ``failpoint`` is one global lookup and a
-``return``, so the calls can stay in production code. ``python -m soccerfactory.flows.faults``
+``return``, so the calls can stay in production code. ``python -m soccerfactory.flows.bench_faults``
 (``make faults``) drives every point through a real ``soccerfactory curate`` and checks that the
 next run leaves the catalog and the files as a clean run would.
 
-Points (keep this list in step with the calls; ``flows/faults.py`` runs each):
+Points (keep this list in step with the calls; ``flows/bench_faults.py`` runs each):
 
     run:locked                     the run holds its lock; no run record yet
     run:started                    the ``running`` record is written; catalog not touched yet

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from soccerfactory.storage.shards import is_local_url, resolve_url
+from soccerfactory.storage.fs import is_local_url, resolve_url
 
 __all__ = ["Locator", "META_DDL", "read_locator", "ensure_root", "get_meta", "set_meta", "shards_root_of", "duckdb_spellings"]
 

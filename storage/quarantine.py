@@ -8,42 +8,36 @@ When the checks run:
 * registration (``register_shards``, ``rebuild_catalog``, a restore by ``verify_catalog``): the
   full check of that shard: a schema version this code reads, every table and stable column,
   every file's size and sha256, the one clips row.
-* ``soccerfactory catalog verify`` (:func:`verify_catalog`): the full check of every registered
+* ``soccerfactory catalog verify`` (``repair.verify_catalog``): the full check of every registered
   shard; quarantined shards are checked again and put back when their shard is sound now.
 
 A quarantined clip's rows leave ``shards`` and ``clips`` (so no view shows it) and one
 ``quarantine`` row names the file and the reason. Registering the clip again (``curate``
 re-curates a damaged shard) clears the row.
+
+This module sits below the views (a view refresh quarantines through it) and the catalog; the
+repairs that open the catalog themselves (``verify_catalog``, ``rebuild_catalog``) are in
+``storage/repair.py``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from soccerfactory.storage.locations import Locator, read_locator, shards_root_of
+from soccerfactory.storage.catalog_sql import registered_shards
+from soccerfactory.storage.fs import is_local_url, resolve_url
+from soccerfactory.storage.locations import Locator, shards_root_of
+from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.schemas import READABLE_SHARD_SCHEMA_VERSIONS, SHARD_SCHEMAS
-from soccerfactory.storage.shards import (
-    CorruptShardError,
-    ShardManifest,
-    check_shard_files,
-    is_local_url,
-    read_manifest,
-    read_shard,
-    resolve_url,
-    shard_file_urls,
-)
-from soccerfactory.storage.views import registered_shards
+from soccerfactory.storage.shards import CorruptShardError, check_shard_files, read_shard, shard_file_urls
 
-__all__ = ["QUARANTINE_DDL", "Rejected", "check_shards", "quarantine_shard", "check_registered", "verify_catalog"]
+__all__ = ["QUARANTINE_DDL", "Rejected", "shard_problem", "check_shards", "quarantine_shard", "check_registered"]
 
 log = logging.getLogger(__name__)
 
@@ -177,23 +171,6 @@ def quarantine_shard(
     return line
 
 
-def _registered_manifests(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[ShardManifest]:
-    """The registered shards as manifests rebuilt from their catalog rows (nothing is read)."""
-    rows = connection.execute(
-        "SELECT match_id, clip_id, shard_key, schema_version, config_hash, code_version, created_at, manifest_url, files "
-        "FROM shards ORDER BY match_id, clip_id"
-    ).fetchall()
-    manifests = []
-    for match_id, clip_id, key, version, config_hash, code_version, created_at, url, files in rows:
-        manifests.append(
-            ShardManifest(
-                match_id=match_id, clip_id=clip_id, shard_key=key, schema_version=version, config_hash=config_hash or "",
-                code_version=code_version or "", created_at=(created_at.isoformat() if created_at else "1970-01-01T00:00:00+00:00"),
-                files=json.loads(files), url=locator.resolve(url),
-            )
-        )
-    return manifests
-
 
 def _remote_sizes(urls: Iterable[str], storage_options: Mapping[str, Any] | None) -> dict[str, int]:
     """Stripped path -> size of every file under the shards folders of these remote URLs: one
@@ -239,75 +216,3 @@ def check_registered(
             lines.append(quarantine_shard(connection, locator, match_id, clip_id, *problem))
     return lines
 
-
-def verify_catalog(
-    catalog: str | os.PathLike, full: bool = True, storage_options: Mapping[str, Any] | None = None, wait_s: float = 30.0
-) -> dict[str, Any]:
-    """Check every registered shard against its manifest; quarantine the bad, restore the repaired.
-
-    The files are read without holding the catalog's write lock (a full check reads every byte);
-    a verdict is applied only if the clip still has the shard that was checked.
-
-    Args:
-        full: sha256 and columns too (reads every file); otherwise sizes only.
-
-    Returns:
-        {"checked": shards checked, "full": full, "quarantined": a line per shard quarantined now,
-         "restored": a line per quarantined shard put back, "in_quarantine": a line per shard
-         still quarantined, "shards": shards registered now}.
-
-    Raises:
-        FileNotFoundError: no catalog at ``catalog``.
-        CatalogLockedError: another writer held the catalog for more than ``wait_s``.
-    """
-    from soccerfactory.storage.catalog import _create_tables, _insert_shard, connect
-    from soccerfactory.storage.views import refresh_views
-
-    path = Path(catalog)
-    if not path.is_file():
-        raise FileNotFoundError(f"no catalog at {path}: pass --catalog, or run `soccerfactory curate` or `soccerfactory catalog rebuild` first")
-    with connect(path, wait_s=wait_s) as connection:
-        _create_tables(connection)  # a catalog from before the quarantine table
-        locator = read_locator(connection, path)
-        registered = _registered_manifests(connection, locator)
-        held = connection.execute("SELECT match_id, clip_id, manifest_url FROM quarantine ORDER BY ALL").fetchall()
-
-    bad = [(manifest, problem) for manifest in registered if (problem := shard_problem(manifest, full, storage_options))]
-    candidates = []
-    for _, _, stored in held:
-        try:
-            candidates.append(read_manifest(locator.resolve(stored), storage_options))
-        except (FileNotFoundError, ValueError, TypeError, AttributeError):
-            continue  # still no sound manifest: stays quarantined
-    repaired, _ = check_shards(candidates, storage_options, full=True)
-
-    with connect(path, wait_s=wait_s) as connection:
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            quarantined = []
-            for manifest, problem in bad:
-                still = connection.execute(
-                    "SELECT count(*) FROM shards WHERE match_id = ? AND clip_id = ? AND shard_key = ?",
-                    [manifest.match_id, manifest.clip_id, manifest.shard_key],
-                ).fetchone()[0]
-                if still:
-                    quarantined.append(quarantine_shard(connection, locator, manifest.match_id, manifest.clip_id, *problem, manifest=manifest))
-            restored = []
-            for manifest, clips in repaired:
-                _insert_shard(connection, manifest, clips, None, locator)
-                restored.append(f"{manifest.match_id}/{manifest.clip_id}: {manifest.url}: sound again, back in the views")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        quarantined += refresh_views(connection, path, storage_options)
-        remaining = connection.execute("SELECT match_id, clip_id, file, reason FROM quarantine ORDER BY match_id, clip_id").fetchall()
-        n_shards = connection.execute("SELECT count(*) FROM shards").fetchone()[0]
-    return {
-        "checked": len(registered),
-        "full": full,
-        "quarantined": quarantined,
-        "restored": restored,
-        "in_quarantine": [f"{m}/{c}: {locator.resolve(f)}: {r}" for m, c, f, r in remaining],
-        "shards": n_shards,
-    }

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import duckdb
 
+from soccerfactory.storage.catalog import CatalogLockedError, register_known_filesystems
 from soccerfactory.storage.locations import duckdb_spellings, read_locator
 from soccerfactory.storage.views import follow_location, view_files
 
@@ -123,8 +124,6 @@ def check_read_only(statements: Sequence[Any]) -> None:
 
 def _attach(connection: duckdb.DuckDBPyConnection, path: Path, alias: str, wait_s: float) -> None:
     # A writer (curate) holds the file's lock for seconds at a time: wait for it, as connect does.
-    from soccerfactory.storage.catalog import CatalogLockedError
-
     deadline, delay = time.monotonic() + wait_s, 0.1
     while True:
         try:
@@ -151,8 +150,6 @@ def open_read_only(catalog_path: str | os.PathLike, wait_s: float = 30.0) -> tup
         CatalogLockedError: a writer held the catalog for more than ``wait_s``.
         duckdb.Error: the catalog cannot be opened, or (a moved catalog) a shard file cannot be bound.
     """
-    from soccerfactory.storage.catalog import _register_filesystems
-
     path = Path(catalog_path)
     if not path.is_file():
         raise FileNotFoundError(f"no catalog at {path}: run `soccerfactory demo` or `soccerfactory curate` first")
@@ -162,7 +159,7 @@ def open_read_only(catalog_path: str | os.PathLike, wait_s: float = 30.0) -> tup
     try:
         _attach(connection, path, alias, wait_s)
         connection.execute(f'USE "{alias}"')
-        _register_filesystems(connection)
+        register_known_filesystems(connection)
         follow_location(connection, path, read_only=True)  # TEMP views when the catalog has moved
         files = view_files(connection, read_locator(connection, path))
         connection.execute("SET allowed_paths = ?", [_allowed(files)])

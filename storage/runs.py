@@ -40,18 +40,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from soccerfactory.storage.shards import (
-    MANIFEST_NAME,
-    TEMP_MARK,
-    ShardManifest,
-    is_local_url,
-    is_stale_shard_file,
-    read_manifest,
-    resolve_url,
-    scan_run_records,
-    utc_now,
-    write_run_record,
-)
+from soccerfactory.storage.fields import utc_now
+from soccerfactory.storage.fs import TEMP_MARK, is_local_url, resolve_url
+from soccerfactory.storage.manifest import MANIFEST_NAME, ShardManifest
+from soccerfactory.storage.run_records import scan_run_records, write_run_record
+from soccerfactory.storage.shards import is_stale_shard_file, read_manifest
 
 __all__ = [
     "HeldLock",

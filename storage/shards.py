@@ -16,6 +16,9 @@ concurrently can delete each other's files (the flows give each clip to one task
 
 On local disks the moves are ``os.replace`` (atomic) and the data is fsynced; on object stores
 ``fs.mv`` is a copy and a delete, which is still safe because readers only follow the manifest.
+
+Beside this module: the manifest type and its JSON codec (``storage/manifest.py``), URLs and
+atomic writes (``storage/fs.py``), run records (``storage/run_records.py``).
 """
 
 from __future__ import annotations
@@ -25,26 +28,22 @@ import json
 import logging
 import os
 import posixpath
-import re
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.storage.failpoints import failpoint
+from soccerfactory.storage.fields import SAFE_ID, check_id, utc_now
+from soccerfactory.storage.fs import TEMP_MARK, resolve_url, to_url, write_bytes_atomic
+from soccerfactory.storage.manifest import MANIFEST_NAME, ShardManifest, check_shard_key, clip_content_hash
 from soccerfactory.storage.schemas import SHARD_SCHEMA_VERSION, SHARD_SCHEMAS, conform_table
 
 __all__ = [
-    "ShardManifest",
     "CorruptShardError",
     "ShardCollisionError",
-    "clip_content_hash",
     "write_shard",
     "read_manifest",
     "find_manifest",
@@ -55,29 +54,12 @@ __all__ = [
     "delete_shard",
     "shard_file_urls",
     "shard_dir_url",
-    "write_json_atomic",
-    "write_run_record",
-    "list_run_records",
-    "scan_run_records",
-    "validate_run_record",
-    "resolve_url",
-    "is_local_url",
     "verify_shard",
     "check_shard_files",
     "is_stale_shard_file",
-    "TEMP_MARK",
 ]
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "manifest.json"
-_MANIFEST_KIND = "soccerfactory.shard_manifest"
-_RUN_KIND = "soccerfactory.run_record"
-_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
-_SHARD_KEY = re.compile(r"[0-9a-f]{16,128}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-#: Marks the temporary file of an atomic write (``.<name>.tmp-<hex>``); what dead writers leave.
-TEMP_MARK = ".tmp-"
 
 
 class CorruptShardError(Exception):
@@ -113,249 +95,19 @@ class ShardCollisionError(ValueError):
         return (type(self), (self.manifest_url, self.existing_source, self.existing_hash, self.expected_hash))
 
 
-def clip_content_hash(manifest: ShardManifest) -> str | None:
-    """The clip content hash a manifest records (``metadata.clip.content_hash``, as curate writes it)."""
-    clip = manifest.metadata.get("clip")
-    value = clip.get("content_hash") if isinstance(clip, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _check_id(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not _SAFE_ID.fullmatch(value) or value in (".", ".."):
-        raise ValueError(f"{kind} {value!r} must be 1-200 characters from [A-Za-z0-9._-] (and not '.' or '..')")
-    return value
-
-
-def _check_shard_key(value: object) -> str:
-    if not isinstance(value, str) or not _SHARD_KEY.fullmatch(value):
-        raise ValueError(f"shard_key {value!r} must be 16-128 lowercase hex characters")
-    return value
-
-
-def _check_time(kind: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{kind} {value!r} must be an ISO 8601 string")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{kind} {value!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{kind} {value!r} has no time zone; write UTC, e.g. 2024-05-01T12:00:00+00:00")
-    return value
-
-
-def utc_now() -> str:
-    """Now as ISO 8601 UTC with microseconds, the format manifests and run records use."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
 # ---------------------------------------------------------------------------------------------
-# URLs and atomic writes
-
-
-def resolve_url(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The fsspec filesystem and the path inside it for ``url`` (local paths become absolute)."""
-    fs, path = fsspec.core.url_to_fs(os.fspath(url), **dict(storage_options or {}))
-    return fs, path.rstrip("/") or "/"
-
-
-def is_local_url(url: str | os.PathLike) -> bool:
-    """Whether ``url`` is a plain path or ``file://`` URL (so DuckDB and ``os`` can open it directly)."""
-    text = os.fspath(url)
-    return "://" not in text or text.startswith(("file://", "local://"))
-
-
-def _to_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    # Local files are named by their plain absolute path so DuckDB reads them without fsspec.
-    return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some filesystems do not support fsync on directories
-    finally:
-        os.close(descriptor)
-
-
-def _write_bytes_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    directory, name = posixpath.split(path)
-    fs.makedirs(directory, exist_ok=True)
-    temporary = posixpath.join(directory, f".{name}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
-    try:
-        if isinstance(fs, LocalFileSystem):
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            failpoint("atomic-write:before-replace")
-            os.replace(temporary, path)
-            _fsync_dir(directory)
-        else:
-            with fs.open(temporary, "wb") as handle:
-                handle.write(data)
-            fs.mv(temporary, path)
-    except BaseException:
-        try:
-            if fs.exists(temporary):
-                fs.rm(temporary)
-        except Exception:  # the original error matters more than a leftover temp file
-            pass
-        raise
-
-
-def write_json_atomic(url: str | os.PathLike, obj: Any, storage_options: Mapping[str, Any] | None = None) -> str:
-    """Write ``obj`` as JSON to ``url`` so a reader sees the old file or the new one, never half.
-
-    Returns:
-        the URL written (local files as plain absolute paths).
-
-    Raises:
-        ValueError: when ``obj`` is not JSON-serialisable (NaN and infinities included).
-    """
-    try:
-        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"cannot write {os.fspath(url)} as JSON: {error}") from None
-    fs, path = resolve_url(url, storage_options)
-    _write_bytes_atomic(fs, path, (text + "\n").encode("utf-8"))
-    return _to_url(fs, path)
-
-
-# ---------------------------------------------------------------------------------------------
-# Manifests
-
-
-@dataclass(frozen=True)
-class ShardManifest:
-    """What one committed shard holds.
-
-    Attributes:
-        match_id, clip_id: the clip; safe characters only ([A-Za-z0-9._-]).
-        shard_key: lowercase hex hash of everything that decides the content (>= 16 chars).
-        schema_version: ``SHARD_SCHEMA_VERSION`` the files were written with.
-        config_hash, code_version: what produced the shard.
-        created_at: ISO 8601 UTC.
-        files: table -> {"path": file name relative to the shard dir, "rows": int, "bytes": int,
-            "sha256": hex}.
-        metadata: JSON-serialisable extras (resolved config, model versions, clip info).
-        url: where manifest.json lives (filled in on write and read; not stored in the file).
-    """
-
-    match_id: str
-    clip_id: str
-    shard_key: str
-    schema_version: str
-    config_hash: str
-    code_version: str
-    created_at: str
-    # Compared but not hashed (dicts are unhashable): manifests can go in sets and dict keys.
-    files: dict[str, dict[str, Any]] = field(hash=False)
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
-    url: str = ""
-
-    def __post_init__(self) -> None:
-        _check_id("match_id", self.match_id)
-        _check_id("clip_id", self.clip_id)
-        _check_shard_key(self.shard_key)
-        for name in ("schema_version", "config_hash", "code_version", "url"):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
-        if not self.schema_version:
-            raise ValueError("schema_version is empty")
-        _check_time("created_at", self.created_at)
-        if not isinstance(self.metadata, dict):
-            raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}")
-        if not isinstance(self.files, dict) or not self.files:
-            raise ValueError("files must be a non-empty dict: table -> {path, rows, bytes, sha256}")
-        files = {}
-        for table, entry in self.files.items():
-            _check_id("table name", table)
-            if not isinstance(entry, Mapping) or set(entry) != {"path", "rows", "bytes", "sha256"}:
-                raise ValueError(f"files[{table!r}] must have exactly path, rows, bytes, sha256; got {entry!r}")
-            path = entry["path"]
-            if not isinstance(path, str) or not _SAFE_ID.fullmatch(path) or path.startswith("."):
-                raise ValueError(f"files[{table!r}].path {path!r} must be a plain file name in the shard dir")
-            for count in ("rows", "bytes"):
-                if not isinstance(entry[count], int) or isinstance(entry[count], bool) or entry[count] < 0:
-                    raise ValueError(f"files[{table!r}].{count} must be an int >= 0, got {entry[count]!r}")
-            if not isinstance(entry["sha256"], str) or not _SHA256.fullmatch(entry["sha256"]):
-                raise ValueError(f"files[{table!r}].sha256 {entry['sha256']!r} is not a sha256 hex digest")
-            files[table] = dict(entry)
-        # Own copies, so the caller's dicts changing later cannot change a committed manifest.
-        object.__setattr__(self, "files", files)
-        try:
-            object.__setattr__(self, "metadata", json.loads(json.dumps(self.metadata, allow_nan=False)))
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"metadata is not JSON-serialisable: {error}") from None
-
-    @property
-    def rows(self) -> dict[str, int]:
-        """table -> row count."""
-        return {table: entry["rows"] for table, entry in self.files.items()}
-
-    @property
-    def dir_url(self) -> str:
-        """The shard directory (the manifest's parent)."""
-        if not self.url:
-            raise ValueError(f"manifest of {self.match_id}/{self.clip_id} has no url; read it with read_manifest")
-        return self.url.rsplit("/", 1)[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": _MANIFEST_KIND,
-            "match_id": self.match_id,
-            "clip_id": self.clip_id,
-            "shard_key": self.shard_key,
-            "schema_version": self.schema_version,
-            "config_hash": self.config_hash,
-            "code_version": self.code_version,
-            "created_at": self.created_at,
-            "files": self.files,
-            "metadata": self.metadata,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str | bytes, url: str = "") -> ShardManifest:
-        """Parse and validate a manifest.
-
-        Raises:
-            ValueError: naming ``url`` and what is wrong (not JSON, missing or bad field).
-        """
-        where = url or "<manifest>"
-        try:
-            data = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"shard manifest {where} is not valid JSON: {error}") from None
-        if not isinstance(data, dict) or data.get("kind") != _MANIFEST_KIND:
-            raise ValueError(f"shard manifest {where} is not a SoccerFactory shard manifest (kind != {_MANIFEST_KIND!r})")
-        required = ("match_id", "clip_id", "shard_key", "schema_version", "config_hash", "code_version", "created_at", "files")
-        missing = [name for name in required if name not in data]
-        if missing:
-            raise ValueError(f"shard manifest {where} lacks {missing}")
-        try:
-            return cls(**{name: data[name] for name in required}, metadata=data.get("metadata", {}), url=url)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"shard manifest {where}: {error}") from None
+# Finding manifests
 
 
 def shard_dir_url(root: str | os.PathLike, match_id: str, clip_id: str, storage_options: Mapping[str, Any] | None = None) -> str:
     """URL of the directory that holds clip ``match_id/clip_id`` under ``root``."""
     fs, path = resolve_url(root, storage_options)
-    return _to_url(fs, _shard_dir(path, match_id, clip_id))
+    return to_url(fs, _shard_dir(path, match_id, clip_id))
 
 
 def _shard_dir(root_path: str, match_id: str, clip_id: str) -> str:
-    _check_id("match_id", match_id)
-    _check_id("clip_id", clip_id)
+    check_id("match_id", match_id)
+    check_id("clip_id", clip_id)
     return posixpath.join(root_path, "shards", f"match_id={match_id}", f"clip_id={clip_id}")
 
 
@@ -373,7 +125,7 @@ def read_manifest(url: str | os.PathLike, storage_options: Mapping[str, Any] | N
         ValueError: the manifest is corrupt (message names the file).
     """
     fs, path = resolve_url(url, storage_options)
-    canonical = _to_url(fs, path)
+    canonical = to_url(fs, path)
     try:
         data = fs.cat_file(path)
     except FileNotFoundError:
@@ -392,7 +144,7 @@ def find_manifest(
     fs, path = resolve_url(root, storage_options)
     manifest_path = posixpath.join(_shard_dir(path, match_id, clip_id), MANIFEST_NAME)
     try:
-        manifest = read_manifest(_to_url(fs, manifest_path), storage_options)
+        manifest = read_manifest(to_url(fs, manifest_path), storage_options)
     except FileNotFoundError:
         return None
     if (manifest.match_id, manifest.clip_id) != (match_id, clip_id):
@@ -408,15 +160,15 @@ def find_manifests_by_prefix(
     One listing, however many clips a source has: what curate uses to see whether a source id is
     already taken by other footage. Unreadable manifests are left out (``scan_manifests`` reports them).
     """
-    _check_id("match_id", match_id)
-    if clip_prefix and not _SAFE_ID.fullmatch(clip_prefix):  # safe ids hold no glob characters
+    check_id("match_id", match_id)
+    if clip_prefix and not SAFE_ID.fullmatch(clip_prefix):  # safe ids hold no glob characters
         raise ValueError(f"clip_prefix {clip_prefix!r} must be characters from [A-Za-z0-9._-]")
     fs, path = resolve_url(root, storage_options)
     pattern = posixpath.join(path, "shards", f"match_id={match_id}", f"clip_id={clip_prefix}*", MANIFEST_NAME)
     manifests = []
     for manifest_path in sorted(fs.glob(pattern)):
         try:
-            manifests.append(ShardManifest.from_json(fs.cat_file(manifest_path), url=_to_url(fs, manifest_path)))
+            manifests.append(ShardManifest.from_json(fs.cat_file(manifest_path), url=to_url(fs, manifest_path)))
         except (ValueError, FileNotFoundError):
             continue
     return manifests
@@ -438,7 +190,7 @@ def scan_manifests(
     pattern = posixpath.join(path, "shards", "match_id=*", "clip_id=*", MANIFEST_NAME)
     manifests, problems = [], []
     for manifest_path in sorted(fs.glob(pattern)):
-        url = _to_url(fs, manifest_path)
+        url = to_url(fs, manifest_path)
         try:
             manifest = ShardManifest.from_json(fs.cat_file(manifest_path), url=url)
         except (ValueError, OSError) as error:
@@ -531,9 +283,9 @@ def write_shard(
         ValueError: a bad id or key, a missing/unknown table, a column that does not fit (the
             message names table and column), non-JSON metadata.
     """
-    _check_id("match_id", match_id)
-    _check_id("clip_id", clip_id)
-    _check_shard_key(shard_key)
+    check_id("match_id", match_id)
+    check_id("clip_id", clip_id)
+    check_shard_key(shard_key)
     missing = [name for name in SHARD_SCHEMAS if name not in tables]
     unknown = [name for name in tables if name not in SHARD_SCHEMAS]
     if missing or unknown:
@@ -550,7 +302,7 @@ def write_shard(
     fs, root_path = resolve_url(root, storage_options)
     clip_dir = _shard_dir(root_path, match_id, clip_id)
     manifest_path = posixpath.join(clip_dir, MANIFEST_NAME)
-    manifest_url = _to_url(fs, manifest_path)
+    manifest_url = to_url(fs, manifest_path)
     try:
         previous = read_manifest(manifest_url, storage_options)
     except (FileNotFoundError, ValueError):
@@ -576,7 +328,7 @@ def write_shard(
         # (the reason a shard with this key is being written again) must be replaced.
         unchanged = committed.get(file_name) == digest and _sha256_or_none(fs, file_path, len(data)) == digest
         if not unchanged:
-            _write_bytes_atomic(fs, file_path, data)
+            write_bytes_atomic(fs, file_path, data)
         files[name] = {"path": file_name, "rows": table.num_rows, "bytes": len(data), "sha256": digest}
         failpoint("write-shard:after-parquet")
 
@@ -601,7 +353,7 @@ def write_shard(
             latest = None
         _refuse_other_content(latest, manifest_url, expected_content_hash)
     failpoint("write-shard:before-manifest")
-    _write_bytes_atomic(fs, manifest_path, (manifest.to_json() + "\n").encode("utf-8"))
+    write_bytes_atomic(fs, manifest_path, (manifest.to_json() + "\n").encode("utf-8"))
     failpoint("write-shard:after-manifest")
     _remove_unreferenced(fs, clip_dir, {entry["path"] for entry in files.values()})
     return manifest
@@ -639,7 +391,7 @@ def _remove_unreferenced(fs: fsspec.AbstractFileSystem, clip_dir: str, keep: set
             try:
                 fs.rm(entry)
             except (FileNotFoundError, OSError) as error:
-                log.warning("could not delete stale shard file %s: %s", _to_url(fs, entry), error)
+                log.warning("could not delete stale shard file %s: %s", to_url(fs, entry), error)
 
 
 def read_shard(
@@ -765,106 +517,3 @@ def delete_shard(root: str | os.PathLike, match_id: str, clip_id: str, storage_o
         fs.rm(manifest_path)
     fs.rm(clip_dir, recursive=True)
     return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Run records
-
-
-def validate_run_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a run record and return a normalised copy.
-
-    A record has run_id, started_at (ISO UTC) and status; optionally finished_at, source, output,
-    config_hash, flow_run_id, n_clips, n_curated, n_skipped, n_failed and failures (each
-    {source_url, clip_id or None, stage, reason[, recorded_at]}). Other keys are kept.
-
-    Raises:
-        ValueError: naming the field that is missing or wrong.
-    """
-    if not isinstance(record, Mapping):
-        raise ValueError(f"a run record must be a dict, got {type(record).__name__}")
-    out = dict(record)
-    run_id = _check_id("run_id", out.get("run_id"))
-    where = f"run record {run_id!r}"
-    for name in ("started_at", "status"):
-        if name not in out:
-            raise ValueError(f"{where} lacks {name!r}")
-    if not isinstance(out["status"], str) or not out["status"]:
-        raise ValueError(f"{where}: status must be a non-empty string")
-    _check_time(f"{where} started_at", out["started_at"])
-    if out.get("finished_at") is not None:
-        _check_time(f"{where} finished_at", out["finished_at"])
-    for name in ("source", "output", "config_hash", "flow_run_id"):
-        if out.get(name) is not None and not isinstance(out[name], str):
-            raise ValueError(f"{where}: {name} must be a string or null, got {out[name]!r}")
-    for name in ("n_clips", "n_curated", "n_skipped", "n_failed"):
-        value = out.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ValueError(f"{where}: {name} must be an int >= 0 or null, got {value!r}")
-    failures = out.get("failures", [])
-    if not isinstance(failures, list):
-        raise ValueError(f"{where}: failures must be a list")
-    normalised = []
-    for i, failure in enumerate(failures):
-        if not isinstance(failure, Mapping):
-            raise ValueError(f"{where}: failures[{i}] must be a dict")
-        for name in ("source_url", "stage", "reason"):
-            if not isinstance(failure.get(name), str):
-                raise ValueError(f"{where}: failures[{i}].{name} must be a string, got {failure.get(name)!r}")
-        if failure.get("clip_id") is not None and not isinstance(failure["clip_id"], str):
-            raise ValueError(f"{where}: failures[{i}].clip_id must be a string or null")
-        if failure.get("recorded_at") is not None:
-            _check_time(f"{where} failures[{i}].recorded_at", failure["recorded_at"])
-        normalised.append({"clip_id": None, **failure})
-    out["failures"] = normalised
-    out["kind"] = _RUN_KIND
-    return out
-
-
-def _runs_dir(root_path: str) -> str:
-    return posixpath.join(root_path, "runs")
-
-
-def write_run_record(
-    root: str | os.PathLike, run_id: str, record: Mapping[str, Any], storage_options: Mapping[str, Any] | None = None
-) -> str:
-    """Write ``ROOT/runs/<run_id>.json`` atomically (replacing an earlier record of that run).
-
-    Returns:
-        the URL written.
-    """
-    _check_id("run_id", run_id)
-    if record.get("run_id", run_id) != run_id:
-        raise ValueError(f"run record says run_id {record.get('run_id')!r} but is written as {run_id!r}")
-    normalised = validate_run_record({**record, "run_id": run_id})
-    fs, path = resolve_url(root, storage_options)
-    return write_json_atomic(_to_url(fs, posixpath.join(_runs_dir(path), f"{run_id}.json")), normalised, storage_options)
-
-
-def scan_run_records(root: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every valid run record under ``root`` (sorted by started_at, run_id) and a line per bad one."""
-    fs, path = resolve_url(root, storage_options)
-    records, problems = [], []
-    for record_path in sorted(fs.glob(posixpath.join(_runs_dir(path), "*.json"))):
-        url = _to_url(fs, record_path)
-        try:
-            data = json.loads(fs.cat_file(record_path))
-            if not isinstance(data, dict) or data.get("kind") != _RUN_KIND:
-                raise ValueError(f"not a SoccerFactory run record (kind != {_RUN_KIND!r})")
-            record = validate_run_record(data)
-            if f"{record['run_id']}.json" != posixpath.basename(record_path):
-                raise ValueError(f"holds run {record['run_id']!r}, not the one its name says")
-        except (ValueError, OSError, UnicodeDecodeError) as error:
-            problems.append(f"{url}: {error}")
-            continue
-        records.append(record)
-    records.sort(key=lambda r: (r["started_at"], r["run_id"]))
-    return records, problems
-
-
-def list_run_records(root: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every valid run record under ``root``; bad ones are logged and skipped."""
-    records, problems = scan_run_records(root, storage_options)
-    for problem in problems:
-        log.warning("skipping run record: %s", problem)
-    return records

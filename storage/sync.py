@@ -30,7 +30,9 @@ from typing import Any, Iterable, Mapping
 
 from soccerfactory.storage.catalog import CatalogLockedError, connect, record_run, register_shards
 from soccerfactory.storage.runs import mark_interrupted_runs, tidy_shards
-from soccerfactory.storage.shards import CorruptShardError, ShardManifest, find_manifest, scan_manifests, scan_run_records
+from soccerfactory.storage.manifest import ShardManifest
+from soccerfactory.storage.run_records import scan_run_records
+from soccerfactory.storage.shards import CorruptShardError, find_manifest, scan_manifests
 
 __all__ = ["SyncReport", "sync_catalog", "DeferredRegistration", "lock_holder"]
 

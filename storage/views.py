@@ -16,14 +16,18 @@ import re
 from typing import Any, Mapping, Sequence
 
 import duckdb
-import pyarrow as pa
 
+from soccerfactory.storage.catalog_sql import comment, literal, quote, registered_shards, sql_type
 from soccerfactory.storage.locations import (
     GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
 )
+from soccerfactory.storage.quarantine import check_registered, quarantine_shard
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 
-__all__ = ["DATA_VIEWS", "AGGREGATE_VIEWS", "registered_shards", "view_files", "create_views", "refresh_views", "follow_location"]
+__all__ = [
+    "DATA_VIEWS", "AGGREGATE_VIEWS", "view_files", "ground_truth_urls", "ground_truth_view_sql", "create_views", "refresh_views",
+    "follow_location",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,41 +35,16 @@ DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events"
 AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
 
 
-def _sql_type(data_type: pa.DataType) -> str:
-    """The DuckDB type a Parquet column of this Arrow type reads back as."""
-    simple = {
-        pa.string(): "VARCHAR",
-        pa.int64(): "BIGINT",
-        pa.int32(): "INTEGER",
-        pa.float64(): "DOUBLE",
-        pa.float32(): "FLOAT",
-        pa.bool_(): "BOOLEAN",
-    }
-    if data_type in simple:
-        return simple[data_type]
-    if pa.types.is_list(data_type) or pa.types.is_fixed_size_list(data_type):
-        return _sql_type(data_type.value_type) + "[]"
-    raise TypeError(f"no DuckDB type mapped for {data_type}")
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _data_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
     create = "CREATE OR REPLACE TEMP VIEW" if temporary else "CREATE OR REPLACE VIEW"
     if urls:
-        listing = ",\n    ".join(_literal(url) for url in urls)
+        listing = ",\n    ".join(literal(url) for url in urls)
         # hive_partitioning off: the match_id=/clip_id= folders must not shadow the file's columns.
         return (
             f"{create} {table} AS\nSELECT * FROM read_parquet([\n    {listing}\n], union_by_name = true, hive_partitioning = false)"
         )
     # No shard yet: the same columns and types, zero rows, so queries written today keep binding.
-    columns = ",\n    ".join(f"CAST(NULL AS {_sql_type(f.type)}) AS {_quote(f.name)}" for f in SHARD_SCHEMAS[table])
+    columns = ",\n    ".join(f"CAST(NULL AS {sql_type(f.type)}) AS {quote(f.name)}" for f in SHARD_SCHEMAS[table])
     return f"{create} {table} AS\nSELECT\n    {columns}\nWHERE false"
 
 
@@ -167,39 +146,8 @@ ORDER BY {group}
 """
 
 
-_COMMENTS = {
-    "runs": "One row per curation run (from ROOT/runs/<run_id>.json).",
-    "failures": "What failed in a run; clip_id is null when the whole source failed.",
-    "shards": "One row per registered shard (clip): key, manifest URL, rows per table, files.",
-    "clips": "The clips row of every registered shard: source frames [start_frame, stop_frame).",
-    "event_labels": "Event labels imported from other datasets (SoccerNet-v2 Labels-v2.json): match, half, seconds into the source video, label.",
-    "training_runs": "One row per model training run: data query and snapshot, resolved config, code version, checkpoint, losses.",
-    "evaluations": "One row per checkpoint, data snapshot, task and metric (value null when the data has no such labels).",
-    "quarantine": "Shards left out of the views because a file failed its check (size or sha256 against the manifest, schema): which file, why, when.",
-    "catalog_meta": "Where the catalog's files are: the shards root (relative to the catalog's folder when local), ground-truth files.",
-    "frames": "One row per curated frame of the registered shards.",
-    "athletes": "One row per tracked athlete per frame; xyxy source pixels, pitch metres, tracklet consensus labels.",
-    "ball": "One row per curated frame; box null when the ball was not detected.",
-    "cameras": "One row per curated frame: homography (9 floats, row-major, pitch metres -> source pixels) and intrinsics.",
-    "events": "Clip boundaries, shot cuts and other per-frame events.",
-    "tracks": "One row per tracklet (match_id, clip_id, track_id): span, consensus labels, agreements, mean confidence and pitch position.",
-    "quality": "Per clip: frames, athletes per frame, tracks, calibration, reprojection error, label agreement, jersey coverage, ball detection, failures.",
-    "quality_match": "The quality view rolled up per match (computed from the rows, not by averaging clips).",
-}
-
-
-def _comment(connection: duckdb.DuckDBPyConnection, kind: str, name: str) -> None:
-    connection.execute(f"COMMENT ON {kind} {name} IS {_literal(_COMMENTS[name])}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Which files the views read
-
-
-def registered_shards(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-    """(match_id, clip_id, shard_key, manifest URL to read, files) of every registered shard."""
-    rows = connection.execute("SELECT match_id, clip_id, shard_key, manifest_url, files FROM shards ORDER BY match_id, clip_id").fetchall()
-    return [(m, c, k, locator.resolve(url), json.loads(files)) for m, c, k, url, files in rows]
 
 
 def _data_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
@@ -234,7 +182,7 @@ def view_files(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[
 
 
 def ground_truth_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
-    listing = ", ".join(_literal(url) for url in urls)
+    listing = ", ".join(literal(url) for url in urls)
     create = "CREATE OR REPLACE TEMP VIEW" if temporary else "CREATE OR REPLACE VIEW"
     return f"{create} gt_{table} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
 
@@ -270,7 +218,7 @@ def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, tem
         connection.execute(_quality_sql("quality", ("match_id", "clip_id")))
         connection.execute(_quality_sql("quality_match", ("match_id",)))
         for view in DATA_VIEWS + AGGREGATE_VIEWS:
-            _comment(connection, "VIEW", view)
+            comment(connection, "VIEW", view)
     return owners
 
 
@@ -304,8 +252,6 @@ def refresh_views(
     Raises:
         duckdb.Error: a view cannot be created for a reason no registered file explains.
     """
-    from soccerfactory.storage.quarantine import check_registered, quarantine_shard
-
     locator = read_locator(connection, catalog_path)
     lines = check_registered(connection, locator, storage_options) if check_sizes else []
     while True:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.pitch import PitchModel
-from soccerfactory.curation.types import Camera
 
 __all__ = ["BroadcastCameraOperator"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.pitch import LINE_NAMES, PitchModel
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.world import Athlete, BallEvent
-from soccerfactory.curation.types import Camera
 
 __all__ = ["GameStateBuilder", "CATEGORIES"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.pitch import GOAL_DEPTH, GOAL_HEIGHT, GOAL_WIDTH, PitchModel
 from soccerfactory.curation.synth.world import BALL_RADIUS, Athlete
-from soccerfactory.curation.types import Camera
 
 __all__ = ["BroadcastPainter", "PaintedFrame", "AthletePose"]
 

@@ -26,6 +26,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.masks import rle_encode_roi
 from soccerfactory.curation.pitch import KEYPOINT_NAMES, LINE_NAMES, PitchModel
@@ -34,7 +35,6 @@ from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.gamestate import GameStateBuilder
 from soccerfactory.curation.synth.painter import AthletePose, BroadcastPainter, PaintedFrame
 from soccerfactory.curation.synth.world import MatchSimulation
-from soccerfactory.curation.types import Camera
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS, write_ground_truth
 
 __all__ = ["RenderResult", "render_clip", "VIDEO_CODECS"]

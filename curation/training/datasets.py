@@ -25,14 +25,17 @@ from __future__ import annotations
 import os
 
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from soccerfactory.curation.pitch import KEYPOINT_FLIP_INDEX
+from soccerfactory.curation.training.yolo_files import (
+    images_in, label_rows, link_subset, normalised_boxes, unstretch_yolo_split, write_label,
+)
 from soccerfactory.curation.types import CLASS_NAMES
+from soccerfactory.storage.groundtruth import read_ground_truth
 
 __all__ = [
     "DEFAULT_DATA_ROOT",
@@ -43,7 +46,6 @@ __all__ = [
     "build_pitch_dataset",
     "detection_labels_from_synth",
     "keypoint_label_from_synth",
-    "unstretch_yolo_split",
     "write_synthetic_detection_frames",
     "write_synthetic_keypoint_frames",
 ]
@@ -52,7 +54,6 @@ __all__ = [
 DEFAULT_DATA_ROOT = Path(os.environ.get("SOCCERFACTORY_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEYPOINT_COUNT = 32
 FLIP_IDX: tuple[int, ...] = tuple(int(i) for i in KEYPOINT_FLIP_INDEX[:KEYPOINT_COUNT])
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _SYNTH_CLASS_IDS = {name: i for i, name in enumerate(CLASS_NAMES)}
 
 
@@ -119,79 +120,6 @@ class SynthFrames:
         }
 
 
-def _images_in(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-
-
-def unstretch_yolo_split(
-    source: str | Path,
-    images_out: str | Path,
-    labels_out: str | Path,
-    size: tuple[int, int],
-    prefix: str = "",
-) -> int:
-    """Resize a YOLO split (``source/images``, ``source/labels``) to ``size`` and copy its labels.
-
-    Normalised YOLO labels (boxes and keypoints alike) describe the same pixels after any resize of
-    the whole image, so they are copied verbatim.
-
-    Args:
-        source: a split folder holding ``images/`` and ``labels/``.
-        images_out: folder for the resized JPEGs (created).
-        labels_out: folder for the label files (created).
-        size: output ``(width, height)`` in pixels, e.g. ``(1280, 720)``.
-        prefix: prepended to every file name (keeps real and synthetic names apart).
-
-    Returns:
-        The number of images written.
-
-    Raises:
-        FileNotFoundError: when ``source/images`` is missing or an image has no label file.
-        ValueError: when an image cannot be decoded.
-    """
-    import cv2
-
-    source = Path(source)
-    images_out, labels_out = Path(images_out), Path(labels_out)
-    images_out.mkdir(parents=True, exist_ok=True)
-    labels_out.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for image_path in _images_in(source / "images"):
-        label_path = source / "labels" / f"{image_path.stem}.txt"
-        if not label_path.is_file():
-            raise FileNotFoundError(f"label file {label_path} for image {image_path} is missing")
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot decode image {image_path}")
-        # INTER_AREA when shrinking keeps thin pitch lines and far players from aliasing away.
-        shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
-        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        resized = cv2.resize(image, size, interpolation=interpolation)
-        cv2.imwrite(str(images_out / f"{prefix}{image_path.stem}.jpg"), resized, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        shutil.copyfile(label_path, labels_out / f"{prefix}{image_path.stem}.txt")
-        count += 1
-    return count
-
-
-def _normalised_boxes(xyxy: np.ndarray, width: int, height: int, min_side: float) -> tuple[np.ndarray, np.ndarray]:
-    """Clip pixel xyxy boxes to the image; return (cx, cy, w, h) normalised and the kept mask."""
-    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    finite = np.isfinite(xyxy).all(axis=1)
-    clipped = np.where(np.isfinite(xyxy), xyxy, 0.0)
-    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
-    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
-    w = clipped[:, 2] - clipped[:, 0]
-    h = clipped[:, 3] - clipped[:, 1]
-    keep = finite & (w >= min_side) & (h >= min_side)
-    boxes = np.stack(
-        [(clipped[:, 0] + clipped[:, 2]) / 2 / width, (clipped[:, 1] + clipped[:, 3]) / 2 / height, w / width, h / height],
-        axis=1,
-    )
-    return boxes[keep], keep
-
-
 def detection_labels_from_synth(
     athletes,
     ball,
@@ -223,7 +151,7 @@ def detection_labels_from_synth(
     if "visible" in b.columns:
         b = b[b["visible"].astype(bool)]
     if len(b):
-        boxes, _ = _normalised_boxes(b[["x1", "y1", "x2", "y2"]].to_numpy(), width, height, min_side)
+        boxes, _ = normalised_boxes(b[["x1", "y1", "x2", "y2"]].to_numpy(), width, height, min_side)
         rows.append(np.column_stack([np.zeros(len(boxes)), boxes]))
     a = athletes[athletes["frame_index"] == frame_index]
     if len(a):
@@ -231,7 +159,7 @@ def detection_labels_from_synth(
         if unknown:
             raise ValueError(f"athletes.parquet has classes {unknown} outside {CLASS_NAMES}")
         ids = a["class"].map(_SYNTH_CLASS_IDS).to_numpy(dtype=np.float64)
-        boxes, keep = _normalised_boxes(a[["x1", "y1", "x2", "y2"]].to_numpy(), width, height, min_side)
+        boxes, keep = normalised_boxes(a[["x1", "y1", "x2", "y2"]].to_numpy(), width, height, min_side)
         rows.append(np.column_stack([ids[keep], boxes]))
     if not rows:
         return np.zeros((0, 5))
@@ -311,14 +239,6 @@ def _render(frames: SynthFrames, position: int, seed: int, render_root: Path) ->
     return clip_dir
 
 
-def _write_label(path: Path, rows: np.ndarray, integer_columns: Sequence[int] = (0,)) -> None:
-    lines = []
-    for row in np.atleast_2d(rows):
-        values = [str(int(v)) if i in integer_columns else f"{v:.6f}" for i, v in enumerate(row)]
-        lines.append(" ".join(values))
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
-
-
 def _frames_to_keep(clip_dir: Path, every: int) -> list[int]:
     image_count = len(list((clip_dir / "img1").glob("*.jpg")))
     # Frame 0 of every clip is the kick-off layout; skip it so clips do not share their opener.
@@ -333,16 +253,14 @@ def write_synthetic_detection_frames(
     Returns:
         The number of images written (frames with no athlete at all are skipped).
     """
-    import pandas as pd
-
     images_out, labels_out, render_root = Path(images_out), Path(labels_out), Path(render_root)
     images_out.mkdir(parents=True, exist_ok=True)
     labels_out.mkdir(parents=True, exist_ok=True)
     count = 0
     for position, seed in enumerate(frames.seeds):
         clip_dir = _render(frames, position, seed, render_root)
-        athletes = pd.read_parquet(clip_dir / "gt" / "athletes.parquet", columns=["frame_index", "class", "x1", "y1", "x2", "y2"])
-        ball = pd.read_parquet(clip_dir / "gt" / "ball.parquet")
+        athletes = read_ground_truth(clip_dir / "gt", "athletes").select(["frame_index", "class", "x1", "y1", "x2", "y2"]).to_pandas()
+        ball = read_ground_truth(clip_dir / "gt", "ball").to_pandas()
         for frame_index in _frames_to_keep(clip_dir, frames.every):
             rows = detection_labels_from_synth(athletes, ball, frame_index, frames.width, frames.height)
             if not len(rows):
@@ -350,7 +268,7 @@ def write_synthetic_detection_frames(
             name = f"synth-s{seed}-f{frame_index:05d}"
             # img1 numbers frames from 1 (SoccerNet layout).
             shutil.copyfile(clip_dir / "img1" / f"{frame_index + 1:06d}.jpg", images_out / f"{name}.jpg")
-            _write_label(labels_out / f"{name}.txt", rows)
+            write_label(labels_out / f"{name}.txt", rows)
             count += 1
     return count
 
@@ -376,7 +294,6 @@ def write_synthetic_keypoint_frames(
         The number of images written (frames with fewer than 4 keypoints in view are skipped).
     """
     import cv2
-    import pandas as pd
 
     images_out, labels_out, render_root = Path(images_out), Path(labels_out), Path(render_root)
     images_out.mkdir(parents=True, exist_ok=True)
@@ -384,8 +301,8 @@ def write_synthetic_keypoint_frames(
     count = 0
     for position, seed in enumerate(frames.seeds):
         clip_dir = _render(frames, position, seed, render_root)
-        keypoints = pd.read_parquet(clip_dir / "gt" / "keypoints.parquet")
-        cameras = pd.read_parquet(clip_dir / "gt" / "cameras.parquet").set_index("frame_index")
+        keypoints = read_ground_truth(clip_dir / "gt", "keypoints").to_pandas()
+        cameras = read_ground_truth(clip_dir / "gt", "cameras").to_pandas().set_index("frame_index")
         for frame_index in _frames_to_keep(clip_dir, frames.every):
             row = keypoint_label_from_synth(
                 keypoints[keypoints["frame_index"] == frame_index], cameras.loc[frame_index], frames.width, frames.height
@@ -400,7 +317,7 @@ def write_synthetic_keypoint_frames(
                 image = cv2.imread(str(source), cv2.IMREAD_COLOR)
                 cv2.imwrite(str(images_out / f"{name}.jpg"), cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 95])
             visibility_columns = tuple(range(7, 5 + 3 * KEYPOINT_COUNT, 3))
-            _write_label(labels_out / f"{name}.txt", row[None, :], integer_columns=(0, *visibility_columns))
+            write_label(labels_out / f"{name}.txt", row[None, :], integer_columns=(0, *visibility_columns))
             count += 1
     return count
 
@@ -428,7 +345,7 @@ def _real_splits(root: Path, source_dir: Path, size: tuple[int, int], real_limit
     for split in ("train", "valid"):
         source = source_dir / split
         if real_limit is not None:
-            source = _subset(source, root / "_subset" / split, real_limit)
+            source = link_subset(source, root / "_subset" / split, real_limit)
         counts[f"{split}_real"] = unstretch_yolo_split(source, root / "images" / split, root / "labels" / split, size, prefix="real-")
     counts["valid"] = counts.pop("valid_real")
     counts["train_synth"] = 0
@@ -448,7 +365,7 @@ def write_native_slices(
     """Cut a YOLO split's frames, at their native broadcast size, into the ball slicer's slices.
 
     The detector looks for a missed ball in ``slices x slices`` overlapping slices of the full
-    resolution frame (:class:`~soccerfactory.curation.detect.BallSlicer`); a ball there is ~10 px
+    resolution frame (:class:`~soccerfactory.curation.detection.detector.BallSlicer`); a ball there is ~10 px
     instead of ~4 px in the downscaled full frame, a scale the full-frame training never shows.
     Every slice holding a labelled ball is written, and every ``other_every``-th of the others
     (athletes cut by the slice border included, so the model learns partial people too).
@@ -461,7 +378,7 @@ def write_native_slices(
     """
     import cv2
 
-    from soccerfactory.curation.detect import slice_grid
+    from soccerfactory.curation.detection.detector import slice_grid
 
     source = Path(source)
     images_out, labels_out = Path(images_out), Path(labels_out)
@@ -471,7 +388,7 @@ def write_native_slices(
     windows = slice_grid(width, height, slices, overlap)
     ball = CLASS_NAMES.index("ball")
     written = others = 0
-    for image_path in _images_in(source / "images"):
+    for image_path in images_in(source / "images"):
         rows = np.asarray(label_rows(source / "labels" / f"{image_path.stem}.txt"), dtype=np.float64).reshape(-1, 5)
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
@@ -490,10 +407,10 @@ def write_native_slices(
                 others += 1
                 if other_every <= 0 or others % other_every:
                     continue
-            local, kept = _normalised_boxes(clipped[keep] - np.array([x0, y0, x0, y0]), x1 - x0, y1 - y0, min_side=1.0)
+            local, kept = normalised_boxes(clipped[keep] - np.array([x0, y0, x0, y0]), x1 - x0, y1 - y0, min_side=1.0)
             name = f"{prefix}{image_path.stem}-{k}"
             cv2.imwrite(str(images_out / f"{name}.jpg"), image[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-            _write_label(labels_out / f"{name}.txt", np.column_stack([rows[keep][kept, 0], local]))
+            write_label(labels_out / f"{name}.txt", np.column_stack([rows[keep][kept, 0], local]))
             written += 1
     return written
 
@@ -580,27 +497,3 @@ def build_pitch_dataset(
     )
     counts["yaml"] = yaml_path
     return counts
-
-
-def _subset(source: Path, target: Path, limit: int) -> Path:
-    """Symlink the first ``limit`` images of a split (and their labels) into ``target``."""
-    if target.exists():
-        shutil.rmtree(target)
-    (target / "images").mkdir(parents=True)
-    (target / "labels").mkdir(parents=True)
-    for image in _images_in(source / "images")[:limit]:
-        (target / "images" / image.name).symlink_to(image.resolve())
-        label = source / "labels" / f"{image.stem}.txt"
-        if label.is_file():
-            (target / "labels" / label.name).symlink_to(label.resolve())
-    return target
-
-
-def label_rows(path: str | Path) -> list[list[float]]:
-    """The rows of a YOLO label file as lists of floats (empty file: no rows)."""
-    return [[float(v) for v in line.split()] for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def count_images(folder: str | Path) -> int:
-    """Number of images in a folder."""
-    return len(_images_in(Path(folder)))

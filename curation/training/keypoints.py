@@ -1,4 +1,4 @@
-"""Train the heatmap pitch keypoint model (:mod:`soccerfactory.curation.keypoints`) on a CPU.
+"""Train the heatmap pitch keypoint model (:mod:`soccerfactory.curation.calibration.heatmap`) on a CPU.
 
 The backbone starts from the bundled detector's (YOLOv8s layers 0-9, trained on these broadcasts)
 and stays frozen: its features of every training image, and of its mirror image, are computed
@@ -31,7 +31,7 @@ import numpy as np
 
 from soccerfactory.curation.bundled import WEIGHTS_DIR, bundled_weights
 from soccerfactory.curation.hashing import sha256_file
-from soccerfactory.curation.keypoints import INPUT_SIZE, STRIDE, PitchKeypointNet, image_to_heatmap, load_keypoint_net, prepare_input
+from soccerfactory.curation.calibration.heatmap import INPUT_SIZE, STRIDE, image_to_heatmap, load_keypoint_net, prepare_input
 from soccerfactory.curation.training.datasets import FLIP_IDX, KEYPOINT_COUNT
 
 __all__ = ["KeypointSample", "TrainKeypoints", "evaluate_keypoints", "load_pose_split", "train_keypoints"]
@@ -164,7 +164,7 @@ def evaluate_keypoints(net: Any, samples: list[KeypointSample], frame_size: tupl
     """
     import cv2
 
-    from soccerfactory.curation.keypoints import HeatmapKeypointDetector
+    from soccerfactory.curation.calibration.heatmap import HeatmapKeypointDetector
 
     detector = HeatmapKeypointDetector.from_net(net)
     errors, labelled, unlabelled_reported = [], 0, 0
@@ -185,6 +185,8 @@ def train_keypoints(settings: TrainKeypoints, out: str | Path, progress=print, c
     """Train, write ``out`` (``state_dict`` file) and ``out`` with ``.json`` (manifest); return the manifest."""
     import torch
     from torch.nn import functional as F
+
+    from soccerfactory.curation.calibration.heatmap_net import PitchKeypointNet
 
     torch.manual_seed(settings.seed)
     data = Path(settings.data)

@@ -44,8 +44,8 @@ from soccerfactory.curation.training.datasets import (
     SynthFrames,
     build_detection_dataset,
     build_pitch_dataset,
-    label_rows,
 )
+from soccerfactory.curation.training.yolo_files import label_rows
 from soccerfactory.curation.types import CLASS_NAMES
 
 __all__ = [
@@ -470,6 +470,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _reproduce_command(command: str) -> str:
+    """The recorded training command without its ``--stage`` option, so it runs every stage.
+
+    ``command`` was built with :func:`shlex.quote` per argument, so :func:`shlex.split` gives the
+    arguments back exactly; both spellings, ``--stage train`` and ``--stage=train``, are dropped.
+    """
+    kept: list[str] = []
+    words = iter(shlex.split(command))
+    for word in words:
+        if word == "--stage":
+            next(words, None)  # its value
+        elif not word.startswith("--stage="):
+            kept.append(word)
+    return shlex.join(kept)
+
+
 def _finish(kind: str, args: argparse.Namespace, summary: dict, trained: dict, data_dir: Path) -> dict:
     import cv2
 
@@ -491,7 +507,7 @@ def _finish(kind: str, args: argparse.Namespace, summary: dict, trained: dict, d
     ms = cpu_ms_per_frame(target, settings.imgsz, frame)
     sanity = _sanity_counts(target, settings.imgsz, [valid_images[0]] + synth_images[:1]) if kind == "detector" else None
     data = summary.get("data", {})
-    reproduce = trained["command"].replace("--stage train", "").replace("  ", " ").strip()
+    reproduce = _reproduce_command(trained["command"])
     manifest = {
         **exported,
         "model": kind,

@@ -1,10 +1,18 @@
-"""Stage declarations: a chain is checked before any model loads."""
+"""Stage declarations: a chain is checked before any model loads; a clip's votes laid out as tables."""
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import pytest
 
-from soccerfactory.curation.pipeline import STAGE_SPECS, ChainError, validate_chain
+from soccerfactory.curation.attribute.crops import AthleteCrops
+from soccerfactory.curation.layout import ShardIdentity
+from soccerfactory.curation.pipeline import STAGE_SPECS, Attributes, ChainError, SpatialResult, layout_clip, validate_chain, vote_clip
+from soccerfactory.curation.types import Detections, Tracks
+from soccerfactory.curation.video.clips import ClipSpec, clip_hash
+from soccerfactory.curation.vote import AthleteLabels
 
 
 def test_full_chain_is_valid():
@@ -25,3 +33,45 @@ def test_vote_without_attribute_is_rejected():
 def test_unknown_stage_lists_the_valid_ones():
     with pytest.raises(ChainError, match=r"unknown stage 'ocr'; valid stages: \['decode'"):
         validate_chain(["decode", "ocr"])
+
+
+def _spatial_and_attributes() -> tuple[SpatialResult, Attributes]:
+    """Three tracklets over 4 frames: 0 and 2 are one athlete (team A, #7, never together), 1 a referee."""
+    source = hashlib.sha256(b"clip").hexdigest()
+    clip = ClipSpec(match_id="m", clip_id="c", url="file:///m.mp4", kind="video", start_frame=0, stop_frame=4, fps=25.0,
+                    width=640, height=360, content_hash=clip_hash(source, 0, 4), source_hash=source)
+    frames = np.arange(4, dtype=np.int64)
+    rows = [(0, 0, 1), (0, 1, 3), (1, 0, 1), (1, 1, 3), (2, 2, 1), (2, 1, 3), (3, 2, 1), (3, 1, 3)]  # frame, track, class
+    tracks = Tracks(
+        xyxy=np.tile(np.float32([[10, 10, 40, 90]]), (len(rows), 1)), confidence=np.full(len(rows), 0.9, np.float32),
+        class_id=[c for _, _, c in rows], frame_index=[f for f, _, _ in rows], track_id=[t for _, t, _ in rows],
+    )
+    spatial = SpatialResult(
+        clip=clip, frame_index=frames, tracks=tracks, ball=Detections.empty(), calibrations=(), crops=AthleteCrops.empty(),
+        crop_pitch_x=np.zeros(0, np.float32), semantic_frame_index=frames[:1], seconds=0.0,
+    )
+    attributes = Attributes(
+        track_id=np.array([0, 2, 1], dtype=np.int64), team=np.array(["A", "A", "B"], dtype=object),
+        team_confidence=np.float32([0.9, 0.8, 0.9]), jersey=np.int32([7, 7, 3]), jersey_confidence=np.float32([0.9, 0.9, 0.9]),
+        seconds=0.0,
+    )
+    return spatial, attributes
+
+
+def test_vote_clip_only_votes_and_layout_clip_stamps_the_identity():
+    spatial, attributes = _spatial_and_attributes()
+    labels = vote_clip(spatial, attributes)
+    assert isinstance(labels, AthleteLabels) and len(labels) == len(spatial.tracks)
+    assert labels.tracklet_id.tolist() == spatial.tracks.track_id.tolist()
+    assert labels.track_id.tolist() == [0, 1, 0, 1, 0, 1, 0, 1]  # tracklet 2 joined to 0 by team A and #7
+    assert labels.team.tolist() == ["A", None] * 4  # the referee belongs to no team
+    assert labels.track_length.tolist() == [4] * 8
+    unlinked = vote_clip(spatial, attributes, link_by_jersey=False)
+    assert unlinked.track_id.tolist() == spatial.tracks.track_id.tolist()
+    identity = ShardIdentity(config_hash="cfg", code_version="v", shard_key="ab" * 32)
+    tables = layout_clip(spatial, labels, identity)
+    assert tables["athletes"].column("track_id").to_pylist() == labels.track_id.tolist()
+    assert tables["clips"].select(["config_hash", "code_version", "shard_key"]).to_pylist()[0] == {
+        "config_hash": "cfg", "code_version": "v", "shard_key": "ab" * 32,
+    }
+    assert layout_clip(spatial, labels)["clips"].column("shard_key").to_pylist() == [""]

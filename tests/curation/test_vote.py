@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from soccerfactory.curation.vote import TrackVotes, broadcast, vote_fields, vote_tracklets
+from soccerfactory.curation.vote import AthleteLabels, TrackVotes, broadcast, vote_fields, vote_tracklets
 
 
 def test_majority_wins_and_agreement_is_its_share():
@@ -194,3 +194,25 @@ def test_matches_a_brute_force_counter(seed):
     for row, t in enumerate(track):
         consensus, _, n_votes = expected.get(int(t), (None, math.nan, 0))
         assert consensus_rows[row] == consensus and n_rows[row] == n_votes
+
+
+def _labels(n: int, **overrides) -> dict:
+    fields = dict(
+        track_id=np.arange(n, dtype=np.int64), tracklet_id=np.arange(n, dtype=np.int64), team=np.full(n, None, dtype=object),
+        team_agreement=np.full(n, np.nan, np.float32), role=np.full(n, None, dtype=object), role_agreement=np.ones(n, np.float32),
+        jersey=np.full(n, None, dtype=object), jersey_agreement=np.full(n, np.nan, np.float32),
+        jersey_votes=np.zeros(n, np.int32), track_length=np.ones(n, np.int32),
+    )
+    return {**fields, **overrides}
+
+
+def test_athlete_labels_are_row_aligned_and_read_only():
+    labels = AthleteLabels(**_labels(3))
+    assert len(labels) == 3
+    with pytest.raises(ValueError, match="read-only"):
+        labels.track_id[0] = 5
+    with pytest.raises(ValueError, match=r"AthleteLabels.team must be an array of shape \(3,\)"):
+        AthleteLabels(**_labels(3, team=np.full(2, None, dtype=object)))
+    with pytest.raises(ValueError, match="AthleteLabels.jersey_votes"):
+        AthleteLabels(**_labels(3, jersey_votes=[0, 0, 0]))
+    assert len(AthleteLabels(**_labels(0))) == 0

@@ -193,3 +193,71 @@ def test_plain_explain_still_works(curated):
     root, _ = curated
     assert _query(root, "EXPLAIN SELECT count(*) FROM athletes").exit_code == 0
     assert _query(root, "EXPLAIN /* a comment */ SELECT 1").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "path, own_words",
+    [
+        (("query",), "Run read-only SQL against the catalog."),
+        (("catalog", "rebuild"), "Recreate the catalog from the shards' manifests and the run records under OUTPUT."),
+        (("catalog", "verify"), "Check every registered shard against its manifest"),
+        (("catalog", "sync"), "Bring the catalog in line with the files under OUTPUT, without rebuilding it."),
+    ],
+)
+def test_each_command_is_listed_with_its_own_help(path, own_words, listed_commands, own_help):
+    assert path[-1] in listed_commands(*path[:-1])
+    assert own_words in own_help(*path)
+
+
+def test_query_without_catalog_says_what_to_do(tmp_path):
+    result = runner.invoke(app, ["query", "SELECT 1", "--catalog", str(tmp_path / "missing.duckdb")])
+    assert result.exit_code == 2 and "soccerfactory demo" in result.output
+
+
+@pytest.fixture
+def small_catalog(tmp_path):
+    """A real catalog over two real shards (example tables: no models needed)."""
+    from soccerfactory.storage.catalog import register_shards
+    from soccerfactory.storage.schemas import example_shard_tables
+    from soccerfactory.storage.shards import write_shard
+
+    manifests = []
+    for k in range(2):
+        key = f"{k}" * 64
+        tables = example_shard_tables(match_id="m1", clip_id=f"c{k}", shard_key=key)
+        manifests.append(write_shard(str(tmp_path), "m1", f"c{k}", key, tables, config_hash="config-0", code_version="test", metadata={}))
+    register_shards(tmp_path / "catalog.duckdb", manifests, run_id=None)
+    return tmp_path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_query_formats(small_catalog, fmt):
+    import pyarrow.parquet as pq
+
+    sql = "SELECT clip_id, count(*) AS n FROM frames GROUP BY 1 ORDER BY 1"
+    out = small_catalog / f"result.{fmt}"
+    result = runner.invoke(app, ["query", sql, "--catalog", str(small_catalog / "catalog.duckdb"), "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    if fmt == "parquet":
+        assert pq.read_table(out).to_pylist() == [{"clip_id": "c0", "n": 4}, {"clip_id": "c1", "n": 4}]
+    elif fmt == "json":
+        text = out.read_text()
+        assert "c0" in text and "c1" in text
+    else:
+        assert out.read_text().splitlines()[1:] == ["c0,4", "c1,4"]
+
+
+def test_query_refuses_writes_and_unknown_formats(small_catalog):
+    catalog = str(small_catalog / "catalog.duckdb")
+    result = runner.invoke(app, ["query", "DELETE FROM clips", "--catalog", catalog])
+    assert result.exit_code == 2 and "read-only" in result.output
+    result = runner.invoke(app, ["query", "SELECT 1", "--catalog", catalog, "--format", "xml"])
+    assert result.exit_code == 2 and "--format must be one of" in result.output
+
+
+def test_catalog_rebuild_recreates_a_deleted_catalog(small_catalog):
+    (small_catalog / "catalog.duckdb").unlink()
+    result = runner.invoke(app, ["catalog", "rebuild", "--output", str(small_catalog)])
+    assert result.exit_code == 0, result.output
+    queried = runner.invoke(app, ["query", "SELECT count(*) AS n FROM shards", "--catalog", str(small_catalog / "catalog.duckdb"), "--format", "csv"])
+    assert queried.output.splitlines()[-1] == "2"

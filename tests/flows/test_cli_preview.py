@@ -85,3 +85,8 @@ def test_unknown_clip_error_lists_existing_clips(shard):
     result = runner.invoke(app, ["preview", "nope", "--output", str(root), "-q"])
     assert result.exit_code == 2
     assert clip.clip_id in result.output
+
+
+def test_preview_is_listed_with_its_own_help(listed_commands, own_help):
+    assert "preview" in listed_commands()
+    assert "Render a curated clip as an MP4 to look at" in own_help("preview")

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from soccerfactory.curation.synth import SynthConfig, render_clip
 from soccerfactory.curation.testing import decode_video, write_video
 from soccerfactory.flows.cli import app
-from soccerfactory.flows.config import load_config
+from soccerfactory.curation.config import load_config
 from soccerfactory.flows.curate import run_curate
 from soccerfactory.storage.shards import scan_manifests
 
@@ -157,7 +157,7 @@ def test_sigkill_mid_run_leaves_no_partial_shard_and_next_run_finishes(renders, 
     output = tmp_path / "out"
     script = textwrap.dedent(
         f"""
-        from soccerfactory.flows.config import load_config
+        from soccerfactory.curation.config import load_config
         from soccerfactory.flows.curate import run_curate
         run_curate({str(source)!r}, {str(output)!r}, load_config(overrides={FAST!r} + ["run.max_parallel_clips=1"]))
         """

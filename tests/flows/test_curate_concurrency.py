@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from soccerfactory.flows.cli import app
-from soccerfactory.flows.faults import catalog_snapshot, curate_command, leftovers, render_sources
+from soccerfactory.flows.bench_faults import catalog_snapshot, curate_command, leftovers, render_sources
 from soccerfactory.storage.shards import scan_manifests
 
 _OVERRIDES = ["--set", "detect.imgsz=640", "--set", "detect.ball_slices=0", "--set", "run.max_parallel_clips=1"]

@@ -122,7 +122,7 @@ def test_onnxruntime_as_the_curate_loads_it_resolves_nothing(tmp_path):
     reader = textwrap.dedent(
         f"""
         import time
-        from soccerfactory.curation.attribute import build_jersey_reader
+        from soccerfactory.curation.attribute.builders import build_jersey_reader
         build_jersey_reader("rapidocr")
         time.sleep({_TELEMETRY_WINDOW_S})
         """

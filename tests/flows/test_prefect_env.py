@@ -10,7 +10,9 @@ import pytest
 
 from soccerfactory.flows.prefect_env import (
     ANALYTICS_OFF,
+    USER_CONFIG_VARIABLES,
     apply_env,
+    embedded_prefect,
     embedded_prefect_env,
     hermetic_prefect_env,
     sqlite_url,
@@ -166,3 +168,16 @@ def test_embedded_env_respects_user_api_url_in_the_real_environment(tmp_path):
         assert "PREFECT_HOME" not in env and "PREFECT_API_URL" not in env
         with apply_env(env):
             assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
+
+
+def test_embedded_prefect_applies_the_embedded_env_for_the_block_only(tmp_path):
+    # The one set-up every command runs its flows under (cli_*.py, bench.py).
+    (tmp_path / "user").mkdir()
+    (tmp_path / "project").mkdir()  # Prefect creates its home below them when its settings are rebuilt
+    with apply_env({**{name: None for name in USER_CONFIG_VARIABLES}, "HOME": str(tmp_path / "user")}):
+        expected = embedded_prefect_env(tmp_path / "project")
+        assert expected["PREFECT_HOME"] == str((tmp_path / "project" / ".prefect").resolve())
+        before = dict(os.environ)
+        with embedded_prefect(tmp_path / "project"):
+            assert {key: os.environ[key] for key in expected} == expected
+        assert dict(os.environ) == before

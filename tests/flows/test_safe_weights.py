@@ -109,7 +109,7 @@ def test_curate_refuses_a_broken_sam2_checkpoint(clip, tmp_path, marker):
 
 @pytest.fixture
 def empty_catalog(tmp_path) -> Path:
-    from soccerfactory.storage.catalog import rebuild_catalog
+    from soccerfactory.storage.repair import rebuild_catalog
 
     root = tmp_path / "root"
     root.mkdir()

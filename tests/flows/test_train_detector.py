@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from soccerfactory.curation.detect import UltralyticsDetector
+from soccerfactory.curation.detection.detector import UltralyticsDetector
 from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.flows.cli import app

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from soccerfactory.curation.hashing import sha256_file
-from soccerfactory.curation.keypoints import HeatmapKeypointDetector
+from soccerfactory.curation.calibration.heatmap import HeatmapKeypointDetector
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.types import Frames
 from soccerfactory.flows.cli import app

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.model.data import ShardWindowDataset, select_windows, split_of
-from soccerfactory.model.network import ModelConfig
+from soccerfactory.model.config import ModelConfig
 
 
 def test_windows_cover_consecutive_selected_frames(catalog):

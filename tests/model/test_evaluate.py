@@ -7,7 +7,7 @@ import pytest
 
 from soccerfactory.model.data import ShardWindowDataset, select_windows
 from soccerfactory.model.evaluate import decode_centres, evaluate_checkpoint
-from soccerfactory.model.network import ModelConfig
+from soccerfactory.model.config import ModelConfig
 from soccerfactory.model.train import TrainConfig, load_checkpoint, train
 
 

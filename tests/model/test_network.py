@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from soccerfactory.model.losses import MultiTaskLoss
-from soccerfactory.model.network import HEADS, ModelConfig, build_model
+from soccerfactory.model.config import HEADS, ModelConfig
+from soccerfactory.model.network import build_model
 from soccerfactory.model.text import HashedTextEncoder
 
 

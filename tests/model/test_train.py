@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.model.data import ShardWindowDataset, select_windows
-from soccerfactory.model.network import ModelConfig
+from soccerfactory.model.config import ModelConfig
 from soccerfactory.model.train import TrainConfig, load_checkpoint, train
 
 

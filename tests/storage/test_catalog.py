@@ -11,26 +11,13 @@ import uuid
 import fsspec
 import pytest
 
-from soccerfactory.storage.catalog import (
-    AGGREGATE_VIEWS,
-    CATALOG_TABLES,
-    DATA_VIEWS,
-    CatalogLockedError,
-    connect,
-    ensure_catalog,
-    rebuild_catalog,
-    record_run,
-    register_shards,
-)
+from soccerfactory.storage.catalog import CatalogLockedError, connect, ensure_catalog, record_run, register_shards
+from soccerfactory.storage.catalog_sql import CATALOG_TABLES
+from soccerfactory.storage.fs import resolve_url
+from soccerfactory.storage.repair import rebuild_catalog
 from soccerfactory.storage.schemas import SHARD_SCHEMAS, example_shard_tables
-from soccerfactory.storage.shards import (
-    delete_shard,
-    list_manifests,
-    resolve_url,
-    shard_file_urls,
-    write_run_record,
-    write_shard,
-)
+from soccerfactory.storage.shards import list_manifests, shard_file_urls, write_shard
+from soccerfactory.storage.views import AGGREGATE_VIEWS, DATA_VIEWS
 
 
 def _key(n: int) -> str:
@@ -240,51 +227,6 @@ def test_memory_root_shards_are_queryable_in_this_process(tmp_path):
         fs.store.clear()
         fs.pseudo_dirs.clear()
         fs.pseudo_dirs.append("")
-
-
-def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
-    root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    manifests = [_write(root, "match-1", "clip-0", n=1), _write(root, "match-1", "clip-1", n=2), _write(root, "match-2", "clip-0", n=3)]
-    write_run_record(root, "run-1", RUN)
-    register_shards(catalog, manifests[:1])  # the catalog lags behind the shards
-    with connect(catalog) as connection:
-        connection.execute("CREATE VIEW gt_demo AS SELECT 42 AS answer")
-        connection.execute("CREATE VIEW busy_clips AS SELECT clip_id FROM quality WHERE n_athlete_rows > 5")
-        connection.execute("CREATE TABLE scratch AS SELECT 1 AS x")
-    bad = root / "shards" / "match_id=match-3" / "clip_id=clip-0" / "manifest.json"
-    bad.parent.mkdir(parents=True)
-    bad.write_text("{ truncated")
-    delete_shard(root, "match-2", "clip-0")
-
-    report = rebuild_catalog(root, catalog)
-    assert report["shards"] == 2 and report["runs"] == 1 and report["failures"] == 3
-    assert sorted(report["views_kept"]) == ["busy_clips", "gt_demo"]
-    assert any(str(bad) in problem for problem in report["problems"])
-    assert any("table scratch" in problem for problem in report["problems"])
-    assert _counts(
-        catalog,
-        "SELECT count(*) FROM shards",
-        "SELECT count(*) FROM athletes",
-        "SELECT count(*) FROM failures",
-        "SELECT answer FROM gt_demo",
-        "SELECT count(*) FROM busy_clips",
-    ) == [2, 24, 3, 42, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.duckdb", "out"]  # no temporary file left
-
-    # Rebuilding again gives the same catalog.
-    again = rebuild_catalog(root, catalog)
-    assert (again["shards"], again["runs"], again["failures"]) == (2, 1, 3)
-    assert [m.clip_id for m in list_manifests(root)] == ["clip-0", "clip-1"]
-
-
-def test_rebuild_replaces_a_damaged_catalog(tmp_path):
-    root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    _write(root, "match-1", "clip-0", n=1)
-    catalog.write_bytes(b"this is not a duckdb file" * 100)
-    report = rebuild_catalog(root, catalog)
-    assert report["shards"] == 1
-    assert any("could not be opened" in problem for problem in report["problems"])
-    assert _count(catalog, "SELECT count(*) FROM frames") == 4
 
 
 _HOLD_LOCK = textwrap.dedent(

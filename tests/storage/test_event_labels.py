@@ -41,7 +41,7 @@ def test_malformed_files_are_named(tmp_path):
 def test_imported_labels_reach_the_training_windows(tmp_path, catalog):
     """The cross-dataset join: events from a SoccerNet file, boxes and cameras from the shards."""
     from soccerfactory.model.data import EVENT_CLASSES, ShardWindowDataset, load_event_labels, select_windows
-    from soccerfactory.model.network import ModelConfig
+    from soccerfactory.model.config import ModelConfig
 
     import shutil
 

@@ -10,7 +10,6 @@ import duckdb
 import pytest
 
 from soccerfactory.storage.catalog import connect, ensure_catalog, register_shards
-from soccerfactory.storage.quarantine import verify_catalog
 from soccerfactory.storage.schemas import example_shard_tables
 from soccerfactory.storage.shards import read_manifest, shard_file_urls, verify_shard, write_shard
 
@@ -82,28 +81,6 @@ def test_registration_checks_every_byte_and_quarantines_only_the_bad_shard(tmp_p
     assert result["registered"] == 1 and len(result["quarantined"]) == 1
     assert result["quarantined"][0].startswith(f"match-1/clip-1: {_file(bad, 'frames')}: sha256 ")
     assert _counts(catalog, "SELECT count(*) FROM frames", "SELECT count(*) FROM clips", "SELECT clip_id FROM quarantine") == [4, 1, "clip-1"]
-
-
-def test_verify_finds_what_the_size_check_cannot_and_restores_a_repaired_shard(tmp_path):
-    root, catalog = tmp_path / "out", tmp_path / "out" / "catalog.duckdb"
-    damaged = _write(root, "clip-0", 1)
-    register_shards(catalog, [damaged, _write(root, "clip-1", 2)])
-    _flip(_file(damaged, "cameras"))
-
-    quick = verify_catalog(catalog, full=False)
-    assert (quick["checked"], quick["quarantined"], quick["in_quarantine"]) == (2, [], [])
-    report = verify_catalog(catalog)
-    assert report["checked"] == 2 and len(report["quarantined"]) == 1 and report["shards"] == 1
-    assert report["quarantined"][0].startswith(f"match-1/clip-0: {_file(damaged, 'cameras')}: sha256 ")
-    assert report["in_quarantine"] == report["quarantined"]
-    assert _counts(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quality") == [4, 1]
-
-    # A rewrite with the same key replaces the damaged file (same size: the bytes are compared);
-    # verify then finds the shard sound and puts it back.
-    _write(root, "clip-0", 1)
-    restored = verify_catalog(catalog)
-    assert len(restored["restored"]) == 1 and restored["in_quarantine"] == [] and restored["shards"] == 2
-    assert _counts(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quarantine") == [8, 0]
 
 
 def _edit_manifest(manifest, **changes) -> None:

@@ -15,17 +15,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from soccerfactory.storage.catalog import rebuild_catalog
+from soccerfactory.storage.repair import rebuild_catalog
+from soccerfactory.storage.run_records import scan_run_records, write_run_record
 from soccerfactory.storage.runs import RunLock, claim_clip, mark_interrupted_runs, owner_info, run_is_alive, tidy_shards
 from soccerfactory.storage.schemas import example_shard_tables
-from soccerfactory.storage.shards import scan_manifests, scan_run_records, write_run_record, write_shard
+from soccerfactory.storage.shards import scan_manifests, write_shard
 
 # A process that starts a run the way curate does (lock, then record), says so, and waits.
 _RUN = textwrap.dedent(
     """
     import sys, time
     from soccerfactory.storage.runs import RunLock, owner_info
-    from soccerfactory.storage.shards import write_run_record
+    from soccerfactory.storage.run_records import write_run_record
     root, run_id = sys.argv[1], sys.argv[2]
     lock = RunLock(root, run_id)
     write_run_record(root, run_id, {"run_id": run_id, "started_at": "2026-01-01T00:00:00+00:00", "status": "running", **owner_info()})

@@ -4,51 +4,28 @@ from __future__ import annotations
 
 import json
 import posixpath
-import uuid
 
-import fsspec
 import pyarrow as pa
 import pytest
 
+from soccerfactory.storage.fs import resolve_url
+from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.schemas import SHARD_SCHEMAS, example_shard_tables
 from soccerfactory.storage.shards import (
     CorruptShardError,
-    ShardManifest,
     delete_shard,
     find_manifest,
     list_manifests,
-    list_run_records,
     read_manifest,
     read_shard,
-    resolve_url,
     scan_manifests,
-    scan_run_records,
     shard_dir_url,
     shard_file_urls,
-    write_json_atomic,
-    write_run_record,
     write_shard,
 )
 
 KEY_1 = "1" * 16 + "a" * 48
 KEY_2 = "2" * 16 + "b" * 48
-
-
-@pytest.fixture
-def memory_root():
-    fs = fsspec.filesystem("memory")
-    yield f"memory://shards-test-{uuid.uuid4().hex[:8]}"
-    # The memory filesystem is process-global: leave nothing for the next test.
-    fs.store.clear()
-    fs.pseudo_dirs.clear()
-    fs.pseudo_dirs.append("")
-
-
-@pytest.fixture(params=["local", "memory"])
-def root(request, tmp_path):
-    if request.param == "local":
-        return str(tmp_path / "out")
-    return request.getfixturevalue("memory_root")
 
 
 def _write(root, match_id="match-1", clip_id="clip-0", key=KEY_1, tables=None, **metadata):
@@ -258,48 +235,6 @@ def test_list_manifests_is_sorted_and_delete_removes_a_shard(root):
     assert delete_shard(root, "match-1", "clip-1") is False
     assert find_manifest(root, "match-1", "clip-1") is None
     assert [(m.match_id, m.clip_id) for m in list_manifests(root)] == [("match-1", "clip-0"), ("match-2", "clip-0")]
-
-
-def test_write_json_atomic_replaces_and_leaves_no_temporary_file(root):
-    url = f"{root}/notes/a.json"
-    written = write_json_atomic(url, {"n": 1})
-    write_json_atomic(url, {"n": 2})
-    assert json.loads(_read_bytes(written)) == {"n": 2}
-    assert _listing(written.rsplit("/", 1)[0]) == ["a.json"]
-    with pytest.raises(ValueError, match="a.json"):
-        write_json_atomic(url, {"n": float("nan")})
-    assert json.loads(_read_bytes(written)) == {"n": 2}
-
-
-def test_run_records_round_trip_and_bad_ones_are_reported(root):
-    failures = [
-        {"source_url": "file:///v/a.mp4", "clip_id": "clip-2", "stage": "detect", "reason": "CUDA out of memory"},
-        {"source_url": "file:///v/b.mp4", "stage": "probe", "reason": "not a video"},
-    ]
-    write_run_record(root, "run-2", {"started_at": "2024-05-02T10:00:00+00:00", "status": "completed", "failures": []})
-    url = write_run_record(
-        root,
-        "run-1",
-        {"started_at": "2024-05-01T10:00:00+00:00", "finished_at": "2024-05-01T10:05:00+00:00", "status": "partial", "source": "videos/", "config_hash": "c", "failures": failures},
-    )
-    records = list_run_records(root)
-    assert [r["run_id"] for r in records] == ["run-1", "run-2"]
-    assert records[0]["failures"][1]["clip_id"] is None
-    assert records[0]["failures"][0]["reason"] == "CUDA out of memory"
-
-    _overwrite(url, b"{ not json")
-    records, problems = scan_run_records(root)
-    assert [r["run_id"] for r in records] == ["run-2"]
-    assert len(problems) == 1 and problems[0].startswith(url)
-
-    with pytest.raises(ValueError, match="status"):
-        write_run_record(root, "run-3", {"started_at": "2024-05-01T10:00:00+00:00"})
-    with pytest.raises(ValueError, match="time zone"):
-        write_run_record(root, "run-3", {"started_at": "2024-05-01T10:00:00", "status": "ok"})
-    with pytest.raises(ValueError, match=r"failures\[0\]\.stage"):
-        write_run_record(root, "run-3", {"started_at": "2024-05-01T10:00:00Z", "status": "ok", "failures": [{"source_url": "x", "reason": "y"}]})
-    with pytest.raises(ValueError, match="run_id"):
-        write_run_record(root, "run-3", {"run_id": "run-4", "started_at": "2024-05-01T10:00:00Z", "status": "ok"})
 
 
 def test_a_shard_of_other_clip_content_is_never_replaced(root):

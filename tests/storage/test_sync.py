@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from soccerfactory.flows.cli import app
 from soccerfactory.storage.catalog import ensure_catalog, register_shards
 from soccerfactory.storage.schemas import example_shard_tables
-from soccerfactory.storage.shards import write_run_record, write_shard
+from soccerfactory.storage.run_records import write_run_record
+from soccerfactory.storage.shards import write_shard
 from soccerfactory.storage.sync import DeferredRegistration, sync_catalog
 
 # A notebook: a read-only connection held open until stdin closes.

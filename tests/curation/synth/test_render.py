@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.masks import rle_decode
 from soccerfactory.curation.pitch import KEYPOINT_NAMES, PitchModel
 from soccerfactory.curation.synth import SynthConfig, render_clip
-from soccerfactory.curation.types import Camera
 
 
 def _cameras(clip: Path) -> dict[int, Camera]:

@@ -20,8 +20,8 @@ from soccerfactory.curation.training.datasets import (
     build_pitch_dataset,
     detection_labels_from_synth,
     keypoint_label_from_synth,
-    label_rows,
 )
+from soccerfactory.curation.training.yolo_files import label_rows
 from soccerfactory.curation.types import CLASS_NAMES
 
 DATA = DEFAULT_DATA_ROOT

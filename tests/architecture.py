@@ -1,0 +1,218 @@
+"""The project's architecture as rules over its source, read from the code's own imports.
+
+``tests/test_architecture.py`` asserts the rules; run this file to see the house::
+
+    python tests/architecture.py            # the tree: one line per module, its layer and line count
+    python tests/architecture.py --imports  # plus every import between modules, by layer
+
+Layers, lowest first. A module may import its own layer or lower ones, never a higher one, so a
+change low in the house never needs to know who stands above it:
+
+1. ``storage``: Parquet schemas, shards, run records, the DuckDB catalog (knows no curation).
+2. curation base: the typed currency (``types``, ``arrays``, ``camera``), the pitch model and
+   its colours, masks, hashing, weights and the runtime.
+3. curation stages: ``video/``, ``detection/``, ``tracking/``, ``calibration/``, ``refine``,
+   ``attribute/``, ``vote`` and ``layout`` (the one codec between the currency and shard rows).
+4. curation assembly: ``config`` (the curation config), ``stages`` (the stage builder) and
+   ``pipeline`` (one clip through the stages).
+5. curation around it: ``quality/`` (measurements), ``preview/``, ``synth/`` (the renderer),
+   ``training/`` (the project's own models), ``testing``.
+6. ``model``: the multi-task model over the shards.
+7. ``flows``: orchestration only (Prefect flows and tasks, the CLI, Prefect settings, the bench).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "soccerfactory"
+FOLDERS = ("storage", "curation", "model", "flows")
+MAX_LINES = 600
+
+#: (layer, name, module-path prefixes relative to the project root). The longest matching prefix wins.
+LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "storage", ("storage/",)),
+    (2, "curation base", (
+        "curation/__init__.py", "curation/types.py", "curation/arrays.py", "curation/camera.py", "curation/pitch.py",
+        "curation/pitch_colour.py", "curation/masks.py", "curation/hashing.py", "curation/registry.py",
+        "curation/bundled.py", "curation/runtime.py", "curation/safe_load.py",
+    )),
+    (3, "curation stages", (
+        "curation/video/", "curation/detection/", "curation/tracking/", "curation/calibration/", "curation/refine.py",
+        "curation/attribute/", "curation/vote.py", "curation/layout.py", "curation/layout/",
+    )),
+    (4, "curation assembly", ("curation/config.py", "curation/stages.py", "curation/pipeline.py")),
+    (5, "curation around it", (
+        "curation/quality/", "curation/preview/", "curation/preview.py", "curation/synth/", "curation/training/",
+        "curation/testing.py",
+    )),
+    (6, "model", ("model/",)),
+    (7, "flows", ("flows/",)),
+)
+
+#: What a module of flows/ may be: the CLI, the Prefect settings, the bench, or flows and tasks.
+FLOWS_SUPPORT = ("flows/__init__.py", "flows/prefect_env.py")
+FLOWS_PREFIXES = ("flows/cli", "flows/bench")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One source file of the four folders."""
+
+    path: str  #: relative to the project root, posix, e.g. ``curation/video/decode.py``
+    name: str  #: dotted, e.g. ``soccerfactory.curation.video.decode``
+    lines: int
+    tree: ast.Module
+
+
+def modules() -> dict[str, Module]:
+    """Every ``.py`` file of the four folders, by dotted module name."""
+    found = {}
+    for folder in FOLDERS:
+        for file in sorted((ROOT / folder).rglob("*.py")):
+            rel = file.relative_to(ROOT).as_posix()
+            parts = rel[: -len(".py")].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            name = ".".join([PACKAGE, *parts])
+            text = file.read_text(encoding="utf-8")
+            found[name] = Module(rel, name, text.count("\n"), ast.parse(text, filename=rel))
+    return found
+
+
+def layer_of(path: str) -> tuple[int, str]:
+    """The layer number and name of a module path; ``(0, "unplaced")`` for a path no layer names."""
+    best: tuple[int, int, str] = (-1, 0, "unplaced")
+    for number, name, prefixes in LAYERS:
+        for prefix in prefixes:
+            if path.startswith(prefix) and len(prefix) > best[0]:
+                best = (len(prefix), number, name)
+    return best[1], best[2]
+
+
+def _imported_names(module: Module) -> Iterator[tuple[str, int]]:
+    """(dotted name, line) of every import in the module, at any depth (lazy imports count too)."""
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the module's own package
+                base = module.name.split(".")
+                if not module.path.endswith("__init__.py"):
+                    base = base[:-1]
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield target, node.lineno
+            for alias in node.names:
+                yield f"{target}.{alias.name}", node.lineno
+
+
+def imports(found: dict[str, Module]) -> dict[str, dict[str, int]]:
+    """``{importer: {imported: first line}}`` between the project's own modules."""
+    graph: dict[str, dict[str, int]] = {}
+    for name, module in found.items():
+        edges: dict[str, int] = {}
+        for target, line in _imported_names(module):
+            # `from pkg import sub` names a module; `from mod import func` names mod.
+            while target and target not in found:
+                target = target.rpartition(".")[0]
+            if target and target != name and target != PACKAGE:
+                edges.setdefault(target, line)
+        graph[name] = edges
+    return graph
+
+
+def third_party(module: Module) -> set[str]:
+    """Top-level names of the packages a module imports (``prefect``, ``torch`` ...)."""
+    return {target.split(".")[0] for target, _ in _imported_names(module) if not target.startswith(PACKAGE)}
+
+
+def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, {}):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                group.append(item)
+                if item == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def upward_imports(found: dict[str, Module], graph: dict[str, dict[str, int]]) -> list[str]:
+    """One line per import from a lower layer up to a higher one."""
+    lines = []
+    for name, edges in sorted(graph.items()):
+        mine = layer_of(found[name].path)[0]
+        for target, line in sorted(edges.items()):
+            theirs = layer_of(found[target].path)[0]
+            if theirs > mine:
+                lines.append(f"{found[name].path}:{line} (layer {mine}) imports {found[target].path} (layer {theirs})")
+    return lines
+
+
+def is_flow_module(module: Module) -> bool:
+    """A module of flows/ that defines a Prefect flow or task."""
+    for node in ast.walk(module.tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                call = decorator.func if isinstance(decorator, ast.Call) else decorator
+                label = call.attr if isinstance(call, ast.Attribute) else getattr(call, "id", "")
+                if label in {"flow", "task"}:
+                    return True
+    return False
+
+
+def main(argv: list[str]) -> int:
+    found = modules()
+    graph = imports(found)
+    for name, module in sorted(found.items(), key=lambda item: (layer_of(item[1].path)[0], item[1].path)):
+        number, layer = layer_of(module.path)
+        flag = "  OVER" if module.lines > MAX_LINES else ""
+        print(f"{number} {layer:<19} {module.path:<45} {module.lines:>5}{flag}")
+        if "--imports" in argv:
+            for target in sorted(graph[name]):
+                print(f"{'':24}-> {found[target].path} (layer {layer_of(found[target].path)[0]})")
+    problems = upward_imports(found, graph) + [" <-> ".join(group) for group in cycles(graph)]
+    print(f"\n{len(found)} modules, {sum(m.lines for m in found.values())} lines; {len(problems)} problems")
+    for problem in problems:
+        print("  " + problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,84 @@
+"""The curation commands: synth refuses bad requests in one line and writes a clip, config show
+round-trips, and each command answers --help with its own page."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from typer.testing import CliRunner
+
+from soccerfactory.flows.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "path, own_words",
+    [
+        (("synth",), "Render a synthetic broadcast clip with exact ground truth."),
+        (("demo",), "render a synthetic broadcast clip, curate it with the bundled models"),
+        (("curate",), "Curate footage into SoccerFactory shards and catalogue them for SQL."),
+        (("config", "show"), "Print the resolved config as YAML"),
+    ],
+)
+def test_each_command_is_listed_with_its_own_help(path, own_words, listed_commands, own_help):
+    assert path[-1] in listed_commands(*path[:-1])
+    assert own_words in own_help(*path)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--seconds", "-3"], "seconds must be in"),
+        (["--width", "20000"], "resolution 20000x720 is outside"),
+        (["--height", "7"], "resolution 1280x7 is outside"),
+        (["--fps", "0"], "fps must be in"),
+        (["--referees", "9"], "referees must be"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(tmp_path, arguments, message):
+    result = runner.invoke(app, ["synth", str(tmp_path / "out"), *arguments])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out").exists(), "nothing is created for a refused request"
+
+
+def test_unwritable_output_is_refused(tmp_path):
+    if os.geteuid() == 0:
+        # root ignores folder permissions; a path below a file is unwritable for everyone.
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        target = blocker / "clip"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        target = locked / "clip"
+    result = runner.invoke(app, ["synth", str(target), "--seconds", "1"])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: cannot write to {target}")
+
+
+def test_synth_writes_a_clip(tmp_path):
+    result = runner.invoke(app, ["synth", str(tmp_path), "--seconds", "0.4", "--seed", "2", "--width", "640", "--height", "360", "--images", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 10 frames of 640x360" in result.output
+    manifest = json.loads((tmp_path / "clip.json").read_text())
+    assert manifest["config"]["seed"] == 2 and len(list((tmp_path / "img1").glob("*.jpg"))) == 10
+
+
+def test_config_show_round_trips_as_a_config_file(tmp_path):
+    from soccerfactory.curation.config import load_config
+
+    result = runner.invoke(app, ["config", "show", "--set", "detect.conf=0.4"])
+    assert result.exit_code == 0
+    path = tmp_path / "curate.yaml"
+    path.write_text(result.output)
+    assert load_config(path).detect.conf == 0.4
+    assert f"# config hash: {load_config(path).config_hash()}" in result.output
+    bad = runner.invoke(app, ["config", "show", "--set", "detect.nope=1"])
+    assert bad.exit_code == 2 and "detect.nope" in bad.output

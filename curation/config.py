@@ -17,39 +17,25 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.bundled import bundled_weights
+from soccerfactory.curation.safe_load import STATE_DICT, YOLO_MODEL
+from soccerfactory.curation.settings import ConfigError, Section, load_settings, set_dotted
 from soccerfactory.curation.video.checks import MIN_HEIGHT, MIN_WIDTH
 
 __all__ = [
     "CurateConfig",
     "ConfigError",
-    "Section",
+    "ModelFile",
     "load_config",
-    "load_settings",
     "STAGE_SECTIONS",
 ]
 
 #: Sections whose values change what a shard contains; their hash keys the shard cache.
 STAGE_SECTIONS = ("clips", "decode", "detect", "track", "calibrate", "refine", "attribute", "vote")
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and the field."""
-
-
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
-
-
-class Section(BaseModel):
-    """Base of every config section (the curation config's and the model run config's): frozen,
-    and unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ClipsConfig(Section):
@@ -218,6 +204,15 @@ class RunConfig(Section):
     )
 
 
+class ModelFile(NamedTuple):
+    """One model file a config loads: where it is, what it is in config terms, how it is loaded."""
+
+    path: Path | None
+    what: str  #: the config key and its role, e.g. ``"detect.weights (detector)"``; starts every message
+    kind: str  #: :mod:`~soccerfactory.curation.safe_load` kind: ``YOLO_MODEL`` or ``STATE_DICT``
+    how_to_get: str | None = None  #: instructions when it is missing; None = the bundled file's retraining command
+
+
 class CurateConfig(BaseModel):
     """Everything the ``curate`` flow needs to know, one section per stage."""
 
@@ -241,7 +236,7 @@ class CurateConfig(BaseModel):
         """A validated copy with ``{"section.key": value}`` replaced (the ``--set`` mechanism)."""
         tree = self.model_dump()
         for dotted, value in values.items():
-            _set_dotted(tree, dotted, value)
+            set_dotted(tree, dotted, value)
         return CurateConfig.model_validate(tree)
 
     def config_hash(self) -> str:
@@ -253,28 +248,23 @@ class CurateConfig(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()
 
     def weight_files(self) -> list[Path]:
-        files = [self.detect.resolved_weights()]
-        if self.calibrate.enabled and self.calibrate.uses_keypoint_model:
-            files.append(self.calibrate.resolved_weights())
-        if self.refine.enabled and self.refine.backend == "sam2" and self.refine.sam2_checkpoint:
-            files.append(self.refine.sam2_checkpoint)
-        return files
+        """The paths of :meth:`model_files` that are set (what :meth:`config_hash` signs)."""
+        return [file.path for file in self.model_files() if file.path is not None]
 
-    def check_weights(self) -> None:
-        """Raise FileNotFoundError (naming the file, saying how to get it) for any missing model."""
-        require_weights(self.detect.resolved_weights(), "detect.weights (detector)")
-        if self.calibrate.enabled and self.calibrate.uses_keypoint_model:
-            require_weights(
-                self.calibrate.resolved_weights(),
-                "calibrate.weights (pitch keypoint model)",
-            )
+    def model_files(self) -> list[ModelFile]:
+        """Every model file this config loads, in load order: the one list the checks walk."""
+        files = [ModelFile(self.detect.resolved_weights(), "detect.weights (detector)", YOLO_MODEL)]
+        calibrate = self.calibrate
+        if calibrate.enabled and calibrate.uses_keypoint_model:
+            kind = STATE_DICT if calibrate.backend == "heatmap" else YOLO_MODEL
+            files.append(ModelFile(calibrate.resolved_weights(), "calibrate.weights (pitch keypoint model)", kind))
         if self.refine.enabled and self.refine.backend == "sam2":
-            require_weights(
-                self.refine.sam2_checkpoint,
-                "refine.sam2_checkpoint",
+            files.append(ModelFile(
+                self.refine.sam2_checkpoint, "refine.sam2_checkpoint", STATE_DICT,
                 "download a SAM 2.1 checkpoint (e.g. sam2.1_hiera_tiny.pt from the facebookresearch/sam2 "
                 "release) on a machine with internet and copy it here, or set refine.backend=chroma",
-            )
+            ))
+        return files
 
 
 def _file_signature(path: Path) -> list[int] | None:
@@ -283,77 +273,6 @@ def _file_signature(path: Path) -> list[int] | None:
     except OSError:
         return None
     return [stat.st_size, int(stat.st_mtime)]
-
-
-def _parse_value(text: str) -> Any:
-    # YAML scalars: `true`, `0.3`, `null`, `[a, b]` all mean what a user expects.
-    return yaml.safe_load(text)
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {part} is not a section")
-    node[parts[-1]] = value
-
-
-def load_settings(model: type[SettingsT], path: str | os.PathLike | None = None, overrides: list[str] | None = None,
-                  what: str = "config") -> SettingsT:
-    """Read a YAML/JSON file (optional) into ``model`` and apply ``section.key=value`` overrides.
-
-    The one loader of the project's configs (:func:`load_config`, and the model run config's
-    ``load_model_config``). An empty file, or one of comments only, means all defaults.
-
-    Args:
-        model: The pydantic model of the whole config (sections as fields).
-        path: The YAML/JSON file; None: defaults and overrides only.
-        overrides: ``section.key=value`` strings, values parsed as YAML scalars, applied in order.
-        what: How the messages name the config (``"config"``, ``"model config"``).
-
-    Raises:
-        ConfigError: naming the file and the offending fields; never a raw traceback.
-    """
-    tree: dict[str, Any] = {}
-    origin = "defaults"
-    if path is not None:
-        path = Path(path)
-        origin = str(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise ConfigError(f"cannot read {what} {path}: {error.strerror or error}") from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"{what} {path} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
-        try:
-            loaded = yaml.safe_load(text) if text.strip() else {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{what} {path} is not valid YAML/JSON: {str(error).splitlines()[0]}") from None
-        if loaded is None:  # comments only
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{what} {path} must be a mapping of sections, got {type(loaded).__name__}")
-        tree = loaded
-    for item in overrides or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects section.key=value, got {item!r}")
-        try:
-            parsed = _parse_value(value)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--set {item}: the value is not valid YAML: {str(error).splitlines()[0]}") from None
-        _set_dotted(tree, key.strip(), parsed)
-        origin += f" + --set {item}"
-    try:
-        return model.model_validate(tree)
-    except ValidationError as error:
-        # One line: every offending field with pydantic's reason, not its multi-line report.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"invalid {what} ({origin}): {problems}") from None
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> CurateConfig:

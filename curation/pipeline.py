@@ -28,13 +28,15 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from soccerfactory.curation.detection.ball import follow_ball
 from soccerfactory.curation.attribute.crops import AthleteCrops
 from soccerfactory.curation.attribute.jersey import JerseyReader
 from soccerfactory.curation.attribute.roles import role_from_class
 from soccerfactory.curation.attribute.team import TeamClassifier
 from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
+from soccerfactory.curation.config import AttributeConfig, DecodeConfig, VoteConfig
+from soccerfactory.curation.detection.ball import follow_ball
 from soccerfactory.curation.detection.detector import Detector
+from soccerfactory.curation.layout import ShardIdentity, shard_tables
 from soccerfactory.curation.refine import Refiner
 from soccerfactory.curation.tracking.trackers import Tracker
 from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
@@ -42,7 +44,6 @@ from soccerfactory.curation.tracking.tracklets import relabel_tracks
 from soccerfactory.curation.types import BALL, Detections, Frames, Tracks
 from soccerfactory.curation.video.clips import ClipSpec, semantic_frames
 from soccerfactory.curation.video.decode import read_frames
-from soccerfactory.curation.layout import ShardIdentity, shard_tables
 from soccerfactory.curation.vote import AthleteLabels, broadcast, vote_tracklets
 
 __all__ = [
@@ -239,10 +240,8 @@ def _merge(parts: list[Detections], empty: Detections) -> Detections:
 def annotate_spatial(
     clip: ClipSpec,
     stages: ClipStages,
+    decode: DecodeConfig,
     *,
-    batch_size: int = 8,
-    stride: int = 1,
-    semantic_fps: float = 1.0,
     storage_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SpatialResult:
@@ -251,15 +250,16 @@ def annotate_spatial(
     Args:
         clip: The clip to annotate.
         stages: Loaded backends; a fresh tracker (and calibrator) is made for this clip.
-        batch_size: Frames decoded and detected together.
-        stride: Process every ``stride``-th frame (1 = the source rate).
-        semantic_fps: Rate at which crops are kept for attribution.
+        decode: ``batch_size`` (frames decoded and detected together), ``spatial_stride`` (every
+            n-th frame; 1 = the source rate) and ``semantic_fps`` (rate at which crops are kept
+            for attribution); the config's section, the one place their defaults are stated.
         storage_options: fsspec options for remote sources.
         progress: Called as ``progress(frames_done, frames_total)`` after every batch.
 
     Raises:
         BadInputError: when the clip cannot be decoded (names the file and frame).
     """
+    batch_size, stride, semantic_fps = decode.batch_size, decode.spatial_stride, decode.semantic_fps
     started = time.perf_counter()
     # Trackers age tracks in steps, so they need the rate they are fed at, not the source rate.
     tracker = stages.new_tracker(fps=clip.fps / stride)
@@ -381,12 +381,13 @@ def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
 
 
-def attribute_clip(
-    spatial: SpatialResult, stages: ClipStages, *, max_crops_per_track: int = 30
-) -> Attributes:
-    """Read team and jersey number from the semantic crops of one clip."""
+def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: AttributeConfig) -> Attributes:
+    """Read team and jersey number from the semantic crops of one clip.
+
+    At most ``attribute.max_crops_per_track`` crops of each tracklet are read (it bounds OCR time).
+    """
     started = time.perf_counter()
-    rows = _limit_per_track(spatial.crops, max_crops_per_track)
+    rows = _limit_per_track(spatial.crops, attribute.max_crops_per_track)
     crops = spatial.crops[rows] if len(spatial.crops) else spatial.crops
     if len(crops) == 0:
         empty_f = np.zeros(0, dtype=np.float32)
@@ -409,14 +410,7 @@ def attribute_clip(
 # --------------------------------------------------------------------------- step 3: vote
 
 
-def vote_clip(
-    spatial: SpatialResult,
-    attributes: Attributes,
-    *,
-    jersey_min_confidence: float = 0.6,
-    min_votes: int = 1,
-    link_by_jersey: bool = True,
-) -> AthleteLabels:
+def vote_clip(spatial: SpatialResult, attributes: Attributes, attribute: AttributeConfig, vote: VoteConfig) -> AthleteLabels:
     """Vote attributes over each tracklet: the labels of every athlete row of the clip.
 
     Team and jersey votes come from the semantic crops, weighted by their confidence; role votes
@@ -425,15 +419,16 @@ def vote_clip(
     aggregates.
 
     Args:
-        jersey_min_confidence: Jersey reads below this confidence are not votes.
-        min_votes: Tracklets with fewer votes keep a null consensus.
-        link_by_jersey: Give tracklets of one athlete (same voted team and number, never in the
-            same frame) one ``track_id`` (:func:`~soccerfactory.curation.tracking.tracklets.link_by_jersey`);
+        attribute: ``jersey_min_confidence``: jersey reads below it are not votes.
+        vote: ``min_votes``: tracklets with fewer votes keep a null consensus; ``link_by_jersey``:
+            give tracklets of one athlete (same voted team and number, never in the same frame)
+            one ``track_id`` (:func:`~soccerfactory.curation.tracking.tracklets.link_by_jersey`);
             the tracker's own id stays in ``tracklet_id``.
 
     Returns:
         The labels, row-aligned with ``spatial.tracks``; :func:`layout_clip` lays them out.
     """
+    jersey_min_confidence, min_votes, link_by_jersey = attribute.jersey_min_confidence, vote.min_votes, vote.link_by_jersey
     tracks = spatial.tracks
     track_rows = tracks.track_id if tracks.track_id is not None else np.zeros(0, dtype=np.int64)
 

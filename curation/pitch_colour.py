@@ -10,7 +10,7 @@ each was tuned on its own, so each keeps its own numbers here, named after its u
 * :data:`FRAME_GRASS_BAND` (hue 20..100, S >= 40, V >= 30) finds the dominant hue of a
   whole frame; the pixel decision is then chromaticity (:func:`estimate_grass`,
   :class:`GrassColour`). Users: mask refinement (:mod:`.refine`, the ``chroma`` backend)
-  and the tracker's colour embedding (:mod:`.track`).
+  and the tracker's colour embedding (:mod:`.tracking.trackers`).
 * :data:`LINE_DETECTOR_BAND` (hue 30..90, S >= 40, V >= 30), as ``cv2.inRange``
   (:func:`grass_mask_hsv`). User: the calibration line detector (``line_mask`` of
   ``LinesClassicDetector``): the region of the frame where painted lines are looked for.

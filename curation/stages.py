@@ -14,16 +14,18 @@ from importlib import metadata
 from pathlib import Path
 
 from soccerfactory.curation.attribute.builders import build_jersey_reader, build_team_classifier
-from soccerfactory.curation.calibration.backends import build_calibrator
+from soccerfactory.curation.bundled import require_weights
+from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, UltralyticsDetector, build_detector
 from soccerfactory.curation.pipeline import ClipStages, validate_chain
 from soccerfactory.curation.refine import build_refiner
-from soccerfactory.curation.safe_load import STATE_DICT, YOLO_MODEL, check_checkpoint
+from soccerfactory.curation.safe_load import check_checkpoint
 from soccerfactory.curation.tracking.trackers import build_tracker
 from soccerfactory.curation.tracking.tracklets import TrackletCleanup
+from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["UNHASHED", "check_config", "code_version", "load_stages", "shard_sources", "stage_names"]
+__all__ = ["UNHASHED", "check_config", "code_version", "load_stages", "shard_key", "shard_sources", "stage_names"]
 
 _loaded: dict[str, ClipStages] = {}
 _lock = threading.Lock()
@@ -50,22 +52,13 @@ def check_config(config: CurateConfig) -> None:
         FileNotFoundError: a model file is missing.
         ValueError: the stage chain is invalid, or a model file is unreadable or unsafe.
     """
-    validate_chain(stage_names(config))
-    config.check_weights()
-    for path, what, kind in _model_files(config):
-        check_checkpoint(path, what, kind)
-
-
-def _model_files(config: CurateConfig) -> list[tuple[Path, str, str]]:
-    """(file, what it is in config terms, safe_load kind) of every model the run will load."""
-    files = [(config.detect.resolved_weights(), "detect.weights (detector)", YOLO_MODEL)]
-    calibrate = config.calibrate
-    if calibrate.enabled and calibrate.uses_keypoint_model:
-        kind = STATE_DICT if calibrate.backend == "heatmap" else YOLO_MODEL
-        files.append((calibrate.resolved_weights(), "calibrate.weights (pitch keypoint model)", kind))
-    if config.refine.enabled and config.refine.backend == "sam2" and config.refine.sam2_checkpoint:
-        files.append((config.refine.sam2_checkpoint, "refine.sam2_checkpoint", STATE_DICT))
-    return files
+    names = stage_names(config)
+    validate_chain(names)
+    files = config.model_files()
+    for file in files:  # every missing file is named before any present one is opened
+        require_weights(file.path, file.what, file.how_to_get)
+    for file in files:
+        check_checkpoint(file.path, file.what, file.kind)
 
 
 def load_stages(config: CurateConfig) -> ClipStages:
@@ -154,6 +147,12 @@ def shard_sources() -> list[tuple[str, Path]]:
         if path.relative_to(curation).parts[0] not in UNHASHED
     ]
     return sorted([*files, ("storage/schemas.py", storage_schemas)])
+
+
+def shard_key(clip: ClipSpec, config_hash: str) -> str:
+    """The cache key of a clip's shard: its content, the config and the code that made it."""
+    text = f"{clip.content_hash}:{config_hash}:{code_version()}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

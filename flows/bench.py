@@ -81,10 +81,10 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
         scan = scan_video(discover_sources(str(Path(folder) / "video.mp4"))[0])
         (clip,) = split_clips(scan, max_clip_seconds=seconds + 1)
         scan_s = time.perf_counter() - started
-        spatial = annotate_spatial(clip, stages, batch_size=config.decode.batch_size, semantic_fps=config.decode.semantic_fps)
-        attributes = attribute_clip(spatial, stages, max_crops_per_track=config.attribute.max_crops_per_track)
+        spatial = annotate_spatial(clip, stages, config.decode)
+        attributes = attribute_clip(spatial, stages, config.attribute)
         started = time.perf_counter()
-        tables = layout_clip(spatial, vote_clip(spatial, attributes))
+        tables = layout_clip(spatial, vote_clip(spatial, attributes, config.attribute, config.vote))
         vote_s = time.perf_counter() - started
     frames = spatial.n_frames
     total = scan_s + spatial.seconds + attributes.seconds + vote_s

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from soccerfactory.flows.cli_common import fail as _fail
+from soccerfactory.flows.cli_common import local_root, reported
 from soccerfactory.flows.cli_common import preflight as _preflight
 
 __all__ = ["query", "print_query", "catalog_app"]
@@ -66,13 +67,10 @@ def catalog_rebuild(
     from soccerfactory.flows.cli_preflight import check_catalog_target, check_shards_root
     from soccerfactory.storage.repair import rebuild_catalog
 
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    target = catalog or (local_root(output) or Path(output)) / "catalog.duckdb"
     _preflight(check_shards_root, output, True)
     _preflight(check_catalog_target, target, True)
-    try:
-        report = rebuild_catalog(output, target)
-    except (FileNotFoundError, ValueError) as error:
-        _fail(str(error))
+    report = reported(lambda: rebuild_catalog(output, target))
     # One line per thing left out (a bad shard names its file and why), then the counts.
     for problem in report["problems"]:
         typer.echo(f"warning: {problem}", err=True)
@@ -100,7 +98,7 @@ def catalog_verify(
     from soccerfactory.storage.catalog import CatalogLockedError
     from soccerfactory.storage.repair import verify_catalog
 
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    target = catalog or (local_root(output) or Path(output)) / "catalog.duckdb"
     if not target.is_file():
         _fail(f"no catalog at {target}: pass --catalog, or the --output a `soccerfactory curate` wrote to")
     try:
@@ -145,7 +143,7 @@ def catalog_sync(
     if not is_local_url(output) and catalog is None:
         _fail(f"output {output} is remote; pass --catalog PATH for the local DuckDB file")
     _preflight(check_shards_root, output, True)
-    target = catalog or Path(output.removeprefix("file://")) / "catalog.duckdb"
+    target = catalog or (local_root(output) or Path(output)) / "catalog.duckdb"
     try:
         report = sync_catalog(output, target, wait_s=wait)
     except CatalogLockedError as error:

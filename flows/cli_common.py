@@ -101,11 +101,7 @@ def preflight(check: Callable[..., object], *args: object) -> None:
 def local_root(output: str) -> Path | None:
     """The folder a local ``--output`` names (a plain path, ``file://`` or ``local://`` URL, as
     :func:`~soccerfactory.storage.fs.is_local_url` decides); None for a remote URL."""
-    from soccerfactory.storage.fs import is_local_url  # pyarrow and fsspec: not for --help
+    from soccerfactory.storage.fs import local_path  # pyarrow and fsspec: not for --help
 
-    if not is_local_url(output):
-        return None
-    for prefix in ("file://", "local://"):
-        if output.startswith(prefix):
-            return Path(output[len(prefix):])
-    return Path(output)
+    path = local_path(output)
+    return None if path is None else Path(path)

@@ -30,8 +30,6 @@ Guarantees a data engineer can rely on:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
 import time
 from typing import Any
 
@@ -44,12 +42,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from soccerfactory.curation.layout import ShardIdentity
 from soccerfactory.curation.pipeline import Attributes, ClipStages, SpatialResult, annotate_spatial, attribute_clip, layout_clip, vote_clip
 from soccerfactory.curation.video.checks import BadInputError
-from soccerfactory.curation.video.clips import ClipSpec, SourceItem, no_clip_reason, split_clips
+from soccerfactory.curation.video.clips import ClipSpec, SourceItem, is_clip_of, no_clip_reason, split_clips
 from soccerfactory.curation.video.discover import discover_each
 from soccerfactory.curation.video.scan import scan_video
 from soccerfactory.curation.video.source_ids import collision_reason
-from soccerfactory.curation.stages import check_config, code_version, load_stages
-from soccerfactory.curation.config import CurateConfig, DecodeConfig
+from soccerfactory.curation.stages import check_config, code_version, load_stages, shard_key
+from soccerfactory.curation.config import AttributeConfig, CurateConfig, DecodeConfig
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.runs import claim_clip
@@ -59,13 +57,7 @@ from soccerfactory.flows.curate_run import (
     CurateSummary, abandon_run, failure, finish_run, io_error, one_line, register, run_registry, start_run,
 )
 
-__all__ = ["curate", "run_curate", "shard_key"]
-
-
-def shard_key(clip: ClipSpec, config_hash: str) -> str:
-    """The cache key of a clip's shard: its content, the config and the code that made it."""
-    text = f"{clip.content_hash}:{config_hash}:{code_version()}"
-    return hashlib.sha256(text.encode()).hexdigest()
+__all__ = ["curate", "run_curate"]
 
 
 # --------------------------------------------------------------------------- the flow
@@ -166,25 +158,19 @@ def annotate(clip: ClipSpec, stages: ClipStages, decode: DecodeConfig, storage_o
             marks.add(quarter)
             logger.info("%s: %d/%d frames", clip.clip_id, done, total)
 
-    return annotate_spatial(
-        clip, stages, batch_size=decode.batch_size, stride=decode.spatial_stride,
-        semantic_fps=decode.semantic_fps, storage_options=storage_options, progress=progress,
-    )
+    return annotate_spatial(clip, stages, decode, storage_options=storage_options, progress=progress)
 
 
 @task(name="attribute", tags=["gpu"], cache_policy=NONE)
-def attribute(spatial: SpatialResult, stages: ClipStages, max_crops_per_track: int) -> Attributes:
+def attribute(spatial: SpatialResult, stages: ClipStages, settings: AttributeConfig) -> Attributes:
     """Team and jersey number of the athletes on the clip's semantic crops."""
-    return attribute_clip(spatial, stages, max_crops_per_track=max_crops_per_track)
+    return attribute_clip(spatial, stages, settings)
 
 
 @task(name="vote", cache_policy=NONE)
 def vote(spatial: SpatialResult, attributes: Attributes, config: CurateConfig) -> AthleteLabels:
     """Vote the attributes over each tracklet: the labels of every athlete row of the clip."""
-    return vote_clip(
-        spatial, attributes, jersey_min_confidence=config.attribute.jersey_min_confidence,
-        min_votes=config.vote.min_votes, link_by_jersey=config.vote.link_by_jersey,
-    )
+    return vote_clip(spatial, attributes, config.attribute, config.vote)
 
 
 @task(name="write-shard", retries=3, retry_delay_seconds=2, retry_condition_fn=io_error, cache_policy=NONE)
@@ -233,7 +219,7 @@ def _curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str,
         stages = load_stages(config)
         spatial = annotate(clip, stages, config.decode, storage_options)
         stage = "attribute"
-        attributes = attribute(spatial, stages, config.attribute.max_crops_per_track)
+        attributes = attribute(spatial, stages, config.attribute)
         stage = "vote"
         labels = vote(spatial, attributes, config)
         tables = layout_clip(spatial, labels, ShardIdentity(config_hash=config_hash, code_version=code_version(), shard_key=key))
@@ -313,10 +299,9 @@ def _source_taken(output: str, item: SourceItem, source_hash: str, storage_optio
     Checked once per source before any clip is annotated: two sources that derived one id but
     differ in length would otherwise not collide clip by clip and silently share one match.
     """
-    clip_id = re.compile(re.escape(item.name) + r"-\d{6,}-\d{6,}")  # split_clips' "<source id>-<start>-<stop>"
     for manifest in find_manifests_by_prefix(output, item.match_id, f"{item.name}-", storage_options):
         clip = manifest.metadata.get("clip") or {}
-        if clip_id.fullmatch(manifest.clip_id) and clip.get("source_hash") not in (None, source_hash):
+        if is_clip_of(item.name, manifest.clip_id) and clip.get("source_hash") not in (None, source_hash):
             return str(BadInputError(item.url, collision_reason(item.name, item.url, clip.get("url"), manifest.url)))
     return None
 

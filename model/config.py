@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from soccerfactory.curation.config import Section, load_settings
+from soccerfactory.curation.settings import Section, load_settings
 from soccerfactory.model.losses import DEFAULT_WEIGHTS
 
 __all__ = [

@@ -20,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.storage.failpoints import failpoint
 
-__all__ = ["TEMP_MARK", "resolve_url", "is_local_url", "to_url", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["local_path", "TEMP_MARK", "resolve_url", "is_local_url", "to_url", "write_bytes_atomic", "write_json_atomic"]
 
 #: Marks the temporary file of an atomic write (``.<name>.tmp-<hex>``); what dead writers leave.
 TEMP_MARK = ".tmp-"
@@ -36,6 +36,17 @@ def is_local_url(url: str | os.PathLike) -> bool:
     """Whether ``url`` is a plain path or ``file://`` URL (so DuckDB and ``os`` can open it directly)."""
     text = os.fspath(url)
     return "://" not in text or text.startswith(("file://", "local://"))
+
+
+def local_path(url: str | os.PathLike) -> str | None:
+    """The path a local URL names (a plain path, or ``file://`` / ``local://`` stripped); None when remote."""
+    text = os.fspath(url)
+    if not is_local_url(text):
+        return None
+    for prefix in ("file://", "local://"):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def to_url(fs: fsspec.AbstractFileSystem, path: str) -> str:

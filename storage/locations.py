@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from soccerfactory.storage.fs import is_local_url, resolve_url
+from soccerfactory.storage.fs import is_local_url, local_path, resolve_url
 
 __all__ = ["Locator", "META_DDL", "read_locator", "ensure_root", "get_meta", "set_meta", "shards_root_of", "duckdb_spellings"]
 
@@ -54,13 +54,6 @@ def duckdb_spellings(url: str) -> tuple[str, ...]:
     """How DuckDB may write ``url`` in a setting it checks or an error it raises: as given, and for
     an fsspec URL also with three slashes (``memory:///x`` for ``memory://x``)."""
     return (url,) if is_local_url(url) else (url, url.replace("://", ":///", 1))
-
-
-def _local_path(url: str) -> str:
-    for prefix in ("file://", "local://"):
-        if url.startswith(prefix):
-            return url[len(prefix):]
-    return url
 
 
 def _absolute_local(url: str | os.PathLike) -> str:
@@ -94,7 +87,7 @@ class Locator:
         """
         if self.root is None or not is_local_url(self.root):
             return self.catalog_dir
-        relative = os.path.normpath(os.path.join(self.catalog_dir, _local_path(self.root)))
+        relative = os.path.normpath(os.path.join(self.catalog_dir, local_path(self.root) or self.root))
         if _holds_shards(relative) or not self.root_absolute or not _holds_shards(self.root_absolute):
             return relative
         return self.root_absolute
@@ -110,7 +103,7 @@ class Locator:
         before paths were relative, are returned as they are)."""
         if not is_local_url(stored):
             return stored
-        path = _local_path(stored)
+        path = local_path(stored) or stored
         return path if os.path.isabs(path) else posixpath.normpath(posixpath.join(self.base, path))
 
 

@@ -4,13 +4,14 @@
 
     python tests/architecture.py            # the tree: one line per module, its layer and line count
     python tests/architecture.py --imports  # plus every import between modules, by layer
+    python tests/architecture.py --trace    # curate a 2 s synthetic clip; list the calls that climb a layer
 
 Layers, lowest first. A module may import its own layer or lower ones, never a higher one, so a
 change low in the house never needs to know who stands above it:
 
 1. ``storage``: Parquet schemas, shards, run records, the DuckDB catalog (knows no curation).
 2. curation base: the typed currency (``types``, ``arrays``, ``camera``), the pitch model and
-   its colours, masks, hashing, weights and the runtime.
+   its colours, masks, hashing, weights, the settings machinery and the runtime.
 3. curation stages: ``video/``, ``detection/``, ``tracking/``, ``calibration/``, ``refine``,
    ``attribute/``, ``vote`` and ``layout`` (the one codec between the currency and shard rows).
 4. curation assembly: ``config`` (the curation config), ``stages`` (the stage builder) and
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +42,15 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "curation base", (
         "curation/__init__.py", "curation/types.py", "curation/arrays.py", "curation/camera.py", "curation/pitch.py",
         "curation/pitch_colour.py", "curation/masks.py", "curation/hashing.py", "curation/registry.py",
-        "curation/bundled.py", "curation/runtime.py", "curation/safe_load.py",
+        "curation/bundled.py", "curation/runtime.py", "curation/safe_load.py", "curation/settings.py",
     )),
     (3, "curation stages", (
         "curation/video/", "curation/detection/", "curation/tracking/", "curation/calibration/", "curation/refine.py",
-        "curation/attribute/", "curation/vote.py", "curation/layout.py", "curation/layout/",
+        "curation/attribute/", "curation/vote.py", "curation/layout.py",
     )),
     (4, "curation assembly", ("curation/config.py", "curation/stages.py", "curation/pipeline.py")),
     (5, "curation around it", (
-        "curation/quality/", "curation/preview/", "curation/preview.py", "curation/synth/", "curation/training/",
+        "curation/quality/", "curation/preview/", "curation/synth/", "curation/training/",
         "curation/testing.py",
     )),
     (6, "model", ("model/",)),
@@ -197,7 +199,80 @@ def is_flow_module(module: Module) -> bool:
     return False
 
 
+def trace_upward_calls(run: Callable[[], object], found: dict[str, Module] | None = None) -> Counter:
+    """Run ``run()`` and count the calls that climb: from a project function to one in a higher layer.
+
+    An import can only go down, so a call up is a callback (a progress hook, a waiting hook, a
+    protocol implemented above): each is a place where a lower layer's control flow depends on a
+    higher one. Third-party frames in between (Prefect, torch) are skipped: the caller is the
+    nearest project frame. Every thread is traced (Prefect runs tasks on worker threads).
+
+    Returns:
+        ``Counter`` of ``(caller path:function, callee path:function)`` -> number of calls; the
+        key ``("entered", path)`` counts the calls into each project module.
+    """
+    import threading
+
+    found = found or modules()
+    by_file = {str(ROOT / m.path): m.path for m in found.values()}
+    layers = {path: layer_of(path)[0] for path in by_file.values()}
+    climbs: Counter = Counter()
+
+    def profile(frame, event, arg):  # noqa: ARG001 - the sys.setprofile signature
+        if event != "call":
+            return
+        callee = by_file.get(frame.f_code.co_filename)
+        if callee is None:
+            return
+        climbs[("entered", callee)] += 1
+        back = frame.f_back
+        while back is not None and back.f_code.co_filename not in by_file:
+            back = back.f_back
+        if back is None:
+            return
+        caller = by_file[back.f_code.co_filename]
+        if layers[caller] < layers[callee]:
+            climbs[(f"{caller}:{back.f_code.co_name}", f"{callee}:{frame.f_code.co_name}")] += 1
+
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    return climbs
+
+
+def _curate_a_synthetic_clip() -> None:
+    """The curate flow, as ``soccerfactory curate`` runs it, on a 2 s 640x360 synthetic clip."""
+    import tempfile
+
+    from soccerfactory.curation.synth.config import SynthConfig
+    from soccerfactory.curation.synth.render import render_clip
+    from soccerfactory.flows.prefect_env import embedded_prefect
+
+    folder = Path(tempfile.mkdtemp(prefix="sf-trace-"))
+    render_clip(SynthConfig(seconds=2, seed=3, width=640, height=360), folder / "clip")
+    with embedded_prefect(folder):
+        from soccerfactory.flows.curate import run_curate
+
+        run_curate(str(folder / "clip" / "video.mp4"), output=str(folder / "out"))
+
+
 def main(argv: list[str]) -> int:
+    if "--trace" in argv:
+        sys.path.insert(0, str(ROOT))
+        counts = trace_upward_calls(_curate_a_synthetic_clip)
+        entered = sorted((layer_of(path)[0], path) for kind, path in counts if kind == "entered")
+        print(f"modules the curate run entered: {len(entered)}")
+        for number, path in entered:
+            print(f"  {number} {path}")
+        climbs = {key: n for key, n in counts.items() if key[0] != "entered"}
+        print(f"calls that climb a layer: {len(climbs)} ({sum(climbs.values())} times)")
+        for (caller, callee), n in sorted(climbs.items()):
+            print(f"  {caller} -> {callee}  x{n}")
+        return 0
     found = modules()
     graph = imports(found)
     for name, module in sorted(found.items(), key=lambda item: (layer_of(item[1].path)[0], item[1].path)):

@@ -87,20 +87,24 @@ def test_the_reader_finds_a_real_cycle_and_an_upward_import(tmp_path):
 
 
 def test_tests_mirror_the_source_tree(found):
-    """Each test file names a module (or package) of the same relative folder."""
+    """``tests/<folder>/test_<module>[_<aspect>].py`` names a module (or subpackage) of ``<folder>``."""
     tests = Path(__file__).resolve().parent
-    sources = {Path(m.path).with_suffix("").as_posix() for m in found.values()}
-    folders = {Path(m.path).parent.as_posix() for m in found.values()}
+    names: dict[str, set[str]] = {}
+    for m in found.values():
+        path = Path(m.path)
+        if path.name == "__init__.py":  # a package is a name in its parent folder
+            names.setdefault(path.parent.parent.as_posix(), set()).add(path.parent.name)
+        else:
+            names.setdefault(path.parent.as_posix(), set()).add(path.stem)
     strays = []
     for test in sorted(tests.rglob("test_*.py")):
         rel = test.relative_to(tests)
         if len(rel.parts) == 1:  # tests/test_*.py are about the whole project (this file)
             continue
-        folder = rel.parent.as_posix()
-        if folder not in folders:
+        subject = test.stem[len("test_"):]
+        if not any(subject == name or subject.startswith(name + "_") for name in names.get(rel.parent.as_posix(), ())):
             strays.append(rel.as_posix())
-    assert not strays, f"test files in folders that mirror no source folder: {strays}"
-    assert sources
+    assert not strays, f"test files that name no module of their folder: {strays}"
 
 
 def test_every_package_ships(found):

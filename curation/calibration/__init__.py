@@ -1,7 +1,7 @@
 """Camera calibration from pitch keypoints and line markings (points and lines, "PnL").
 
 One camera per frame, in the SoccerNet world frame of :class:`~soccerfactory.curation.camera.Camera`
-(metres, origin at the centre mark, ``z`` down). The stage has three layers, one module each:
+(metres, origin at the centre mark, ``z`` down). Its modules fall in three groups:
 
 * **Features** (``features``, ``heatmap``, ``heatmap_net``, ``lines``): a ``PitchFeatureDetector``
   turns frames into ``PitchObservations`` (``observations``): named pitch keypoints (``heatmap``,
@@ -13,7 +13,7 @@ One camera per frame, in the SoccerNet world frame of :class:`~soccerfactory.cur
   decomposition give an initial camera from four or more keypoints; the refinement then
   minimises point reprojection error plus the distance of line pixels to the projected pitch
   lines; ``calibrate_frame`` judges one frame's camera (``results``: valid, or why not).
-* **Sequences** (``calibrator``, ``line_search``, ``backends``): the ``Calibrator`` runs a
+* **Sequences** (``calibrator``, ``line_search``, ``builders``): the ``Calibrator`` runs a
   detector over a clip in frame order and tracks the camera; the line search places a camera
   from the lines alone when nothing else does; ``build_calibrator`` builds one by backend name
   (default ``heatmap``, as in the curation config).

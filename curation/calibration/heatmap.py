@@ -13,7 +13,7 @@ the global context that the stride-32 features (with two coordinate channels) pr
 * :func:`decode_heatmaps`: the peak of each heatmap, refined to sub-cell precision by the
   probability-weighted mean of its 5 x 5 neighbourhood, mapped back to image pixels.
 * :class:`HeatmapKeypointDetector`: the ``heatmap`` backend of
-  :func:`~soccerfactory.curation.calibration.backends.build_feature_detector`, from a plain
+  :func:`~soccerfactory.curation.calibration.builders.build_feature_detector`, from a plain
   ``state_dict`` file loaded with ``torch.load(weights_only=True)``.
 
 Heatmap coordinates: cell ``(u, v)`` of a ``(h, w)`` map covers the input pixels whose centres

@@ -58,7 +58,7 @@ def real_calibration_quality(
     """
     import cv2
 
-    from soccerfactory.curation.calibration.backends import build_calibrator
+    from soccerfactory.curation.calibration.builders import build_calibrator
     from soccerfactory.curation.training.keypoints import load_pose_split
     from soccerfactory.curation.types import Frames
 
@@ -165,7 +165,7 @@ def synthetic_calibration_quality(
       the share of those within two of the reported ``pitch_sigma_m``;
     * ``fps``: frames calibrated per second (decoding excluded), measured in this run.
     """
-    from soccerfactory.curation.calibration.backends import build_calibrator
+    from soccerfactory.curation.calibration.builders import build_calibrator
     from soccerfactory.curation.calibration.results import pitch_position, pitch_position_uncertainty
     from soccerfactory.curation.video.decode import read_frames
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from soccerfactory.curation.config import CurateConfig
+from soccerfactory.curation.config import CurateConfig, DecodeConfig
 from soccerfactory.curation.quality.clips import HELD_OUT_SEEDS, clip_of, held_out_clip
 from soccerfactory.curation.quality.metrics import tracking_scores
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames, Tracks
@@ -171,23 +171,14 @@ def tracking_quality(
 def _curated_tracks(clip, stages, config: CurateConfig) -> Tracks:
     """The athlete rows a curated shard would hold: tracked, cleaned up, attributed and voted
     (``track_id`` after tracklets of one athlete are joined by team and jersey)."""
+    from soccerfactory.curation.layout import tracks_from_table
     from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, layout_clip, vote_clip
 
-    spatial = annotate_spatial(clip, stages, batch_size=config.decode.batch_size, semantic_fps=config.decode.semantic_fps)
-    attributes = attribute_clip(spatial, stages, max_crops_per_track=config.attribute.max_crops_per_track)
-    labels = vote_clip(
-        spatial, attributes, jersey_min_confidence=config.attribute.jersey_min_confidence,
-        min_votes=config.vote.min_votes, link_by_jersey=config.vote.link_by_jersey,
-    )
-    athletes = layout_clip(spatial, labels)["athletes"]
-    columns = athletes.select(["frame_index", "x1", "y1", "x2", "y2", "confidence", "class", "track_id"]).to_pydict()
-    return Tracks(
-        xyxy=np.column_stack([columns[k] for k in ("x1", "y1", "x2", "y2")]).reshape(-1, 4),
-        confidence=np.asarray(columns["confidence"], dtype=np.float32),
-        class_id=np.array([CLASS_NAMES.index(c) for c in columns["class"]], dtype=np.int64),
-        frame_index=np.asarray(columns["frame_index"], dtype=np.int64),
-        track_id=np.asarray(columns["track_id"], dtype=np.int64),
-    )
+    # Every frame, as the tracking ground truth has them (the figures were measured so).
+    spatial = annotate_spatial(clip, stages, config.decode.model_copy(update={"spatial_stride": 1}))
+    attributes = attribute_clip(spatial, stages, config.attribute)
+    labels = vote_clip(spatial, attributes, config.attribute, config.vote)
+    return tracks_from_table(layout_clip(spatial, labels)["athletes"])
 
 
 def _detect_key(stages, config: CurateConfig) -> str:
@@ -207,7 +198,8 @@ def _throughput(clip, config: CurateConfig, frames: int) -> dict:
     no_slices = dataclasses.replace(stages, ball_slicer=None)
     _, detector_s, n = _detect_clip(short, no_slices, config.decode.batch_size)
     _, sliced_s, _ = _detect_clip(short, stages, config.decode.batch_size)
-    spatial = annotate_spatial(short, stages, batch_size=config.decode.batch_size)
+    # Every frame at the source rate whatever the config samples: this is the detect+track speed.
+    spatial = annotate_spatial(short, stages, DecodeConfig(batch_size=config.decode.batch_size))
     tracked_s = sum(spatial.stage_seconds.get(k, 0.0) for k in ("detect", "ball_slices", "track", "postprocess", "ball_track"))
     return {
         "frames": n,

@@ -488,10 +488,11 @@ TRACKERS: dict[str, Callable[..., Tracker]] = {
 }
 
 
-def build_tracker(name: str = "bytetrack", **params: Any) -> Tracker:
+def build_tracker(name: str, **params: Any) -> Tracker:
     """A new tracker (one per clip) by name; ``params`` go to its builder.
 
-    The default is the curation config's (``track.backend``, chosen there by measurement).
+    No default here: the curation config's ``track.backend`` is the one place it is chosen
+    (by measurement; README "Detection and tracking quality").
 
     Raises:
         ValueError: for an unknown name, listing the valid ones.

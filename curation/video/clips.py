@@ -29,6 +29,7 @@ __all__ = [
     "VideoScan",
     "check_positive_int",
     "clip_hash",
+    "is_clip_of",
     "no_clip_reason",
     "semantic_frames",
     "split_clips",
@@ -232,6 +233,12 @@ def _sanitise(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-.")
     return cleaned or "source"
+
+
+def is_clip_of(source_name: str, clip_id: str) -> bool:
+    """Whether ``clip_id`` is one :func:`split_clips` makes from the source named ``source_name``
+    (``"<source name>-<start:06d>-<stop:06d>"``)."""
+    return re.fullmatch(re.escape(source_name) + r"-\d{6,}-\d{6,}", clip_id) is not None
 
 
 def _make_clip(scan: VideoScan, start: int, stop: int) -> ClipSpec:

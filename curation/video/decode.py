@@ -17,7 +17,7 @@ import numpy as np
 from soccerfactory.curation.types import Frames
 from soccerfactory.curation.video.checks import BadInputError, diagnose_iso_media, sniff_not_a_video
 from soccerfactory.curation.video.clips import ClipSpec, check_positive_int
-from soccerfactory.curation.video.sources import extension, image_sequence, local_path, resolve_url
+from soccerfactory.curation.video.sources import extension, image_sequence, local_copy, open_source_url
 
 __all__ = ["decode_image", "open_capture", "read_frames"]
 
@@ -75,7 +75,7 @@ def _check_clip_frame(clip: ClipSpec, image: np.ndarray, index: int) -> None:
 
 def _read_video(clip: ClipSpec, batch_size: int, stride: int, storage_options: dict | None) -> Iterator[Frames]:
     last = clip.start_frame + (clip.num_frames - 1) // stride * stride
-    with local_path(clip, storage_options) as path:
+    with local_copy(clip, storage_options) as path:
         capture = open_capture(path, clip.url)
         try:
             position = 0
@@ -116,7 +116,7 @@ def _read_video(clip: ClipSpec, batch_size: int, stride: int, storage_options: d
 
 
 def _read_sequence(clip: ClipSpec, batch_size: int, stride: int, storage_options: dict | None) -> Iterator[Frames]:
-    fs, root = resolve_url(clip.url, storage_options)
+    fs, root = open_source_url(clip.url, storage_options)
     sequence = image_sequence(fs, root, clip.url)
     if len(sequence.frames) < clip.stop_frame:
         raise BadInputError(

@@ -29,7 +29,7 @@ from soccerfactory.curation.video.sources import (
     is_local_fs,
     numbered_frames,
     read_seqinfo,
-    resolve_url,
+    open_source_url,
 )
 
 __all__ = ["MANIFEST_NAMES", "discover_each", "discover_sources"]
@@ -100,7 +100,7 @@ def _read_manifest(fs: Any, root: str, source_url: str) -> tuple[dict[str, str],
 
 
 def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]:
-    fs, root = resolve_url(source_url, storage_options)
+    fs, root = open_source_url(source_url, storage_options)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     if not fs.exists(root):
         raise BadInputError(source_url, "does not exist (check the path, or storage_options for remote URLs)")

@@ -32,8 +32,8 @@ from soccerfactory.curation.video.sources import (
     DEFAULT_SEQUENCE_FPS,
     extension,
     image_sequence,
-    local_path,
-    resolve_url,
+    local_copy,
+    open_source_url,
 )
 
 __all__ = ["ProgressFn", "scan_video"]
@@ -76,7 +76,7 @@ def _scan_video_file(
     item: SourceItem, detector: CutDetector, storage_options: dict | None, progress: ProgressFn | None, min_size: tuple[int, int]
 ):
     url = item.url
-    with local_path(item, storage_options) as path:
+    with local_copy(item, storage_options) as path:
         capture = open_capture(path, url)
         try:
             fps = capture.get(cv2.CAP_PROP_FPS)
@@ -121,7 +121,7 @@ def _scan_sequence(
     item: SourceItem, detector: CutDetector, storage_options: dict | None, progress: ProgressFn | None, min_size: tuple[int, int]
 ):
     url = item.url
-    fs, root = resolve_url(url, storage_options)
+    fs, root = open_source_url(url, storage_options)
     if not fs.exists(root):
         raise BadInputError(url, "does not exist (check the path, or storage_options for remote URLs)")
     sequence = image_sequence(fs, root, url)

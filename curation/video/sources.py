@@ -1,9 +1,9 @@
 """Reaching a source's bytes: fsspec URLs, image-sequence folders and local copies for OpenCV.
 
-Every URL goes through ``fsspec.core.url_to_fs`` (:func:`resolve_url`): local paths, ``file://``,
+Every URL goes through ``fsspec.core.url_to_fs`` (:func:`open_source_url`): local paths, ``file://``,
 ``memory://``, ``s3://`` ... (remote protocols need their fsspec package, e.g. ``s3fs``). OpenCV only
 reads local files, so remote videos are copied to a temporary file for the duration of a scan or a
-clip read (:func:`local_path`); chain ``simplecache::`` in front of a remote URL to download it
+clip read (:func:`local_copy`); chain ``simplecache::`` in front of a remote URL to download it
 once per machine instead of once per clip.
 
 Image sequences use the SoccerNet / MOTChallenge layout: a folder holding ``img1/000001.jpg ...``
@@ -42,10 +42,10 @@ __all__ = [
     "extension",
     "image_sequence",
     "is_local_fs",
-    "local_path",
+    "local_copy",
     "numbered_frames",
     "read_seqinfo",
-    "resolve_url",
+    "open_source_url",
 ]
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".ts"})
@@ -60,7 +60,7 @@ _NUMBERED_RE = re.compile(r"^(.*?)(\d+)$")
 # --------------------------------------------------------------------------- fsspec helpers
 
 
-def resolve_url(url: str, storage_options: dict | None) -> tuple[Any, str]:
+def open_source_url(url: str, storage_options: dict | None) -> tuple[Any, str]:
     """``(filesystem, path)`` of an fsspec URL; :class:`BadInputError` for a protocol that cannot be opened."""
     try:
         return url_to_fs(url, **(storage_options or {}))
@@ -190,7 +190,7 @@ def image_sequence(fs: Any, root: str, url: str) -> ImageSequence:
 
 
 @contextmanager
-def local_path(item: SourceItem | ClipSpec, storage_options: dict | None = None) -> Iterator[str]:
+def local_copy(item: SourceItem | ClipSpec, storage_options: dict | None = None) -> Iterator[str]:
     """A local path OpenCV can open for the source of ``item``, valid inside the ``with`` block.
 
     Local sources are used in place. Remote videos are copied in 8 MiB chunks to a temporary
@@ -207,7 +207,7 @@ def local_path(item: SourceItem | ClipSpec, storage_options: dict | None = None)
     Raises:
         BadInputError: The source does not exist or cannot be opened.
     """
-    fs, path = resolve_url(item.url, storage_options)
+    fs, path = open_source_url(item.url, storage_options)
     if is_local_fs(fs):
         if not fs.exists(path):
             raise BadInputError(item.url, "does not exist (check the path)")

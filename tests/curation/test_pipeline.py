@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.curation.attribute.crops import AthleteCrops
+from soccerfactory.curation.config import AttributeConfig, VoteConfig
 from soccerfactory.curation.layout import ShardIdentity
 from soccerfactory.curation.pipeline import STAGE_SPECS, Attributes, ChainError, SpatialResult, layout_clip, validate_chain, vote_clip
 from soccerfactory.curation.types import Detections, Tracks
@@ -60,13 +61,13 @@ def _spatial_and_attributes() -> tuple[SpatialResult, Attributes]:
 
 def test_vote_clip_only_votes_and_layout_clip_stamps_the_identity():
     spatial, attributes = _spatial_and_attributes()
-    labels = vote_clip(spatial, attributes)
+    labels = vote_clip(spatial, attributes, AttributeConfig(), VoteConfig())
     assert isinstance(labels, AthleteLabels) and len(labels) == len(spatial.tracks)
     assert labels.tracklet_id.tolist() == spatial.tracks.track_id.tolist()
     assert labels.track_id.tolist() == [0, 1, 0, 1, 0, 1, 0, 1]  # tracklet 2 joined to 0 by team A and #7
     assert labels.team.tolist() == ["A", None] * 4  # the referee belongs to no team
     assert labels.track_length.tolist() == [4] * 8
-    unlinked = vote_clip(spatial, attributes, link_by_jersey=False)
+    unlinked = vote_clip(spatial, attributes, AttributeConfig(), VoteConfig(link_by_jersey=False))
     assert unlinked.track_id.tolist() == spatial.tracks.track_id.tolist()
     identity = ShardIdentity(config_hash="cfg", code_version="v", shard_key="ab" * 32)
     tables = layout_clip(spatial, labels, identity)

@@ -38,14 +38,32 @@ def test_code_version_hashes_the_shard_relevant_source_recursively():
     # What never changes a shard is left out: editing it keeps finished shards valid.
     for name in names:
         assert name.split("/")[1] not in UNHASHED, name
-    assert {"synth", "training", "quality", "testing.py"} == set(UNHASHED)
+    assert {"synth", "training", "quality", "preview", "testing.py"} == set(UNHASHED)
     version, _, digest = code_version().partition("+")
     assert version and len(digest) == 12
 
 
-def test_the_tracker_builder_defaults_to_the_configs_backend():
+def test_the_tracker_is_chosen_by_the_config_alone():
     import inspect
 
     from soccerfactory.curation.tracking.trackers import build_tracker
 
-    assert inspect.signature(build_tracker).parameters["name"].default == CurateConfig().track.backend == "bytetrack"
+    # The backend is chosen in the config alone; the builder has no default to disagree with it.
+    assert inspect.signature(build_tracker).parameters["name"].default is inspect.Parameter.empty
+    build_tracker(CurateConfig().track.backend, fps=25.0)
+
+
+def test_the_shard_key_changes_with_content_config_and_code(monkeypatch):
+    from soccerfactory.curation import stages
+    from soccerfactory.curation.video.clips import ClipSpec, clip_hash
+
+    def clip(source_hash: str) -> ClipSpec:
+        return ClipSpec(match_id="m", clip_id="c-000000-000010", url="x.mp4", kind="video", start_frame=0, stop_frame=10,
+                        fps=25.0, width=1280, height=720, content_hash=clip_hash(source_hash, 0, 10), source_hash=source_hash)
+
+    key = stages.shard_key(clip("a" * 64), "cfg")
+    assert len(key) == 64 and key == stages.shard_key(clip("a" * 64), "cfg")
+    assert key != stages.shard_key(clip("b" * 64), "cfg")
+    assert key != stages.shard_key(clip("a" * 64), "other")
+    monkeypatch.setattr(stages, "code_version", lambda: "0+other")
+    assert key != stages.shard_key(clip("a" * 64), "cfg")

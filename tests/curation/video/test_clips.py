@@ -105,3 +105,12 @@ def test_clip_head_is_a_valid_shorter_clip(tmp_path):
     assert head.content_hash != clip.content_hash  # another clip, another cache key
     assert clip.head(10_000) == clip
     assert sum(len(batch) for batch in read_frames(head, batch_size=4)) == 10
+
+
+def test_is_clip_of_knows_split_clips_ids():
+    from soccerfactory.curation.video.clips import is_clip_of
+
+    assert is_clip_of("half1", "half1-000000-000250")
+    assert not is_clip_of("half1", "half1.extra-000000-000250")  # another source's clip
+    assert not is_clip_of("half1", "half1-0-250")
+    assert not is_clip_of("a.b", "axb-000000-000250")  # the name is literal, not a pattern

@@ -13,7 +13,7 @@ from soccerfactory.curation.video.clips import split_clips
 from soccerfactory.curation.video.decode import read_frames
 from soccerfactory.curation.video.discover import discover_sources
 from soccerfactory.curation.video.scan import scan_video
-from soccerfactory.curation.video.sources import local_path
+from soccerfactory.curation.video.sources import local_copy
 
 FRAMES = 50  # 2 s at 25 fps
 
@@ -28,7 +28,7 @@ def test_discover_and_scan_memory_urls(render_a):
         assert item.url == f"memory://{base}/match/game.mp4"
         assert (item.kind, item.match_id) == ("video", "game")
 
-        with local_path(item) as path:
+        with local_copy(item) as path:
             copy = path
             assert Path(path).read_bytes() == data
         assert not os.path.exists(copy), "the temporary copy must be removed"

@@ -15,7 +15,7 @@ from soccerfactory.curation.calibration.calibrator import Calibrator
 from soccerfactory.curation.calibration.features import DEFAULT_PITCH_KEYPOINT_WEIGHTS, PitchFeatureDetector, YoloPoseDetector
 from soccerfactory.curation.calibration.lines import LinesClassicDetector
 
-__all__ = ["CALIBRATOR_BACKENDS", "DEFAULT_BACKEND", "FEATURE_DETECTORS", "build_calibrator", "build_feature_detector"]
+__all__ = ["CALIBRATOR_BACKENDS", "FEATURE_DETECTORS", "build_calibrator", "build_feature_detector"]
 
 
 def _build_yolo_pose(
@@ -46,8 +46,6 @@ def _build_heatmap(
 FEATURE_DETECTORS = {"heatmap": _build_heatmap, "yolo-pose": _build_yolo_pose, "lines-classic": LinesClassicDetector}
 #: Backend names :func:`build_calibrator` accepts: the feature detectors and ``lines``.
 CALIBRATOR_BACKENDS = (*FEATURE_DETECTORS, "lines")
-#: The backend that runs by default; the curation config's ``calibrate.backend`` default too.
-DEFAULT_BACKEND = "heatmap"
 # How build_calibrator routes its keyword arguments, stated once per receiver: a keypoint
 # backend's builder takes these ...
 _KEYPOINT_OPTIONS = {
@@ -80,8 +78,9 @@ def build_feature_detector(name: str, **params: Any) -> PitchFeatureDetector:
     return FEATURE_DETECTORS[name](**params)
 
 
-def build_calibrator(name: str = DEFAULT_BACKEND, **params: Any) -> Calibrator:
-    """Build a :class:`Calibrator` by feature backend name (default ``heatmap``, as in the curation config).
+def build_calibrator(name: str, **params: Any) -> Calibrator:
+    """Build a :class:`Calibrator` by feature backend name (no default here: the curation config's
+    ``calibrate.backend`` is the one place it is chosen; ``heatmap`` there).
 
     * ``"heatmap"``: keypoints from the heatmap model
       (:class:`~soccerfactory.curation.calibration.heatmap.HeatmapKeypointDetector`: ``weights``,

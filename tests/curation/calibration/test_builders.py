@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from soccerfactory.curation.calibration import backends
-from soccerfactory.curation.calibration.backends import DEFAULT_BACKEND, build_calibrator, build_feature_detector
+from soccerfactory.curation.calibration import builders as backends
+from soccerfactory.curation.calibration.builders import build_calibrator, build_feature_detector
 from soccerfactory.curation.calibration.calibrator import Calibrator
 from soccerfactory.curation.calibration.lines import LinesClassicDetector
 from soccerfactory.curation.config import CalibrateConfig
@@ -30,7 +30,9 @@ def test_builders_reject_unknown_names():
 def test_defaults_follow_the_curation_config():
     """The config's calibrate section is what runs; the library's own defaults must agree with it."""
     section = CalibrateConfig()
-    assert inspect.signature(build_calibrator).parameters["name"].default == DEFAULT_BACKEND == section.backend
+    # The backend is chosen in the config alone; the builder has no default to disagree with it.
+    assert inspect.signature(build_calibrator).parameters["name"].default is inspect.Parameter.empty
+    assert section.backend in backends.CALIBRATOR_BACKENDS
     assert inspect.signature(Calibrator).parameters["max_error_px"].default == section.max_error_px
 
 

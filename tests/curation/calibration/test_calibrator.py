@@ -7,7 +7,6 @@ so every accuracy figure here is measured against ground truth, not against anot
 from __future__ import annotations
 
 import inspect
-import time
 
 import numpy as np
 import pytest
@@ -40,9 +39,7 @@ class GroundTruthKeypoints:
 def test_lines_classic_tracks_the_camera_from_one_known_frame(clip, line_error_px):
     """From the exact camera of frame 0, lines alone calibrate frames 1-9 to a fraction of a pixel."""
     calibrator = build_calibrator("lines-classic", pitch=PITCH, initial_camera=clip.camera(0))
-    start = time.perf_counter()
     results = calibrator(clip.frames[1:])
-    elapsed_ms = (time.perf_counter() - start) / len(results) * 1000
     errors, shifts = [], []
     for frame, result in enumerate(results, start=1):
         assert result.valid, (frame, result.reason)
@@ -51,10 +48,9 @@ def test_lines_classic_tracks_the_camera_from_one_known_frame(clip, line_error_p
         exact = CalibrationResult.from_camera(clip.camera(frame), 0.0, 0, 0)
         shifts.append(np.linalg.norm(pitch_position(result, boxes) - pitch_position(exact, boxes), axis=1))
     # Measured: median 0.27 px, max 0.46 px; athletes within 3 cm (median) of where the exact
-    # camera puts them; 90-150 ms per frame on a shared 2-core CPU.
+    # camera puts them (90-150 ms per frame on 2 cores: a benchmark's figure, not a test's).
     assert np.median(errors) < 0.6 and max(errors) < 1.2
     assert np.median(np.concatenate(shifts)) < 0.1
-    assert elapsed_ms < 2000
     # A fresh calibrator for the next clip shares the backends and starts over.
     again = calibrator.fresh()
     assert again.line_detector is calibrator.line_detector

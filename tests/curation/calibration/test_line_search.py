@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -50,15 +49,12 @@ def keypoint_error_px(camera: Camera, truth: Camera) -> float:
 @pytest.mark.parametrize("seed, frame", [(1, 0), (1, 25), (3, 0)])
 def test_line_search_places_the_camera_without_keypoints_or_prior(search_clips, seed, frame):
     clip = search_clips[seed]
-    start = time.perf_counter()
     result = initialise_from_lines(clip.frames.images[frame], PITCH)
-    elapsed = time.perf_counter() - start
     assert result.valid, result.reason
-    # Measured: 0.15-0.4 px median keypoint error, 7-8 supporting lines, 1.3-2.5 s per search
-    # (960x540, shared 2-core CPU; the grid search itself 0.5-0.7 s).
+    # Measured: 0.15-0.4 px median keypoint error, 7-8 supporting lines (its speed, 1.3-2.5 s per
+    # search at 960x540 on 2 cores, is a benchmark's to watch, not a test's).
     assert keypoint_error_px(result.camera, _camera_at(clip, frame)) < 1.5
     assert result.n_lines >= 5 and result.reprojection_error_px < 2.0
-    assert elapsed < 8.0
 
 
 def test_line_search_rejects_frames_without_a_pitch():

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["decode_video", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["copy_image_sequence", "decode_frames", "decode_video", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
 
 def make_frames(
@@ -253,13 +253,8 @@ def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 25.
     return path
 
 
-def decode_video(path: str | Path, fps: float | None = None) -> Frames:
-    """Every frame of a (small) video file as one :class:`Frames` batch, indices from 0.
-
-    Args:
-        path: Video file OpenCV can read.
-        fps: Frame rate to record; defaults to the container's.
-    """
+def decode_frames(path: str | Path) -> list[np.ndarray]:
+    """Every frame OpenCV decodes from a (small) video file, as ``uint8`` ``(H, W, 3)`` BGR images."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -269,9 +264,37 @@ def decode_video(path: str | Path, fps: float | None = None) -> Frames:
         if not ok:
             break
         images.append(image)
+    capture.release()
+    return images
+
+
+def decode_video(path: str | Path, fps: float | None = None) -> Frames:
+    """Every frame of a (small) video file as one :class:`Frames` batch, indices from 0.
+
+    Args:
+        path: Video file OpenCV can read.
+        fps: Frame rate to record; defaults to the container's.
+    """
+    import cv2
+
+    images = decode_frames(path)
+    capture = cv2.VideoCapture(str(path))
     rate = float(fps or capture.get(cv2.CAP_PROP_FPS) or 25.0)
     capture.release()
     if not images:
         raise ValueError(f"{path}: no frames could be decoded")
     frame_index = np.arange(len(images))
     return Frames(np.stack(images), frame_index, frame_index / rate, rate, str(path))
+
+
+def copy_image_sequence(render: Path, folder: Path, frames: int | None = None, seqinfo: str | None = None) -> Path:
+    """Copy the first ``frames`` JPEGs of a rendered clip's ``img1/`` into ``folder/img1/`` (a
+    MOT-style image sequence), with ``seqinfo.ini`` holding ``seqinfo`` when given."""
+    import shutil
+
+    (folder / "img1").mkdir(parents=True)
+    for jpg in sorted((render / "img1").glob("*.jpg"))[:frames]:
+        shutil.copy(jpg, folder / "img1" / jpg.name)
+    if seqinfo is not None:
+        (folder / "seqinfo.ini").write_text(seqinfo)
+    return folder

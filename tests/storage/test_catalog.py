@@ -15,37 +15,14 @@ from soccerfactory.storage.catalog import CatalogLockedError, connect, ensure_ca
 from soccerfactory.storage.catalog_sql import CATALOG_TABLES
 from soccerfactory.storage.fs import resolve_url
 from soccerfactory.storage.repair import rebuild_catalog
-from soccerfactory.storage.schemas import SHARD_SCHEMAS, example_shard_tables
-from soccerfactory.storage.shards import list_manifests, shard_file_urls, write_shard
+from soccerfactory.storage.schemas import SHARD_SCHEMAS
+from soccerfactory.storage.shards import list_manifests, shard_file_urls
 from soccerfactory.storage.views import AGGREGATE_VIEWS, DATA_VIEWS
-
-
-def _key(n: int) -> str:
-    return f"{n:016x}" + "c" * 48
-
-
-def _write(root, match_id="match-1", clip_id="clip-0", n=1, **kwargs):
-    key = _key(n)
-    return write_shard(
-        root,
-        match_id,
-        clip_id,
-        key,
-        example_shard_tables(match_id, clip_id, key, **kwargs),
-        config_hash="config-0",
-        code_version="test",
-        metadata={"run_id": "run-1"},
-    )
+from soccerfactory.storage.examples import catalog_values, example_key, write_example_shard
 
 
 def _count(catalog, sql):
-    return _counts(catalog, sql)[0]
-
-
-def _counts(catalog, *sqls):
-    """The first value of each query, over one connection (opening DuckDB files is the slow part)."""
-    with connect(catalog, read_only=True) as connection:
-        return [connection.execute(sql).fetchone()[0] for sql in sqls]
+    return catalog_values(catalog, sql)[0]
 
 
 def _describe(catalog):
@@ -99,11 +76,11 @@ def test_register_shards_points_views_at_registered_files_only(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
     ensure_catalog(catalog)
     empty_types = _describe(catalog)
-    first = _write(root, "match-1", "clip-0", n=1, n_frames=4, n_tracks=3)
-    _write(root, "match-1", "clip-1", n=2, n_frames=6, n_tracks=2)  # written, not registered
+    first = write_example_shard(root, "match-1", "clip-0", n=1, n_frames=4, n_tracks=3)
+    write_example_shard(root, "match-1", "clip-1", n=2, n_frames=6, n_tracks=2)  # written, not registered
 
     assert register_shards(catalog, [first]) == {"registered": 1, "shards": 1, "quarantined": [], "dropped": []}
-    counts = _counts(catalog, *(f"SELECT count(*) FROM {view}" for view in DATA_VIEWS), "SELECT count(DISTINCT clip_id) FROM athletes")
+    counts = catalog_values(catalog, *(f"SELECT count(*) FROM {view}" for view in DATA_VIEWS), "SELECT count(DISTINCT clip_id) FROM athletes")
     assert counts == [first.rows[view] for view in DATA_VIEWS] + [1]
     # The same columns and types before and after the first shard.
     assert _describe(catalog) == empty_types
@@ -118,18 +95,18 @@ def test_register_shards_points_views_at_registered_files_only(tmp_path):
 
 def test_registering_twice_changes_nothing_and_a_new_version_replaces_the_row(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    manifests = [_write(root, "match-1", "clip-0", n=1), _write(root, "match-2", "clip-0", n=1)]
+    manifests = [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-2", "clip-0", n=1)]
     register_shards(catalog, manifests)
     tables = ("shards", "clips", "athletes", "frames", "tracks", "quality")
-    snapshot = _counts(catalog, *(f"SELECT count(*) FROM {table}" for table in tables))
+    snapshot = catalog_values(catalog, *(f"SELECT count(*) FROM {table}" for table in tables))
     register_shards(catalog, manifests)
     register_shards(catalog, manifests[:1])
-    assert _counts(catalog, *(f"SELECT count(*) FROM {table}" for table in tables)) == snapshot == [2, 2, 24, 8, 6, 2]
+    assert catalog_values(catalog, *(f"SELECT count(*) FROM {table}" for table in tables)) == snapshot == [2, 2, 24, 8, 6, 2]
 
     # Re-curating a clip with another key deletes its old files; the view must follow.
-    newer = _write(root, "match-1", "clip-0", n=5, n_frames=2, n_tracks=1)
+    newer = write_example_shard(root, "match-1", "clip-0", n=5, n_frames=2, n_tracks=1)
     register_shards(catalog, [newer])
-    assert _counts(
+    assert catalog_values(
         catalog,
         "SELECT count(*) FROM shards",
         "SELECT count(*) FROM athletes WHERE match_id = 'match-1'",
@@ -139,20 +116,20 @@ def test_registering_twice_changes_nothing_and_a_new_version_replaces_the_row(tm
 
 def test_a_registered_shard_whose_files_vanished_is_dropped_instead_of_blocking_the_catalog(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    register_shards(catalog, [_write(root, "match-1", "clip-0", n=1), _write(root, "match-1", "clip-1", n=2)])
-    _write(root, "match-1", "clip-0", n=3)  # re-curated: its old files are gone, the new shard is not registered yet
-    result = register_shards(catalog, [_write(root, "match-2", "clip-0", n=4)])
+    register_shards(catalog, [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2)])
+    write_example_shard(root, "match-1", "clip-0", n=3)  # re-curated: its old files are gone, the new shard is not registered yet
+    result = register_shards(catalog, [write_example_shard(root, "match-2", "clip-0", n=4)])
     assert result["shards"] == 2
     assert len(result["dropped"]) == 1 and result["dropped"][0].startswith("match-1/clip-0: ")
-    assert _counts(catalog, "SELECT count(*) FROM athletes", "SELECT count(*) FROM clips WHERE clip_id = 'clip-0'") == [24, 1]
+    assert catalog_values(catalog, "SELECT count(*) FROM athletes", "SELECT count(*) FROM clips WHERE clip_id = 'clip-0'") == [24, 1]
     # Registering the new version brings the clip back.
     register_shards(catalog, list_manifests(root))
-    assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM athletes") == [3, 36]
+    assert catalog_values(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM athletes") == [3, 36]
 
 
 def test_tracks_and_quality_from_known_shards(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    register_shards(catalog, [_write(root, "match-1", "clip-0", n=1), _write(root, "match-1", "clip-1", n=2, start_frame=200)])
+    register_shards(catalog, [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2, start_frame=200)])
     record_run(catalog, RUN)
     with connect(catalog, read_only=True) as connection:
         tracks = connection.execute(
@@ -197,16 +174,16 @@ def test_record_run_upserts_the_run_and_replaces_its_failures(tmp_path):
 
 def test_register_quarantines_a_shard_with_a_missing_file_and_registers_the_rest(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    good = _write(root, "match-1", "clip-0", n=1)
+    good = write_example_shard(root, "match-1", "clip-0", n=1)
     register_shards(catalog, [good])
-    broken = _write(root, "match-1", "clip-1", n=2)
+    broken = write_example_shard(root, "match-1", "clip-1", n=2)
     url = shard_file_urls(broken)["ball"]
     fs, path = resolve_url(url)
     fs.rm(path)
-    result = register_shards(catalog, [broken, _write(root, "match-2", "clip-0", n=3)])
+    result = register_shards(catalog, [broken, write_example_shard(root, "match-2", "clip-0", n=3)])
     assert result["registered"] == 1 and result["shards"] == 2
     assert result["quarantined"] == [f"match-1/clip-1: {url}: the file is missing"]
-    assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM ball", "SELECT count(*) FROM quarantine WHERE clip_id = 'clip-1'") == [
+    assert catalog_values(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM ball", "SELECT count(*) FROM quarantine WHERE clip_id = 'clip-1'") == [
         2, 2 * good.rows["ball"], 1
     ]
 
@@ -215,11 +192,11 @@ def test_memory_root_shards_are_queryable_in_this_process(tmp_path):
     fs = fsspec.filesystem("memory")
     root = f"memory://catalog-test-{uuid.uuid4().hex[:8]}"
     try:
-        manifests = [_write(root, "match-1", "clip-0", n=1), _write(root, "match-1", "clip-1", n=2)]
+        manifests = [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2)]
         catalog = tmp_path / "catalog.duckdb"
         register_shards(catalog, manifests)
         assert manifests[0].url.startswith("memory://")
-        assert _counts(catalog, "SELECT count(*) FROM athletes", "SELECT count(*) FROM quality") == [24, 2]
+        assert catalog_values(catalog, "SELECT count(*) FROM athletes", "SELECT count(*) FROM quality") == [24, 2]
         report = rebuild_catalog(root, catalog)
         assert report["shards"] == 2 and report["problems"] == []
         assert _count(catalog, "SELECT count(*) FROM cameras") == 8
@@ -252,7 +229,7 @@ def test_a_second_writer_waits_for_the_lock_then_fails_clearly_or_succeeds(tmp_p
         with pytest.raises(CatalogLockedError, match=str(catalog)):
             connect(catalog, wait_s=0.3)
         # A patient writer gets in once the other process lets go.
-        register_shards(catalog, [_write(tmp_path / "out", n=1)], wait_s=20)
+        register_shards(catalog, [write_example_shard(tmp_path / "out", n=1)], wait_s=20)
         done = time.time()
         word, released = holder.stdout.readline().split()
         assert word == "released" and float(released) <= done

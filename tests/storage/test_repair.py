@@ -7,36 +7,12 @@ from pathlib import Path
 from soccerfactory.storage.catalog import connect, register_shards
 from soccerfactory.storage.repair import rebuild_catalog, verify_catalog
 from soccerfactory.storage.run_records import write_run_record
-from soccerfactory.storage.schemas import example_shard_tables
-from soccerfactory.storage.shards import delete_shard, list_manifests, shard_file_urls, write_shard
-
-
-def _key(n: int) -> str:
-    return f"{n:016x}" + "c" * 48
-
-
-def _write(root, match_id="match-1", clip_id="clip-0", n=1, **kwargs):
-    key = _key(n)
-    return write_shard(
-        root,
-        match_id,
-        clip_id,
-        key,
-        example_shard_tables(match_id, clip_id, key, **kwargs),
-        config_hash="config-0",
-        code_version="test",
-        metadata={"run_id": "run-1"},
-    )
+from soccerfactory.storage.shards import delete_shard, list_manifests, shard_file_urls
+from soccerfactory.storage.examples import catalog_values, example_key, write_example_shard
 
 
 def _count(catalog, sql):
-    return _counts(catalog, sql)[0]
-
-
-def _counts(catalog, *sqls):
-    """The first value of each query, over one connection (opening DuckDB files is the slow part)."""
-    with connect(catalog, read_only=True) as connection:
-        return [connection.execute(sql).fetchone()[0] for sql in sqls]
+    return catalog_values(catalog, sql)[0]
 
 
 RUN = {
@@ -74,7 +50,7 @@ def _flip(path: Path) -> None:
 
 def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    manifests = [_write(root, "match-1", "clip-0", n=1), _write(root, "match-1", "clip-1", n=2), _write(root, "match-2", "clip-0", n=3)]
+    manifests = [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2), write_example_shard(root, "match-2", "clip-0", n=3)]
     write_run_record(root, "run-1", RUN)
     register_shards(catalog, manifests[:1])  # the catalog lags behind the shards
     with connect(catalog) as connection:
@@ -91,7 +67,7 @@ def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
     assert sorted(report["views_kept"]) == ["busy_clips", "gt_demo"]
     assert any(str(bad) in problem for problem in report["problems"])
     assert any("table scratch" in problem for problem in report["problems"])
-    assert _counts(
+    assert catalog_values(
         catalog,
         "SELECT count(*) FROM shards",
         "SELECT count(*) FROM athletes",
@@ -109,7 +85,7 @@ def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
 
 def test_rebuild_replaces_a_damaged_catalog(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
-    _write(root, "match-1", "clip-0", n=1)
+    write_example_shard(root, "match-1", "clip-0", n=1)
     catalog.write_bytes(b"this is not a duckdb file" * 100)
     report = rebuild_catalog(root, catalog)
     assert report["shards"] == 1
@@ -119,8 +95,8 @@ def test_rebuild_replaces_a_damaged_catalog(tmp_path):
 
 def test_verify_finds_what_the_size_check_cannot_and_restores_a_repaired_shard(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "out" / "catalog.duckdb"
-    damaged = _write(root, "match-1", "clip-0", n=1)
-    register_shards(catalog, [damaged, _write(root, "match-1", "clip-1", n=2)])
+    damaged = write_example_shard(root, "match-1", "clip-0", n=1)
+    register_shards(catalog, [damaged, write_example_shard(root, "match-1", "clip-1", n=2)])
     _flip(_file(damaged, "cameras"))
 
     quick = verify_catalog(catalog, full=False)
@@ -129,11 +105,11 @@ def test_verify_finds_what_the_size_check_cannot_and_restores_a_repaired_shard(t
     assert report["checked"] == 2 and len(report["quarantined"]) == 1 and report["shards"] == 1
     assert report["quarantined"][0].startswith(f"match-1/clip-0: {_file(damaged, 'cameras')}: sha256 ")
     assert report["in_quarantine"] == report["quarantined"]
-    assert _counts(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quality") == [4, 1]
+    assert catalog_values(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quality") == [4, 1]
 
     # A rewrite with the same key replaces the damaged file (same size: the bytes are compared);
     # verify then finds the shard sound and puts it back.
-    _write(root, "match-1", "clip-0", n=1)
+    write_example_shard(root, "match-1", "clip-0", n=1)
     restored = verify_catalog(catalog)
     assert len(restored["restored"]) == 1 and restored["in_quarantine"] == [] and restored["shards"] == 2
-    assert _counts(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quarantine") == [8, 0]
+    assert catalog_values(catalog, "SELECT count(*) FROM cameras", "SELECT count(*) FROM quarantine") == [8, 0]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from soccerfactory.curation.synth import SynthConfig, render_clip
-from soccerfactory.curation.testing import write_video
+from soccerfactory.curation.testing import decode_frames, write_video
 
 FPS = 25
 
@@ -30,17 +29,6 @@ def render_b(tmp_path_factory) -> Path:
     return output
 
 
-def _decode_all(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
-
 
 def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
     return write_video(path, frames, FPS, fourcc)
@@ -48,11 +36,11 @@ def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> 
 
 @pytest.fixture(scope="session")
 def frames_a(render_a) -> list[np.ndarray]:
-    return _decode_all(render_a / "video.mp4")
+    return decode_frames(render_a / "video.mp4")
 
 
 @pytest.fixture(scope="session")
 def two_shots(tmp_path_factory, frames_a, render_b) -> Path:
     """Seed 1 then seed 2: one hard cut at frame 50, between two wide shots of a green pitch."""
     folder = tmp_path_factory.mktemp("video-two-shots")
-    return _write_video(folder / "two-shots.mp4", frames_a + _decode_all(render_b / "video.mp4"))
+    return _write_video(folder / "two-shots.mp4", frames_a + decode_frames(render_b / "video.mp4"))

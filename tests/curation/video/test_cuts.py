@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from soccerfactory.curation.testing import write_video
+from soccerfactory.curation.testing import decode_frames, write_video
 from soccerfactory.curation.video.clips import SourceItem
 from soccerfactory.curation.video.discover import discover_sources
 from soccerfactory.curation.video.scan import scan_video
@@ -15,17 +15,6 @@ from soccerfactory.curation.video.scan import scan_video
 FPS = 25
 FRAMES = 50  # 2 s at 25 fps
 
-
-def _decode_all(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
@@ -65,6 +54,6 @@ def test_scan_ignores_pans_zooms_and_flashes(tmp_path, frames_a, render_b):
     assert scan.frame_count == len(moving) == 39
     assert scan.cuts == ()
     # Spliced between two renders: a cut to a 2x closer view of the pitch, and one away from it.
-    frames_b = _decode_all(render_b / "video.mp4")
+    frames_b = decode_frames(render_b / "video.mp4")
     spliced = _write_video(tmp_path / "spliced.mp4", frames_a[:20] + moving + frames_b[:20])
     assert scan_video(_video_item(spliced)).cuts == (20, 59)

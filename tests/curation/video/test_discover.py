@@ -14,15 +14,8 @@ import yaml
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import SourceItem
 from soccerfactory.curation.video.discover import discover_each, discover_sources
+from soccerfactory.curation.testing import copy_image_sequence
 
-
-def _copy_sequence(render: Path, folder: Path, frames: int | None = None, seqinfo: str | None = None) -> Path:
-    (folder / "img1").mkdir(parents=True)
-    for jpg in sorted((render / "img1").glob("*.jpg"))[:frames]:
-        shutil.copy(jpg, folder / "img1" / jpg.name)
-    if seqinfo is not None:
-        (folder / "seqinfo.ini").write_text(seqinfo)
-    return folder
 
 
 # --------------------------------------------------------------------------- discovery
@@ -37,7 +30,7 @@ def library(tmp_path, render_a, render_b) -> Path:
     shutil.copy(render_b / "video.mp4", lib / "second.MP4")
     (lib / "round 2" / "semi").mkdir(parents=True)
     shutil.copy(render_b / "video.mp4", lib / "round 2" / "semi" / "final.mov")
-    _copy_sequence(render_a, lib / "SNMOT-001", seqinfo="[Sequence]\nname=SNMOT-001\nimDir=img1\nframeRate=25\n")
+    copy_image_sequence(render_a, lib / "SNMOT-001", seqinfo="[Sequence]\nname=SNMOT-001\nimDir=img1\nframeRate=25\n")
     (lib / "frames").mkdir()
     for jpg in sorted((render_a / "img1").glob("*.jpg"))[:5]:
         shutil.copy(jpg, lib / "frames" / jpg.name)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from soccerfactory.curation.testing import write_video
+from soccerfactory.curation.testing import copy_image_sequence, write_video
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import SourceItem
 from soccerfactory.curation.video.discover import discover_sources
@@ -24,14 +24,6 @@ FRAMES = 50  # 2 s at 25 fps
 def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
     return write_video(path, frames, FPS, fourcc)
 
-
-def _copy_sequence(render: Path, folder: Path, frames: int | None = None, seqinfo: str | None = None) -> Path:
-    (folder / "img1").mkdir(parents=True)
-    for jpg in sorted((render / "img1").glob("*.jpg"))[:frames]:
-        shutil.copy(jpg, folder / "img1" / jpg.name)
-    if seqinfo is not None:
-        (folder / "seqinfo.ini").write_text(seqinfo)
-    return folder
 
 
 def _video_item(path: Path) -> SourceItem:
@@ -55,7 +47,7 @@ def test_scan_rendered_clip_has_no_cuts(render_a):
 
 
 def test_scan_image_sequence(tmp_path, render_a, frames_a):
-    seq = _copy_sequence(render_a, tmp_path / "SNMOT-7", seqinfo="[Sequence]\nframeRate=30\nseqLength=50\nimDir=img1\n")
+    seq = copy_image_sequence(render_a, tmp_path / "SNMOT-7", seqinfo="[Sequence]\nframeRate=30\nseqLength=50\nimDir=img1\n")
     (item,) = discover_sources(seq)
     assert (item.kind, item.name) == ("images", "SNMOT-7")
     scan = scan_video(item)

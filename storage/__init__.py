@@ -4,5 +4,6 @@ Imports nothing of curation, model or flows. Inside, imports go one way, lowest 
 ``fields`` (ids, times), ``fs`` (URLs, atomic writes), ``schemas``, ``manifest``, ``shards``,
 ``run_records``, ``runs`` (liveness, claims); then the catalog: ``locations``, ``catalog_sql``,
 ``quarantine``, ``views``, ``catalog``; on top ``repair`` (rebuild, verify), ``sync``,
-``readonly`` and ``export``. Import from the submodules; this file re-exports nothing.
+``readonly`` and ``export``; ``examples`` writes example shards for tests. Import from the
+submodules; this file re-exports nothing.
 """

@@ -11,7 +11,31 @@ from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.schemas import example_shard_tables
 from soccerfactory.storage.shards import write_shard
 
-__all__ = ["example_key", "write_example_shard", "catalog_values"]
+__all__ = ["EXAMPLE_RUN", "example_key", "write_example_shard", "catalog_values"]
+
+
+#: A run record with its three kinds of failure: of a registered clip, of a whole source before it
+#: was cut, and of a clip of another match.
+EXAMPLE_RUN = {
+    "run_id": "run-1",
+    "started_at": "2024-05-01T10:00:00+00:00",
+    "finished_at": "2024-05-01T10:05:00+00:00",
+    "source": "videos/",
+    "output": "out/",
+    "config_hash": "config-0",
+    "status": "partial",
+    "n_clips": 3,
+    "n_curated": 2,
+    "n_skipped": 0,
+    "flow_run_id": "f-1",
+    "failures": [
+        # Same source and clip id as a registered clip: counts for that clip and its match.
+        {"source_url": "file:///videos/match-1.mp4", "clip_id": "clip-0", "stage": "calibrate", "reason": "no keypoints"},
+        # The whole source failed before it was cut: counts for the match only.
+        {"source_url": "file:///videos/match-1.mp4", "clip_id": None, "stage": "probe", "reason": "bad header"},
+        {"source_url": "file:///videos/other.mp4", "clip_id": "clip-9", "stage": "detect", "reason": "oom"},
+    ],
+}
 
 
 def example_key(n: int) -> str:

@@ -18,7 +18,7 @@ from soccerfactory.storage.repair import rebuild_catalog
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 from soccerfactory.storage.shards import list_manifests, shard_file_urls
 from soccerfactory.storage.views import AGGREGATE_VIEWS, DATA_VIEWS
-from soccerfactory.storage.examples import catalog_values, example_key, write_example_shard
+from soccerfactory.storage.examples import EXAMPLE_RUN, catalog_values, write_example_shard
 
 
 def _count(catalog, sql):
@@ -28,28 +28,6 @@ def _count(catalog, sql):
 def _describe(catalog):
     with connect(catalog, read_only=True) as connection:
         return {view: connection.execute(f"DESCRIBE {view}").fetchall() for view in DATA_VIEWS}
-
-
-RUN = {
-    "run_id": "run-1",
-    "started_at": "2024-05-01T10:00:00+00:00",
-    "finished_at": "2024-05-01T10:05:00+00:00",
-    "source": "videos/",
-    "output": "out/",
-    "config_hash": "config-0",
-    "status": "partial",
-    "n_clips": 3,
-    "n_curated": 2,
-    "n_skipped": 0,
-    "flow_run_id": "f-1",
-    "failures": [
-        # Same source and clip id as a registered clip: counts for that clip and its match.
-        {"source_url": "file:///videos/match-1.mp4", "clip_id": "clip-0", "stage": "calibrate", "reason": "no keypoints"},
-        # The whole source failed before it was cut: counts for the match only.
-        {"source_url": "file:///videos/match-1.mp4", "clip_id": None, "stage": "probe", "reason": "bad header"},
-        {"source_url": "file:///videos/other.mp4", "clip_id": "clip-9", "stage": "detect", "reason": "oom"},
-    ],
-}
 
 
 def test_fresh_catalog_has_tables_and_typed_empty_views(tmp_path):
@@ -130,7 +108,7 @@ def test_a_registered_shard_whose_files_vanished_is_dropped_instead_of_blocking_
 def test_tracks_and_quality_from_known_shards(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
     register_shards(catalog, [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2, start_frame=200)])
-    record_run(catalog, RUN)
+    record_run(catalog, EXAMPLE_RUN)
     with connect(catalog, read_only=True) as connection:
         tracks = connection.execute(
             "SELECT track_id, first_frame, last_frame, n_rows, role, team, jersey, team_agreement, jersey_votes "
@@ -161,8 +139,8 @@ def test_tracks_and_quality_from_known_shards(tmp_path):
 
 def test_record_run_upserts_the_run_and_replaces_its_failures(tmp_path):
     catalog = tmp_path / "catalog.duckdb"
-    record_run(catalog, RUN)
-    record_run(catalog, {**RUN, "status": "completed", "failures": RUN["failures"][:1]})
+    record_run(catalog, EXAMPLE_RUN)
+    record_run(catalog, {**EXAMPLE_RUN, "status": "completed", "failures": EXAMPLE_RUN["failures"][:1]})
     with connect(catalog, read_only=True) as connection:
         runs = connection.execute("SELECT run_id, status, n_clips, n_failed, flow_run_id, started_at::VARCHAR FROM runs").fetchall()
         failures = connection.execute("SELECT run_id, source_url, clip_id, stage, reason, recorded_at::VARCHAR FROM failures").fetchall()

@@ -8,33 +8,11 @@ from soccerfactory.storage.catalog import connect, register_shards
 from soccerfactory.storage.repair import rebuild_catalog, verify_catalog
 from soccerfactory.storage.run_records import write_run_record
 from soccerfactory.storage.shards import delete_shard, list_manifests, shard_file_urls
-from soccerfactory.storage.examples import catalog_values, example_key, write_example_shard
+from soccerfactory.storage.examples import EXAMPLE_RUN, catalog_values, write_example_shard
 
 
 def _count(catalog, sql):
     return catalog_values(catalog, sql)[0]
-
-
-RUN = {
-    "run_id": "run-1",
-    "started_at": "2024-05-01T10:00:00+00:00",
-    "finished_at": "2024-05-01T10:05:00+00:00",
-    "source": "videos/",
-    "output": "out/",
-    "config_hash": "config-0",
-    "status": "partial",
-    "n_clips": 3,
-    "n_curated": 2,
-    "n_skipped": 0,
-    "flow_run_id": "f-1",
-    "failures": [
-        # Same source and clip id as a registered clip: counts for that clip and its match.
-        {"source_url": "file:///videos/match-1.mp4", "clip_id": "clip-0", "stage": "calibrate", "reason": "no keypoints"},
-        # The whole source failed before it was cut: counts for the match only.
-        {"source_url": "file:///videos/match-1.mp4", "clip_id": None, "stage": "probe", "reason": "bad header"},
-        {"source_url": "file:///videos/other.mp4", "clip_id": "clip-9", "stage": "detect", "reason": "oom"},
-    ],
-}
 
 
 def _file(manifest, table) -> Path:
@@ -51,7 +29,7 @@ def _flip(path: Path) -> None:
 def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "catalog.duckdb"
     manifests = [write_example_shard(root, "match-1", "clip-0", n=1), write_example_shard(root, "match-1", "clip-1", n=2), write_example_shard(root, "match-2", "clip-0", n=3)]
-    write_run_record(root, "run-1", RUN)
+    write_run_record(root, "run-1", EXAMPLE_RUN)
     register_shards(catalog, manifests[:1])  # the catalog lags behind the shards
     with connect(catalog) as connection:
         connection.execute("CREATE VIEW gt_demo AS SELECT 42 AS answer")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["copy_image_sequence", "decode_frames", "decode_video", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["copy_image_sequence", "decode_frames", "decode_video", "source_item", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
 
 
 def make_frames(
@@ -298,3 +298,11 @@ def copy_image_sequence(render: Path, folder: Path, frames: int | None = None, s
     if seqinfo is not None:
         (folder / "seqinfo.ini").write_text(seqinfo)
     return folder
+
+
+def source_item(path: str | Path):
+    """The one :class:`~soccerfactory.curation.video.clips.SourceItem` that discovery finds for a video file."""
+    from soccerfactory.curation.video.discover import discover_sources
+
+    (item,) = discover_sources(str(path))
+    return item

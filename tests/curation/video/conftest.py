@@ -10,8 +10,6 @@ import pytest
 from soccerfactory.curation.synth import SynthConfig, render_clip
 from soccerfactory.curation.testing import decode_frames, write_video
 
-FPS = 25
-
 
 @pytest.fixture(scope="session")
 def render_a(tmp_path_factory) -> Path:
@@ -29,11 +27,6 @@ def render_b(tmp_path_factory) -> Path:
     return output
 
 
-
-def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    return write_video(path, frames, FPS, fourcc)
-
-
 @pytest.fixture(scope="session")
 def frames_a(render_a) -> list[np.ndarray]:
     return decode_frames(render_a / "video.mp4")
@@ -43,4 +36,4 @@ def frames_a(render_a) -> list[np.ndarray]:
 def two_shots(tmp_path_factory, frames_a, render_b) -> Path:
     """Seed 1 then seed 2: one hard cut at frame 50, between two wide shots of a green pitch."""
     folder = tmp_path_factory.mktemp("video-two-shots")
-    return _write_video(folder / "two-shots.mp4", frames_a + decode_frames(render_b / "video.mp4"))
+    return write_video(folder / "two-shots.mp4", frames_a + decode_frames(render_b / "video.mp4"))

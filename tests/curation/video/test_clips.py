@@ -13,14 +13,10 @@ from soccerfactory.curation.video.clips import SourceItem, VideoScan, semantic_f
 from soccerfactory.curation.video.decode import read_frames
 from soccerfactory.curation.video.discover import discover_sources
 from soccerfactory.curation.video.scan import scan_video
+from soccerfactory.curation.testing import source_item
 
 FPS = 25
 FRAMES = 50  # 2 s at 25 fps
-
-
-def _video_item(path: Path) -> SourceItem:
-    (item,) = discover_sources(str(path))
-    return item
 
 
 # --------------------------------------------------------------------------- clips
@@ -77,7 +73,7 @@ def test_split_clips_edge_cases():
 
 
 def test_split_clips_follow_detected_cuts(two_shots):
-    scan = scan_video(_video_item(two_shots))
+    scan = scan_video(source_item(two_shots))
     clips = split_clips(scan, max_clip_seconds=0.8)
     assert clips[0].start_frame == 0 and clips[-1].stop_frame == 2 * FRAMES
     assert all(a.stop_frame == b.start_frame for a, b in zip(clips, clips[1:]))

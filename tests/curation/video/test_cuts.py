@@ -7,30 +7,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from soccerfactory.curation.testing import decode_frames, write_video
-from soccerfactory.curation.video.clips import SourceItem
-from soccerfactory.curation.video.discover import discover_sources
+from soccerfactory.curation.testing import decode_frames, source_item, write_video
 from soccerfactory.curation.video.scan import scan_video
 
-FPS = 25
 FRAMES = 50  # 2 s at 25 fps
-
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    return write_video(path, frames, FPS, fourcc)
-
-
-def _video_item(path: Path) -> SourceItem:
-    (item,) = discover_sources(str(path))
-    return item
 
 
 # --------------------------------------------------------------------------- cuts
 
 
 def test_scan_finds_the_cut_between_two_renders(two_shots):
-    scan = scan_video(_video_item(two_shots))
+    scan = scan_video(source_item(two_shots))
     assert scan.frame_count == 2 * FRAMES
     assert len(scan.cuts) == 1 and abs(scan.cuts[0] - FRAMES) <= 1
 
@@ -50,10 +37,10 @@ def _camera_moves(image: np.ndarray) -> list[np.ndarray]:
 
 def test_scan_ignores_pans_zooms_and_flashes(tmp_path, frames_a, render_b):
     moving = _camera_moves(frames_a[0])
-    scan = scan_video(_video_item(_write_video(tmp_path / "moving.mp4", moving)))
+    scan = scan_video(source_item(write_video(tmp_path / "moving.mp4", moving)))
     assert scan.frame_count == len(moving) == 39
     assert scan.cuts == ()
     # Spliced between two renders: a cut to a 2x closer view of the pitch, and one away from it.
     frames_b = decode_frames(render_b / "video.mp4")
-    spliced = _write_video(tmp_path / "spliced.mp4", frames_a[:20] + moving + frames_b[:20])
-    assert scan_video(_video_item(spliced)).cuts == (20, 59)
+    spliced = write_video(tmp_path / "spliced.mp4", frames_a[:20] + moving + frames_b[:20])
+    assert scan_video(source_item(spliced)).cuts == (20, 59)

@@ -9,23 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from soccerfactory.curation.testing import write_video
+from soccerfactory.curation.testing import source_item, write_video
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import ClipSpec, SourceItem, VideoScan, split_clips
 from soccerfactory.curation.video.decode import read_frames
-from soccerfactory.curation.video.discover import discover_sources
 from soccerfactory.curation.video.scan import scan_video
 
 FPS = 25
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    return write_video(path, frames, FPS, fourcc)
-
-
-def _video_item(path: Path) -> SourceItem:
-    (item,) = discover_sources(str(path))
-    return item
 
 
 # --------------------------------------------------------------------------- reading
@@ -40,7 +30,7 @@ def _middle_clip(scan: VideoScan, start: int, stop: int) -> ClipSpec:
 
 @pytest.fixture(scope="session")
 def scan_a(render_a) -> VideoScan:
-    return scan_video(_video_item(render_a / "video.mp4"))
+    return scan_video(source_item(render_a / "video.mp4"))
 
 
 @pytest.mark.parametrize(("batch_size", "stride"), [(5, 1), (4, 3)])
@@ -71,8 +61,8 @@ def test_read_frames_of_an_image_sequence_are_the_jpgs(render_a):
 
 
 def test_read_frames_names_the_frame_where_decoding_stops(tmp_path, frames_a):
-    path = _write_video(tmp_path / "match.avi", frames_a, "MJPG")
-    clip = split_clips(scan_video(_video_item(path)), max_clip_seconds=1.0)[1]  # frames 25..49
+    path = write_video(tmp_path / "match.avi", frames_a, FPS, "MJPG")
+    clip = split_clips(scan_video(source_item(path)), max_clip_seconds=1.0)[1]  # frames 25..49
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.6)])  # the file changed after the scan
     with pytest.raises(BadInputError, match=r"decoding failed at frame \d+ \(clip match-000025-000050") as caught:

@@ -17,7 +17,6 @@ from soccerfactory.curation.video.discover import discover_each, discover_source
 from soccerfactory.curation.testing import copy_image_sequence
 
 
-
 # --------------------------------------------------------------------------- discovery
 
 

@@ -11,9 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from soccerfactory.curation.testing import copy_image_sequence, write_video
+from soccerfactory.curation.testing import copy_image_sequence, source_item, write_video
 from soccerfactory.curation.video.checks import BadInputError
-from soccerfactory.curation.video.clips import SourceItem
 from soccerfactory.curation.video.discover import discover_sources
 from soccerfactory.curation.video.scan import scan_video
 
@@ -21,22 +20,12 @@ FPS = 25
 FRAMES = 50  # 2 s at 25 fps
 
 
-def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "mp4v") -> Path:
-    return write_video(path, frames, FPS, fourcc)
-
-
-
-def _video_item(path: Path) -> SourceItem:
-    (item,) = discover_sources(str(path))
-    return item
-
-
 # --------------------------------------------------------------------------- scanning
 
 
 def test_scan_rendered_clip_has_no_cuts(render_a):
     manifest = json.loads((render_a / "clip.json").read_text())
-    item = _video_item(render_a / "video.mp4")
+    item = source_item(render_a / "video.mp4")
     calls = []
     scan = scan_video(item, progress=lambda done, total: calls.append((done, total)))
     assert scan.frame_count == scan.header_frame_count == manifest["frames"] == FRAMES
@@ -85,11 +74,11 @@ def _cut(data: bytes, fraction: float | None = None, tail: int | None = None) ->
 )
 def test_scan_rejects_bad_videos(tmp_path, render_a, frames_a, name, make, reason):
     mp4 = (render_a / "video.mp4").read_bytes()
-    avi = _write_video(tmp_path / "good.avi", frames_a, "MJPG").read_bytes()
+    avi = write_video(tmp_path / "good.avi", frames_a, FPS, "MJPG").read_bytes()
     path = tmp_path / "bad" / name
     path.parent.mkdir()
     path.write_bytes(make(mp4, avi))
-    item = _video_item(path)
+    item = source_item(path)
     with pytest.raises(BadInputError) as caught:
         scan_video(item)
     message = str(caught.value)
@@ -143,15 +132,15 @@ def test_scan_rejects_bad_image_sequences(tmp_path, setup, reason):
 @pytest.mark.parametrize(("width", "height", "fourcc", "ext"), [(1, 1, "MJPG", ".avi"), (2, 2, "mp4v", ".mp4"), (16, 16, "mp4v", ".mp4"), (320, 120, "mp4v", ".mp4")])
 def test_scan_refuses_frames_below_the_minimum_size(tmp_path, width, height, fourcc, ext):
     frames = [np.full((height, width, 3), 10 * i, np.uint8) for i in range(10)]
-    path = _write_video(tmp_path / f"small{ext}", frames, fourcc)
+    path = write_video(tmp_path / f"small{ext}", frames, FPS, fourcc)
     with pytest.raises(BadInputError) as caught:
-        scan_video(_video_item(path))
+        scan_video(source_item(path))
     assert str(caught.value) == (
         f"{path}: frames are {width}x{height}, below the minimum 256x144 (clips.min_width / clips.min_height; "
         "lower them with --set clips.min_width=... if this footage is wanted)"
     )
     # Lowered on purpose, the same file scans (1x1 MJPG included: no OpenCV assertion).
-    assert scan_video(_video_item(path), min_width=1, min_height=1).width == width
+    assert scan_video(source_item(path), min_width=1, min_height=1).width == width
 
 
 def test_scan_refuses_a_sequence_of_small_frames(tmp_path):

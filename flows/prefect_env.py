@@ -219,9 +219,14 @@ def embedded_prefect(root: str | os.PathLike[str]) -> Iterator[None]:
     """Run the block on the embedded default for the project folder ``root``: how every command
     starts its flows (``apply_env(embedded_prefect_env(root))``).
 
-    Import the flow's module inside the block: ``import prefect`` reads the settings once.
+    Import the flow's module inside the block: ``import prefect`` reads the settings once. The
+    Prefect home is created first: Prefect makes only its last folder, so a command whose
+    ``--output`` did not exist yet (``train``, ``evaluate``) failed its server start with a traceback.
     """
-    with apply_env(embedded_prefect_env(root)):
+    env = embedded_prefect_env(root)
+    if env.get("PREFECT_HOME"):
+        Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    with apply_env(env):
         yield
 
 

@@ -181,3 +181,12 @@ def test_embedded_prefect_applies_the_embedded_env_for_the_block_only(tmp_path):
         with embedded_prefect(tmp_path / "project"):
             assert {key: os.environ[key] for key in expected} == expected
         assert dict(os.environ) == before
+
+
+def test_embedded_prefect_creates_the_home_of_an_output_not_made_yet(tmp_path):
+    # `soccerfactory train --output NEW` used to fail its server start: Prefect made only `.prefect`.
+    root = tmp_path / "new" / "output"
+    (tmp_path / "user").mkdir()
+    with apply_env({**{name: None for name in USER_CONFIG_VARIABLES}, "HOME": str(tmp_path / "user")}):
+        with embedded_prefect(root):
+            assert (root / ".prefect").is_dir()

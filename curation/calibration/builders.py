@@ -12,23 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from soccerfactory.curation.calibration.calibrator import Calibrator
-from soccerfactory.curation.calibration.features import DEFAULT_PITCH_KEYPOINT_WEIGHTS, PitchFeatureDetector, YoloPoseDetector
+from soccerfactory.curation.calibration.features import PitchFeatureDetector, YoloPoseDetector
 from soccerfactory.curation.calibration.lines import LinesClassicDetector
 
 __all__ = ["CALIBRATOR_BACKENDS", "FEATURE_DETECTORS", "build_calibrator", "build_feature_detector"]
-
-
-def _build_yolo_pose(
-    weights: str | Path = DEFAULT_PITCH_KEYPOINT_WEIGHTS,
-    imgsz: int | None = None,
-    conf: float = 0.25,
-    keypoint_conf: float = 0.5,
-    device: str = "cpu",
-    batch_size: int = 8,
-) -> YoloPoseDetector:
-    return YoloPoseDetector(
-        weights, imgsz=imgsz, conf=conf, keypoint_conf=keypoint_conf, device=device, batch_size=batch_size
-    )
 
 
 def _build_heatmap(
@@ -43,7 +30,7 @@ def _build_heatmap(
     return HeatmapKeypointDetector(weights, keypoint_conf=keypoint_conf, min_peak=min_peak, device=device, batch_size=batch_size)
 
 
-FEATURE_DETECTORS = {"heatmap": _build_heatmap, "yolo-pose": _build_yolo_pose, "lines-classic": LinesClassicDetector}
+FEATURE_DETECTORS = {"heatmap": _build_heatmap, "yolo-pose": YoloPoseDetector, "lines-classic": LinesClassicDetector}
 #: Backend names :func:`build_calibrator` accepts: the feature detectors and ``lines``.
 CALIBRATOR_BACKENDS = (*FEATURE_DETECTORS, "lines")
 # How build_calibrator routes its keyword arguments, stated once per receiver: a keypoint

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from soccerfactory.curation.attribute.kits import TeamKits
+from soccerfactory.curation.calibration.view import shot_view
 from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Tracks
 from soccerfactory.curation.video.clips import ClipSpec, clip_hash
@@ -42,6 +44,7 @@ from soccerfactory.storage.schemas import table_from_columns
 
 if TYPE_CHECKING:
     from soccerfactory.curation.calibration.results import CalibrationResult
+    from soccerfactory.curation.calibration.view import FrameViews
     from soccerfactory.storage.manifest import ShardManifest
 
 __all__ = [
@@ -183,9 +186,26 @@ def camera_from_row(row: Mapping[str, Any] | None, width: int, height: int) -> C
         return None
 
 
-def camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[CalibrationResult]) -> dict[str, Any]:
+def _view_columns(frames: np.ndarray, views: FrameViews | None) -> dict[str, list[Any]]:
+    """``view``, ``view_reason`` and ``visible_pitch_m2`` of every frame (null without views)."""
+    n = len(frames)
+    if views is None:
+        return {"view": [None] * n, "view_reason": [None] * n, "visible_pitch_m2": [None] * n}
+    slot = {f: i for i, f in enumerate(views.frame_index.tolist())}
+    rows = [slot.get(f) for f in frames.tolist()]
+    area = views.visible_pitch_m2
+    return {
+        "view": [None if r is None else views.view[r] for r in rows],
+        "view_reason": [None if r is None else views.reason[r] for r in rows],
+        "visible_pitch_m2": [None if r is None or not np.isfinite(area[r]) else float(area[r]) for r in rows],
+    }
+
+
+def camera_columns(
+    clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[CalibrationResult], views: FrameViews | None = None
+) -> dict[str, Any]:
     """The ``cameras`` columns: one row per processed frame, ``calibrations`` aligned with
-    ``frames`` (empty: calibration was off, and every row says so)."""
+    ``frames`` (empty: calibration was off, and every row says so), with each frame's view."""
     by_frame = dict(zip(frames.tolist(), calibrations)) if calibrations else {}
     columns: dict[str, list[Any]] = {
         name: []
@@ -209,7 +229,7 @@ def camera_columns(clip: ClipSpec, frames: np.ndarray, calibrations: Sequence[Ca
         columns["invalid_reason"].append(
             "calibration off" if result is None else (None if result.valid else (result.reason or "invalid"))
         )
-    return {**_keys(clip, frames), **columns}
+    return {**_keys(clip, frames), **columns, **_view_columns(frames, views)}
 
 
 # --------------------------------------------------------------------------- tables
@@ -242,6 +262,7 @@ def _athlete_columns(clip: ClipSpec, tracks: Tracks, labels: AthleteLabels) -> d
         "jersey_agreement": nullable(labels.jersey_agreement),
         "jersey_votes": labels.jersey_votes,
         "track_length": labels.track_length,
+        "role_reason": list(labels.role_reason), "flags": list(labels.flags), "flag_reason": list(labels.flag_reason),
     }
 
 
@@ -265,10 +286,20 @@ def _ball_columns(clip: ClipSpec, frames: np.ndarray, ball: Detections) -> dict[
     }
 
 
-def clips_columns(clip: ClipSpec, n_frames: int, identity: ShardIdentity | None) -> dict[str, list[Any]]:
+def clips_columns(
+    clip: ClipSpec,
+    n_frames: int,
+    identity: ShardIdentity | None,
+    *,
+    views: FrameViews | None = None,
+    kits: TeamKits | None = None,
+) -> dict[str, list[Any]]:
     """The one ``clips`` row: the clip, how many frames were processed, and the shard's identity
-    (empty strings when ``identity`` is None: tables laid out for measuring, not for writing)."""
+    (empty strings when ``identity`` is None: tables laid out for measuring, not for writing),
+    the shot's view (:func:`~soccerfactory.curation.calibration.view.shot_view`) and the kits."""
     info = dataclasses.asdict(identity) if identity is not None else {}
+    view, view_reason = shot_view(views) if views is not None else (None, None)
+    kits = kits or TeamKits()
     return {
         "match_id": [clip.match_id], "clip_id": [clip.clip_id], "source_url": [clip.url],
         "start_frame": [clip.start_frame], "stop_frame": [clip.stop_frame],
@@ -276,6 +307,9 @@ def clips_columns(clip: ClipSpec, n_frames: int, identity: ShardIdentity | None)
         "fps": [clip.fps], "width": [clip.width], "height": [clip.height], "n_frames": [n_frames],
         "content_hash": [clip.content_hash], "config_hash": [info.get("config_hash", "")],
         "code_version": [info.get("code_version", "")], "shard_key": [info.get("shard_key", "")],
+        "view": [view], "view_reason": [view_reason],
+        "team_a_colour": [TeamKits.hex(kits.colour_a)], "team_b_colour": [TeamKits.hex(kits.colour_b)],
+        "team_a_side": [kits.side_a],
     }
 
 
@@ -289,6 +323,7 @@ def shard_tables(
     calibrations: Sequence[CalibrationResult],
     semantic_frame_index: np.ndarray,
     identity: ShardIdentity | None = None,
+    views: FrameViews | None = None,
 ) -> dict[str, pa.Table]:
     """Lay one curated clip out as the shard's tables.
 
@@ -304,6 +339,8 @@ def shard_tables(
         calibrations: One result per processed frame, or none when calibration is off.
         semantic_frame_index: Frames sampled for attribution (``frames.semantic_sample``).
         identity: The shard's identity for the ``clips`` row (see :func:`clips_columns`).
+        views: The view of every processed frame (``frames.view``, ``cameras.view*``, the shot's
+            view in ``clips``); null columns without.
 
     Returns:
         ``clips``, ``frames``, ``athletes``, ``ball``, ``cameras`` and ``events`` tables, matching
@@ -312,7 +349,7 @@ def shard_tables(
     frames = frame_index
     athletes = _athlete_columns(clip, tracks, labels)
     ball_table = _ball_columns(clip, frames, ball)
-    cameras = camera_columns(clip, frames, calibrations)
+    cameras = camera_columns(clip, frames, calibrations, views)
     per_frame_athletes = np.zeros(len(frames), dtype=np.int32)
     if len(frames):
         position = {f: i for i, f in enumerate(frames.tolist())}
@@ -325,11 +362,12 @@ def shard_tables(
         "ball_detected": ball_table["detected"],
         "semantic_sample": [f in semantic for f in frames.tolist()],
         "valid_camera": cameras["valid_camera"],
+        "view": cameras["view"],
     }
     start = np.array([clip.start_frame], dtype=np.int64)
     events = {**_keys(clip, start), "event": ["clip_start"], "detail": [json.dumps({"source": clip.url})]}
     return {
-        "clips": table_from_columns("clips", clips_columns(clip, len(frames), identity)),
+        "clips": table_from_columns("clips", clips_columns(clip, len(frames), identity, views=views, kits=labels.kits)),
         "frames": table_from_columns("frames", frames_table),
         "athletes": table_from_columns("athletes", athletes),
         "ball": table_from_columns("ball", ball_table),

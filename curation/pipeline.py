@@ -30,9 +30,11 @@ import pyarrow as pa
 
 from soccerfactory.curation.attribute.crops import AthleteCrops
 from soccerfactory.curation.attribute.jersey import JerseyReader
+from soccerfactory.curation.attribute.kits import TeamKits
 from soccerfactory.curation.attribute.roles import role_from_class
 from soccerfactory.curation.attribute.team import TeamClassifier
 from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
+from soccerfactory.curation.calibration.view import FrameViews
 from soccerfactory.curation.config import AttributeConfig, DecodeConfig, VoteConfig
 from soccerfactory.curation.detection.ball import follow_ball
 from soccerfactory.curation.detection.detector import Detector
@@ -179,6 +181,7 @@ class SpatialResult:
         semantic_frame_index: ``int64`` frames sampled for attribution.
         seconds: Wall time of the pass.
         stage_seconds: Wall time per stage (decode, detect, track, refine, calibrate).
+        views: The view class of every processed frame, None when not classified.
     """
 
     clip: ClipSpec
@@ -191,6 +194,7 @@ class SpatialResult:
     semantic_frame_index: np.ndarray
     seconds: float
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    views: FrameViews | None = None
 
     @property
     def n_frames(self) -> int:
@@ -360,6 +364,7 @@ class Attributes:
         team: object ``(N,)`` ``"A"`` / ``"B"`` / None; team_confidence ``float32`` ``(N,)``.
         jersey: ``int32`` ``(N,)``, ``-1`` = not legible; jersey_confidence ``float32`` ``(N,)``.
         seconds: Wall time.
+        kits: The clip's two kits (colours, sides), None when no teams were found.
     """
 
     track_id: np.ndarray
@@ -368,6 +373,7 @@ class Attributes:
     jersey: np.ndarray
     jersey_confidence: np.ndarray
     seconds: float
+    kits: TeamKits | None = None
 
 
 def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
@@ -458,7 +464,7 @@ def vote_clip(spatial: SpatialResult, attributes: Attributes, attribute: Attribu
     return AthleteLabels(
         track_id=track_rows, tracklet_id=tracklet_rows, team=team, team_agreement=team_agreement, role=role,
         role_agreement=role_agreement, jersey=jersey, jersey_agreement=jersey_agreement,
-        jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length,
+        jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=attributes.kits,
     )
 
 
@@ -481,4 +487,5 @@ def layout_clip(spatial: SpatialResult, labels: AthleteLabels, identity: ShardId
     return shard_tables(
         spatial.clip, frame_index=spatial.frame_index, tracks=spatial.tracks, labels=labels, ball=spatial.ball,
         calibrations=spatial.calibrations, semantic_frame_index=spatial.semantic_frame_index, identity=identity,
+        views=spatial.views,
     )

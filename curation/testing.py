@@ -180,6 +180,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         "role_agreement": [1.0] * len(people),
         "jersey_votes": [0] * len(people),
         "track_length": [lengths[r["track_id"]] for r in people],
+        "role_reason": ["ground truth"] * len(people), "flags": [None] * len(people), "flag_reason": [None] * len(people),
     }
     ball_rows = {r["frame_index"]: r for r in gt["ball"]}
     balls = [ball_rows[f] for f in frames]
@@ -202,6 +203,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         "position": [[r["position_x"], r["position_y"], r["position_z"]] for r in cams],
         "dist": [list(r["distortion"] or []) for r in cams],
         "n_keypoints": [0] * len(cams), "n_lines": [0] * len(cams), "invalid_reason": [None] * len(cams),
+        "view": [None] * len(cams), "view_reason": [None] * len(cams), "visible_pitch_m2": [None] * len(cams),
     }
     per_frame = Counter(athletes["frame_index"])
     tables = {
@@ -210,6 +212,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
             **keys(frames), "width": [clip.width] * len(frames), "height": [clip.height] * len(frames),
             "n_athletes": [per_frame[f] for f in frames], "ball_detected": detected,
             "semantic_sample": [False] * len(frames), "valid_camera": cameras["valid_camera"],
+            "view": [None] * len(frames),
         }),
         "athletes": table_from_columns("athletes", athletes),
         "ball": table_from_columns("ball", ball),

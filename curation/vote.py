@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from soccerfactory.curation.arrays import readonly
+from soccerfactory.curation.attribute.kits import TeamKits
 
 __all__ = ["AthleteLabels", "TrackVotes", "broadcast", "vote_fields", "vote_tracklets"]
 
@@ -289,6 +290,11 @@ class AthleteLabels:
         jersey_agreement: ``float32`` ``(N,)``.
         jersey_votes: ``int32`` ``(N,)`` number of legible jersey reads of the tracklet.
         track_length: ``int32`` ``(N,)`` rows of the row's ``track_id`` in the clip.
+        role_reason: ``object`` ``(N,)`` what decided the role (str), None when nothing did.
+        flags: ``object`` ``(N,)`` comma-separated flags of the row's track (``duplicate``,
+            ``off-pitch``, ``role-kit``, ``short``), None when it has none.
+        flag_reason: ``object`` ``(N,)`` one clause per flag with its evidence, None without flags.
+        kits: The clip's two kits (colours, sides); not row-aligned. None when no teams were found.
     """
 
     track_id: np.ndarray
@@ -301,10 +307,21 @@ class AthleteLabels:
     jersey_agreement: np.ndarray
     jersey_votes: np.ndarray
     track_length: np.ndarray
+    role_reason: np.ndarray | None = None
+    flags: np.ndarray | None = None
+    flag_reason: np.ndarray | None = None
+    kits: TeamKits | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_id)
+        for name in ("role_reason", "flags", "flag_reason"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(n, None, dtype=object))
+        if self.kits is not None and not isinstance(self.kits, TeamKits):
+            raise ValueError(f"AthleteLabels.kits must be TeamKits or None, got {type(self.kits).__name__}")
         for field in dataclasses.fields(self):
+            if field.name == "kits":
+                continue
             value = getattr(self, field.name)
             if not isinstance(value, np.ndarray) or value.shape != (n,):
                 shape = getattr(value, "shape", type(value).__name__)

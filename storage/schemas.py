@@ -33,7 +33,9 @@ __all__ = [
     "example_shard_tables",
 ]
 
-SHARD_SCHEMA_VERSION = "1"
+# 2: views per frame and shot (frames/cameras/clips.view), kit colours and sides (clips), role and
+# flag reasons (athletes). Shards of version 1 are named and skipped by ``catalog rebuild``.
+SHARD_SCHEMA_VERSION = "2"
 #: Manifest schema versions this code can catalogue (a shard of another version is quarantined, not
 #: read as if it were this one): the current one only, until a migration reads an older one.
 READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION,)
@@ -88,6 +90,11 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("config_hash", pa.string(), nullable=False),
             pa.field("code_version", pa.string(), nullable=False),
             pa.field("shard_key", pa.string(), nullable=False),
+            pa.field("view", pa.string()),  # the shot's view: main / zoomed / close-up / other (most frames)
+            pa.field("view_reason", pa.string()),  # the frame counts that decided it
+            pa.field("team_a_colour", pa.string()),  # "#rrggbb", team A's shirt; null when no teams were found
+            pa.field("team_b_colour", pa.string()),
+            pa.field("team_a_side", pa.string()),  # the goal A defends: left (pitch x < 0) / right; null unknown
         ],
         "One row: the clip this shard covers, source frames [start_frame, stop_frame).",
     ),
@@ -101,6 +108,7 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("ball_detected", pa.bool_(), nullable=False),
             pa.field("semantic_sample", pa.bool_(), nullable=False),  # used for team/jersey sampling
             pa.field("valid_camera", pa.bool_(), nullable=False),
+            pa.field("view", pa.string()),  # main / zoomed / close-up / other; null when not classified
         ],
         "One row per curated frame.",
     ),
@@ -114,7 +122,7 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("track_id", pa.int64(), nullable=False),  # one athlete in the clip (tracklets joined by team + jersey)
             pa.field("tracklet_id", pa.int64(), nullable=False),  # the tracker's own id (continuous sighting)
             pa.field("team", pa.string()),  # "A" / "B"; null for referees or when undecided
-            pa.field("role", pa.string(), nullable=False),  # tracklet consensus: player / goalkeeper / referee
+            pa.field("role", pa.string(), nullable=False),  # tracklet consensus: player / goalkeeper / referee / other
             pa.field("jersey", pa.int32()),  # null when no legible consensus
             pa.field("pitch_x", pa.float32()),  # metres; null without a valid camera
             pa.field("pitch_y", pa.float32()),
@@ -130,6 +138,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("jersey_agreement", pa.float32()),
             pa.field("jersey_votes", pa.int32(), nullable=False),  # legible jersey reads in the tracklet
             pa.field("track_length", pa.int32(), nullable=False),  # rows in the tracklet
+            pa.field("role_reason", pa.string()),  # what decided the role (class votes, kit, position)
+            pa.field("flags", pa.string()),  # comma-separated: duplicate, off-pitch, role-kit, short; null = none
+            pa.field("flag_reason", pa.string()),  # one clause per flag, with the evidence
         ],
         "One row per tracked athlete per frame; labels are the tracklet's consensus.",
     ),
@@ -163,6 +174,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("n_keypoints", pa.int32(), nullable=False),
             pa.field("n_lines", pa.int32(), nullable=False),
             pa.field("invalid_reason", pa.string()),  # why the frame has no camera; null when valid
+            pa.field("view", pa.string()),  # main / zoomed / close-up / other; null when not classified
+            pa.field("view_reason", pa.string()),  # the evidence that decided the view
+            pa.field("visible_pitch_m2", pa.float32()),  # pitch area the camera shows; null without camera
         ],
         "One row per curated frame: the fitted camera; calibration fields are null when invalid.",
     ),
@@ -374,6 +388,7 @@ def example_shard_tables(
                 "team_agreement": None if referee else 0.75, "role_agreement": 1.0,
                 "jersey_agreement": None if referee or track == 1 else 0.5,
                 "jersey_votes": 0 if referee or track == 1 else 2, "track_length": n_frames,
+                "role_reason": "detector class votes", "flags": None, "flag_reason": None,
             }
             for name, value in row.items():
                 athletes[name].append(value)
@@ -385,10 +400,13 @@ def example_shard_tables(
             "start_s": [start_frame / fps], "end_s": [(start_frame + n_frames) / fps], "fps": [fps],
             "width": [width], "height": [height], "n_frames": [n_frames], "content_hash": ["c" * 64],
             "config_hash": [config_hash], "code_version": [code_version], "shard_key": [shard_key],
+            "view": ["main"], "view_reason": [f"main on 100% of {n_frames} frames (main {n_frames})"],
+            "team_a_colour": ["#202080"], "team_b_colour": ["#e0e0e0"], "team_a_side": ["left"],
         }),
         "frames": table_from_columns("frames", {
             **keys, "width": [width] * n_frames, "height": [height] * n_frames, "n_athletes": [n_tracks] * n_frames,
             "ball_detected": detected, "semantic_sample": np.arange(n_frames) % 2 == 1, "valid_camera": valid,
+            "view": ["main"] * n_frames,
         }),
         "athletes": table_from_columns("athletes", athletes),
         "ball": table_from_columns("ball", {
@@ -410,6 +428,8 @@ def example_shard_tables(
             "reprojection_error_px": [1.0 + 0.5 * i if v else None for i, v in enumerate(valid)],
             "n_keypoints": [8 if v else 1 for v in valid], "n_lines": [3 if v else 0 for v in valid],
             "invalid_reason": [None if v else "too few keypoints on the pitch plane (1, need 4)" for v in valid],
+            "view": ["main"] * n_frames, "view_reason": ["wide view of the pitch"] * n_frames,
+            "visible_pitch_m2": [2500.0 if v else None for v in valid],
         }),
         "events": table_from_columns("events", {
             "match_id": [match_id], "clip_id": [clip_id], "frame_index": [int(start_frame)],

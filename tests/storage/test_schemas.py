@@ -49,7 +49,7 @@ PINNED = {
 
 
 def test_stable_columns_keep_their_names_and_types():
-    assert SHARD_SCHEMA_VERSION == "1"
+    assert SHARD_SCHEMA_VERSION == "2"
     for table, columns in PINNED.items():
         assert set(columns) <= set(STABLE_COLUMNS[table]), f"{table}: a pinned column left STABLE_COLUMNS"
         schema = SHARD_SCHEMAS[table]
@@ -95,6 +95,9 @@ def _camera_columns(n: int = 2) -> dict:
         "n_keypoints": np.array([6] * n, dtype=np.int64),
         "n_lines": [2] * n,
         "invalid_reason": [None] * n,
+        "view": ["main"] * n,
+        "view_reason": ["wide view"] * n,
+        "visible_pitch_m2": [2400.0] * n,
     }
 
 

@@ -24,8 +24,10 @@ own files (``storage/locations.py``); the views are regenerated for where the ca
 
 Views over the Parquet of registered shards only (explicit file lists, rewritten on every
 registration): ``frames``, ``athletes``, ``ball``, ``cameras``, ``events``; aggregates ``tracks``
-(one row per tracklet), ``quality`` (per clip) and ``quality_match`` (per match). Read any view's
-SQL with ``SELECT view_name, sql FROM duckdb_views() WHERE NOT internal``.
+(one row per tracklet), ``quality`` (per clip), ``quality_match`` (per match) and ``track_flags``;
+where ground truth is catalogued, the ``truth_*`` views grading the shards against it
+(``storage/truth_views.py``). Read any view's SQL with ``SELECT view_name, sql FROM duckdb_views()
+WHERE NOT internal``.
 
 Shards on a non-local root (``memory://``, ``s3://``): the view SQL names fsspec URLs, and DuckDB
 can only read them through an fsspec filesystem registered on the connection. This module
@@ -59,6 +61,7 @@ from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.quarantine import QUARANTINE_DDL, check_shards, quarantine_shard
 from soccerfactory.storage.run_records import validate_run_record
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
+from soccerfactory.storage.truth_views import create_truth_views
 from soccerfactory.storage.views import follow_location, ground_truth_view_sql, refresh_views
 
 __all__ = [
@@ -159,7 +162,8 @@ def connect(path: str | os.PathLike, read_only: bool = False, wait_s: float = 30
 
 
 def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -> dict[str, int]:
-    """Create or refresh ``gt_<table>`` views over every ``<root>/**/gt/<table>.parquet``.
+    """Create or refresh ``gt_<table>`` views over every ``<root>/**/gt/<table>.parquet``, and the
+    ``truth_*`` views grading the registered shards against them (``storage/truth_views.py``).
 
     Returns:
         table name -> number of rows the view now shows.
@@ -179,6 +183,8 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
             connection.execute(ground_truth_view_sql(table, files))
             counts[table] = connection.execute(f"SELECT count(*) FROM gt_{table}").fetchone()[0]
         set_meta(connection, GROUND_TRUTH_KEY, stored)
+        # The views grading the shards against it (made once shards are registered too).
+        create_truth_views(connection)
     return counts
 
 

@@ -11,7 +11,22 @@ from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.schemas import example_shard_tables
 from soccerfactory.storage.shards import write_shard
 
-__all__ = ["EXAMPLE_RUN", "example_key", "write_example_shard", "catalog_values"]
+__all__ = ["EXAMPLE_RUN", "example_key", "write_example_shard", "catalog_values", "damage_data_page"]
+
+
+def damage_data_page(path: str | os.PathLike) -> None:
+    """Flip one byte in the middle of a local Parquet file's data pages, as bit rot would: the
+    size and the footer stay valid, so only a checksum finds it.
+
+    The footer's length is the 4 bytes before the closing ``PAR1``; a small table's footer (its
+    schema and documentation) can be most of the file, so the middle of the file is not enough.
+    """
+    with open(path, "rb") as handle:
+        data = bytearray(handle.read())
+    footer = int.from_bytes(data[-8:-4], "little")
+    data[4 + (len(data) - 8 - footer - 4) // 2] ^= 0xFF
+    with open(path, "wb") as handle:
+        handle.write(bytes(data))
 
 
 #: A run record with its three kinds of failure: of a registered clip, of a whole source before it

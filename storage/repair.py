@@ -31,7 +31,7 @@ from soccerfactory.storage.quarantine import check_shards, quarantine_shard, sha
 from soccerfactory.storage.run_records import scan_run_records
 from soccerfactory.storage.runs import mark_interrupted_runs
 from soccerfactory.storage.shards import read_manifest, scan_manifests
-from soccerfactory.storage.views import AGGREGATE_VIEWS, DATA_VIEWS, refresh_views
+from soccerfactory.storage.views import AGGREGATE_VIEWS, DATA_VIEWS, TRUTH_VIEWS, refresh_views
 
 __all__ = ["rebuild_catalog", "verify_catalog"]
 
@@ -40,7 +40,7 @@ __all__ = ["rebuild_catalog", "verify_catalog"]
 # Rebuild
 
 
-_MANAGED_VIEWS = set(DATA_VIEWS) | set(AGGREGATE_VIEWS)
+_MANAGED_VIEWS = set(DATA_VIEWS) | set(AGGREGATE_VIEWS) | set(TRUTH_VIEWS)
 
 
 def _user_objects(connection: duckdb.DuckDBPyConnection) -> tuple[list[tuple[str, str]], list[str]]:

@@ -5,6 +5,10 @@ They name absolute paths for the place the catalog was last opened for writing (
 ``storage/locations.py``); a read-only connection to a catalog that has moved since gets TEMP
 views for where it is now, which shadow the stored ones (DuckDB looks in ``temp`` first, and the
 stored aggregate views then read the TEMP data views too).
+
+Aggregates (``AGGREGATE_VIEWS``): ``tracks``, ``quality``, ``quality_match`` and ``track_flags``
+(per-track flags and their reasons). Where ground truth is catalogued, the ``truth_*`` views
+grading the curated labels against it (``storage/truth_views.py``).
 """
 
 from __future__ import annotations
@@ -17,22 +21,23 @@ from typing import Any, Mapping, Sequence
 
 import duckdb
 
-from soccerfactory.storage.catalog_sql import comment, literal, quote, registered_shards, sql_type
+from soccerfactory.storage.catalog_sql import comment, comment_columns, literal, quote, registered_shards, sql_type
 from soccerfactory.storage.locations import (
     GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
 )
 from soccerfactory.storage.quarantine import check_registered, quarantine_shard
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
+from soccerfactory.storage.truth_views import TRUTH_VIEWS, create_truth_views, iou_sql, overlap_sql
 
 __all__ = [
     "DATA_VIEWS", "AGGREGATE_VIEWS", "view_files", "ground_truth_urls", "ground_truth_view_sql", "create_views", "refresh_views",
-    "follow_location",
+    "follow_location", "TRUTH_VIEWS", "SHORT_TRACK_S", "OFF_PITCH_MARGIN_M", "DUPLICATE_IOU", "DUPLICATE_SHARE",
 ]
 
 log = logging.getLogger(__name__)
 
 DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
-AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match")
+AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match", "track_flags")
 
 
 def _data_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
@@ -146,6 +151,106 @@ ORDER BY {group}
 """
 
 
+#: Catalog-side checks of the curated rows (they grade the curation, so they are not its
+#: settings). A track spanning under a second cannot carry a jersey read agreed over several
+#: frames; the curation drops tracks under ``tracking.min_track_s`` (0.4 s) already.
+SHORT_TRACK_S = 1.0
+#: Feet further outside the 105 x 68 m pitch than this plus two sigma of the position are off it:
+#: a player on the touchline stays on it, the stewards and benches the issue saw (> 5 m) do not.
+OFF_PITCH_MARGIN_M = 2.0
+#: Two tracks overlapping at IoU >= 0.8 (the four tracks on one athlete the issue saw) on at least
+#: half of a track's rows are one person tracked twice.
+DUPLICATE_IOU = 0.8
+DUPLICATE_SHARE = 0.5
+_HALF_LENGTH_M, _HALF_WIDTH_M = 52.5, 34.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-track flags: the shard's, and those SQL can derive (no truth needed)
+
+_TRACK_FLAGS_SQL = f"""
+CREATE OR REPLACE VIEW track_flags AS
+WITH per_track AS (
+    SELECT
+        a.match_id, a.clip_id, a.track_id,
+        count(*) AS n_rows,
+        min(a.frame_index) AS first_frame,
+        max(a.frame_index) AS last_frame,
+        (max(a.frame_index) - min(a.frame_index) + 1) / any_value(c.fps) AS span_s,
+        mode(a.role) AS role,
+        mode(a.team) AS team,
+        count(*) FILTER (WHERE a.pitch_x IS NOT NULL AND a.pitch_y IS NOT NULL) AS n_positioned_rows,
+        count(*) FILTER (
+            WHERE greatest(abs(a.pitch_x) - {_HALF_LENGTH_M}, abs(a.pitch_y) - {_HALF_WIDTH_M})
+                > {OFF_PITCH_MARGIN_M} + 2 * coalesce(a.pitch_sigma_m, 0)
+        ) AS n_off_pitch_rows,
+        string_agg(DISTINCT a.flag_reason, '; ' ORDER BY a.flag_reason) FILTER (WHERE a.flag_reason <> '') AS shard_flag_reason
+    FROM athletes a LEFT JOIN clips c USING (match_id, clip_id)
+    GROUP BY a.match_id, a.clip_id, a.track_id
+), shard_flags AS (
+    SELECT match_id, clip_id, track_id, list_sort(list(DISTINCT flag)) AS shard_flags
+    FROM (
+        SELECT match_id, clip_id, track_id, trim(unnest(string_split(flags, ','))) AS flag
+        FROM athletes WHERE flags IS NOT NULL
+    )
+    WHERE flag <> ''
+    GROUP BY match_id, clip_id, track_id
+), overlapping AS (
+    -- frames on which another track of the clip covers this one at IoU >= {DUPLICATE_IOU}
+    SELECT match_id, clip_id, track_id, other_track_id, count(DISTINCT frame_index) AS n_rows
+    FROM (
+        SELECT a.match_id, a.clip_id, a.track_id, b.track_id AS other_track_id, a.frame_index, {iou_sql("a", "b")} AS iou
+        FROM athletes a JOIN athletes b
+          ON a.match_id = b.match_id AND a.clip_id = b.clip_id AND a.frame_index = b.frame_index
+         AND a.track_id <> b.track_id AND {overlap_sql("a", "b")}
+    )
+    WHERE iou >= {DUPLICATE_IOU}
+    GROUP BY match_id, clip_id, track_id, other_track_id
+), duplicates AS (
+    SELECT match_id, clip_id, track_id, arg_max(other_track_id, n_rows) AS duplicate_of, max(n_rows) AS n_duplicate_rows
+    FROM overlapping GROUP BY match_id, clip_id, track_id
+), derived AS (
+    SELECT
+        p.*,
+        p.n_off_pitch_rows / nullif(p.n_positioned_rows, 0) AS off_pitch_share,
+        d.duplicate_of,
+        coalesce(d.n_duplicate_rows, 0) AS n_duplicate_rows,
+        s.shard_flags,
+        p.span_s < {SHORT_TRACK_S} AS is_short,
+        coalesce(p.n_off_pitch_rows / nullif(p.n_positioned_rows, 0) > 0.5, false) AS is_off_pitch,
+        coalesce(d.n_duplicate_rows >= {DUPLICATE_SHARE} * p.n_rows, false) AS is_duplicate
+    FROM per_track p
+    LEFT JOIN duplicates d USING (match_id, clip_id, track_id)
+    LEFT JOIN shard_flags s USING (match_id, clip_id, track_id)
+), listed AS (
+    SELECT
+        *,
+        list_filter([
+            CASE WHEN is_duplicate THEN 'duplicate' END,
+            CASE WHEN is_off_pitch THEN 'off-pitch' END,
+            CASE WHEN is_short THEN 'short' END
+        ], lambda flag: flag IS NOT NULL) AS derived_flags
+    FROM derived
+)
+SELECT
+    match_id, clip_id, track_id, n_rows, first_frame, last_frame, span_s, role, team,
+    n_positioned_rows, off_pitch_share, duplicate_of, n_duplicate_rows,
+    nullif(array_to_string(shard_flags, ','), '') AS shard_flags,
+    nullif(array_to_string(derived_flags, ','), '') AS derived_flags,
+    nullif(array_to_string(list_sort(list_distinct(list_concat(coalesce(shard_flags, []::VARCHAR[]), derived_flags))), ','), '') AS flags,
+    nullif(concat_ws('; ',
+        shard_flag_reason,
+        CASE WHEN is_duplicate THEN printf('overlaps track %d at IoU >= {DUPLICATE_IOU} on %d of %d rows', duplicate_of, n_duplicate_rows, n_rows) END,
+        CASE WHEN is_off_pitch THEN printf(
+            'role %s: %d of %d positioned rows more than {OFF_PITCH_MARGIN_M:g} m + 2 sigma outside the pitch',
+            role, n_off_pitch_rows, n_positioned_rows) END,
+        CASE WHEN is_short THEN printf('spans %.2f s (under {SHORT_TRACK_S:g} s)', span_s) END
+    ), '') AS reason
+FROM listed
+ORDER BY match_id, clip_id, track_id
+"""
+
+
 # ---------------------------------------------------------------------------------------------
 # Which files the views read
 
@@ -196,7 +301,8 @@ def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, tem
 
     Args:
         temporary: TEMP views for this connection only (a read-only connection); otherwise the
-            stored views, the aggregates and their comments too.
+            stored views, the aggregates, the truth views (where ``gt_athletes`` can grade the
+            shards; ``truth_views.create_truth_views``) and their comments too.
 
     Returns:
         file URL -> (match_id, clip_id) of the shard it belongs to.
@@ -217,8 +323,12 @@ def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, tem
         connection.execute(_TRACKS_SQL)
         connection.execute(_quality_sql("quality", ("match_id", "clip_id")))
         connection.execute(_quality_sql("quality_match", ("match_id",)))
+        connection.execute(_TRACK_FLAGS_SQL)
         for view in DATA_VIEWS + AGGREGATE_VIEWS:
             comment(connection, "VIEW", view)
+        comment_columns(connection, "track_flags")
+        # Only where ground truth is catalogued; its errors are logged, never raised.
+        create_truth_views(connection)
     return owners
 
 

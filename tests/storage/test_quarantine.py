@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from soccerfactory.storage.catalog import connect, ensure_catalog, register_shards
+from soccerfactory.storage.examples import damage_data_page
 from soccerfactory.storage.schemas import example_shard_tables
 from soccerfactory.storage.shards import read_manifest, shard_file_urls, verify_shard, write_shard
 
@@ -34,11 +35,6 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
-def _flip(path: Path) -> None:
-    """Damage a byte in the middle (the data pages): the size and the Parquet footer stay valid."""
-    data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 VIEWS = ("SELECT count(*) FROM athletes", "SELECT count(*) FROM tracks", "SELECT count(*) FROM quality", "SELECT count(*) FROM shards")
@@ -74,7 +70,7 @@ def test_a_truncated_file_leaves_the_views_and_the_healthy_shards_stay(tmp_path)
 def test_registration_checks_every_byte_and_quarantines_only_the_bad_shard(tmp_path):
     root, catalog = tmp_path / "out", tmp_path / "out" / "catalog.duckdb"
     good, bad = _write(root, "clip-0", 1), _write(root, "clip-1", 2)
-    _flip(_file(bad, "frames"))
+    damage_data_page(_file(bad, "frames"))
     assert verify_shard(bad, full=False) is None  # same size: only the sha256 sees it
     assert "sha256" in verify_shard(bad) and str(_file(bad, "frames")) in verify_shard(bad)
     result = register_shards(catalog, [good, bad])
@@ -96,7 +92,7 @@ def test_registration_refuses_a_schema_version_this_code_does_not_read(tmp_path)
     _edit_manifest(future, schema_version="99")
     result = register_shards(catalog, [read_manifest(future.url), _write(root, "clip-1", 2)])
     assert result["registered"] == 1
-    assert result["quarantined"] == [f"match-1/clip-0: {future.url}: schema version '99' is not one this code reads (1); "
+    assert result["quarantined"] == [f"match-1/clip-0: {future.url}: schema version '99' is not one this code reads (2); "
                                      "re-curate the clip, or catalogue it with the SoccerFactory version that wrote it"]
     assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM quarantine") == [1, 1]
 

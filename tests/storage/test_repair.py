@@ -8,7 +8,7 @@ from soccerfactory.storage.catalog import connect, register_shards
 from soccerfactory.storage.repair import rebuild_catalog, verify_catalog
 from soccerfactory.storage.run_records import write_run_record
 from soccerfactory.storage.shards import delete_shard, list_manifests, shard_file_urls
-from soccerfactory.storage.examples import EXAMPLE_RUN, catalog_values, write_example_shard
+from soccerfactory.storage.examples import EXAMPLE_RUN, catalog_values, damage_data_page, write_example_shard
 
 
 def _count(catalog, sql):
@@ -19,11 +19,6 @@ def _file(manifest, table) -> Path:
     return Path(shard_file_urls(manifest)[table])
 
 
-def _flip(path: Path) -> None:
-    """Damage a byte in the middle (the data pages): the size and the Parquet footer stay valid."""
-    data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def test_rebuild_recreates_everything_from_the_shards_and_run_records(tmp_path):
@@ -75,7 +70,7 @@ def test_verify_finds_what_the_size_check_cannot_and_restores_a_repaired_shard(t
     root, catalog = tmp_path / "out", tmp_path / "out" / "catalog.duckdb"
     damaged = write_example_shard(root, "match-1", "clip-0", n=1)
     register_shards(catalog, [damaged, write_example_shard(root, "match-1", "clip-1", n=2)])
-    _flip(_file(damaged, "cameras"))
+    damage_data_page(_file(damaged, "cameras"))
 
     quick = verify_catalog(catalog, full=False)
     assert (quick["checked"], quick["quarantined"], quick["in_quarantine"]) == (2, [], [])

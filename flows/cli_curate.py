@@ -33,6 +33,11 @@ def synth(
     pitch_width: float = typer.Option(68.0, help="Touchline to touchline, metres."),
     distortion: float = typer.Option(0.0, help="Radial lens distortion k1 (e.g. -0.1 for mild barrel)."),
     motion_blur: bool = typer.Option(False, "--motion-blur", help="Blur along the camera pan (1/50 s shutter)."),
+    shots: str = typer.Option(
+        "main", help="main: one main-camera shot; broadcast: hard cuts between main, zoomed and close-up shots "
+        "(the true view of every frame is gt/cameras.parquet's view column)."
+    ),
+    staff: int = typer.Option(0, help="Off-pitch people (coaches, substitutes, stewards; role other), 0-40."),
     images: bool = typer.Option(False, "--images", help="Also write img1/000001.jpg ... (SoccerNet layout)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -42,6 +47,8 @@ def synth(
     OUTPUT/gt/*.parquet (athletes, ball, cameras, keypoints, lines, events) and OUTPUT/clip.json.
 
     Example: soccerfactory synth out/clip1 --seconds 10 --seed 1 --images
+    Broadcast-like (cuts, zooms, close-ups, people beside the pitch):
+    soccerfactory synth out/clip2 --seconds 30 --shots broadcast --staff 10
     """
     from soccerfactory.curation.synth import SynthConfig, render_clip
 
@@ -49,6 +56,7 @@ def synth(
         config = SynthConfig(
             seconds=seconds, fps=fps, width=width, height=height, seed=seed, referees=referees,
             pitch_length=pitch_length, pitch_width=pitch_width, lens_distortion=distortion, motion_blur=motion_blur,
+            shots=shots, staff=staff,
         )
     except ValueError as error:
         fail(str(error))

@@ -20,7 +20,9 @@ from soccerfactory.storage.schemas import KEY_FIELDS, table_schema
 
 __all__ = ["GROUND_TRUTH_SCHEMAS", "GROUND_TRUTH_SCHEMA_VERSION", "write_ground_truth", "read_ground_truth"]
 
-GROUND_TRUTH_SCHEMA_VERSION = "1"
+# 2: cameras.view (the true view of each frame's shot); athletes.role may be "other" (off-pitch
+# people). Version-1 files still read: read_ground_truth fills the missing view with null.
+GROUND_TRUTH_SCHEMA_VERSION = "2"
 
 _BOX = [pa.field(name, pa.float32()) for name in ("x1", "y1", "x2", "y2")]
 
@@ -37,9 +39,9 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
         + [
             pa.field("track_id", pa.int64(), nullable=False),
             pa.field("class", pa.string(), nullable=False),
-            pa.field("team", pa.string()),  # "left" / "right" (the half defended at kick-off), null for referees
-            pa.field("role", pa.string(), nullable=False),  # player / goalkeeper / referee
-            pa.field("jersey", pa.int32()),  # null for referees
+            pa.field("team", pa.string()),  # "left" / "right" (the half defended at kick-off), null for referees and other
+            pa.field("role", pa.string(), nullable=False),  # player / goalkeeper / referee / other (off-pitch people)
+            pa.field("jersey", pa.int32()),  # null for referees and other
             pa.field("jersey_legible", pa.bool_(), nullable=False),
             pa.field("pitch_x", pa.float32(), nullable=False),
             pa.field("pitch_y", pa.float32(), nullable=False),
@@ -87,8 +89,10 @@ GROUND_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("pan_deg", pa.float32(), nullable=False),
             pa.field("tilt_deg", pa.float32(), nullable=False),
             pa.field("hfov_deg", pa.float32(), nullable=False),
+            pa.field("view", pa.string()),  # main / zoomed / close-up: the true view of the frame's shot; null before version 2
         ],
-        "One row per frame: the exact camera. The homography maps pitch metres (z=0) to undistorted pixels.",
+        "One row per frame: the exact camera (close-ups included) and the frame's true view. The homography maps "
+        "pitch metres (z=0) to undistorted pixels.",
     ),
     "keypoints": _schema(
         "keypoints",

@@ -33,6 +33,16 @@ class BroadcastCameraOperator:
         self._aim_velocity = np.zeros(2)
         self._view_width: float | None = None
 
+    @property
+    def view_width(self) -> float:
+        """Metres of pitch across the image at the aim point, as of the last ``update``."""
+        return float(self._view_width if self._view_width is not None else self.base_view_width)
+
+    @property
+    def aim(self) -> np.ndarray:
+        """The (x, y) pitch point the camera aimed at in the last ``update``, metres."""
+        return np.zeros(2) if self._aim is None else self._aim.copy()
+
     def _wanted_aim(self, ball_xy: np.ndarray, ball_velocity_xy: np.ndarray) -> np.ndarray:
         hl, hw = self.pitch.half_length, self.pitch.half_width
         lead = np.clip(ball_velocity_xy * 0.35, -6, 6)

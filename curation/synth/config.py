@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
-__all__ = ["SynthConfig"]
+__all__ = ["SHOTS", "SynthConfig"]
+
+#: Shot plans: ``main`` = the main camera only (one shot); ``broadcast`` = hard cuts between the
+#: main camera, zoomed main-camera segments and pitch-side close-ups (see ``synth/shots.py``).
+SHOTS: tuple[str, ...] = ("main", "broadcast")
+_MAX_STAFF = 40
 
 # Beyond these, either OpenCV's writers refuse or a 2-core machine needs hours per clip: both are
 # almost always a typo (e.g. 12800 for 1280), so they are refused with the accepted range.
@@ -29,6 +35,14 @@ class SynthConfig:
         lens_distortion: radial k1 of the broadcast lens (0 = ideal pinhole; -0.1 is a mild barrel).
         motion_blur: blur along the camera's pan, as a 1/50 s shutter would.
         jpeg_quality: quality of the optional image sequence, [50, 100].
+        shots: one of :data:`SHOTS`; ``main`` (one continuous main-camera shot) or ``broadcast``
+            (cuts between main, zoomed and close-up shots; the true view of each frame is in
+            ``gt/cameras.parquet`` ``view``).
+        staff: people off the pitch (coaches, substitutes warming up, stewards, ball kids), 2 to
+            8 m outside the lines in non-team clothing, [0, 40]; labelled role ``other``.
+
+    The defaults of ``shots`` and ``staff`` add nothing: a clip rendered without them is the
+    same, byte for byte, as before they existed.
     """
 
     seconds: float = 10.0
@@ -42,6 +56,8 @@ class SynthConfig:
     lens_distortion: float = 0.0
     motion_blur: bool = False
     jpeg_quality: int = 95
+    shots: str = "main"
+    staff: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -61,6 +77,8 @@ class SynthConfig:
             (1 <= self.referees <= 3, f"referees must be 1, 2 or 3, got {self.referees}"),
             (-0.5 <= self.lens_distortion <= 0.5, f"lens distortion k1 must be in [-0.5, 0.5], got {self.lens_distortion}"),
             (50 <= self.jpeg_quality <= 100, f"jpeg quality must be in [50, 100], got {self.jpeg_quality}"),
+            (self.shots in SHOTS, f"shots must be one of {', '.join(SHOTS)}, got {self.shots!r}"),
+            (isinstance(self.staff, numbers.Integral) and not isinstance(self.staff, bool) and 0 <= self.staff <= _MAX_STAFF, f"staff must be an integer in [0, {_MAX_STAFF}], got {self.staff!r}"),
         ]
         for ok, message in checks:
             if not ok:

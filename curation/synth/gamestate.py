@@ -4,9 +4,12 @@ Follows the SoccerNet GSR files: ``info``, ``images``, ``annotations`` and ``cat
 athlete annotation has ``bbox_image`` (pixels), ``bbox_pitch`` (metres, from the box's bottom edge
 through the homography), ``attributes`` {role, team, jersey} and ``track_id``; a pitch annotation
 per image lists each visible line as points normalised to [0, 1] (x / width, y / height); a
-camera annotation per image holds the exact camera. Added beyond GSR, and marked so: COCO RLE
-``segmentation``, exact ``pitch_position`` of the feet, ``jersey_legible``, the ball's height, and
-``events``.
+camera annotation per image holds the exact camera. Off-pitch people (coaches, substitutes,
+stewards, ball kids) are athletes with role ``other`` (category 7), no team and no jersey, as in
+GSR. Added beyond GSR, and marked so: COCO RLE ``segmentation``, exact ``pitch_position`` of the
+feet, ``jersey_legible``, the ball's height, ``events``, and each image's true ``view``
+(``main`` / ``zoomed`` / ``close-up``: the shot the frame belongs to; the camera annotation is
+exact for every view, close-ups included).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ CATEGORIES = [
     {"supercategory": "object", "id": 4, "name": "ball"},
     {"supercategory": "pitch", "id": 5, "name": "pitch", "lines": list(LINE_NAMES)},
     {"supercategory": "camera", "id": 6, "name": "camera"},
+    {"supercategory": "object", "id": 7, "name": "other"},
 ]
-_CATEGORY_ID = {"player": 1, "goalkeeper": 2, "referee": 3, "ball": 4}
+_CATEGORY_ID = {"player": 1, "goalkeeper": 2, "referee": 3, "ball": 4, "other": 7}
 
 
 def _bbox_image(box) -> dict:
@@ -52,7 +56,8 @@ class GameStateBuilder:
         self.annotations: list[dict] = []
         self.events: list[dict] = []
 
-    def add_image(self, frame_index: int) -> str:
+    def add_image(self, frame_index: int, view: str) -> str:
+        """Add the image of ``frame_index`` (0-based) seen as ``view``; returns its image id."""
         image_id = f"{frame_index + 1:06d}"
         self.images.append(
             {
@@ -67,6 +72,7 @@ class GameStateBuilder:
                 "has_labeled_camera": True,
                 "ignore_regions_y": [],
                 "ignore_regions_x": [],
+                "view": view,  # addition: the true view of the frame's shot
             }
         )
         return image_id

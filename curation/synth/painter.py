@@ -297,7 +297,7 @@ class BroadcastPainter:
             foot_a = hip_a * 0.6 + offset
             knee_a = (hip_a + foot_a) / 2 + offset * 0.2
             add(athlete.shorts, hip_a, 0.93 * h, knee_a, 0.62 * h, 0.075 * h, 0.06 * h)
-            add(athlete.skin, knee_a, 0.62 * h, knee_a, 0.46 * h, 0.06 * h, 0.055 * h)
+            add(athlete.legs or athlete.skin, knee_a, 0.62 * h, knee_a, 0.46 * h, 0.06 * h, 0.055 * h)
             add(athlete.socks, knee_a, 0.47 * h, foot_a, 0.07 * h + lift, 0.055 * h, 0.045 * h)
             add((25, 25, 25), foot_a, 0.08 * h + lift, foot_a + 0.08 * forward_sign * sideways, lift, 0.05 * h, 0.06 * h)
         add(athlete.shorts, 0.0, 0.98 * h, 0.0, 0.78 * h, hip * 1.15, hip * 1.2)
@@ -307,8 +307,8 @@ class BroadcastPainter:
             shoulder_a = sign * shoulder * 0.95
             elbow_a = shoulder_a + sign * 0.05 + offset * 0.5
             hand_a = shoulder_a + sign * 0.06 + offset
-            add(athlete.shirt, shoulder_a, 1.46 * h, elbow_a, 1.20 * h, 0.055 * h, 0.05 * h)
-            add(athlete.skin, elbow_a, 1.21 * h, hand_a, 0.92 * h, 0.045 * h, 0.04 * h)
+            add(athlete.sleeves or athlete.shirt, shoulder_a, 1.46 * h, elbow_a, 1.20 * h, 0.055 * h, 0.05 * h)
+            add(athlete.sleeves or athlete.skin, elbow_a, 1.21 * h, hand_a, 0.92 * h, 0.045 * h, 0.04 * h)
         add(athlete.skin, 0.0, 1.55 * h, 0.0, 1.46 * h, 0.05 * h, 0.05 * h)
         extra = np.array([[0.0, athlete.height_m - 0.115 * h], [0.0, 1.24 * h]])
         ab = np.concatenate([np.asarray(quads, np.float64).reshape(-1, 2), extra])

@@ -5,8 +5,9 @@ never leaves a clip that looks complete)::
 
     OUT/video.mp4                  the clip (MPEG-4 Part 2 via OpenCV; H.264 when OpenCV has it)
     OUT/Labels-GameState.json      SoccerNet game-state style labels, plus camera and lines
-    OUT/gt/<table>.parquet         athletes, ball, cameras, keypoints, lines, events
-    OUT/clip.json                  config, kits, frame count, files with sha256
+    OUT/gt/<table>.parquet         athletes, ball, cameras (with each frame's true view), keypoints,
+                                   lines, events
+    OUT/clip.json                  config, kits, frame count, shots (broadcast clips), files with sha256
     OUT/img1/000001.jpg ...        the same frames as images (only with ``images=True``)
 """
 
@@ -34,7 +35,9 @@ from soccerfactory.curation.synth.broadcast import BroadcastCameraOperator
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.gamestate import GameStateBuilder
 from soccerfactory.curation.synth.painter import AthletePose, BroadcastPainter, PaintedFrame
-from soccerfactory.curation.synth.world import MatchSimulation
+from soccerfactory.curation.synth.shots import VIEW_CLOSE_UP, VIEW_MAIN, ShotDirector, plan_shots
+from soccerfactory.curation.synth.staff import StaffCrowd
+from soccerfactory.curation.synth.world import Athlete, MatchSimulation
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS, write_ground_truth
 
 __all__ = ["RenderResult", "render_clip", "VIDEO_CODECS"]
@@ -44,6 +47,38 @@ __all__ = ["RenderResult", "render_clip", "VIDEO_CODECS"]
 VIDEO_CODECS = ("mp4v",)
 LINE_SAMPLE_SPACING_M = 1.0
 SOFTWARE = "soccerfactory-synth/1"
+# Extra generators for what came after the first renderer (shots, staff): seeded from the clip's
+# seed and a fixed tag, so they never draw from the match's generator and a clip without them is
+# unchanged, byte for byte.
+_STAFF_STREAM = 15_001
+_SHOTS_STREAM = 15_002
+
+
+@dataclass(frozen=True)
+class _People:
+    """Everyone drawn in a frame: the match's athletes, then the off-pitch people (same order as labels)."""
+
+    athletes: list[Athlete]
+    position: np.ndarray  # (N, 2) pitch metres
+    velocity: np.ndarray  # (N, 2) m/s
+    facing: np.ndarray  # (N,) radians
+    phase: np.ndarray  # (N,) running cycle
+
+    @classmethod
+    def of(cls, sim: MatchSimulation, staff: StaffCrowd | None) -> _People:
+        if staff is None or not staff.athletes:
+            return cls(sim.athletes, sim.position, sim.velocity, sim.facing, sim.phase)
+        return cls(
+            sim.athletes + staff.athletes, np.concatenate([sim.position, staff.position]),
+            np.concatenate([sim.velocity, staff.velocity]), np.concatenate([sim.facing, staff.facing]),
+            np.concatenate([sim.phase, staff.phase]),
+        )
+
+    def poses(self) -> list[AthletePose]:
+        return [
+            AthletePose(float(x), float(y), float(f), float(np.hypot(*v)), float(p))
+            for (x, y), f, v, p in zip(self.position, self.facing, self.velocity, self.phase)
+        ]
 
 
 @dataclass(frozen=True)
@@ -137,11 +172,14 @@ class _GroundTruth:
     def _inside(self, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:
         return (depth > 0) & (pixels[:, 0] >= 0) & (pixels[:, 0] < self.width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < self.height)
 
-    def add_frame(self, frame_index: int, timestamp: float, camera: Camera, angles: tuple[float, float, float], painted: PaintedFrame, sim: MatchSimulation, game: GameStateBuilder) -> None:
+    def add_frame(
+        self, frame_index: int, timestamp: float, camera: Camera, angles: tuple[float, float, float], painted: PaintedFrame,
+        sim: MatchSimulation, people: _People, view: str, game: GameStateBuilder, smear_px: int,
+    ) -> None:
         labels = painted.labels
-        image_id = game.add_image(frame_index)
-        # Athletes: masks and visible boxes come from the final label image.
-        for index, athlete in enumerate(sim.athletes):
+        image_id = game.add_image(frame_index, view)
+        # Athletes (and off-pitch people): masks and visible boxes come from the final label image.
+        for index, athlete in enumerate(people.athletes):
             roi = painted.rois[index]
             if roi is None:
                 continue
@@ -151,14 +189,16 @@ class _GroundTruth:
             area = int(np.count_nonzero(mask))
             rle = rle_encode_roi(mask, roi[0], roi[1], self.height, self.width)
             team = None if athlete.team < 0 else ("left" if athlete.team == 0 else "right")
-            legible = bool(painted.number_height_px[index] >= 8.0)
+            number_height = painted.number_height_px[index]
+            # A number smeared by the pan blur over more than half its height is no longer read.
+            legible = bool(number_height >= 8.0 and smear_px <= 0.5 * number_height)
             if legible:
                 # The number is legible only if the athlete's own pixels are where it is drawn.
                 cx = int(np.clip((box[0] + box[2]) / 2, 0, self.width - 1))
                 cy = int(np.clip(box[1] + 0.35 * (box[3] - box[1]), 0, self.height - 1))
                 legible = bool(labels[cy, cx] == index + 1)
-            pitch_xy = sim.position[index]
-            speed = float(np.linalg.norm(sim.velocity[index]))
+            pitch_xy = people.position[index]
+            speed = float(np.linalg.norm(people.velocity[index]))
             amodal_box = painted.amodal_boxes[index]
             self._add(
                 "athletes", frame_index, timestamp,
@@ -167,7 +207,7 @@ class _GroundTruth:
                 jersey=athlete.jersey if athlete.jersey >= 0 else None, jersey_legible=legible,
                 pitch_x=float(pitch_xy[0]), pitch_y=float(pitch_xy[1]), visible_area_px=area,
                 amodal_x1=amodal_box[0], amodal_y1=amodal_box[1], amodal_x2=amodal_box[2], amodal_y2=amodal_box[3],
-                facing_rad=float(sim.facing[index]), speed_mps=speed, mask_rle=json.dumps(rle["counts"], separators=(",", ":")),
+                facing_rad=float(people.facing[index]), speed_mps=speed, mask_rle=json.dumps(rle["counts"], separators=(",", ":")),
             )
             game.add_athlete(image_id, athlete, box, rle, legible, pitch_xy, camera)
         # Ball.
@@ -190,7 +230,7 @@ class _GroundTruth:
             reprojection_error_px=0.0, fx=float(camera.K[0, 0]), fy=float(camera.K[1, 1]), cx=float(camera.K[0, 2]),
             cy=float(camera.K[1, 2]), rotation=camera.R.reshape(-1).tolist(), position_x=float(camera.position[0]),
             position_y=float(camera.position[1]), position_z=float(camera.position[2]), distortion=camera.dist.tolist(),
-            pan_deg=pan, tilt_deg=tilt, hfov_deg=hfov,
+            pan_deg=pan, tilt_deg=tilt, hfov_deg=hfov, view=view,
         )
         # Keypoints: all of them, flagged by whether they fall in the image and are hidden.
         keypoints = self.pitch.keypoints
@@ -276,7 +316,15 @@ def render_clip(
     pitch = PitchModel(config.pitch_length, config.pitch_width)
     sim = MatchSimulation(pitch, rng, config.fps, config.referees)
     operator = BroadcastCameraOperator(pitch, config.width, config.height, config.fps, rng, config.lens_distortion)
-    painter = BroadcastPainter(pitch, config.width, config.height, rng, sim.athletes)
+    staff = None
+    if config.staff:
+        first_id = max(a.track_id for a in sim.athletes) + 1
+        staff = StaffCrowd(pitch, config.staff, np.random.default_rng([config.seed, _STAFF_STREAM]), config.fps, sim.kit_colours, first_id)
+    director = None
+    if config.shots == "broadcast":
+        shots_rng = np.random.default_rng([config.seed, _SHOTS_STREAM])
+        director = ShotDirector(plan_shots(config.frame_count, config.fps, shots_rng), pitch, config.width, config.height, config.fps, shots_rng)
+    painter = BroadcastPainter(pitch, config.width, config.height, rng, _People.of(sim, staff).athletes)
     match_id = f"synth-{config.seed}"
     clip_id = f"{match_id}-clip0"
     truth = _GroundTruth(match_id, clip_id, pitch, config.width, config.height)
@@ -294,22 +342,29 @@ def render_clip(
         for frame_index in range(total):
             timestamp = frame_index / config.fps
             camera = operator.update(sim.ball.position[:2], sim.ball.velocity[:2])
-            poses = [
-                AthletePose(float(x), float(y), float(f), float(np.hypot(*v)), float(p))
-                for (x, y), f, v, p in zip(sim.position, sim.facing, sim.velocity, sim.phase)
-            ]
-            painted = painter.paint(camera, poses, sim.ball.position.copy())
+            view = VIEW_MAIN
+            people = _People.of(sim, staff)
+            if director is not None:
+                camera, view, cut = director.camera(frame_index, camera, operator, sim, people.position)
+                if cut:
+                    previous_pan = None  # a cut is not a pan: no smear across it
+            painted = painter.paint(camera, people.poses(), sim.ball.position.copy())
             image = painted.image
             angles = _camera_angles(camera)
             pan = angles[0]
-            if config.motion_blur and previous_pan is not None:
-                image = _pan_blur(image, (pan - previous_pan) * camera.K[0, 0] * np.pi / 180)
+            # Close-up operators track their athlete, who stays sharp: no pan blur there.
+            smear = 0
+            if config.motion_blur and previous_pan is not None and view != VIEW_CLOSE_UP:
+                smear = _smear_px((pan - previous_pan) * camera.K[0, 0] * np.pi / 180)
+                image = _pan_blur(image, smear)
             previous_pan = pan
             writer.write(image)
             if images:
                 cv2.imwrite(str(image_dir / f"{frame_index + 1:06d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-            truth.add_frame(frame_index, timestamp, camera, angles, painted, sim, game)
+            truth.add_frame(frame_index, timestamp, camera, angles, painted, sim, people, view, game, smear)
             sim.step()
+            if staff is not None:
+                staff.step()
             if progress is not None:
                 progress(frame_index + 1, total)
         writer.close()
@@ -330,6 +385,7 @@ def render_clip(
             "codec": writer.codec,
             "kits": {name: list(colour) for name, colour in sim.kit_colours.items()},
             "camera_position": operator.position.tolist(),
+            **({"shots": [{"start": s.start, "stop": s.stop, "view": s.view} for s in director.shots]} if director else {}),
             "coordinate_frame": "origin centre mark; x to the right goal; y to the near touchline; z down (metres)",
             "files": {key: {"path": str(path.relative_to(staging)), "sha256": sha256_file(path)} for key, path in sorted(files.items())},
             "image_sequence": "img1" if images else None,
@@ -341,9 +397,13 @@ def render_clip(
     return RenderResult(output=output, frames=total, seconds_elapsed=time.perf_counter() - started, files=final)
 
 
-def _pan_blur(image: np.ndarray, pixels_per_frame: float) -> np.ndarray:
-    # A 1/50 s shutter at 25 fps smears over half the frame-to-frame motion.
-    length = int(round(abs(pixels_per_frame) * 0.5))
+def _smear_px(pixels_per_frame: float) -> int:
+    """Length of the pan smear: a 1/50 s shutter at 25 fps smears over half the frame-to-frame motion."""
+    return int(round(abs(pixels_per_frame) * 0.5))
+
+
+def _pan_blur(image: np.ndarray, length: int) -> np.ndarray:
+    """``image`` smeared horizontally over ``length`` pixels (unchanged under 2)."""
     if length < 2:
         return image
     kernel = np.full((1, length), 1.0 / length, np.float32)

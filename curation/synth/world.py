@@ -14,11 +14,14 @@ import numpy as np
 
 from soccerfactory.curation.pitch import GOAL_HEIGHT, GOAL_WIDTH, PENALTY_AREA_LENGTH, PitchModel
 
-__all__ = ["Athlete", "BallEvent", "MatchSimulation", "ROLE_GOALKEEPER", "ROLE_PLAYER", "ROLE_REFEREE"]
+__all__ = ["Athlete", "BallEvent", "MatchSimulation", "ROLE_GOALKEEPER", "ROLE_OTHER", "ROLE_PLAYER", "ROLE_REFEREE", "ROLES"]
 
 ROLE_PLAYER = "player"
 ROLE_GOALKEEPER = "goalkeeper"
 ROLE_REFEREE = "referee"
+ROLE_OTHER = "other"  # off-pitch people: coaches, substitutes, stewards, ball kids (synth/staff.py)
+#: Every role of the ground truth, as SoccerNet game-state reconstruction names them.
+ROLES: tuple[str, ...] = (ROLE_PLAYER, ROLE_GOALKEEPER, ROLE_REFEREE, ROLE_OTHER)
 
 GRAVITY = 9.81  # m/s^2, +z is down
 BALL_RADIUS = 0.11
@@ -58,10 +61,14 @@ FORMATION = np.array(
 
 @dataclass(frozen=True)
 class Athlete:
-    """Who an athlete is; fixed for the clip."""
+    """Who an athlete (or an off-pitch person) is; fixed for the clip.
+
+    ``sleeves`` and ``legs`` colour the arms and the lower legs of long clothing (tracksuits,
+    high-vis jackets); None shows bare skin there, as a kit does.
+    """
 
     track_id: int
-    team: int  # 0 or 1; -1 for referees
+    team: int  # 0 or 1; -1 for referees and off-pitch people
     role: str
     jersey: int  # -1 when the athlete has no number (referees)
     height_m: float
@@ -72,6 +79,8 @@ class Athlete:
     skin: tuple[int, int, int]
     hair: tuple[int, int, int]
     top_speed: float
+    sleeves: tuple[int, int, int] | None = None
+    legs: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,8 @@ def detection_labels_from_synth(
 
     Args:
         athletes: ``gt/athletes.parquet`` as a pandas DataFrame (visible box ``x1..y2`` in pixels,
-            ``class`` one of ``goalkeeper/player/referee``).
+            ``class`` one of ``goalkeeper/player/referee``, or ``other`` for off-pitch people,
+            who are skipped).
         ball: ``gt/ball.parquet`` as a DataFrame; rows without a finite box are skipped.
         frame_index: the frame to label.
         width: image width in pixels.
@@ -154,6 +155,9 @@ def detection_labels_from_synth(
         boxes, _ = normalised_boxes(b[["x1", "y1", "x2", "y2"]].to_numpy(), width, height, min_side)
         rows.append(np.column_stack([np.zeros(len(boxes)), boxes]))
     a = athletes[athletes["frame_index"] == frame_index]
+    # Off-pitch people (coaches, substitutes, stewards: class "other") are not a detector class;
+    # the real football-players frames leave them unlabelled too, so they stay background here.
+    a = a[a["class"] != "other"]
     if len(a):
         unknown = sorted(set(a["class"]) - set(_SYNTH_CLASS_IDS))
         if unknown:

@@ -21,3 +21,15 @@ def distorted_clip(tmp_path_factory):
     output = tmp_path_factory.mktemp("synth-seed7-distorted")
     render_clip(SynthConfig(seconds=1.0, seed=7, lens_distortion=-0.12), output, images=True)
     return output
+
+
+#: Dev seed whose 10 s shot plan holds all three views (two cuts).
+BROADCAST_TEST_SEED = 401
+
+
+@pytest.fixture(scope="session")
+def broadcast_clip(tmp_path_factory):
+    """Ten seconds of 640x360 broadcast footage: cuts between views and eight off-pitch people."""
+    output = tmp_path_factory.mktemp("synth-broadcast")
+    render_clip(SynthConfig(seconds=10.0, seed=BROADCAST_TEST_SEED, width=640, height=360, shots="broadcast", staff=8), output)
+    return output

@@ -36,6 +36,9 @@ $(STAMP): $(INSTALL_INPUTS)
 	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt torch==2.13.0
 	@# sam2 builds against the installed torch; with isolation it would fetch a CUDA torch to build with.
 	SAM2_BUILD_CUDA=0 $(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt --no-build-isolation sam2==1.1.0
+	@# sn-trackeval installs the module `trackeval`, as the upstream trackeval package (pinned before it)
+	@# did: remove that one first, or a kept venv has two packages owning the same files.
+	-$(PIP) uninstall $(PIPQ) -y trackeval
 	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt -e ".[dev,sam2,tensorboard]"
 	@# rapidocr pulls opencv-python-headless, which overwrites the shared cv2 package; put the full build back on top.
 	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt --no-deps --force-reinstall opencv-python

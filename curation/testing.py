@@ -144,6 +144,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
     column of ``SHARD_SCHEMAS`` filled from ``gt/*.parquet``, as a perfect curation would.
     """
     # Imported here: the array builders above must stay importable without pyarrow and storage.
+    from soccerfactory.curation.synth.gamestate import legible_track_ids
     from soccerfactory.curation.layout import ShardIdentity, clips_columns
     from soccerfactory.curation.video.clips import split_clips
     from soccerfactory.curation.video.discover import discover_sources
@@ -166,6 +167,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
 
     people = [r for r in gt["athletes"] if r["x1"] is not None and r["frame_index"] in frames]
     lengths = Counter(r["track_id"] for r in people)
+    legible = legible_track_ids(people)  # a number never legible in the clip is no label
     athletes = {
         **keys([r["frame_index"] for r in people]),
         **{k: [r[k] for r in people] for k in ("x1", "y1", "x2", "y2", "class", "track_id", "role", "pitch_x", "pitch_y")},
@@ -173,7 +175,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         "pitch_sigma_m": [0.0] * len(people),  # ground truth: exact
         "tracklet_id": [r["track_id"] for r in people],
         "team": [_GT_TEAM.get(r["team"]) for r in people],
-        "jersey": [r["jersey"] if r["role"] != "referee" else None for r in people],
+        "jersey": [r["jersey"] if r["role"] != "referee" and r["track_id"] in legible else None for r in people],
         "mask_rle": [json.dumps({"size": [clip.height, clip.width], "counts": json.loads(r["mask_rle"])}) for r in people],
         **{k: [None] * len(people) for k in ("refined_x1", "refined_y1", "refined_x2", "refined_y2", "mask_score", "jersey_agreement")},
         "team_agreement": [None if r["team"] is None else 1.0 for r in people],

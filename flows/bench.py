@@ -3,7 +3,7 @@
 Timed tests are flaky on shared machines; figures live here instead, each with the machine it was
 measured on. Ratios measured in the same run are the numbers to quote.
 
-Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate|detect|track]
+Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate|detect|track|gamestate]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["bench_curate", "bench_synth", "main"]
+__all__ = ["bench_curate", "bench_gamestate", "bench_synth", "main"]
 
 
 def _machine() -> dict:
@@ -305,9 +305,28 @@ def bench_track(cache: Path = Path("bench/.cache/tracking")) -> dict:
     return figures
 
 
+def bench_gamestate(cache: Path = Path("bench/.cache/gamestate"), seconds: float = 30.0) -> dict:
+    """GS-HOTA with SoccerNet's official evaluator (sn-trackeval) of the held-out broadcast clips
+    (30 s each), rendered, curated by the ``curate`` flow with the default config and exported as
+    game-state predictions; also without attributes and of the image boxes alone. Issue 15's goal
+    is GS-HOTA >= 75 (the best published on real footage is 64.1). Clips and shards are cached."""
+    from soccerfactory.curation.config import CurateConfig
+    from soccerfactory.curation.quality.gamestate import gamestate_quality
+    from soccerfactory.flows.cli_quality import curate_with_flow
+
+    figures = gamestate_quality(cache, curate_with_flow(CurateConfig()), seconds=seconds, progress=print)
+    figures.update(
+        benchmark="gamestate",
+        command=f"soccerfactory quality gamestate --seconds {seconds:g}",
+        goal_gs_hota=75.0,
+        meets_goal=figures["gs_hota"]["combined"]["HOTA"] >= 75.0,
+    )
+    return figures
+
+
 BENCHMARKS = {
     "synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "calibrate": bench_calibrate, "model": bench_model,
-    "model_scale": bench_model_scale, "track": bench_track,
+    "model_scale": bench_model_scale, "track": bench_track, "gamestate": bench_gamestate,
 }
 
 

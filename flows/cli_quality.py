@@ -1,23 +1,26 @@
-"""The ``soccerfactory quality`` commands: detector AP@50, ball recall, calibration error and
-tracking HOTA, measured against labels (real labelled frames or rendered clips with exact truth)."""
+"""The ``soccerfactory quality`` commands: detector AP@50, ball recall, calibration error,
+tracking HOTA and game-state GS-HOTA, measured against labels (real labelled frames or rendered
+clips with exact truth)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
-from soccerfactory.flows.cli_common import run_with_config
+from soccerfactory.flows.cli_common import fail, run_with_config
 
 if TYPE_CHECKING:  # pydantic and the weights registry load only when a command runs
     from soccerfactory.curation.config import CurateConfig
 
-__all__ = ["quality_app"]
+__all__ = ["curate_with_flow", "quality_app"]
 
 
-quality_app = typer.Typer(help="Measure quality against labels: detection AP@50, ball recall, HOTA, calibration error.", no_args_is_help=True)
+quality_app = typer.Typer(
+    help="Measure quality against labels: detection AP@50, ball recall, HOTA, GS-HOTA, calibration error.", no_args_is_help=True
+)
 
 
 @quality_app.command("detector")
@@ -155,6 +158,74 @@ def quality_tracking(
         from soccerfactory.curation.quality.tracking import plot_tracking
 
         typer.echo(f"plot: {plot_tracking(figures, plot)}", err=True)
+
+
+@quality_app.command("gamestate")
+def quality_gamestate(
+    seeds: list[int] = typer.Option([], "--seed", "--seeds", help="Renderer seeds, one clip each (repeatable) [default: the held-out seeds]."),
+    seconds: float = typer.Option(30.0, min=1.0, help="Length of each clip."),
+    work_dir: Path = typer.Option(Path("out/gamestate-quality"), help="Rendered clips, their curated shards and catalog (reused by reruns)."),
+    split: str = typer.Option("valid", help="SoccerNet split whose digit starts the 10-character image ids (train, valid, test, challenge)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Curation config the clips are curated with."),
+    overrides: list[str] = typer.Option([], "--set", help="e.g. --set track.backend=strongsort"),
+    out: Optional[Path] = typer.Option(None, help="Also write the figures as JSON here."),
+) -> None:
+    """GS-HOTA of curated held-out clips, scored by SoccerNet's official game-state evaluator.
+
+    Renders each seed's broadcast clip with its exact labels (Labels-GameState.json), curates it
+    with the `curate` flow into WORK_DIR/curated/<match>-<video hash> (a catalog with the ground
+    truth beside it as gt_* views and, where they exist, truth_* views), exports every curated clip as SoccerNet game-state predictions (10-character
+    image ids, 1-based frames, bbox_image, bbox_pitch, role / team / jersey, track ids) and
+    scores them with sn-trackeval's SoccerNetGS evaluator, combined over the clips and per clip:
+
+    GS-HOTA (pitch space, 5 m tolerance; a prediction matches only with the right role, team and
+    jersey), the same without jersey numbers, without any attribute (positions and identities
+    alone), and HOTA of the image boxes alone. Rows without a pitch position (no valid camera) cannot be scored in pitch space
+    and are left out, as TrackLab does; the true athletes they show stay misses. Where the
+    catalog has the truth_quality view, its rows for these clips are included.
+
+    Progress goes to stderr, the figures (JSON) to stdout. Reruns reuse the rendered clips and
+    skip clips curated with the same config and code.
+
+    Examples:
+
+      soccerfactory quality gamestate --seed 401 --seconds 6
+
+      soccerfactory quality gamestate --out gamestate-quality.json
+    """
+    from soccerfactory.curation.quality.gamestate import gamestate_quality
+    from soccerfactory.storage.gamestate import SPLITS
+
+    if split not in SPLITS:
+        fail(f"--split {split!r} is not a SoccerNet split; use one of {', '.join(SPLITS)}")
+    if len(set(seeds)) != len(seeds):
+        fail(f"--seed repeats a seed ({', '.join(str(s) for s in seeds)}); give each once")
+    figures = run_with_config(config, overrides, lambda resolved: gamestate_quality(
+        work_dir, curate_with_flow(resolved), seeds=seeds or None, seconds=seconds, split=split, progress=_say,
+    ))
+    _emit(figures, out)
+    scores = figures["gs_hota"]["combined"]
+    typer.echo(f"GS-HOTA {scores['HOTA']:.1f} (DetA {scores['DetA']:.1f}, AssA {scores['AssA']:.1f}) over {len(figures['clips'])} clips", err=True)
+
+
+def curate_with_flow(config: CurateConfig) -> Callable[[list[str], str], list[dict[str, Any]]]:
+    """``curate(sources, output)``: the ``curate`` flow on the embedded default with ``config``,
+    returning the run's failures (a failed clip leaves its athletes as misses, not a skipped clip)."""
+
+    def curate(sources: list[str], output: str) -> list[dict[str, Any]]:
+        from soccerfactory.flows.prefect_env import embedded_prefect
+
+        root = Path(output).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        with embedded_prefect(root):
+            from soccerfactory.flows.curate import run_curate
+
+            summary = run_curate(sources, str(root), config)
+        for failure in summary.failures:
+            _say(f"curate failed: {failure['reason']} (stage {failure['stage']})")
+        return list(summary.failures)
+
+    return curate
 
 
 def _say(line: str) -> None:

@@ -21,7 +21,7 @@ from soccerfactory.curation.pitch import LINE_NAMES, PitchModel
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.world import Athlete, BallEvent
 
-__all__ = ["GameStateBuilder", "CATEGORIES"]
+__all__ = ["GameStateBuilder", "CATEGORIES", "legible_track_ids"]
 
 CATEGORIES = [
     {"supercategory": "object", "id": 1, "name": "player"},
@@ -42,6 +42,13 @@ def _bbox_image(box) -> dict:
 
 def _round(values, digits: int = 3) -> list[float]:
     return [round(float(v), digits) for v in values]
+
+
+def legible_track_ids(rows) -> set[int]:
+    """Track ids whose number is legible on at least one of ``rows`` (dicts with ``track_id`` and
+    ``jersey_legible``): the athletes whose number is a label. Everyone else's number is null in
+    the game-state labels, as nobody could read it."""
+    return {row["track_id"] for row in rows if row.get("jersey_legible")}
 
 
 class GameStateBuilder:
@@ -167,6 +174,19 @@ class GameStateBuilder:
                 }
             )
 
+    def _annotations(self) -> list[dict]:
+        """The annotations, with an athlete's ``attributes.jersey`` null unless the number is
+        legible on at least one frame of the clip: a number nobody could read is not a label the
+        evaluator may ask a reader for (the painted number stays in ``gt/athletes.parquet``)."""
+        legible = legible_track_ids(self.annotations)
+        out = []
+        for annotation in self.annotations:
+            attributes = annotation.get("attributes")
+            if attributes and attributes.get("jersey") is not None and annotation["track_id"] not in legible:
+                annotation = {**annotation, "attributes": {**attributes, "jersey": None}}
+            out.append(annotation)
+        return out
+
     def to_dict(self) -> dict:
         config = self.config
         return {
@@ -187,7 +207,7 @@ class GameStateBuilder:
                 "seed": config.seed,
             },
             "images": self.images,
-            "annotations": self.annotations,
+            "annotations": self._annotations(),
             "categories": CATEGORIES,
             "events": self.events,
         }

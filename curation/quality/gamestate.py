@@ -188,18 +188,16 @@ def gs_hota(
 
 
 def _render(work_dir: Path, seed: int, seconds: float, say: Callable[[str], None]) -> Path:
-    """The held-out broadcast clip of ``seed`` (cuts, zooms, close-ups, staff) where the renderer
-    has them, else the main-camera held-out clip."""
-    from soccerfactory.curation.quality import clips
+    """The held-out broadcast clip of ``seed`` (cuts, zooms, close-ups, staff)."""
+    from soccerfactory.curation.quality.clips import held_out_broadcast_clip
 
-    render = getattr(clips, "held_out_broadcast_clip", None) or clips.held_out_clip
-    return render(work_dir, seed, seconds, say)
+    return held_out_broadcast_clip(work_dir, seed, seconds, say)
 
 
 def _default_seeds() -> tuple[int, ...]:
-    from soccerfactory.curation.quality import clips
+    from soccerfactory.curation.quality.clips import BROADCAST_SEEDS
 
-    return tuple(getattr(clips, "BROADCAST_SEEDS", clips.HELD_OUT_SEEDS))
+    return BROADCAST_SEEDS
 
 
 def _truth_rows(catalog: Path, match_id: str) -> list[dict] | None:

@@ -45,10 +45,13 @@ def query(
     Read-only and offline: only queries, and only the catalog's own files (see README).
 
     Tables: runs, shards, clips, failures, quarantine. Views over the shards: athletes, ball, cameras, frames,
-    events, tracks (one row per tracklet), quality (per clip) and quality_match. Synthetic ground
-    truth, when present: gt_athletes, gt_cameras, ...
+    events, tracks (one row per tracklet), track_flags (flags per track, with a reason), quality
+    (per clip) and quality_match. Ground truth, when registered: gt_athletes, gt_cameras, ..., and
+    the curated labels graded against it: truth_quality (per clip), truth_quality_match,
+    truth_tracks, truth_matches, truth_team_map, truth_cameras, truth_camera_refusals.
 
     Example: soccerfactory query "SELECT match_id, count(*) FROM athletes GROUP BY 1" --format csv
+    Example: soccerfactory query "SELECT clip_id, role_accuracy, team_accuracy FROM truth_quality"
     """
     if fmt not in ("table", "csv", "json", "parquet"):
         _fail(f"--format must be one of table, csv, json, parquet; got {fmt!r}")

@@ -104,6 +104,17 @@ class TrackConfig(Section):
     stitch_max_appearance_distance: float = Field(
         0.15, ge=0, le=2, description="Largest kit colour distance (cosine) between stitched fragments."
     )
+    # Two tracks on one person at once (synthetic: one athlete carried four tracks at IoU >= 0.8 for
+    # 31 frames). Distinct ground-truth athletes of 16 rendered development clips (seeds 400-415)
+    # never stayed at IoU >= 0.7 for more than 4 frames in a row, so 0.5 s (12 frames at 25 fps) of
+    # such overlap on 80 % of the shared frames is one person with a wide margin.
+    duplicate_min_iou: float = Field(0.7, gt=0, le=1, description="Box overlap (IoU) at which two simultaneous tracks show one person.")
+    duplicate_min_share: float = Field(
+        0.8, gt=0, le=1, description="Fraction of two tracks' shared frames that must overlap so for them to be merged."
+    )
+    duplicate_min_s: float = Field(
+        0.5, ge=0, description="Fewest seconds of such overlap; the shorter track's rows merge into the longer (0 = off)."
+    )
 
 
 #: Calibration backends that place the camera from a pitch keypoint model (a weights file).
@@ -134,6 +145,72 @@ class CalibrateConfig(Section):
         description="Keypoint backends: detect keypoints every N frames and track the camera on lines between (re-solved at once when tracking slips).",
     )
     device: str = "cpu"
+    # The view of every frame and the gates a camera must pass (curation/calibration/view_classify.py
+    # states the rules). Measured on the real football-field and football-players *train* splits
+    # (main camera, 81 + 71 solved frames at 960x540) and on synthetic seeds 400-411, never on the
+    # valid split or the held-out seeds the figures are reported on.
+    non_main_positions: Literal["drop", "keep"] = Field(
+        "drop",
+        description="drop: frames whose view is not main/zoomed lose their camera, so their athletes and ball get no pitch "
+        "position (boxes and identities stay); keep: their cameras stay where the evidence gates pass.",
+    )
+    # Real main frames: grass 26-82 % of the frame (one washed-out sunlit frame 0 %: its camera,
+    # with keypoints spread over 28 % of the frame, keeps it main); crowd and stands: 0 %.
+    view_min_grass_share: float = Field(0.15, ge=0, le=1, description="Frames with less grass are 'other' (unless a well-supported camera says pitch).")
+    # Real main frames: tallest athlete 5-13 % of the frame height; the synthetic 2x zoom 19 %.
+    view_closeup_box_share: float = Field(0.35, gt=0, le=1, description="An athlete this share of the frame height or taller makes a close-up.")
+    # Median athlete height: real main 3.6-7.8 %, synthetic main 7-8 %, 2x zoom 14 %, 3x zoom 22 %.
+    view_zoomed_box_share: float = Field(
+        0.1, gt=0, le=1, description="Without a camera, athletes of this median share of the frame height make the frame 'zoomed', not 'main'."
+    )
+    # Athletes per frame: real main (football-players train labels) 19-25; synthetic zoomed shots
+    # 5-11 (dev seeds 400-402; one zoom onto empty grass 0-2); synthetic close-ups 1-5 true boxes,
+    # of which the bundled detector finds none.
+    view_min_athletes: int = Field(
+        3, ge=0, description="Fewer detected athletes than this: the frame's camera is refused and, without one, the frame is a close-up."
+    )
+    # Convex hull of a camera's inlier keypoints and line pixels: real main frames 7.4-74 % of the
+    # frame, synthetic main (keypoints only) 10 %; one line, however long, spans 0.
+    view_min_spread: float = Field(0.03, ge=0, le=1, description="A camera's keypoints and lines must span this share of the frame.")
+    # Pitch shown: real main 2,309-5,927 m2, synthetic main 2,043-3,726 m2, the same cameras zoomed
+    # 2x 450-1,881 m2, 4x 105-383 m2 (athletes ~30 % of the frame, near a close-up).
+    view_min_pitch_m2: float = Field(100.0, ge=0, description="A camera showing less pitch than this (m2) is refused: a close-up.")
+    view_main_min_pitch_m2: float = Field(1500.0, ge=0, description="A camera showing at least this much pitch (m2) is the main view; less is 'zoomed'.")
+    # Median athlete height over what the camera gives a 1.8 m person there: real 0.96-1.13
+    # (71 frames), synthetic 0.99-1.04; a close-up read as a wide view is off by several times.
+    view_height_ratio_tolerance: float = Field(
+        1.5, gt=1, description="Athletes' median height against the camera's prediction must be within [1/x, x] (from three athletes up)."
+    )
+    # Pitch point under the image centre: the true synthetic main camera moves it 0.27 m per frame
+    # at the 95th percentile, 0.44 m at most (seeds 402-411); solved cameras of dev broadcast
+    # renders (seeds 400-403) 0.55 at the 95th, 0.93 at the 99th percentile, while line tracking
+    # that slipped onto the wrong lines (100 px off, reprojection 4.6 px) jumped 3.3 m in a frame.
+    view_max_jump_m: float = Field(
+        2.0, gt=0,
+        description="Largest move (m per frame) of the pitch point under the image centre between cameras; a camera tracked on "
+        "lines that jumps further is refused with the run that follows it, a fresh keypoint solve only as a one-frame spike.",
+    )
+    view_window: int = Field(5, ge=1, description="Frames (odd) over which each frame's view is smoothed; 1 = off.")
+
+    @model_validator(mode="after")
+    def _view_settings_agree(self) -> CalibrateConfig:
+        if self.view_window % 2 == 0:
+            raise ValueError(f"calibrate.view_window must be odd (a window centred on the frame), got {self.view_window}")
+        if self.view_min_pitch_m2 > self.view_main_min_pitch_m2:
+            raise ValueError("calibrate.view_min_pitch_m2 must not exceed calibrate.view_main_min_pitch_m2")
+        return self
+
+    def view_rules(self):
+        """The :class:`~soccerfactory.curation.calibration.view_classify.ViewRules` of this section."""
+        from soccerfactory.curation.calibration.view_classify import ViewRules
+
+        return ViewRules(
+            min_grass_share=self.view_min_grass_share, closeup_box_share=self.view_closeup_box_share,
+            zoomed_box_share=self.view_zoomed_box_share, min_athletes=self.view_min_athletes, min_spread=self.view_min_spread,
+            min_pitch_m2=self.view_min_pitch_m2, main_min_pitch_m2=self.view_main_min_pitch_m2,
+            height_ratio_tolerance=self.view_height_ratio_tolerance, max_jump_m=self.view_max_jump_m,
+            window=self.view_window, refuse_non_main=self.non_main_positions == "drop",
+        )
 
     def resolved_weights(self) -> Path:
         default = "pitch-keypoints-heatmap.pt" if self.backend == "heatmap" else "pitch-keypoints.pt"
@@ -178,7 +255,45 @@ class AttributeConfig(Section):
     team: Literal["kmeans-color"] = "kmeans-color"
     jersey: Literal["rapidocr", "none"] = "rapidocr"
     jersey_min_confidence: float = Field(0.6, ge=0, le=1)
+    # Consistency rule (curation.attribute.jersey.jersey_consensus): one stray read never becomes
+    # a tracklet's number.
+    jersey_min_reads: int = Field(
+        2, ge=1, description="A tracklet's number counts only when at least this many reads, in different frames, agree on it."
+    )
+    jersey_min_share: float = Field(
+        0.6, gt=0, le=1, description="... and those agreeing reads carry at least this share of the tracklet's read confidence."
+    )
     max_crops_per_track: int = Field(30, ge=1, description="Bounds OCR time on long tracklets.")
+    # Kit models (curation/attribute/relational.py): each team's kit is the median shirt colour of
+    # its players' crops and their median distance from it (the spread; weighted Lab, L* counting
+    # half). Solid synthetic kits have spreads of 1-3, so without a floor every shadow would be a
+    # third kit. Measured on 8 rendered 10 s development clips (seeds 400-407, 720p, every crop
+    # labelled player by the detector, the hard case): players' tracklets at most 2.1 spreads from
+    # their kit, referees at least 4.8 from both, goalkeepers at least 9.9 (at 360p: players up to
+    # 3.1, referees down to 3.0, hence the band between the two thresholds where the kit does not
+    # decide and the detector's votes do).
+    kit_min_spread: float = Field(4.0, gt=0, description="Floor of a kit's spread (weighted Lab units).")
+    kit_member: float = Field(2.5, gt=0, description="A tracklet this close to a kit (in spreads, median over its crops) wears it.")
+    kit_outlier: float = Field(
+        3.5, gt=0, description="A tracklet further than this from both kits wears neither (a referee or goalkeeper); kit crops this far are not the kit's."
+    )
+    # A zoomed shot with one team in view (synthetic seed 402, 5 people) split into that team and
+    # three stewards in black: their "team" got a letter. A kit worn by one person is as often a
+    # referee's, a goalkeeper's or a steward's, so a clip whose two kits are not each worn by two
+    # people gets no teams at all (a wrong team is worse than none).
+    kit_min_people: int = Field(2, ge=1, description="Fewest people each of the clip's two kits needs; fewer and the clip gets no team labels.")
+    # 16 development clips (seeds 400-415): the teams' mean x differed by 12-26 m, always on the
+    # right side; 4 m (a third of the smallest gap) names a side only where the teams clearly
+    # stand apart; mixed teams (a corner, one half in view) give none.
+    side_min_gap_m: float = Field(
+        4.0, ge=0, description="Team A's side (the goal it defends) is named only when the teams' mean pitch x differ by this much."
+    )
+
+    @model_validator(mode="after")
+    def _kit_thresholds_ordered(self) -> AttributeConfig:
+        if self.kit_member > self.kit_outlier:
+            raise ValueError(f"attribute.kit_member ({self.kit_member}) must not exceed attribute.kit_outlier ({self.kit_outlier})")
+        return self
 
 
 class VoteConfig(Section):
@@ -188,6 +303,28 @@ class VoteConfig(Section):
     link_by_jersey: bool = Field(
         True, description="Tracklets with the same voted team and jersey number, never on screen together, become one track."
     )
+    # Roles are decided per tracklet from its kit, its position and the detector's votes
+    # (curation/attribute/relational.py). The detector overrides the kit only when nearly all of
+    # its confidence-weighted votes agree: on a synthetic clip it voted the centre referee
+    # "player" with agreement 1.0, so a majority is not enough to trust it over the kit.
+    role_detector_override: float = Field(
+        0.8, gt=0.5, le=1, description="Share of the detector's weighted votes for goalkeeper or referee that overrides a team kit (flagged role-kit)."
+    )
+    kit_min_crops: int = Field(2, ge=1, description="Fewest crops with a shirt colour for the kit to decide a role (one crop may be occluded).")
+    min_positioned_rows: int = Field(5, ge=1, description="Fewest rows with a pitch position for position evidence (off-pitch, penalty area).")
+    # SoccerMaster's remove_outside. A player taking a throw-in or running wide stands up to about
+    # 1 m over the touchline; staff and substitutes stand several metres out. The margin adds two
+    # sigmas of the position's own uncertainty, so a far-away, poorly placed player is not removed.
+    off_pitch_margin_m: float = Field(1.5, ge=0, description="Feet further than this outside the lines (plus the sigmas below) are off the pitch.")
+    off_pitch_sigmas: float = Field(2.0, ge=0, description="Multiples of a row's pitch_sigma_m added to the margin.")
+    off_pitch_share: float = Field(
+        0.6, gt=0.5, le=1, description="Share of a tracklet's positioned rows off the pitch that makes it role 'other', with no team."
+    )
+    goalkeeper_area_share: float = Field(
+        0.6, gt=0.5, le=1, description="Share of positioned rows in one penalty area that makes a tracklet in neither kit a goalkeeper."
+    )
+    goalkeeper_area_margin_m: float = Field(2.0, ge=0, description="The penalty area is grown by this much for that count.")
+    short_track_s: float = Field(1.0, ge=0, description="Tracks shorter than this are flagged 'short' (0 = never).")
 
 
 class RunConfig(Section):

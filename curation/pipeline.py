@@ -29,16 +29,19 @@ import numpy as np
 import pyarrow as pa
 
 from soccerfactory.curation.attribute.crops import AthleteCrops
-from soccerfactory.curation.attribute.jersey import JerseyReader
+from soccerfactory.curation.attribute.jersey import JerseyReader, jersey_consensus
+from soccerfactory.curation.attribute.flags import flag_columns, short_tracks
 from soccerfactory.curation.attribute.kits import TeamKits
-from soccerfactory.curation.attribute.roles import role_from_class
+from soccerfactory.curation.attribute.relational import RoleRules, clip_kits, decide_roles, role_columns, tracklet_flags
 from soccerfactory.curation.attribute.team import TeamClassifier
 from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
 from soccerfactory.curation.calibration.view import FrameViews
-from soccerfactory.curation.config import AttributeConfig, DecodeConfig, VoteConfig
+from soccerfactory.curation.calibration.view_classify import ViewEvidence, classify_views, frame_evidence
+from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, DecodeConfig, VoteConfig
 from soccerfactory.curation.detection.ball import follow_ball
 from soccerfactory.curation.detection.detector import Detector
 from soccerfactory.curation.layout import ShardIdentity, shard_tables
+from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import Refiner
 from soccerfactory.curation.tracking.trackers import Tracker
 from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
@@ -234,6 +237,21 @@ def _pitch_xy_sigma(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[in
     return out, sigma
 
 
+def _drop_positions(tracks: Tracks, crops: AthleteCrops, crop_x: np.ndarray, frames: Sequence[int]) -> tuple[Tracks, np.ndarray]:
+    """NaN pitch positions (and their sigma) of the track rows and crops on ``frames``."""
+    if not len(frames):
+        return tracks, crop_x
+    if len(tracks) and "pitch_xy" in tracks.data:
+        rows = np.isin(tracks.frame_index, frames)
+        xy = np.array(tracks.data["pitch_xy"], dtype=np.float32, copy=True)
+        sigma = np.array(tracks.data["pitch_sigma_m"], dtype=np.float32, copy=True)
+        xy[rows], sigma[rows] = np.nan, np.nan
+        tracks = tracks.with_data(pitch_xy=xy, pitch_sigma_m=sigma)
+    crop_x = np.array(crop_x, dtype=np.float32, copy=True)
+    crop_x[np.isin(crops.frame_index, frames)] = np.nan
+    return tracks, crop_x
+
+
 def _merge(parts: list[Detections], empty: Detections) -> Detections:
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -248,8 +266,16 @@ def annotate_spatial(
     *,
     storage_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
+    calibrate: CalibrateConfig | None = None,
 ) -> SpatialResult:
     """Decode ``clip`` once and run the source-rate stages over it in batches.
+
+    Every processed frame gets its view (:func:`~soccerfactory.curation.calibration.view_classify.classify_views`:
+    main, zoomed, close-up or other, from its grass, athlete boxes and calibration evidence,
+    smoothed over the shot). Cameras the evidence does not support are refused (invalid, with the
+    reason), and so are, with ``calibrate.non_main_positions == "drop"``, the cameras of frames
+    that are not main or zoomed: athletes, crops and ball on those frames keep their boxes and
+    identities but get NaN pitch positions. With calibration off, views rest on grass and boxes.
 
     Args:
         clip: The clip to annotate.
@@ -259,6 +285,8 @@ def annotate_spatial(
             for attribution); the config's section, the one place their defaults are stated.
         storage_options: fsspec options for remote sources.
         progress: Called as ``progress(frames_done, frames_total)`` after every batch.
+        calibrate: The ``calibrate`` section: the view rules (``view_*``), ``non_main_positions``
+            and the pitch; None = the section's defaults.
 
     Raises:
         BadInputError: when the clip cannot be decoded (names the file and frame).
@@ -276,6 +304,9 @@ def annotate_spatial(
 
     frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
     calibrations: list[CalibrationResult] = []
+    calibrate = calibrate or CalibrateConfig()
+    pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
+    evidence_parts: list[ViewEvidence] = []
     done = 0
     timer = _StageTimer()
     frames_iter = iter(read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options))
@@ -301,6 +332,8 @@ def annotate_spatial(
                 results = calibrator(frames)
             calibrations.extend(results)
             by_frame = dict(zip(frames.frame_index.tolist(), results))
+        with timer("views"):
+            evidence_parts.append(frame_evidence(frames, results if calibrator is not None else None, detections[~is_ball], pitch))
         pitch_xy, pitch_sigma = _pitch_xy_sigma(tracks.xyxy, tracks.frame_index, by_frame)
         tracks = tracks.with_data(pitch_xy=pitch_xy, pitch_sigma_m=pitch_sigma)
 
@@ -322,11 +355,19 @@ def annotate_spatial(
             progress(done, total)
 
     frame_index = np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64)
-    # One calibration per processed frame, in order (none when calibration is off).
-    calibrated = dict(zip(frame_index.tolist(), calibrations))
     tracks = _merge(track_parts, Tracks.empty())
     crops = AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty()
     crop_x = np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32)
+    with timer("views"):
+        views, gated = classify_views(
+            ViewEvidence.concat(evidence_parts), calibrations if calibrator is not None else None, calibrate.view_rules()
+        )
+        # Refusing only ever removes a camera, so positions on frames that keep theirs stand.
+        refused = [f for f, before, after in zip(frame_index.tolist(), calibrations, gated) if before.valid and not after.valid]
+        calibrations = list(gated)
+        tracks, crop_x = _drop_positions(tracks, crops, crop_x, refused)
+    # One calibration per processed frame, in order (none when calibration is off).
+    calibrated = dict(zip(frame_index.tolist(), calibrations))
     if stages.postprocess_tracks is not None and len(tracks):
         with timer("postprocess"):
             mapping = stages.postprocess_tracks(tracks, clip.fps / stride, clip.width)
@@ -349,6 +390,7 @@ def annotate_spatial(
         semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
         stage_seconds=dict(timer.seconds),
         seconds=time.perf_counter() - started,
+        views=views,
     )
 
 
@@ -365,6 +407,8 @@ class Attributes:
         jersey: ``int32`` ``(N,)``, ``-1`` = not legible; jersey_confidence ``float32`` ``(N,)``.
         seconds: Wall time.
         kits: The clip's two kits (colours, sides), None when no teams were found.
+        kit_distance: ``float32`` ``(N, 2)`` distance of each crop's shirt to kit A and kit B, in
+            units of each kit's spread (NaN without a shirt colour); None without kit models.
     """
 
     track_id: np.ndarray
@@ -374,6 +418,7 @@ class Attributes:
     jersey_confidence: np.ndarray
     seconds: float
     kits: TeamKits | None = None
+    kit_distance: np.ndarray | None = None
 
 
 def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
@@ -388,9 +433,13 @@ def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
 
 
 def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: AttributeConfig) -> Attributes:
-    """Read team and jersey number from the semantic crops of one clip.
+    """Read team and jersey number from the semantic crops of one clip, and fit its two kits.
 
     At most ``attribute.max_crops_per_track`` crops of each tracklet are read (it bounds OCR time).
+    The kits (:func:`~soccerfactory.curation.attribute.relational.clip_kits`) come from the team
+    classifier's clusters (``attribute.kit_min_spread``, ``kit_outlier``); their colours and the
+    side team A defends (``attribute.side_min_gap_m``) go to ``Attributes.kits``, each crop's
+    distance to both kits to ``Attributes.kit_distance``, which :func:`vote_clip` decides roles on.
     """
     started = time.perf_counter()
     rows = _limit_per_track(spatial.crops, attribute.max_crops_per_track)
@@ -402,6 +451,14 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
         )
     pitch_x = spatial.crop_pitch_x[rows]
     teams = stages.team_classifier.fit_predict(crops, pitch_x=pitch_x if np.isfinite(pitch_x).any() else None)
+    kit_distance, kits = None, None
+    if teams.colours is not None:  # a classifier that measures no colour gives no kit models
+        kit_distance, kits = clip_kits(
+            teams.colours, teams.team, crops.track_id, pitch_x, attribute.kit_min_spread, attribute.kit_member,
+            attribute.kit_outlier, attribute.side_min_gap_m, attribute.kit_min_people,
+        )
+        if kits is None:  # no two kits worn by enough people: the clip's team letters mean nothing
+            teams = dataclasses.replace(teams, team=np.full(len(crops), None, dtype=object), confidence=np.zeros(len(crops), np.float32))
     jerseys = stages.jersey_reader.read(crops)
     return Attributes(
         track_id=crops.track_id,
@@ -410,26 +467,38 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
         jersey=np.asarray(jerseys.number, dtype=np.int32),
         jersey_confidence=np.asarray(jerseys.confidence, dtype=np.float32),
         seconds=time.perf_counter() - started,
+        kits=kits,
+        kit_distance=kit_distance,
     )
 
 
 # --------------------------------------------------------------------------- step 3: vote
 
 
-def vote_clip(spatial: SpatialResult, attributes: Attributes, attribute: AttributeConfig, vote: VoteConfig) -> AthleteLabels:
+def vote_clip(
+    spatial: SpatialResult, attributes: Attributes, attribute: AttributeConfig, vote: VoteConfig, *, pitch: PitchModel | None = None
+) -> AthleteLabels:
     """Vote attributes over each tracklet: the labels of every athlete row of the clip.
 
-    Team and jersey votes come from the semantic crops, weighted by their confidence; role votes
-    from the detector's class on every tracked frame. Each athlete row carries its tracklet's
-    consensus and the fraction of votes agreeing with it, which is what the ``quality`` view
-    aggregates.
+    Jersey votes come from the semantic crops, weighted by their confidence. Role and team are
+    decided per tracklet relationally (:func:`~soccerfactory.curation.attribute.relational.decide_roles`):
+    off the pitch -> ``other``; in neither team's kit -> goalkeeper near a goal, else referee; in a
+    kit -> a player of that team unless the detector's confidence-weighted class votes strongly
+    say otherwise; without kit evidence, the detector's votes. Each row carries its tracklet's
+    decision, ``role_reason`` and ``flags`` / ``flag_reason`` (duplicate, off-pitch, role-kit, short).
 
     Args:
-        attribute: ``jersey_min_confidence``: jersey reads below it are not votes.
+        attribute: ``jersey_min_confidence``: jersey reads below it are not votes;
+            ``jersey_min_reads`` / ``jersey_min_share``: the consistency rule of
+            :func:`~soccerfactory.curation.attribute.jersey.jersey_consensus` (a tracklet's number
+            needs that many agreeing reads in different frames, holding that share of the weight).
         vote: ``min_votes``: tracklets with fewer votes keep a null consensus; ``link_by_jersey``:
             give tracklets of one athlete (same voted team and number, never in the same frame)
             one ``track_id`` (:func:`~soccerfactory.curation.tracking.tracklets.link_by_jersey`);
-            the tracker's own id stays in ``tracklet_id``.
+            the tracker's own id stays in ``tracklet_id``; the role thresholds (see
+            :class:`~soccerfactory.curation.attribute.relational.RoleRules`); ``short_track_s``.
+        pitch: The pitch of ``calibrate.pitch_length`` / ``pitch_width``; None = no position
+            evidence (nobody is called off the pitch, goalkeepers are not placed by area).
 
     Returns:
         The labels, row-aligned with ``spatial.tracks``; :func:`layout_clip` lays them out.
@@ -440,18 +509,23 @@ def vote_clip(spatial: SpatialResult, attributes: Attributes, attribute: Attribu
 
     team_obs = np.asarray(attributes.team, dtype=object)
     team_votes = vote_tracklets(attributes.track_id, team_obs, attributes.team_confidence)
-    legible = (attributes.jersey >= 0) & (attributes.jersey_confidence >= jersey_min_confidence)
-    jersey_obs = np.array([int(j) if ok else None for j, ok in zip(attributes.jersey, legible)], dtype=object)
-    jersey_votes = vote_tracklets(attributes.track_id, jersey_obs, attributes.jersey_confidence)
-    role_votes = vote_tracklets(track_rows, role_from_class(tracks.class_id), tracks.confidence)
-
-    team, team_agreement, team_n = broadcast(team_votes, track_rows)
-    jersey, jersey_agreement, jersey_n = broadcast(jersey_votes, track_rows)
-    role, role_agreement, _ = broadcast(role_votes, track_rows)
-    # Referees belong to no team, whatever colour votes their misdetected frames cast.
-    team = np.array(
-        [t if n >= min_votes and r != "referee" else None for t, n, r in zip(team, team_n, role)], dtype=object
+    # A number counts only when attribute.jersey_min_reads reads (one crop per tracklet and frame,
+    # so different frames) agree and carry attribute.jersey_min_share of the read weight.
+    jersey_votes = jersey_consensus(
+        attributes.track_id, attributes.jersey, attributes.jersey_confidence, jersey_min_confidence,
+        attribute.jersey_min_reads, attribute.jersey_min_share,
     )
+    rules = RoleRules(
+        kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier, kit_min_crops=vote.kit_min_crops,
+        detector_override=vote.role_detector_override, min_positioned_rows=vote.min_positioned_rows,
+        off_pitch_margin_m=vote.off_pitch_margin_m, off_pitch_sigmas=vote.off_pitch_sigmas,
+        off_pitch_share=vote.off_pitch_share, goalkeeper_area_share=vote.goalkeeper_area_share,
+        goalkeeper_area_margin_m=vote.goalkeeper_area_margin_m, min_votes=min_votes,
+    )
+    decisions = decide_roles(tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules)
+    decided = role_columns(decisions, track_rows)
+    role, role_agreement, team, team_agreement = (decided[k] for k in ("role", "role_agreement", "team", "team_agreement"))
+    jersey, jersey_agreement, jersey_n = broadcast(jersey_votes, track_rows)
     jersey = np.array([j if n >= min_votes else None for j, n in zip(jersey, jersey_n)], dtype=object)
     tracklet_rows = track_rows
     if link_by_jersey:
@@ -460,11 +534,16 @@ def vote_clip(spatial: SpatialResult, attributes: Attributes, attribute: Attribu
     if len(tracks):
         _, inverse, counts = np.unique(track_rows, return_inverse=True, return_counts=True)
         track_length = counts[inverse].astype(np.int32)
+    # Off-pitch, role-kit and duplicate belong to the tracklet; short to the (joined) track.
+    flagged = {**tracklet_flags(decisions, tracks), "short": short_tracks(track_rows, tracks.frame_index, spatial.clip.fps, vote.short_track_s)}
+    keys = {name: (track_rows if name == "short" else tracklet_rows) for name in flagged}
+    flags, flag_reason = flag_columns(keys, flagged)
 
     return AthleteLabels(
         track_id=track_rows, tracklet_id=tracklet_rows, team=team, team_agreement=team_agreement, role=role,
         role_agreement=role_agreement, jersey=jersey, jersey_agreement=jersey_agreement,
         jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=attributes.kits,
+        role_reason=decided["role_reason"], flags=flags, flag_reason=flag_reason,
     )
 
 

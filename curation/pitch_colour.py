@@ -45,12 +45,14 @@ __all__ = [
     "FRAME_GRASS_BAND",
     "GRASS_MIN_FRACTION",
     "LINE_DETECTOR_BAND",
+    "GRASS_LAB_TOLERANCE",
     "GrassColour",
     "HsvBand",
     "estimate_grass",
     "grass_mask_hsv",
     "grass_near_hue",
     "local_grass_hue",
+    "local_grass_lab",
 ]
 
 
@@ -137,6 +139,40 @@ def local_grass_hue(image: np.ndarray, box: np.ndarray) -> float:
     if len(green) < max(4, 0.25 * len(hsv)):
         return CROP_GRASS_HUE
     return float(np.median(green[:, 0]))
+
+
+#: How far (CIE76 delta E, Lab) a pixel must be from the local grass colour to be told from grass
+#: by colour rather than hue: mowing stripes and shade move grass by up to ~10 in L*.
+GRASS_LAB_TOLERANCE = 18.0
+
+
+def local_grass_lab(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Median CIE Lab colour of the grass around an athlete (the crop's margin outside the box).
+
+    For kits whose hue is the grass's (lime, green): :func:`grass_near_hue` cannot tell their
+    pixels from grass, a colour distance to the grass itself can (a lime shirt is far brighter
+    and more saturated than the pitch behind it).
+
+    Args:
+        image: ``uint8`` BGR crop.
+        box: ``xyxy`` of the athlete in crop pixels.
+
+    Returns:
+        ``float32`` ``(3,)`` ``(L*, a*, b*)`` of the margin's greenish pixels, or None when the
+        margin has fewer than 8 of them or is less than a quarter greenish.
+    """
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    ring = np.ones(image.shape[:2], bool)
+    ring[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = False
+    if ring.sum() < 8:
+        return None
+    margin = image[ring]
+    hsv = cv2.cvtColor(margin.reshape(-1, 1, 3), cv2.COLOR_BGR2HSV).reshape(-1, 3)
+    green = CROP_GRASS_BAND.contains(hsv)
+    if green.sum() < max(8, 0.25 * len(hsv)):
+        return None
+    lab = cv2.cvtColor(margin[green].reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab).reshape(-1, 3)
+    return np.median(lab, axis=0).astype(np.float32)
 
 
 def grass_near_hue(hsv: np.ndarray, hue: float = CROP_GRASS_HUE) -> np.ndarray:

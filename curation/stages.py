@@ -19,16 +19,23 @@ from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, UltralyticsDetector, build_detector
 from soccerfactory.curation.pipeline import ClipStages, validate_chain
+from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import build_refiner
 from soccerfactory.curation.safe_load import check_checkpoint
 from soccerfactory.curation.tracking.trackers import build_tracker
 from soccerfactory.curation.tracking.tracklets import TrackletCleanup
 from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["UNHASHED", "check_config", "code_version", "load_stages", "shard_key", "shard_sources", "stage_names"]
+__all__ = ["UNHASHED", "check_config", "code_version", "load_stages", "pitch_of", "shard_key", "shard_sources", "stage_names"]
 
 _loaded: dict[str, ClipStages] = {}
 _lock = threading.Lock()
+
+
+def pitch_of(config: CurateConfig) -> PitchModel:
+    """The pitch of ``calibrate.pitch_length`` x ``pitch_width``: what the vote step measures
+    off-pitch distances and penalty areas against (``vote_clip(..., pitch=pitch_of(config))``)."""
+    return PitchModel(length=config.calibrate.pitch_length, width=config.calibrate.pitch_width)
 
 
 def stage_names(config: CurateConfig) -> list[str]:
@@ -102,6 +109,9 @@ def _build(config: CurateConfig) -> ClipStages:
         min_length_s=track.min_track_s,
         max_gap_s=track.stitch_max_gap_s,
         max_appearance_distance=track.stitch_max_appearance_distance,
+        duplicate_min_iou=track.duplicate_min_iou,
+        duplicate_min_share=track.duplicate_min_share,
+        duplicate_min_s=track.duplicate_min_s,
     )
     return ClipStages(
         detector=detector,

@@ -68,7 +68,7 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
     from soccerfactory.curation.video.clips import split_clips
     from soccerfactory.curation.video.discover import discover_sources
     from soccerfactory.curation.video.scan import scan_video
-    from soccerfactory.curation.stages import load_stages
+    from soccerfactory.curation.stages import load_stages, pitch_of
     from soccerfactory.curation.config import CurateConfig
 
     config = CurateConfig()
@@ -84,7 +84,7 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
         spatial = annotate_spatial(clip, stages, config.decode)
         attributes = attribute_clip(spatial, stages, config.attribute)
         started = time.perf_counter()
-        tables = layout_clip(spatial, vote_clip(spatial, attributes, config.attribute, config.vote))
+        tables = layout_clip(spatial, vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch_of(config)))
         vote_s = time.perf_counter() - started
     frames = spatial.n_frames
     total = scan_s + spatial.seconds + attributes.seconds + vote_s

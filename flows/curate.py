@@ -46,7 +46,7 @@ from soccerfactory.curation.video.clips import ClipSpec, SourceItem, is_clip_of,
 from soccerfactory.curation.video.discover import discover_each
 from soccerfactory.curation.video.scan import scan_video
 from soccerfactory.curation.video.source_ids import collision_reason
-from soccerfactory.curation.stages import check_config, code_version, load_stages, shard_key
+from soccerfactory.curation.stages import check_config, code_version, load_stages, pitch_of, shard_key
 from soccerfactory.curation.config import AttributeConfig, CurateConfig, DecodeConfig
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
@@ -170,7 +170,7 @@ def attribute(spatial: SpatialResult, stages: ClipStages, settings: AttributeCon
 @task(name="vote", cache_policy=NONE)
 def vote(spatial: SpatialResult, attributes: Attributes, config: CurateConfig) -> AthleteLabels:
     """Vote the attributes over each tracklet: the labels of every athlete row of the clip."""
-    return vote_clip(spatial, attributes, config.attribute, config.vote)
+    return vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch_of(config))
 
 
 @task(name="write-shard", retries=3, retry_delay_seconds=2, retry_condition_fn=io_error, cache_policy=NONE)

@@ -22,7 +22,7 @@ import numpy as np
 
 from soccerfactory.curation.arrays import readonly
 from soccerfactory.curation.masks import rle_decode
-from soccerfactory.curation.pitch_colour import grass_near_hue, local_grass_hue
+from soccerfactory.curation.pitch_colour import GRASS_LAB_TOLERANCE, grass_near_hue, local_grass_hue, local_grass_lab
 from soccerfactory.curation.types import BALL, CLASS_NAMES, Frames, Tracks
 
 __all__ = [
@@ -314,6 +314,14 @@ def _shirt_pixels(image: np.ndarray, mask: np.ndarray | None, box: np.ndarray) -
     if region.size == 0:
         return np.zeros((0, 3), np.float32)
     keep = ~grass_near_hue(cv2.cvtColor(region, cv2.COLOR_BGR2HSV), local_grass_hue(image, box))
+    lab = cv2.cvtColor(region.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+    if keep.sum() < 0.25 * keep.size:
+        # Most of the shirt has the grass's hue: a lime or green kit (on the real train frames the
+        # hue rule erased one match's kit: 38 of 298 frames had no kit model). Tell it from the
+        # grass by its colour distance to the grass around it instead.
+        grass = local_grass_lab(image, box)
+        if grass is not None:
+            keep = np.linalg.norm(lab - grass, axis=2) > GRASS_LAB_TOLERANCE
     if mask is not None:
         keep &= mask[r0:r1, c0:c1]
     # Arms and neck fill much of a small or side-on crop; without them the median is the
@@ -321,7 +329,6 @@ def _shirt_pixels(image: np.ndarray, mask: np.ndarray | None, box: np.ndarray) -
     clothed = keep & ~skin_mask(region)
     if clothed.sum() >= max(4, 0.2 * keep.sum()):
         keep = clothed
-    lab = cv2.cvtColor(region.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
     return lab[keep]
 
 

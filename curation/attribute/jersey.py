@@ -3,6 +3,8 @@
 ``"rapidocr"`` (:class:`RapidOcrJerseyReader`) reads the back number with the text recogniser
 that ships inside the ``rapidocr`` wheel; ``"none"`` (:class:`NoJerseyReader`) reads nothing.
 Backends are built by name in :mod:`.builders`.
+
+:func:`jersey_consensus` is the consistency rule that turns one tracklet's reads into its number.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from soccerfactory.curation.arrays import readonly
 from soccerfactory.curation.attribute.crops import AthleteCrops, skin_mask
 from soccerfactory.curation.pitch_colour import grass_near_hue, local_grass_hue
 from soccerfactory.curation.types import GOALKEEPER, PLAYER
+from soccerfactory.curation.vote import TrackVotes, vote_tracklets
 
 __all__ = [
     "JerseyReader",
@@ -27,6 +30,7 @@ __all__ = [
     "NoJerseyReader",
     "RapidOcrJerseyReader",
     "bundled_rapidocr_models",
+    "jersey_consensus",
     "number_region",
 ]
 
@@ -85,6 +89,66 @@ class NoJerseyReader:
 
     def read(self, crops: AthleteCrops) -> JerseyReads:
         return JerseyReads.unread(len(crops))
+
+
+def jersey_consensus(
+    track_id: np.ndarray,
+    number: np.ndarray,
+    confidence: np.ndarray,
+    min_confidence: float,
+    min_reads: int,
+    min_share: float,
+    frame_index: np.ndarray | None = None,
+) -> TrackVotes:
+    """One number per tracklet, counted only when several reads in different frames agree.
+
+    Reads (``number >= 1`` with ``confidence >= min_confidence``) vote with their confidence as
+    weight (:func:`~soccerfactory.curation.vote.vote_tracklets`). The winner becomes the
+    tracklet's number only when
+
+    * at least ``min_reads`` reads agree with it, each from a different frame (with
+      ``frame_index`` None, every row counts as its own frame: the attribute stage cuts one crop
+      per tracklet and frame), and
+    * its share of the read weight (``agreement``) is at least ``min_share``.
+
+    Otherwise the consensus is ``None`` (a single stray read, or reads that disagree, never
+    become a number) while ``agreement`` and ``n_votes`` still describe the reads.
+
+    Args:
+        track_id: ``int64`` ``(N,)`` tracklet of each read; ``-1`` never votes.
+        number: ``int`` ``(N,)`` read numbers, ``-1`` = not read.
+        confidence: ``float32`` ``(N,)`` in ``[0, 1]``.
+        min_confidence: reads below it do not vote.
+        min_reads: agreeing reads (distinct frames) needed, ``>= 1``.
+        min_share: share of the read weight the winner needs, in ``(0, 1]``.
+        frame_index: optional ``int64`` ``(N,)`` frame of each read.
+
+    Returns:
+        :class:`~soccerfactory.curation.vote.TrackVotes` with ``None`` where the rule refuses.
+
+    Raises:
+        ValueError: on misaligned inputs or thresholds out of range.
+    """
+    if min_reads < 1 or not 0 < min_share <= 1 or not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_reads must be >= 1, min_share in (0, 1], min_confidence in [0, 1]; got "
+                         f"{min_reads}, {min_share}, {min_confidence}")
+    number = np.asarray(number)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if number.shape != confidence.shape or number.shape != np.shape(track_id):
+        raise ValueError(f"track_id, number and confidence must be aligned, got {np.shape(track_id)}, {number.shape}, {confidence.shape}")
+    read = (number >= 1) & (confidence >= min_confidence)
+    values = np.array([int(j) if ok else None for j, ok in zip(number, read)], dtype=object)
+    votes = vote_tracklets(track_id, values, confidence, frame_index)
+    tracks = np.asarray(track_id, dtype=np.int64)
+    frames = np.arange(len(tracks)) if frame_index is None else np.asarray(frame_index, dtype=np.int64)
+    consensus = votes.consensus.copy()
+    for k, (track, winner) in enumerate(zip(votes.track_ids, votes.consensus)):
+        if winner is None:
+            continue
+        agreeing = read & (tracks == track) & (number == winner)
+        if len(np.unique(frames[agreeing])) < min_reads or votes.agreement[k] < min_share:
+            consensus[k] = None
+    return TrackVotes(votes.track_ids, consensus, votes.agreement, votes.n_votes)
 
 
 _NUMBER = re.compile(r"^[1-9][0-9]?$")

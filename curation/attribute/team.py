@@ -19,14 +19,63 @@ from soccerfactory.curation.attribute.crops import AthleteCrops, shirt_colours
 from soccerfactory.curation.types import GOALKEEPER, PLAYER
 
 __all__ = [
+    "LIGHTNESS_WEIGHT",
     "TEAMS",
     "KMeansColorTeams",
     "TeamClassifier",
     "TeamLabels",
+    "kit_order",
 ]
 
 #: Team labels; which kit is "A" is fixed per clip by :class:`KMeansColorTeams`.
 TEAMS = ("A", "B")
+
+#: Weight of ``L*`` against ``a*``/``b*`` in kit colour distances: shading changes lightness more
+#: than hue, so it counts half. The team classifier and the kit models of :mod:`.relational`
+#: measure colour the same way.
+LIGHTNESS_WEIGHT = 0.5
+
+# Hue angle (degrees, Lab) where the hue order starts: grass green, the hue kits avoid, so no
+# pair of real kits straddles the cut.
+_HUE_CUT = 150.0
+# Chroma below which a kit is neutral (white, grey, black): its hue is noise.
+_NEUTRAL_CHROMA = 15.0
+# Two clusters are two kits, not one kit cut in two, when their centres are this many of their
+# (median) spreads apart.
+_KIT_GAP = 3.0
+# Clusters fitted before merging: two teams, referees, a goalkeeper.
+_ROBUST_CLUSTERS = 4
+# Fewer people than this in view and plain two-means decides (too few to count groups by people).
+_ROBUST_MIN_PEOPLE = 8
+
+
+def kit_order(lab_0: np.ndarray, lab_1: np.ndarray, lightness_tie: float) -> tuple[int, int]:
+    """Which of two kit colours is team ``"A"``: ``(0, 1)`` or ``(1, 0)``.
+
+    ``A`` is the darker kit (lower ``L*``), a property of the colours alone, which is what makes a
+    letter mean the same kit in every clip of a match. Two kits closer in lightness than
+    ``lightness_tie`` could swap letters from one clip to the next (exposure, shade): among the
+    synthetic palette royal blue and purple differ by 0.9 ``L*``, orange and pink by 1.4, black and
+    navy by 2.9. For those the order is the less colourful (a neutral kit first), then the hue
+    angle counted from grass green, which distinct kits of similar lightness differ in by tens of
+    degrees. The rule's boundary moves, it does not vanish: a pair about ``lightness_tie`` apart
+    can still swap.
+
+    Args:
+        lab_0, lab_1: ``(3,)`` CIE Lab colours (``L*`` 0-100).
+        lightness_tie: ``L*`` difference under which lightness does not decide.
+    """
+    lab_0, lab_1 = np.asarray(lab_0, dtype=np.float64), np.asarray(lab_1, dtype=np.float64)
+    if abs(lab_0[0] - lab_1[0]) >= lightness_tie:
+        return (0, 1) if lab_0[0] < lab_1[0] else (1, 0)
+    chroma = [math.hypot(lab[1], lab[2]) for lab in (lab_0, lab_1)]
+    if (min(chroma) < _NEUTRAL_CHROMA) != (max(chroma) < _NEUTRAL_CHROMA):
+        return (0, 1) if chroma[0] < chroma[1] else (1, 0)
+    hue = [(math.degrees(math.atan2(lab[2], lab[1])) - _HUE_CUT) % 360.0 for lab in (lab_0, lab_1)]
+    key_0, key_1 = (hue[0], lab_0[0]), (hue[1], lab_1[0])
+    if min(chroma) < _NEUTRAL_CHROMA:  # both neutral: lightness after all
+        key_0, key_1 = (lab_0[0], hue[0]), (lab_1[0], hue[1])
+    return (0, 1) if key_0 <= key_1 else (1, 0)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -36,10 +85,13 @@ class TeamLabels:
     Attributes:
         team: ``object`` ``(N,)``: ``"A"``, ``"B"`` or ``None`` (referees, unknown).
         confidence: ``float32`` ``(N,)`` in ``[0, 1]``; ``0`` where ``team`` is ``None``.
+        colours: ``float32`` ``(N, 3)`` the shirt colour (CIE Lab) each label was read from, NaN
+            rows where the crop shows too little shirt; None when the backend reads no colour.
     """
 
     team: np.ndarray
     confidence: np.ndarray
+    colours: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         team = np.asarray(self.team, dtype=object).reshape(-1)
@@ -48,6 +100,11 @@ class TeamLabels:
             raise ValueError(
                 f"TeamLabels.team and .confidence must be aligned, got {team.shape} and {confidence.shape}"
             )
+        if self.colours is not None:
+            colours = np.asarray(self.colours, dtype=np.float32).reshape(-1, 3) if np.size(self.colours) else np.zeros((0, 3), np.float32)
+            if colours.shape != (team.shape[0], 3):
+                raise ValueError(f"TeamLabels.colours must have shape ({team.shape[0]}, 3) (Lab per crop), got {np.shape(self.colours)}")
+            object.__setattr__(self, "colours", readonly(colours))
         bad = [t for t in team if t is not None and t not in TEAMS]
         if bad:
             raise ValueError(f"TeamLabels.team must hold 'A', 'B' or None, got {bad[:3]}")
@@ -76,9 +133,13 @@ class KMeansColorTeams:
 
     * Players (class ``player``) with enough shirt pixels are clustered with ``cv2.kmeans``
       (k = 2, fixed seed, several attempts) on their median Lab shirt colour, ``L*`` scaled
-      by ``lightness_weight`` so that shading weighs less than hue.
+      by ``lightness_weight`` so that shading weighs less than hue. With eight or more people
+      in view the two team centres are the two most-populated of four clusters, halves of one
+      kit merged (:meth:`_team_centres`), so referees the detector called players cannot take
+      a team's cluster.
     * Labelling is deterministic: ``"A"`` is the cluster whose centre is darker (lower
-      ``L*``; ties broken by ``a*`` then ``b*``), so reruns on the same clip agree.
+      ``L*``; kits of near-equal lightness by :func:`kit_order`), a property of the colours,
+      so reruns on the same clip and other clips of the same match agree.
     * Confidence of a player is the margin ``(d_other - d_own) / (d_other + d_own)``.
     * Goalkeepers wear their own colours, so the nearest centre would be arbitrary. With
       ``pitch_x`` they join the team defending their half: the team whose players' mean
@@ -91,9 +152,10 @@ class KMeansColorTeams:
         self,
         seed: int = 0,
         attempts: int = 5,
-        lightness_weight: float = 0.5,
+        lightness_weight: float = LIGHTNESS_WEIGHT,
         min_separation: float = 10.0,
         goalkeeper_side_scale_m: float = 10.0,
+        lightness_tie: float = 6.0,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {attempts}")
@@ -104,6 +166,9 @@ class KMeansColorTeams:
         self.lightness_weight = float(lightness_weight)
         self.min_separation = float(min_separation)
         self.goalkeeper_side_scale_m = float(goalkeeper_side_scale_m)
+        if lightness_tie < 0:
+            raise ValueError(f"lightness_tie must be >= 0, got {lightness_tie}")
+        self.lightness_tie = float(lightness_tie)
 
     def fit_predict(self, crops: AthleteCrops, pitch_x: np.ndarray | None = None) -> TeamLabels:
         """Cluster the players of ``crops`` into teams ``A``/``B`` and label every crop.
@@ -121,22 +186,20 @@ class KMeansColorTeams:
             if pitch_x.shape != (n,):
                 raise ValueError(f"pitch_x must have shape ({n},) (one per crop), got {pitch_x.shape}")
         if n == 0:
-            return TeamLabels(team, confidence)
+            return TeamLabels(team, confidence, np.zeros((0, 3), np.float32))
 
         colours = shirt_colours(crops)
         features = colours * np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
         players = np.flatnonzero((crops.class_id == PLAYER) & np.isfinite(colours).all(axis=1))
         if len(players) < 2:
-            return TeamLabels(team, confidence)
+            return TeamLabels(team, confidence, colours)
 
         data = np.ascontiguousarray(features[players], dtype=np.float32)
-        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 100, 0.01)
-        cv2.setRNGSeed(self.seed)
-        _, _, centres = cv2.kmeans(data, 2, None, criteria, self.attempts, cv2.KMEANS_PP_CENTERS)
+        centres = self._team_centres(data, crops.track_id[players])
         if float(np.linalg.norm(centres[0] - centres[1])) < self.min_separation:
-            return TeamLabels(team, confidence)
-        order = sorted(range(2), key=lambda k: tuple(centres[k].tolist()))
-        centres = centres[order]
+            return TeamLabels(team, confidence, colours)
+        lab = centres / np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
+        centres = centres[list(kit_order(lab[0], lab[1], self.lightness_tie))]
 
         distance = np.linalg.norm(data[:, None, :] - centres[None, :, :], axis=2)
         own = distance.argmin(axis=1)
@@ -146,7 +209,54 @@ class KMeansColorTeams:
 
         if pitch_x is not None:
             self._place_goalkeepers(crops, pitch_x, team, confidence, players, own)
-        return TeamLabels(team, confidence)
+        return TeamLabels(team, confidence, colours)
+
+    def _kmeans(self, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 100, 0.01)
+        cv2.setRNGSeed(self.seed)
+        _, labels, centres = cv2.kmeans(np.ascontiguousarray(data), k, None, criteria, self.attempts, cv2.KMEANS_PP_CENTERS)
+        return labels.reshape(-1), centres
+
+    def _team_centres(self, data: np.ndarray, track_id: np.ndarray) -> np.ndarray:
+        """The two team centres ``(2, 3)`` in feature space, robust to people in other kits.
+
+        Two-means splits off whatever is furthest: a referee the detector called a player, in red
+        among grey and white teams (synthetic seed 404, every crop of class player), takes a
+        cluster of its own and both teams share the other. So, with enough people in view, four
+        clusters are fitted, clusters that are one kit cut in two are merged again (centres
+        closer than ``_KIT_GAP`` of their spreads: halves of one shaded kit are about 1.2 apart,
+        distinct kits tens), and the teams are the two groups with the most people (distinct
+        tracks): referees and goalkeepers are one to three people each.
+        """
+        people = np.unique(track_id)
+        if len(people) < _ROBUST_MIN_PEOPLE or len(data) < _ROBUST_CLUSTERS * 2:
+            return self._kmeans(data, 2)[1]
+        labels = self._kmeans(data, _ROBUST_CLUSTERS)[0]
+        groups = [np.flatnonzero(labels == k) for k in range(_ROBUST_CLUSTERS) if (labels == k).any()]
+
+        def stats(rows: np.ndarray) -> tuple[np.ndarray, float]:
+            centre = data[rows].mean(axis=0)
+            return centre, max(float(np.median(np.linalg.norm(data[rows] - centre, axis=1))), 1.0)
+
+        while len(groups) > 2:
+            measured = [stats(g) for g in groups]
+            ratio, i, j = min(
+                (float(np.linalg.norm(measured[i][0] - measured[j][0])) / max(measured[i][1], measured[j][1]), i, j)
+                for i in range(len(groups)) for j in range(i + 1, len(groups))
+            )
+            if ratio >= _KIT_GAP:
+                break
+            groups = [g for k, g in enumerate(groups) if k not in (i, j)] + [np.concatenate([groups[i], groups[j]])]
+        if len(groups) == 2:
+            return np.stack([stats(g)[0] for g in groups])
+        owner = np.full(len(data), -1)
+        for k, rows in enumerate(groups):
+            owner[rows] = k
+        count = np.zeros(len(groups), dtype=np.int64)
+        for t in people.tolist():  # each person counts in the group holding most of its crops
+            count[np.bincount(owner[track_id == t], minlength=len(groups)).argmax()] += 1
+        top = np.argsort(-count, kind="stable")[:2]
+        return np.stack([stats(groups[k])[0] for k in top])
 
     def _place_goalkeepers(self, crops, pitch_x, team, confidence, players, own) -> None:
         known = np.isfinite(pitch_x[players])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
 from typing import Any
 
@@ -25,11 +26,16 @@ from soccerfactory.curation.calibration.observations import PitchObservations
 from soccerfactory.curation.calibration.refinement import rotation_delta
 from soccerfactory.curation.calibration.results import CalibrationResult
 from soccerfactory.curation.calibration.solver import FIT_OPTIONS, SOLVER_OPTIONS, calibrate_frame, fit_camera
+from soccerfactory.curation.calibration.view_evidence import support_spread
 from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.types import Frames
 
 __all__ = ["Calibrator"]
+
+# A keypoint supports the camera when it is within the solver's outlier distance of its projection
+# (the solver's own default, read from it rather than restated).
+_OUTLIER_PX: float = inspect.signature(calibrate_frame).parameters["outlier_px"].default
 
 
 def _smooth(previous: Camera, current: Camera, alpha: float) -> Camera:
@@ -157,6 +163,30 @@ class Calibrator:
         self, obs: PitchObservations, image: np.ndarray, size: tuple[int, int], prior: Camera | None,
         frame: int = 0,
     ) -> CalibrationResult:
+        result, lines = self._solve_one(obs, image, size, prior, frame)
+        return dataclasses.replace(result, spread=self._spread(result, obs, lines, size))
+
+    def _spread(
+        self, result: CalibrationResult, obs: PitchObservations, lines: tuple[tuple[str, np.ndarray], ...],
+        size: tuple[int, int],
+    ) -> float:
+        """:func:`support_spread` of what ``result`` rests on: its inlier keypoints (within the
+        solver's outlier distance of the camera's projection) and the line pixels of its fit;
+        for an invalid result, every detected keypoint and line pixel."""
+        points = obs.keypoints.astype(np.float64)
+        if result.valid and result.camera is not None and len(points):
+            world = self.pitch.keypoints[obs.keypoint_ids]
+            inlier_px = self.solver.get("outlier_px", _OUTLIER_PX)
+            miss = np.linalg.norm(result.camera.project(world) - points, axis=1)
+            points = points[miss <= inlier_px]
+        pixels = [pixels for _, pixels in lines]
+        return support_spread(np.concatenate([points, *pixels]) if pixels else points, size)
+
+    def _solve_one(
+        self, obs: PitchObservations, image: np.ndarray, size: tuple[int, int], prior: Camera | None,
+        frame: int = 0,
+    ) -> tuple[CalibrationResult, tuple[tuple[str, np.ndarray], ...]]:
+        """The frame's result and the line observations it rests on (those of its last fit)."""
         # Keypoints first (cheap: a few residuals, both the homography and the prior start): they
         # place the camera, position included, and guide the naming of line pixels.
         if len(obs) or obs.lines or prior is None:
@@ -174,10 +204,10 @@ class Calibrator:
             mask = self.line_detector.line_mask(image)
             searched = self.line_search(image, mask)
             if not searched.valid:
-                return CalibrationResult.invalid(f"{first.reason}; {searched.reason}", first.n_keypoints, searched.n_lines)
+                return CalibrationResult.invalid(f"{first.reason}; {searched.reason}", first.n_keypoints, searched.n_lines), obs.lines
             guide = searched.camera
         if self.line_detector is None or guide is None:
-            return first
+            return first, obs.lines
         world = self.pitch.keypoints[obs.keypoint_ids]
         points = obs.keypoints.astype(np.float64)
         if not first.valid:
@@ -186,6 +216,7 @@ class Calibrator:
             world, points = world[:0], points[:0]
         fit_options = {k: v for k, v in self.solver.items() if k in FIT_OPTIONS}
         best = first if first.valid else searched
+        best_lines, failure_lines = obs.lines, obs.lines
         failure = first
         if mask is None:
             mask = self.line_detector.line_mask(image)
@@ -201,11 +232,12 @@ class Calibrator:
             attempt, _ = fit_camera(guide, world, points, obs.lines + lines, self.pitch, fix_position,
                               max_error_px=self.max_error_px, **fit_options)
             if not attempt.valid:
-                failure = attempt
+                failure, failure_lines = attempt, obs.lines + lines
                 break
             best, guide, radius = attempt, attempt.camera, radius / 2
+            best_lines = obs.lines + lines
         if best is None:
-            return failure
+            return failure, failure_lines
         if first.valid and first.n_keypoints >= 4 and best is not first and self.max_keypoint_drift_px is not None:
             # Lines must sharpen a keypoint camera, not drag it off its keypoints: on real frames
             # (a lens that is not quite pinhole, white kit and boards near the lines) line pixels
@@ -214,8 +246,8 @@ class Calibrator:
             before = np.median(np.linalg.norm(first.camera.project(world) - points, axis=1))
             after = np.median(np.linalg.norm(best.camera.project(world) - points, axis=1))
             if after > before + self.max_keypoint_drift_px:
-                return first
-        return best
+                return first, obs.lines
+        return best, best_lines
 
     def __call__(self, frames: Frames) -> list[CalibrationResult]:
         """One :class:`CalibrationResult` per frame, in order."""

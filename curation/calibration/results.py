@@ -29,7 +29,11 @@ class CalibrationResult:
         n_lines: Distinct pitch lines with inlier pixels.
         valid: Whether the camera can be trusted.
         reason: ``""`` when valid; otherwise why not (too few points, degenerate, error above
-            threshold, implausible camera, ...).
+            threshold, implausible camera, the frame's view, ...).
+        spread: Share of the image, in ``[0, 1]``, inside the convex hull of what the result
+            rests on: the inlier keypoints and line pixels of a valid camera, every detected
+            keypoint and line pixel of an invalid one; NaN when not measured. One line, however
+            long, spans none (see :func:`~soccerfactory.curation.calibration.view_evidence.support_spread`).
     """
 
     camera: Camera | None
@@ -39,9 +43,14 @@ class CalibrationResult:
     n_lines: int
     valid: bool
     reason: str = ""
+    spread: float = float("nan")
 
     def __post_init__(self) -> None:
         owner = "CalibrationResult"
+        spread = float(self.spread)
+        if not (math.isnan(spread) or 0 <= spread <= 1):
+            raise ValueError(f"{owner}.spread must be NaN or in [0, 1], got {self.spread!r}")
+        object.__setattr__(self, "spread", spread)
         for name in ("n_keypoints", "n_lines"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 0:
@@ -69,8 +78,14 @@ class CalibrationResult:
                 raise ValueError(f"{owner}.reason must say why the result is invalid")
 
     @classmethod
-    def invalid(cls, reason: str, n_keypoints: int = 0, n_lines: int = 0) -> CalibrationResult:
-        return cls(None, None, float("nan"), n_keypoints, n_lines, False, reason)
+    def invalid(cls, reason: str, n_keypoints: int = 0, n_lines: int = 0, spread: float = float("nan")) -> CalibrationResult:
+        return cls(None, None, float("nan"), n_keypoints, n_lines, False, reason, spread)
+
+    def refused(self, reason: str) -> CalibrationResult:
+        """This result without its camera: invalid for ``reason``, its counts and spread kept."""
+        if not reason:
+            raise ValueError("CalibrationResult.refused needs the reason the camera is refused")
+        return CalibrationResult.invalid(reason, self.n_keypoints, self.n_lines, self.spread)
 
     @classmethod
     def from_camera(

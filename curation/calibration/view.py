@@ -10,8 +10,10 @@ Views, in :data:`VIEWS`:
 * ``other``: replays' graphics, crowd, bench, anything with too little pitch.
 
 A wrong camera is worse than none, so a frame whose evidence does not support ``main`` or
-``zoomed`` never keeps a valid camera (see the calibration stage), and frames of non-main views
-keep their boxes and identities but, by default, no pitch positions (``calibrate.non_main_positions``).
+``zoomed`` never keeps a valid camera, and frames of non-main views keep their boxes and
+identities but, by default, no pitch positions (``calibrate.non_main_positions``). The evidence
+is measured in :mod:`~soccerfactory.curation.calibration.view_evidence` and the views decided,
+with the camera gates, in :mod:`~soccerfactory.curation.calibration.view_classify`.
 """
 
 from __future__ import annotations

@@ -173,11 +173,12 @@ def _curated_tracks(clip, stages, config: CurateConfig) -> Tracks:
     (``track_id`` after tracklets of one athlete are joined by team and jersey)."""
     from soccerfactory.curation.layout import tracks_from_table
     from soccerfactory.curation.pipeline import annotate_spatial, attribute_clip, layout_clip, vote_clip
+    from soccerfactory.curation.stages import pitch_of
 
     # Every frame, as the tracking ground truth has them (the figures were measured so).
     spatial = annotate_spatial(clip, stages, config.decode.model_copy(update={"spatial_stride": 1}))
     attributes = attribute_clip(spatial, stages, config.attribute)
-    labels = vote_clip(spatial, attributes, config.attribute, config.vote)
+    labels = vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch_of(config))
     return tracks_from_table(layout_clip(spatial, labels)["athletes"])
 
 

@@ -51,10 +51,12 @@ def _spatial_and_attributes() -> tuple[SpatialResult, Attributes]:
         clip=clip, frame_index=frames, tracks=tracks, ball=Detections.empty(), calibrations=(), crops=AthleteCrops.empty(),
         crop_pitch_x=np.zeros(0, np.float32), semantic_frame_index=frames[:1], seconds=0.0,
     )
+    # Two reads of #7 on each of tracklets 0 and 2 (one crop per tracklet and frame): a number
+    # counts only when attribute.jersey_min_reads reads agree.
     attributes = Attributes(
-        track_id=np.array([0, 2, 1], dtype=np.int64), team=np.array(["A", "A", "B"], dtype=object),
-        team_confidence=np.float32([0.9, 0.8, 0.9]), jersey=np.int32([7, 7, 3]), jersey_confidence=np.float32([0.9, 0.9, 0.9]),
-        seconds=0.0,
+        track_id=np.array([0, 0, 2, 2, 1], dtype=np.int64), team=np.array(["A", "A", "A", "A", "B"], dtype=object),
+        team_confidence=np.float32([0.9, 0.9, 0.8, 0.8, 0.9]), jersey=np.int32([7, 7, 7, 7, 3]),
+        jersey_confidence=np.float32([0.9] * 5), seconds=0.0,
     )
     return spatial, attributes
 

@@ -9,7 +9,7 @@ import pytest
 
 from soccerfactory.curation.attribute.builders import build_team_classifier
 from soccerfactory.curation.attribute.crops import AthleteCrops
-from soccerfactory.curation.attribute.team import KMeansColorTeams, TeamLabels
+from soccerfactory.curation.attribute.team import KMeansColorTeams, TeamLabels, kit_order
 from soccerfactory.curation.types import GOALKEEPER, PLAYER, REFEREE
 
 
@@ -112,3 +112,40 @@ def test_kmeans_rejects_misaligned_pitch_x(sampled):
 def test_team_labels_validation():
     with pytest.raises(ValueError, match="'A', 'B' or None"):
         TeamLabels(np.array(["C"], dtype=object), np.array([0.5]))
+
+
+def _plain_crops(kits_per_person, crops_each=3, seed=0):
+    """Crops of solid shirts, every one of class player; kits_per_person: BGR per person."""
+    rng = np.random.default_rng(seed)
+    images, tracks = [], []
+    for person, kit in enumerate(kits_per_person):
+        for _ in range(crops_each):
+            image = np.full((40, 16, 3), (40, 140, 60), np.uint8)
+            image[4:22, 2:14] = np.clip(np.array(kit) + rng.integers(-4, 5, size=3), 0, 255)
+            images.append(image)
+            tracks.append(person)
+    n = len(images)
+    return AthleteCrops(tuple(images), None, np.array(tracks), np.zeros(n, np.int64), np.full(n, PLAYER)), np.array(tracks)
+
+
+def test_referees_called_players_do_not_take_a_team_cluster():
+    # Grey and white teams (they differ mostly in lightness, which counts half) and three referees
+    # in red the detector called players: two-means alone puts the referees in one cluster and both
+    # teams in the other (synthetic seed 404).
+    grey, white, red = (135, 135, 135), (238, 238, 238), (40, 35, 200)
+    crops, person = _plain_crops([grey] * 7 + [white] * 7 + [red] * 3)
+    labels = KMeansColorTeams().fit_predict(crops)
+    assert labels.team[person < 7].tolist() == ["A"] * 21 and labels.team[(person >= 7) & (person < 14)].tolist() == ["B"] * 21
+    assert labels.colours.shape == (len(crops), 3) and np.isfinite(labels.colours).all()
+
+
+def test_kit_order_is_darker_first_and_stable_for_kits_of_equal_lightness():
+    navy, white = np.array([13.2, 14.2, -32.4]), np.array([94.0, 0.0, 0.0])
+    assert kit_order(navy, white, 6.0) == (0, 1) and kit_order(white, navy, 6.0) == (1, 0)
+    royal_blue, purple = np.array([30.2, 30.9, -62.0]), np.array([29.3, 45.8, -35.2])
+    # 0.9 L* apart: lightness would follow exposure; the hue from grass green decides either way round.
+    first = kit_order(royal_blue, purple, 6.0)
+    assert first == (0, 1) and kit_order(purple, royal_blue, 6.0) == (1, 0)
+    assert kit_order(royal_blue + [3.0, 0, 0], purple, 6.0) == first  # lightness noise does not swap them
+    black, navy_dark = np.array([10.3, 0.1, 0.1]), np.array([13.2, 14.2, -32.4])
+    assert kit_order(navy_dark, black, 6.0) == (1, 0)  # the neutral kit first

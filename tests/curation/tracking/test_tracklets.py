@@ -89,3 +89,56 @@ def test_link_by_jersey_joins_only_disjoint_tracklets_of_one_number():
     # 8 has another number; 3 is a referee without a team.
     assert linked.tolist() == [5, 5, 5, 5, 7, 7, 8, 8, 3, 3]
     assert link_by_jersey(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def _box_track(track_id, frames, x0, cls=PLAYER, confidence=0.9, jitter=0.0):
+    frames = np.asarray(list(frames))
+    xs = x0 + jitter * np.sin(frames)
+    return Tracks(
+        xyxy=np.column_stack([xs, np.full(len(frames), 300.0), xs + 20, np.full(len(frames), 360.0)]),
+        confidence=np.full(len(frames), confidence), class_id=np.full(len(frames), cls),
+        frame_index=frames, track_id=np.full(len(frames), track_id),
+    )
+
+
+def test_duplicate_tracks_on_one_person_are_merged_into_the_longest_with_a_reason():
+    # Track 0 follows a player for 80 frames; 4 and 7 are the detector's second and third box
+    # on the same player (another class) for 31 and 20 frames, nearly the same box; track 9 is
+    # another player who stands in front of him for 4 frames only.
+    tracks = _merge(
+        _box_track(0, range(80), 100), _box_track(4, range(20, 51), 101, cls=REFEREE, confidence=0.5),
+        _box_track(7, range(40, 60), 100.5, jitter=0.5), _box_track(9, range(30, 80), 300),
+    )
+    crossing = _box_track(9, range(30, 34), 100)
+    tracks = _merge(tracks[~((tracks.track_id == 9) & np.isin(tracks.frame_index, range(30, 34)))], crossing)
+    mapping = TrackletCleanup(duplicate_min_s=0.5)(tracks, fps=25, frame_width=1280)
+    assert mapping == {0: 0, 4: 0, 7: 0, 9: 9}
+    assert mapping.merged == {4, 7}
+    assert mapping.reasons[0] == (
+        "merged duplicate track 4 (IoU >= 0.7 on 31 of 31 shared frames), track 7 (IoU >= 0.7 on 20 of 20 shared frames)"
+    )
+    merged = relabel_tracks(tracks, mapping)  # Tracks validates one row per id and frame
+    kept = merged.tracklet(0)
+    assert len(kept) == 80 and (kept.class_id == PLAYER).all()  # the kept track's own boxes win
+    assert set(merged.data["duplicate_reason"][merged.track_id == 0]) == {mapping.reasons[0]}
+    assert set(merged.data["duplicate_reason"][merged.track_id == 9]) == {None}
+
+
+def test_duplicates_extend_the_kept_track_and_follow_its_stitching():
+    # 3 overlaps the end of 0 for 15 frames and goes on alone: one person, one track of 0..99.
+    tracks = _merge(_box_track(0, range(50), 100), _box_track(3, range(35, 100), 100))
+    mapping = TrackletCleanup()(tracks, fps=25, frame_width=1280)
+    assert mapping == {0: 3, 3: 3} and mapping.merged == {0}
+    merged = relabel_tracks(tracks, mapping)
+    assert merged.track_ids().tolist() == [3] and merged.frame_index.tolist() == list(range(100))
+
+
+def test_short_overlaps_and_switched_tracks_are_not_duplicates():
+    brief = _merge(_box_track(0, range(80), 100), _box_track(1, range(80), 400))
+    brief = _merge(brief[~((brief.track_id == 1) & (brief.frame_index < 8))], _box_track(1, range(8), 100))
+    assert TrackletCleanup()(brief, fps=25, frame_width=1280) == {0: 0, 1: 1}  # 8 frames < 0.5 s
+    assert TrackletCleanup(duplicate_min_s=0)(
+        _merge(_box_track(0, range(80), 100), _box_track(1, range(80), 100)), fps=25, frame_width=1280
+    ) == {0: 0, 1: 1}
+    with pytest.raises(ValueError, match="duplicate"):
+        TrackletCleanup(duplicate_min_iou=0)

@@ -266,7 +266,7 @@ def annotate_spatial(
     *,
     storage_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
-    calibrate: CalibrateConfig | None = None,
+    calibrate: CalibrateConfig,
 ) -> SpatialResult:
     """Decode ``clip`` once and run the source-rate stages over it in batches.
 
@@ -286,7 +286,8 @@ def annotate_spatial(
         storage_options: fsspec options for remote sources.
         progress: Called as ``progress(frames_done, frames_total)`` after every batch.
         calibrate: The ``calibrate`` section: the view rules (``view_*``), ``non_main_positions``
-            and the pitch; None = the section's defaults.
+            and the pitch (required: a caller that forgot it would silently ignore the user's
+            settings).
 
     Raises:
         BadInputError: when the clip cannot be decoded (names the file and frame).
@@ -304,7 +305,6 @@ def annotate_spatial(
 
     frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
     calibrations: list[CalibrationResult] = []
-    calibrate = calibrate or CalibrateConfig()
     pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
     evidence_parts: list[ViewEvidence] = []
     done = 0

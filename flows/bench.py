@@ -81,7 +81,7 @@ def bench_curate(seconds: float = 10.0, seed: int = 1) -> dict:
         scan = scan_video(discover_sources(str(Path(folder) / "video.mp4"))[0])
         (clip,) = split_clips(scan, max_clip_seconds=seconds + 1)
         scan_s = time.perf_counter() - started
-        spatial = annotate_spatial(clip, stages, config.decode)
+        spatial = annotate_spatial(clip, stages, config.decode, calibrate=config.calibrate)
         attributes = attribute_clip(spatial, stages, config.attribute)
         started = time.perf_counter()
         tables = layout_clip(spatial, vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch_of(config)))

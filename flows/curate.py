@@ -47,7 +47,7 @@ from soccerfactory.curation.video.discover import discover_each
 from soccerfactory.curation.video.scan import scan_video
 from soccerfactory.curation.video.source_ids import collision_reason
 from soccerfactory.curation.stages import check_config, code_version, load_stages, pitch_of, shard_key
-from soccerfactory.curation.config import AttributeConfig, CurateConfig, DecodeConfig
+from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, CurateConfig, DecodeConfig
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.runs import claim_clip
@@ -147,8 +147,11 @@ def scan_and_split(item: SourceItem, config: CurateConfig, storage_options: dict
 
 
 @task(name="annotate-spatial", tags=["gpu"], cache_policy=NONE)
-def annotate(clip: ClipSpec, stages: ClipStages, decode: DecodeConfig, storage_options: dict | None) -> SpatialResult:
-    """Decode the clip once and detect, track, calibrate and refine it; logs each quarter done."""
+def annotate(
+    clip: ClipSpec, stages: ClipStages, decode: DecodeConfig, calibrate: CalibrateConfig, storage_options: dict | None
+) -> SpatialResult:
+    """Decode the clip once and detect, track, calibrate (with each frame's view) and refine it;
+    logs each quarter done."""
     logger = get_run_logger()
     marks = set()
 
@@ -158,7 +161,7 @@ def annotate(clip: ClipSpec, stages: ClipStages, decode: DecodeConfig, storage_o
             marks.add(quarter)
             logger.info("%s: %d/%d frames", clip.clip_id, done, total)
 
-    return annotate_spatial(clip, stages, decode, storage_options=storage_options, progress=progress)
+    return annotate_spatial(clip, stages, decode, calibrate=calibrate, storage_options=storage_options, progress=progress)
 
 
 @task(name="attribute", tags=["gpu"], cache_policy=NONE)
@@ -217,7 +220,7 @@ def _curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str,
         # share them, and the write takes only their versions. A failure to load them is the
         # first stage's, as when annotate loaded them.
         stages = load_stages(config)
-        spatial = annotate(clip, stages, config.decode, storage_options)
+        spatial = annotate(clip, stages, config.decode, config.calibrate, storage_options)
         stage = "attribute"
         attributes = attribute(spatial, stages, config.attribute)
         stage = "vote"

@@ -176,7 +176,7 @@ def _curated_tracks(clip, stages, config: CurateConfig) -> Tracks:
     from soccerfactory.curation.stages import pitch_of
 
     # Every frame, as the tracking ground truth has them (the figures were measured so).
-    spatial = annotate_spatial(clip, stages, config.decode.model_copy(update={"spatial_stride": 1}))
+    spatial = annotate_spatial(clip, stages, config.decode.model_copy(update={"spatial_stride": 1}), calibrate=config.calibrate)
     attributes = attribute_clip(spatial, stages, config.attribute)
     labels = vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch_of(config))
     return tracks_from_table(layout_clip(spatial, labels)["athletes"])
@@ -200,7 +200,7 @@ def _throughput(clip, config: CurateConfig, frames: int) -> dict:
     _, detector_s, n = _detect_clip(short, no_slices, config.decode.batch_size)
     _, sliced_s, _ = _detect_clip(short, stages, config.decode.batch_size)
     # Every frame at the source rate whatever the config samples: this is the detect+track speed.
-    spatial = annotate_spatial(short, stages, DecodeConfig(batch_size=config.decode.batch_size))
+    spatial = annotate_spatial(short, stages, DecodeConfig(batch_size=config.decode.batch_size), calibrate=config.calibrate)
     tracked_s = sum(spatial.stage_seconds.get(k, 0.0) for k in ("detect", "ball_slices", "track", "postprocess", "ball_track"))
     return {
         "frames": n,

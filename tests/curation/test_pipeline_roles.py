@@ -165,7 +165,7 @@ def test_rendered_clip_through_the_pipeline_labels_referees_and_writes_kits(tmp_
     config = CurateConfig()
     stages = load_stages(config)
     (clip,) = split_clips(scan_video(discover_sources(str(tmp_path / "video.mp4"))[0]), max_clip_seconds=10)
-    spatial = annotate_spatial(clip, stages, config.decode)
+    spatial = annotate_spatial(clip, stages, config.decode, calibrate=config.calibrate)
     attributes = attribute_clip(spatial, stages, config.attribute)
     pitch = PitchModel(config.calibrate.pitch_length, config.calibrate.pitch_width)
     labels = vote_clip(spatial, attributes, config.attribute, config.vote, pitch=pitch)

@@ -118,7 +118,7 @@ def test_a_main_camera_clip_is_main_and_keeps_its_cameras_and_positions(rendered
     main, _, boxes, _, cameras = rendered
     calibrator = build_calibrator("lines-classic", initial_camera=cameras[0]).fresh
     head = main.head(12)
-    spatial = annotate_spatial(head, _stages(boxes, calibrator), DecodeConfig(batch_size=8))
+    spatial = annotate_spatial(head, _stages(boxes, calibrator), DecodeConfig(batch_size=8), calibrate=CalibrateConfig())
     assert spatial.views is not None and len(spatial.views) == spatial.n_frames == head.num_frames
     assert set(spatial.views.view) == {"main"}
     valid = np.array([r.valid for r in spatial.calibrations])
@@ -148,8 +148,8 @@ def test_a_closeup_keeps_boxes_and_identities_but_no_camera_and_no_positions(ren
 
 def test_without_calibration_views_come_from_grass_and_boxes(rendered):
     main, closeup, boxes, closeup_boxes, _ = rendered
-    spatial = annotate_spatial(main, _stages(boxes, None), DecodeConfig(batch_size=8))
+    spatial = annotate_spatial(main, _stages(boxes, None), DecodeConfig(batch_size=8), calibrate=CalibrateConfig())
     assert set(spatial.views.view) == {"main"} and spatial.calibrations == ()
     assert "no calibration" in spatial.views.reason[0]
-    spatial = annotate_spatial(closeup, _stages(closeup_boxes, None), DecodeConfig(batch_size=8))
+    spatial = annotate_spatial(closeup, _stages(closeup_boxes, None), DecodeConfig(batch_size=8), calibrate=CalibrateConfig())
     assert set(spatial.views.view) == {"close-up"}

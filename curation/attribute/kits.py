@@ -47,8 +47,3 @@ class TeamKits:
     def hex(colour: tuple[int, int, int] | None) -> str | None:
         """``#rrggbb`` of a colour, None for None."""
         return None if colour is None else "#{:02x}{:02x}{:02x}".format(*colour)
-
-    @property
-    def side_b(self) -> str | None:
-        """The goal team B defends: the other one."""
-        return None if self.side_a is None else SIDES[1 - SIDES.index(self.side_a)]

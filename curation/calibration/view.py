@@ -79,17 +79,6 @@ class FrameViews:
     def __len__(self) -> int:
         return int(self.frame_index.shape[0])
 
-    def of(self, frame_index: np.ndarray) -> np.ndarray:
-        """``object`` ``(N,)`` view of each given frame; None for frames not in ``frame_index``."""
-        frames = np.asarray(frame_index, dtype=np.int64).reshape(-1)
-        out = np.full(frames.shape[0], None, dtype=object)
-        if len(self) == 0 or frames.size == 0:
-            return out
-        slot = np.minimum(np.searchsorted(self.frame_index, frames), len(self) - 1)
-        known = self.frame_index[slot] == frames
-        out[known] = self.view[slot[known]]
-        return out
-
 
 def shot_view(views: FrameViews) -> tuple[str | None, str | None]:
     """The view of a whole clip (one shot): the view of most of its frames, and why.

@@ -147,17 +147,41 @@ def _model_run_config(config: Optional[Path], overrides: list[str]) -> ModelRunC
     return run_with_config(config, overrides, load=load_model_config)
 
 
-def _catalog_of(catalog: Optional[Path], output: Path) -> Path:
-    path = catalog or output / "catalog.duckdb"
+def _catalog_of(catalog: Optional[Path], output: Optional[Path]) -> Path:
+    root = _root_of(catalog, output)
+    path = catalog or root / "catalog.duckdb"
     if not path.is_file():
-        fail(f"catalog {path} not found; curate footage first (soccerfactory curate SOURCE --output {output}) or pass --catalog")
+        fail(f"catalog {path} not found; curate footage first (soccerfactory curate SOURCE --output {root}) or pass --catalog")
     return path
+
+
+def _root_of(catalog: Optional[Path], output: Optional[Path]) -> Path:
+    """``--output``, else the catalog's folder, else ``out``: checkpoints land next to the catalog
+    they were trained from, never under whatever folder the command was typed in."""
+    if output is not None:
+        return output
+    return catalog.resolve().parent if catalog is not None else Path("out")
+
+
+def _latest_checkpoint(catalog: Path) -> str:
+    """The checkpoint of the catalog's most recently finished training run; exits 2 when none."""
+    from soccerfactory.storage.catalog import connect
+
+    with connect(catalog, read_only=True) as connection:
+        row = connection.execute(
+            "SELECT run_id, checkpoint_url FROM training_runs WHERE status = 'completed' AND checkpoint_url IS NOT NULL "
+            "ORDER BY finished_at DESC NULLS LAST LIMIT 1"
+        ).fetchone()
+    if row is None:
+        fail(f"no finished training run in {catalog}; train one first (soccerfactory train --catalog {catalog}) or pass --checkpoint")
+    typer.echo(f"evaluating the latest finished training run {row[0]}: {row[1]}")
+    return row[1]
 
 
 def import_events_command(
     labels: Path = typer.Argument(..., help="A SoccerNet-v2 Labels-v2.json."),
     match_id: str = typer.Option(..., help="The match_id its video was curated under."),
-    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root holding the catalog."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Root holding the catalog [default: out]."),
     catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
 ) -> None:
     """Import SoccerNet-v2 action labels for a curated match (catalog table `event_labels`).
@@ -181,7 +205,9 @@ def import_events_command(
 
 
 def train_command(
-    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root: checkpoints go to OUTPUT/models/RUN_ID/."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Root: checkpoints go to OUTPUT/models/RUN_ID/ [default: the catalog's folder, else out]."
+    ),
     catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config (YAML/JSON: model, train, data sections)."),
     overrides: list[str] = typer.Option([], "--set", help="e.g. --set train.steps=500 --set model.size=vit-large"),
@@ -206,23 +232,28 @@ def train_command(
       soccerfactory train --set model.size=vit-large --set model.device=cuda:0 --set train.batch_size=8
     """
     path = _catalog_of(catalog, output)
+    root = _root_of(path if catalog is not None else None, output).resolve()
     resolved = _model_run_config(config, overrides + ([f"data.where={where}"] if where else []))
     from soccerfactory.flows.cli_preflight import check_train
 
-    preflight(check_train, path, output.resolve(), resolved, run_id)
-    with embedded_prefect(output.resolve()):
+    preflight(check_train, path, root, resolved, run_id)
+    with embedded_prefect(root):
         from soccerfactory.flows.train_model import train_flow
 
-        record = reported(lambda: train_flow(str(path), str(output.resolve()), resolved, run_id))
+        record = reported(lambda: train_flow(str(path), str(root), resolved, run_id))
     typer.echo(f"run {record['run_id']}: {record['steps']} steps on {record['n_windows']} windows; checkpoint {record['checkpoint_url']}")
     for name, value in (record.get("last_losses") or {}).items():
         typer.echo(f"  {name}: loss {record['first_losses'].get(name, float('nan')):.3f} -> {value:.3f}")
-    typer.echo(f"evaluate it: soccerfactory evaluate --checkpoint {record['checkpoint_url']}")
+    # A hint that works as printed, from any folder: the catalog by its absolute path; evaluate
+    # picks this run as the catalog's latest finished one.
+    typer.echo(f"evaluate it: soccerfactory evaluate --catalog {path.resolve()}")
 
 
 def evaluate_command(
-    checkpoint: str = typer.Option(..., help="Checkpoint URL (OUTPUT/models/RUN_ID/checkpoint.pt)."),
-    output: Path = typer.Option(Path("out"), "--output", "-o", help="Root holding the catalog."),
+    checkpoint: Optional[str] = typer.Option(
+        None, help="Checkpoint URL (OUTPUT/models/RUN_ID/checkpoint.pt) [default: the catalog's latest finished training run]."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Root holding the catalog [default: out]."),
     catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog [default: OUTPUT/catalog.duckdb]."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Model run config [default: rebuilt from the checkpoint]."),
     overrides: list[str] = typer.Option([], "--set", help="e.g. --set data.where=\"k.match_id = 'm1'\""),
@@ -230,15 +261,24 @@ def evaluate_command(
 ) -> None:
     """Score a checkpoint and the untrained model on held-out windows (Prefect flow `evaluate`).
 
-    Writes one row per checkpoint, data snapshot, task and metric to the catalog's `evaluations`
-    table: athletes/ap50, keypoints/pck_cell, camera/reprojection_px, align/recall@1 and @5,
-    event/accuracy and balanced_accuracy (null without event labels). Compare checkpoints with SQL, e.g.
+    Without --checkpoint, the catalog's latest finished training run is scored. Writes one row
+    per checkpoint, data snapshot, task and metric to the catalog's `evaluations` table (with the
+    split scored): athletes/ap50, keypoints/pck_cell, camera/reprojection_px, align/recall@1 and
+    @5, event/accuracy and balanced_accuracy (null without event labels).
 
-      soccerfactory query "SELECT checkpoint_url, task, metric, value FROM evaluations ORDER BY task, metric"
+    Examples:
+
+      soccerfactory evaluate --catalog runs/catalog.duckdb            # the latest training run
+
+      soccerfactory evaluate --checkpoint out/models/RUN_ID/checkpoint.pt --split all
+
+      soccerfactory query "SELECT checkpoint_url, split, task, metric, value FROM evaluations ORDER BY task, metric"
     """
     if split not in ("eval", "train", "all"):
         fail(f"--split must be eval, train or all; got {split!r}")
     path = _catalog_of(catalog, output)
+    output = _root_of(path if catalog is not None else None, output)
+    checkpoint = checkpoint or _latest_checkpoint(path)
     resolved = _model_run_config(config, overrides) if (config or overrides) else None
     from soccerfactory.flows.cli_preflight import check_evaluate
 
@@ -247,7 +287,8 @@ def evaluate_command(
         from soccerfactory.flows.train_model import evaluate_flow
 
         result = reported(lambda: evaluate_flow(str(path), checkpoint, resolved, split=None if split == "all" else split))
-    typer.echo(f"{result['n_windows']} windows (snapshot {result['data_snapshot']}):")
+    scope = "all matches (training data included)" if result["split"] == "all" else f"the {result['split']} side of the split"
+    typer.echo(f"{result['n_windows']} windows of {scope} (snapshot {result['data_snapshot']}):")
     for name, value in result["checkpoint"].items():
         typer.echo(f"  {name}: {value}  (untrained: {result.get('untrained', {}).get(name)})")
 

@@ -146,7 +146,8 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
                          "training_run_id": training_run_id, "evaluated_at": now})
     record_evaluations(catalog, rows)
     table = [{"metric": name, "checkpoint": scored["checkpoint"][name], "untrained": scored.get("untrained", {}).get(name)} for name in scored["checkpoint"]]
-    create_table_artifact(key="evaluation", table=table, description=f"{checkpoint_url} on {len(windows)} held-out windows")
+    scope = "all matches (training data included)" if split is None else f"the {split} side of the split"
+    create_table_artifact(key="evaluation", table=table, description=f"{checkpoint_url} on {len(windows)} windows of {scope}")
     return {"data_snapshot": snapshot, "n_windows": len(windows), "split": split or "all", **scored}
 
 

@@ -31,7 +31,7 @@ def test_train_then_evaluate_records_runs_and_metrics(curated):
     trained = CliRunner().invoke(app, ["train", "--output", str(curated), "--run-id", "r1", *settings])
     assert trained.exit_code == 0, trained.output
     checkpoint = curated / "models" / "r1" / "checkpoint.pt"
-    assert checkpoint.is_file() and "soccerfactory evaluate --checkpoint" in trained.output
+    assert checkpoint.is_file() and f"soccerfactory evaluate --catalog {(curated / 'catalog.duckdb').resolve()}" in trained.output
     with duckdb.connect(str(curated / "catalog.duckdb"), read_only=True) as connection:
         status, steps, n_windows, query, config = connection.execute(
             "SELECT status, steps, n_windows, data_query, config FROM training_runs WHERE run_id = 'r1'").fetchone()
@@ -48,6 +48,33 @@ def test_train_then_evaluate_records_runs_and_metrics(curated):
     assert {(t, m) for t, m, _ in rows} >= {("athletes", "ap50"), ("keypoints", "pck_cell"), ("camera", "reprojection_px"), ("align", "recall@1")}
     assert baseline == len(rows)
     assert dict(((t, m), v) for t, m, v in rows)[("event", "accuracy")] is None
+
+
+def test_checkpoints_land_next_to_the_catalog_and_evaluate_finds_the_latest_run(curated, tmp_path, monkeypatch):
+    """Typed from another folder with only --catalog: nothing is written under the working folder,
+    and the printed hint (evaluate with no --checkpoint) scores the run just trained."""
+    monkeypatch.chdir(tmp_path)
+    catalog = curated / "catalog.duckdb"
+    settings = ["--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "model.window=2", "--set", "model.depth=1"]
+    trained = CliRunner().invoke(app, ["train", "--catalog", str(catalog), "--run-id", "beside", *settings])
+    assert trained.exit_code == 0, trained.output
+    assert (curated / "models" / "beside" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "out").exists()
+    hint = trained.output.strip().splitlines()[-1].split("evaluate it: ", 1)[1]
+    args = hint.split()[1:] + ["--split", "all"]
+    evaluated = CliRunner().invoke(app, args)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "latest finished training run beside" in evaluated.output
+    assert "all matches (training data included)" in evaluated.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_without_a_training_run_says_what_to_do(tmp_path):
+    from soccerfactory.storage.catalog import ensure_catalog
+
+    ensure_catalog(tmp_path / "catalog.duckdb")
+    result = CliRunner().invoke(app, ["evaluate", "--catalog", str(tmp_path / "catalog.duckdb")])
+    assert result.exit_code == 2 and "no finished training run" in result.output and "soccerfactory train --catalog" in result.output
 
 
 def test_a_single_task_checkpoint_evaluates_without_its_config(curated):

@@ -202,8 +202,17 @@ def _try_load_native_extension(package_dir: Path) -> None:
 
 
 def default_yolo_config_dir() -> Path:
-    """The ultralytics config dir: ``$YOLO_CONFIG_DIR`` or ``.yolo`` in the working directory."""
-    return Path(os.environ.get("YOLO_CONFIG_DIR") or Path.cwd() / ".yolo").resolve()
+    """The ultralytics config dir: ``$YOLO_CONFIG_DIR``, else ``soccerfactory/ultralytics`` in the
+    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``).
+
+    Never the working folder: a ``.yolo/`` appearing wherever a command was typed is litter (the
+    Makefile points it at the checkout's own ``.yolo`` for the tests).
+    """
+    configured = os.environ.get("YOLO_CONFIG_DIR")
+    if configured:
+        return Path(configured).resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return (Path(cache) / "soccerfactory" / "ultralytics").resolve()
 
 
 def _bundled_ttf() -> Path | None:
@@ -224,8 +233,8 @@ def configure_offline_ultralytics(config_dir: str | os.PathLike | None = None) -
     to download ``Arial.ttf``.
 
     Args:
-        config_dir: where ultralytics keeps its settings; defaults to ``$YOLO_CONFIG_DIR`` or
-            ``./.yolo``.
+        config_dir: where ultralytics keeps its settings; defaults to
+            :func:`default_yolo_config_dir`.
 
     Returns:
         The resolved config dir.
@@ -237,6 +246,10 @@ def configure_offline_ultralytics(config_dir: str | os.PathLike | None = None) -
     directory.mkdir(parents=True, exist_ok=True)
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_CONFIG_DIR"] = str(directory)
+    # Quiet unless asked: ultralytics logs its settings banner, layer tables and "Overriding
+    # model.yaml nc=80 with nc=4" at INFO on every model it builds. Read once, at import; the
+    # trainers (train-detector) and `-v` set it to True before that.
+    os.environ.setdefault("YOLO_VERBOSE", "False")
     # Ultralytics' documented opt-in: checkpoints load with torch.load(weights_only=True) against an
     # allow-list of model classes instead of an unrestricted unpickle that runs whatever the file
     # names. Read once, when ultralytics is imported; see enable_safe_ultralytics_loading for later.

@@ -4,6 +4,7 @@ curation's own models), ``import-events`` (SoccerNet action labels into the cata
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -77,6 +78,8 @@ def train_detector_command(
       soccerfactory curate match.mp4 --set detect.weights=out/models/detector.pt
     """
     data_root = _labelled_data_root(data_root, "football-players")
+    # Ultralytics' own epoch lines are this command's progress display (curation keeps it quiet).
+    os.environ.setdefault("YOLO_VERBOSE", "True")
     if imgsz % 32:
         fail(f"--imgsz must be a multiple of 32, got {imgsz}")
     seed_range = _seed_range(synth_seeds)

@@ -28,8 +28,9 @@ a new one (:func:`build_tracker`) for the next clip.
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -355,9 +356,19 @@ def _boxmot(cmc: str, choices: tuple[str, ...] = ("pan", "none")):
     import boxmot
 
     # boxmot logs its settings at INFO on every tracker it builds: one block per clip is noise in a
-    # run over hundreds of clips. Its warnings still come through.
-    logging.getLogger("boxmot").setLevel(logging.WARNING)
+    # run over hundreds of clips. Its warnings still come through. A filter on the logger itself,
+    # not its level: boxmot's configure_logging() resets the level and handlers when called again.
+    quiet = logging.getLogger("boxmot")
+    if not any(isinstance(f, _BelowWarning) for f in quiet.filters):
+        quiet.addFilter(_BelowWarning())
     return boxmot
+
+
+class _BelowWarning(logging.Filter):
+    """Drops records below WARNING unless ``SOCCERFACTORY_VERBOSE`` is set (``-v``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or bool(os.environ.get("SOCCERFACTORY_VERBOSE"))
 
 
 def build_strongsort(

@@ -416,3 +416,27 @@ def test_yolo_from_yaml_predicts_offline_end_to_end(tmp_path):
     assert result["sync"] is False
     assert sorted(path.name for path in home.iterdir()) == [], "wrote to HOME"
     assert not (tmp_path / "yolov8n.pt").exists()
+
+
+def test_loading_the_backends_is_quiet_and_leaves_no_yolo_folder_in_the_working_folder(tmp_path):
+    """A user's first curate: no ultralytics banner or `nc` override line, no tracker settings
+    block, and the ultralytics config lands in the user cache, not where the command was typed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("YOLO_CONFIG_DIR", "YOLO_VERBOSE", "SOCCERFACTORY_VERBOSE")}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    code = textwrap.dedent(
+        """
+        from soccerfactory.curation.config import CurateConfig
+        from soccerfactory.curation.stages import load_stages
+        stages = load_stages(CurateConfig())
+        stages.new_tracker(fps=25.0)
+        print("built")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert output.strip() == "built", output
+    assert not (work / ".yolo").exists() and list(work.iterdir()) == []
+    assert (tmp_path / "cache" / "soccerfactory" / "ultralytics" / "Arial.ttf").is_file()

@@ -8,6 +8,7 @@ report-errors block) is in ``cli_common.py``, the checks run before a flow in ``
 
 * ``cli_curate.py``: ``synth``, ``demo``, ``curate``, ``config show``
 * ``cli_catalog.py``: ``query``, ``catalog rebuild | verify | sync``
+* ``cli_export.py``: ``export gsr | mot | coco | yolo``
 * ``cli_train.py``: ``train-detector``, ``train-keypoints``, ``import-events``, ``train``,
   ``evaluate``, ``pipeline``
 * ``cli_quality.py``: ``quality detector | ball | calibration | tracking``
@@ -25,6 +26,7 @@ from soccerfactory.flows.cli_catalog import catalog_app, query
 from soccerfactory.flows.cli_common import OneLineErrors
 from soccerfactory.flows.cli_curate import config_app, curate, demo, synth
 from soccerfactory.flows.cli_env import env, server
+from soccerfactory.flows.cli_export import export_app
 from soccerfactory.flows.cli_preview import preview
 from soccerfactory.flows.cli_quality import quality_app
 from soccerfactory.flows.cli_train import (
@@ -55,11 +57,33 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"soccerfactory {version('soccerfactory')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("soccerfactory (not installed: no version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the package version and exit."),
+) -> None:
+    # No docstring: the app's help above is the page's text.
+    pass
+
+
 # The order here is the order of `soccerfactory --help`.
 app.command()(synth)
 app.command()(demo)
 app.command()(curate)
 app.command()(query)
+app.add_typer(export_app, name="export")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(config_app, name="config")
 app.command("train-detector")(train_detector_command)

@@ -15,34 +15,67 @@ from soccerfactory.flows.cli_common import preflight as _preflight
 __all__ = ["query", "print_query", "catalog_app"]
 
 
-def print_query(catalog: Path, sql: str, fmt: str, out: Optional[Path]) -> None:
+def print_query(
+    catalog: Path, sql: str, fmt: str, out: Optional[Path], *, describe: bool = False, max_rows: int = 0, max_width: int = 0,
+) -> None:
+    """Run ``sql`` (or, with ``describe``, describe the table or view it names; all when empty) and
+    write the result; every failure ends in one ``error:`` line. ``max_rows`` / ``max_width``: the
+    aligned text's limits, 0 for the defaults (``export.MAX_ROWS`` / ``MAX_WIDTH``)."""
+    import sys
+
     import duckdb
 
+    from soccerfactory.storage import export
     from soccerfactory.storage.catalog import CatalogLockedError
-    from soccerfactory.storage.export import run_query, write_result
 
     try:
-        table = run_query(catalog, sql)
-        write_result(table, fmt, out)
+        if describe:
+            title, table = export.describe(catalog, sql or None)
+            if fmt != "table":
+                export.write_result(table, fmt, out)
+            elif out is not None:
+                out.write_text(export.format_description(title, table, width=100), encoding="utf-8")
+            else:
+                sys.stdout.write(export.format_description(title, table))
+            return
+        table = export.run_query(catalog, sql)
+        export.write_result(table, fmt, out, max_rows=max_rows or export.MAX_ROWS, max_width=max_width or export.MAX_WIDTH)
     except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
     except CatalogLockedError as error:  # a writer (curate) held it for the whole wait: try again later
         _fail(str(error), 1)
     except duckdb.Error as error:
-        _fail(str(error).splitlines()[0])
+        _fail(export.error_line(error))
     except OSError as error:  # --out is a directory, or its folder cannot be written
         _fail(f"cannot write {out}: {error.strerror or error}")
 
 
 def query(
-    sql: str = typer.Argument(..., help="Read-only SQL, e.g. \"SELECT * FROM quality\"."),
+    sql: Optional[str] = typer.Argument(
+        None, help="Read-only SQL, e.g. \"SELECT * FROM quality\"; with --describe, a table or view name (or nothing: all of them)."
+    ),
     catalog: Path = typer.Option(Path("out/catalog.duckdb"), help="The DuckDB catalog file."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet (parquet needs --out)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the result to this file instead of stdout."),
+    describe: bool = typer.Option(
+        False, "--describe", help="Describe instead of query: a table or view's comment and columns (name, type, comment), or every table and view."
+    ),
+    # 0 stands for export.MAX_ROWS / MAX_WIDTH: importing export here (duckdb, pyarrow) would slow every --help.
+    max_rows: int = typer.Option(
+        0, "--max-rows", min=0, show_default=False, help="Rows the table format shows [default: 40]; the footer counts the rest."
+    ),
+    max_width: int = typer.Option(
+        0, "--max-width", min=0, show_default=False, help="Characters per cell in the table format [default: 40]; longer ones end in …."
+    ),
 ) -> None:
-    """Run read-only SQL against the catalog.
+    """Run read-only SQL against the catalog, or describe its tables and views.
 
-    Read-only and offline: only queries, and only the catalog's own files (see README).
+    Read-only and offline: only queries, and only the catalog's own files (see README). A table
+    or view name that does not exist is one error line naming the closest ones.
+
+    `soccerfactory query --describe` lists every table and view with its comment;
+    `soccerfactory query --describe truth_quality` prints that view's comment and its columns with
+    their types, units and meaning (the same text is in DuckDB: `duckdb_columns().comment`).
 
     Tables: runs, shards, clips, failures, quarantine. Views over the shards: athletes, ball, cameras, frames,
     events, tracks (one row per tracklet), track_flags (flags per track, with a reason), quality
@@ -52,10 +85,16 @@ def query(
 
     Example: soccerfactory query "SELECT match_id, count(*) FROM athletes GROUP BY 1" --format csv
     Example: soccerfactory query "SELECT clip_id, role_accuracy, team_accuracy FROM truth_quality"
+    Example: soccerfactory query "SELECT * FROM track_flags WHERE flags IS NOT NULL" --max-rows 200 --max-width 80
     """
     if fmt not in ("table", "csv", "json", "parquet"):
         _fail(f"--format must be one of table, csv, json, parquet; got {fmt!r}")
-    print_query(catalog, sql, fmt, out)
+    if describe:
+        if sql is not None and not sql.replace("_", "").isalnum():
+            _fail(f"--describe takes a table or view name (e.g. truth_quality), not {sql!r}")
+    elif not sql:
+        _fail("give the SQL to run (e.g. \"SELECT * FROM quality\"), or --describe to list the tables and views")
+    print_query(catalog, sql or "", fmt, out, describe=describe, max_rows=max_rows, max_width=max_width)
 
 
 catalog_app = typer.Typer(help="Maintain the DuckDB catalog (the shards are the truth; the catalog can always be rebuilt).", no_args_is_help=True)

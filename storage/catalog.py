@@ -27,7 +27,8 @@ registration): ``frames``, ``athletes``, ``ball``, ``cameras``, ``events``; aggr
 (one row per tracklet), ``quality`` (per clip), ``quality_match`` (per match) and ``track_flags``;
 where ground truth is catalogued, the ``truth_*`` views grading the shards against it
 (``storage/truth_views.py``). Read any view's SQL with ``SELECT view_name, sql FROM duckdb_views()
-WHERE NOT internal``.
+WHERE NOT internal``. Every table, view and column carries a comment (units, frames, meaning:
+``storage/comments.py``), set wherever they are (re)created; read them in ``duckdb_columns()``.
 
 Shards on a non-local root (``memory://``, ``s3://``): the view SQL names fsspec URLs, and DuckDB
 can only read them through an fsspec filesystem registered on the connection. This module
@@ -51,7 +52,8 @@ import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from soccerfactory.storage.catalog_sql import CATALOG_TABLES, TABLES_DDL, comment
+from soccerfactory.storage.catalog_sql import CATALOG_TABLES, TABLES_DDL
+from soccerfactory.storage.comments import apply_comments
 from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.fs import is_local_url, resolve_url
@@ -183,6 +185,7 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
             connection.execute(ground_truth_view_sql(table, files))
             counts[table] = connection.execute(f"SELECT count(*) FROM gt_{table}").fetchone()[0]
         set_meta(connection, GROUND_TRUTH_KEY, stored)
+        apply_comments(connection, [f"gt_{table}" for table in counts])
         # The views grading the shards against it (made once shards are registered too).
         create_truth_views(connection)
     return counts
@@ -193,10 +196,10 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``) and comment them."""
+    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``) and
+    comment them and their columns (``storage/comments.py``; only what differs is written)."""
     connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL)
-    for table in CATALOG_TABLES:
-        comment(connection, "TABLE", table)
+    apply_comments(connection, CATALOG_TABLES)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """Run SQL against the catalog and write the result for a person (aligned text) or a program
-(CSV, JSON, Parquet)."""
+(CSV, JSON, Parquet); describe the catalog's tables and views from their comments
+(``storage/comments.py``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import base64
 import csv
 import datetime as dt
 import decimal
+import difflib
 import io
 import json
 import math
 import os
+import re
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,11 +25,49 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from soccerfactory.storage.catalog import connect
+from soccerfactory.storage.comments import CATALOG, column_comments, object_comment
 from soccerfactory.storage.readonly import ReadOnlyQueryError, UnreadableShardError, check_read_only, explain_failure, open_read_only
 
-__all__ = ["run_query", "write_result", "format_table", "ReadOnlyQueryError", "UnreadableShardError", "FORMATS"]
+__all__ = [
+    "run_query", "write_result", "format_table", "describe", "format_description", "error_line", "ReadOnlyQueryError",
+    "UnreadableShardError", "UnknownNameError", "FORMATS", "MAX_ROWS", "MAX_WIDTH",
+]
 
 FORMATS = ("table", "csv", "json", "parquet")
+#: What the aligned text shows by default: a screenful of rows, cells cut at 40 characters (a
+#: ``refusal_reasons`` map or a flag reason would otherwise push every other column off screen).
+MAX_ROWS = 40
+MAX_WIDTH = 40
+
+
+class UnknownNameError(ValueError):
+    """A query or ``describe`` named a table or view the catalog lacks; the message lists the closest names."""
+
+
+# DuckDB 2.0.1's wording for a FROM naming no table or view.
+_UNKNOWN_TABLE = re.compile(r"Table with name (.+?) does not exist!")
+# The second line DuckDB adds to some errors, worth keeping in a one-line message.
+_HINT = re.compile(r"^(Did you mean .*|Candidate bindings: .*)$")
+
+
+def error_line(error: BaseException) -> str:
+    """A DuckDB error in one line: its first line, plus DuckDB's "Did you mean ..." or "Candidate
+    bindings: ..." hint when it gave one."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    hints = [line for line in lines[1:3] if _HINT.match(line)]
+    return " ".join(lines[:1] + hints)
+
+
+def _unknown(name: str, names: list[str]) -> UnknownNameError:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return UnknownNameError(
+            f"no table or view named {name!r} in the catalog; did you mean {', '.join(close)}? "
+            "(`soccerfactory query --describe` lists them all)"
+        )
+    return UnknownNameError(f"no table or view named {name!r} in the catalog; it has: {', '.join(names)}")
 
 
 def _statements(sql: str) -> list[Any]:
@@ -54,8 +97,9 @@ def run_query(
         ReadOnlyQueryError: a statement would write, or read outside the catalog, in read-only mode.
         UnreadableShardError: a registered shard file is damaged or gone (says to run
             ``soccerfactory catalog verify``).
+        UnknownNameError: the query names a table or view the catalog lacks (the closest are named).
         ValueError: the SQL does not parse.
-        duckdb.Error: the query fails (unknown table, type error...).
+        duckdb.Error: the query fails (unknown column, type error...; ``error_line`` puts it in one line).
     """
     statements = _statements(sql)
     files: list[str] = []
@@ -66,16 +110,109 @@ def run_query(
         else:
             connection = connect(catalog_path, wait_s=wait_s)
         with connection:
-            for statement in statements[:-1]:
-                # sql() runs non-queries at once; an earlier SELECT's rows are not wanted anyway.
-                connection.sql(statement.query)
-            relation = connection.sql(statements[-1].query)
-            return pa.table({}) if relation is None else relation.to_arrow_table()
+            try:
+                for statement in statements[:-1]:
+                    # sql() runs non-queries at once; an earlier SELECT's rows are not wanted anyway.
+                    connection.sql(statement.query)
+                relation = connection.sql(statements[-1].query)
+                return pa.table({}) if relation is None else relation.to_arrow_table()
+            except duckdb.CatalogException as error:
+                missing = _UNKNOWN_TABLE.search(str(error))
+                if missing is None:
+                    raise
+                raise _unknown(missing.group(1), list(_objects(connection))) from None
     except duckdb.Error as error:
         explained = explain_failure(error, files, catalog_path) if read_only else None
         if explained is not None:
             raise explained from None
         raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing the catalog
+
+
+def _objects(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """name -> (table or view, comment) of every table and view, in the reference's order
+    (``comments.CATALOG``), analysts' own last; a stored comment wins over the module's text
+    (TEMP views of a moved catalog carry none)."""
+    rows = connection.execute(
+        "SELECT table_name, 'table', comment FROM duckdb_tables() WHERE NOT internal "
+        "UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal"
+    ).fetchall()
+    found: dict[str, tuple[str, str]] = {}
+    for name, kind, text in rows:
+        if text or name not in found:
+            found[name] = (kind, text or object_comment(name) or "")
+    order = {name: i for i, name in enumerate(CATALOG)}
+    return {name: found[name] for name in sorted(found, key=lambda n: (order.get(n, len(order)), n))}
+
+
+def describe(catalog_path: str | os.PathLike, name: str | None = None, *, wait_s: float = 30.0) -> tuple[str, pa.Table]:
+    """What the catalog holds, from its comments: a title line and a table.
+
+    Args:
+        name: a table or view: its comment, and a table of its columns (``column``, ``type``,
+            ``comment``); None: every table and view (``name``, ``kind``, ``comment``).
+
+    Raises:
+        FileNotFoundError: no catalog at ``catalog_path``.
+        UnknownNameError: ``name`` is no table or view of the catalog (the closest are named).
+        CatalogLockedError: a writer held the catalog for more than ``wait_s``.
+    """
+    connection, _ = open_read_only(catalog_path, wait_s)
+    with connection:
+        objects = _objects(connection)
+        if name is None:
+            table = pa.table({
+                "name": list(objects), "kind": [kind for kind, _ in objects.values()], "comment": [text for _, text in objects.values()],
+            })
+            return f"{catalog_path}: {len(objects)} tables and views", table
+        matched = {n.lower(): n for n in objects}.get(name.lower())
+        if matched is None:
+            raise _unknown(name, list(objects))
+        kind, text = objects[matched]
+        rows = connection.execute(
+            "SELECT column_name, data_type, comment, database_name = 'temp' AS temporary FROM duckdb_columns() "
+            "WHERE table_name = ? AND NOT internal ORDER BY temporary DESC, column_index",
+            [matched],
+        ).fetchall()
+    documented = column_comments(matched)
+    stored = {column: comment for column, _, comment, _ in rows if comment}
+    columns: dict[str, str] = {}
+    for column, data_type, _, _ in rows:
+        columns.setdefault(column, data_type)  # the TEMP view's (what a query binds) when there is one
+    table = pa.table({
+        "column": list(columns),
+        "type": list(columns.values()),
+        "comment": [stored.get(column) or documented.get(column, "") for column in columns],
+    })
+    return f"{matched} ({kind}): {text or '(no comment)'}", table
+
+
+def format_description(title: str, table: pa.Table, width: int | None = None) -> str:
+    """``describe``'s result as text for a terminal: the title, then the table with every column
+    but the last aligned and the last (the comment) wrapped to ``width`` (the terminal's by default)."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    lines = textwrap.wrap(title, width) + [""]
+    names = table.column_names
+    rows = [["" if value is None else str(value) for value in row.values()] for row in table.to_pylist()]
+    widths = [max([len(names[i])] + [len(row[i]) for row in rows]) for i in range(len(names) - 1)]
+    indent = sum(widths) + 2 * len(widths)
+    room = max(width - indent, 30)
+
+    def line(cells: list[str], last: str) -> str:
+        return ("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + last).rstrip()
+
+    lines.append(line(names[:-1], names[-1]))
+    lines.append(line(["-" * w for w in widths], "-" * min(room, max([len(names[-1])] + [len(row[-1]) for row in rows]))))
+    for row in rows:
+        wrapped = textwrap.wrap(row[-1], room) or [""]
+        lines.append(line(row[:-1], wrapped[0]))
+        lines += [(" " * indent + more).rstrip() for more in wrapped[1:]]
+    noun = "columns" if names[0] == "column" else "tables and views"
+    lines.append(f"({table.num_rows} {noun})")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +238,7 @@ def _is_numeric(data_type: pa.DataType) -> bool:
     return pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_decimal(data_type)
 
 
-def format_table(table: pa.Table, max_rows: int = 40, max_width: int = 40) -> str:
+def format_table(table: pa.Table, max_rows: int = MAX_ROWS, max_width: int = MAX_WIDTH) -> str:
     """Aligned text: a header, a rule, up to ``max_rows`` rows (numbers right-aligned), and a footer
     with the row count that says how many rows were left out."""
     names = table.column_names
@@ -172,8 +309,8 @@ def write_result(
     format: str = "table",
     out: str | os.PathLike | IO[str] | None = None,
     *,
-    max_rows: int = 40,
-    max_width: int = 40,
+    max_rows: int = MAX_ROWS,
+    max_width: int = MAX_WIDTH,
 ) -> None:
     """Write a query result.
 

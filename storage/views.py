@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import duckdb
 
-from soccerfactory.storage.catalog_sql import comment, comment_columns, literal, quote, registered_shards, sql_type
+from soccerfactory.storage.catalog_sql import literal, quote, registered_shards, sql_type
+from soccerfactory.storage.comments import apply_comments
 from soccerfactory.storage.locations import (
     GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
 )
@@ -324,9 +325,8 @@ def create_views(connection: duckdb.DuckDBPyConnection, locator: Locator, *, tem
         connection.execute(_quality_sql("quality", ("match_id", "clip_id")))
         connection.execute(_quality_sql("quality_match", ("match_id",)))
         connection.execute(_TRACK_FLAGS_SQL)
-        for view in DATA_VIEWS + AGGREGATE_VIEWS:
-            comment(connection, "VIEW", view)
-        comment_columns(connection, "track_flags")
+        # CREATE OR REPLACE dropped their comments: every view and column gets its text again.
+        apply_comments(connection, DATA_VIEWS + AGGREGATE_VIEWS + tuple(f"gt_{table}" for table in ground_truth_urls(connection, locator)))
         # Only where ground truth is catalogued; its errors are logged, never raised.
         create_truth_views(connection)
     return owners

@@ -13,7 +13,7 @@ runner = CliRunner()
 #: The commands of ``soccerfactory --help``, in its order (cli.py's wiring); groups come last.
 COMMANDS = [
     "synth", "demo", "curate", "query", "train-detector", "train-keypoints", "import-events", "train", "evaluate",
-    "pipeline", "server", "env", "preview", "catalog", "config", "quality",
+    "pipeline", "server", "env", "preview", "export", "catalog", "config", "quality",
 ]
 
 
@@ -45,3 +45,14 @@ def test_an_unknown_command_is_one_line_and_exit_2():
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "nonsense" in lines[0]
+
+
+def test_version_prints_the_installed_version_and_exits_0():
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"soccerfactory {version('soccerfactory')}\n"
+    # Eager: it answers before any command is looked for, and a command still runs without it.
+    assert runner.invoke(app, ["--version", "nonsense"]).output == result.output
+    assert runner.invoke(app, ["config", "show", "--help"]).exit_code == 0

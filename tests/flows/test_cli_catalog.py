@@ -198,7 +198,7 @@ def test_plain_explain_still_works(curated):
 @pytest.mark.parametrize(
     "path, own_words",
     [
-        (("query",), "Run read-only SQL against the catalog."),
+        (("query",), "Run read-only SQL against the catalog, or describe its tables and views."),
         (("catalog", "rebuild"), "Recreate the catalog from the shards' manifests and the run records under OUTPUT."),
         (("catalog", "verify"), "Check every registered shard against its manifest"),
         (("catalog", "sync"), "Bring the catalog in line with the files under OUTPUT, without rebuilding it."),
@@ -261,3 +261,80 @@ def test_catalog_rebuild_recreates_a_deleted_catalog(small_catalog):
     assert result.exit_code == 0, result.output
     queried = runner.invoke(app, ["query", "SELECT count(*) AS n FROM shards", "--catalog", str(small_catalog / "catalog.duckdb"), "--format", "csv"])
     assert queried.output.splitlines()[-1] == "2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing the catalog, misspelt names, the text output's limits
+
+
+def test_describe_lists_every_table_and_view_with_its_comment(curated):
+    from soccerfactory.storage.comments import CATALOG
+
+    root, _ = curated
+    result = runner.invoke(app, ["query", "--describe", "--catalog", str(root / "catalog.duckdb"), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split(",", 2)[0]: line.split(",", 2)[1:] for line in result.output.splitlines()[1:]}
+    assert rows["athletes"][0] == "view" and rows["clips"][0] == "table"
+    assert CATALOG["track_flags"].comment.split(";")[0] in rows["track_flags"][1]
+    assert not any(name.startswith("truth_") for name in rows)  # no ground truth here: no truth views
+
+
+def test_describe_a_view_prints_its_comment_and_columns_with_types_and_meaning(curated):
+    from soccerfactory.storage.comments import CATALOG
+
+    root, _ = curated
+    result = runner.invoke(app, ["query", "--describe", "ATHLETES", "--catalog", str(root / "catalog.duckdb")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("athletes (view): One row per tracked athlete per frame")
+    assert "column type comment" in text and "(32 columns)" in text
+    pitch_x = " ".join(CATALOG["athletes"].columns["pitch_x"].split())
+    assert f"pitch_x FLOAT {pitch_x}" in text  # wrapped on screen, whole in the text
+    as_json = runner.invoke(app, ["query", "--describe", "clips", "--catalog", str(root / "catalog.duckdb"), "--format", "json"])
+    columns = json.loads(as_json.output)
+    assert columns[0] == {"column": "match_id", "type": "VARCHAR", "comment": CATALOG["clips"].columns["match_id"]}
+
+
+def test_describe_a_moved_catalog_still_has_the_comments(curated, tmp_path):
+    root, _ = curated
+    copy = tmp_path / "moved"
+    shutil.copytree(root, copy)
+    shutil.rmtree(root)
+    # Read-only: TEMP views for the new place, which carry no comments; the text still shows.
+    result = runner.invoke(app, ["query", "--describe", "cameras", "--catalog", str(copy / "catalog.duckdb"), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert 'homography,DOUBLE[],"3x3 matrix as 9 floats, row-major: pitch metres' in result.output
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["query", "SELECT * FROM athelets"], "no table or view named 'athelets' in the catalog; did you mean athletes?"),
+        (["query", "SELECT * FROM frames JOIN qualty USING (clip_id)"], "did you mean quality"),
+        (["query", "SELECT * FROM zzzzzz"], "it has: runs, failures, shards, clips"),
+        (["query", "--describe", "trakcs"], "no table or view named 'trakcs' in the catalog; did you mean tracks"),
+        (["query", "SELECT nope FROM athletes"], "Candidate bindings:"),
+        (["query", "--describe", "SELECT 1"], "--describe takes a table or view name"),
+        (["query"], "give the SQL to run"),
+    ],
+)
+def test_a_misspelt_name_is_one_line_naming_the_closest(curated, args, expected):
+    root, _ = curated
+    line = _one_error_line(runner.invoke(app, [*args, "--catalog", str(root / "catalog.duckdb")]))
+    assert expected in line and "Traceback" not in line
+
+
+def test_max_rows_and_max_width_shape_the_text_output(curated):
+    from soccerfactory.storage.export import MAX_ROWS, MAX_WIDTH
+
+    root, _ = curated
+    catalog = str(root / "catalog.duckdb")
+    sql = "SELECT frame_index, repeat('x', 60) AS wide FROM frames ORDER BY frame_index"
+    default = runner.invoke(app, ["query", sql, "--catalog", catalog]).output.splitlines()
+    assert default[-1] == "(8 rows)" and len(default[2].split()[1]) == MAX_WIDTH  # cut, ending in …
+    narrow = runner.invoke(app, ["query", sql, "--catalog", catalog, "--max-rows", "3", "--max-width", "10"]).output.splitlines()
+    assert narrow[-1] == "(3 of 8 rows shown; 5 more not shown)" and narrow[2].split()[1] == "x" * 9 + "…"
+    assert len(narrow) == 2 + 3 + 1
+    # The help states the defaults export uses.
+    text = " ".join(runner.invoke(app, ["query", "--help"]).output.replace("│", " ").split())
+    assert f"shows [default: {MAX_ROWS}]" in text and f"format [default: {MAX_WIDTH}]" in text

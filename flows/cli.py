@@ -73,9 +73,18 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _global_options(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the package version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the final summary only (no per-clip log lines)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also the libraries' own INFO lines (ultralytics, boxmot) and Prefect's debug log."),
 ) -> None:
     # No docstring: the app's help above is the page's text.
-    pass
+    if quiet and verbose:
+        raise typer.BadParameter("pass -q or -v, not both")
+    # Environment variables, read when Prefect and the vision libraries are imported (lazily,
+    # inside each command), so they reach flows run in this process and in its workers.
+    if quiet:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    if verbose:
+        os.environ.update(PREFECT_LOGGING_LEVEL="DEBUG", YOLO_VERBOSE="True", SOCCERFACTORY_VERBOSE="1")
 
 
 # The order here is the order of `soccerfactory --help`.

@@ -4,6 +4,8 @@ deleted must fail these tests)."""
 
 from __future__ import annotations
 
+import os
+
 from typer.testing import CliRunner
 
 from soccerfactory.flows.cli import app
@@ -56,3 +58,19 @@ def test_version_prints_the_installed_version_and_exits_0():
     # Eager: it answers before any command is looked for, and a command still runs without it.
     assert runner.invoke(app, ["--version", "nonsense"]).output == result.output
     assert runner.invoke(app, ["config", "show", "--help"]).exit_code == 0
+
+
+def test_quiet_and_verbose_set_the_log_levels_the_libraries_read(monkeypatch):
+    for name in ("PREFECT_LOGGING_LEVEL", "YOLO_VERBOSE", "SOCCERFACTORY_VERBOSE"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["-q", "config", "show"])
+    assert result.exit_code == 0, result.output
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "WARNING" and "YOLO_VERBOSE" not in os.environ
+    monkeypatch.delenv("PREFECT_LOGGING_LEVEL")
+    result = CliRunner().invoke(app, ["-v", "config", "show"])
+    assert result.exit_code == 0, result.output
+    assert (os.environ["PREFECT_LOGGING_LEVEL"], os.environ["YOLO_VERBOSE"], os.environ["SOCCERFACTORY_VERBOSE"]) == ("DEBUG", "True", "1")
+    for name in ("PREFECT_LOGGING_LEVEL", "YOLO_VERBOSE", "SOCCERFACTORY_VERBOSE"):
+        monkeypatch.delenv(name)
+    both = CliRunner().invoke(app, ["-q", "-v", "config", "show"])
+    assert both.exit_code == 2 and "not both" in both.output

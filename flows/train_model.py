@@ -22,6 +22,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 
+from soccerfactory.flows.artifacts import publish_loss_curve
+from soccerfactory.flows.progress import Progress
 from soccerfactory.model.config import ModelRunConfig, checkpoint_run_config
 
 __all__ = ["evaluate_flow", "pipeline_flow", "train_flow"]
@@ -56,15 +58,18 @@ def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict
     logger = get_run_logger()
     model_config = config.model.build()
     dataset = ShardWindowDataset(windows, model_config, events=events, mirror=config.data.mirror)
-    every = max(1, config.train.steps // 20)
+    steps = None
 
     def report(record: dict) -> None:
-        if record["step"] % every == 0 or record["step"] == 1:
-            losses = ", ".join(f"{k} {v:.3f}" for k, v in record["tasks"].items())
-            logger.info("step %d/%d: loss %.3f (%s), %.0f s", record["step"], config.train.steps, record["loss"], losses, record["seconds"])
+        nonlocal steps
+        if steps is None:  # a resumed run starts past step 1: its rate and ETA count this process's steps
+            steps = progress.task("train", total=config.train.steps, unit="steps", done=record["step"] - 1)
+        steps.update(record["step"], note=f"loss {record['loss']:.3f}")
 
-    return train(dataset, model_config, TrainConfig(**config.train.model_dump()), checkpoint_url, resume=True, progress=report,
-                 device=config.model.device)
+    # A bar with steps/s and ETA in a terminal; in a log, a line every 15 s with the loss.
+    with Progress(say=logger.info) as progress:
+        return train(dataset, model_config, TrainConfig(**config.train.model_dump()), checkpoint_url, resume=True, progress=report,
+                     device=config.model.device)
 
 
 @flow(name="train", log_prints=True)
@@ -102,6 +107,7 @@ def train_flow(catalog: str, root: str, config: ModelRunConfig | None = None, ru
     rows = [{"task": t, "first_loss": round(first.get("tasks", {}).get(t, float("nan")), 4), "last_loss": round(v, 4)}
             for t, v in (last.get("tasks") or {}).items()]
     create_table_artifact(key="train-losses", table=rows, description=f"run {run_id}: loss per task, first and last step")
+    publish_loss_curve(history, run_id)
     return {**record, "history": result["history"]}
 
 

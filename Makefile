@@ -22,7 +22,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-all bench faults lint clean help
+.PHONY: install browser demo test test-all bench faults lint clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,10 +48,23 @@ $(STAMP): $(INSTALL_INPUTS)
 demo: install ## render a synthetic broadcast clip and curate it on the embedded default (no server)
 	$(BIN)/soccerfactory demo --output $(OUT)
 
-test: install ## run the fast test suite (what CI runs)
+# The report tests open the page in headless Chromium (tests/storage/report/chromium.py); without
+# one they are skipped, saying so. Installed from the Debian/Ubuntu archive when missing, as root
+# with apt-get; anywhere else this only says how to get it (or set CHROMIUM=/path/to/chrome).
+browser: ## install headless Chromium for the report tests when missing (apt-get, as root)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || [ -n "$$CHROMIUM" ]; then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+			|| echo "could not install chromium: the report's browser tests will be skipped"; \
+	else \
+		echo "no Chromium: the report's browser tests will be skipped (install chromium, or set CHROMIUM=/path/to/chrome)"; \
+	fi
+
+test: install browser ## run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: install ## run every test, slow model tests included
+test-all: install browser ## run every test, slow model tests included
 	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
 
 bench: install ## measure speed and quality figures (AP, ball recall, HOTA), written as JSON under bench/

@@ -14,6 +14,7 @@ report-errors block) is in ``cli_common.py``, the checks run before a flow in ``
 * ``cli_quality.py``: ``quality detector | ball | calibration | tracking``
 * ``cli_env.py``: ``server``, ``env``
 * ``cli_preview.py``: ``preview``
+* ``cli_report.py``: ``report``
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from soccerfactory.flows.cli_curate import config_app, curate, demo, synth
 from soccerfactory.flows.cli_env import env, server
 from soccerfactory.flows.cli_export import export_app
 from soccerfactory.flows.cli_preview import preview
+from soccerfactory.flows.cli_report import report
 from soccerfactory.flows.cli_quality import quality_app
 from soccerfactory.flows.cli_train import (
     evaluate_command, import_events_command, pipeline_command, train_command, train_detector_command, train_keypoints_command,
@@ -105,6 +107,7 @@ app.add_typer(quality_app, name="quality")
 app.command()(server)
 app.command()(env)
 app.command()(preview)
+app.command()(report)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ change low in the house never needs to know who stands above it:
 5. curation around it: ``quality/`` (measurements), ``preview/``, ``synth/`` (the renderer),
    ``training/`` (the project's own models), ``testing``.
 6. ``model``: the multi-task model over the shards.
-7. ``flows``: orchestration only (Prefect flows and tasks, the CLI, Prefect settings, the bench).
+7. ``flows``: orchestration only (Prefect flows and tasks, the CLI, Prefect settings, progress display, the bench).
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (7, "flows", ("flows/",)),
 )
 
-#: What a module of flows/ may be: the CLI, the Prefect settings, the bench, or flows and tasks.
-FLOWS_SUPPORT = ("flows/__init__.py", "flows/prefect_env.py")
+#: What a module of flows/ may be: the CLI, the Prefect settings, the progress display (how flows
+#: show their work), the bench, or flows and tasks.
+FLOWS_SUPPORT = ("flows/__init__.py", "flows/prefect_env.py", "flows/progress.py")
 FLOWS_PREFIXES = ("flows/cli", "flows/bench")
 
 

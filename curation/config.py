@@ -56,7 +56,19 @@ class DecodeConfig(Section):
 
     batch_size: int = Field(8, ge=1, le=256, description="Frames decoded and detected together.")
     spatial_stride: int = Field(1, ge=1, description="1 = detect, track and calibrate every frame (25 fps).")
-    semantic_fps: float = Field(1.0, gt=0, le=60, description="Rate of team / jersey sampling (the paper uses 1 fps).")
+    semantic_fps: float = Field(1.0, gt=0, le=60, description="Rate of team-colour sampling (the paper uses 1 fps).")
+    # A back is turned to the camera, unoccluded and sharp for short spells: on dev seed 400 (720p
+    # broadcast) the legible spells of the 7 athletes with a legible number lasted 0.04-2 s, and
+    # sampling at 1 fps caught two legible frames (what the two-read rule needs) of 1 of them, at
+    # 5 fps of 5. At 5 fps (seeds 400-402, team at 1 fps) coverage rose from 0.6/0/0 to
+    # 0.8/0.8/0.33, but precision fell to 0.89/1.0/0.67 and GS-HOTA from 68.2 to 64.6: both wrong
+    # numbers were read right on an athlete whose tracklet the tracker then switched onto another
+    # (seeds 400 and 402), so the default stays at 1 fps until identity switches are fixed. Only
+    # crops that can hold a number are read and a settled tracklet is no longer read: the
+    # recogniser ran on 10.7 crops per clip-second at 5 fps, 2.9 at 1 fps (5.1 before).
+    jersey_fps: float = Field(
+        1.0, gt=0, le=60, description="Rate at which crops are kept for jersey reading (team colours stay at semantic_fps)."
+    )
 
 
 class DetectConfig(Section):
@@ -144,6 +156,15 @@ class CalibrateConfig(Section):
         5, ge=1,
         description="Keypoint backends: detect keypoints every N frames and track the camera on lines between (re-solved at once when tracking slips).",
     )
+    # Dev broadcast seeds 400-402: 85 % of true zoomed frames had no camera before the gates, a
+    # zoomed shot's first 40 frames (seed 401: 2-5 keypoints, wrongly named) among them, while a
+    # camera found on lines at its 41st carried back over all 40 at 0.7-3.0 px from the truth. A
+    # bound keeps drift and memory small (packed line masks, 115 kB a 720p frame).
+    backfill_frames: int = Field(
+        50, ge=0,
+        description="Carry a camera found after a run of frames without one back over at most this many of them, on their own "
+        "line pixels (within the shot; each passes the view gates); 0 = off.",
+    )
     device: str = "cpu"
     # The view of every frame and the gates a camera must pass (curation/calibration/view_classify.py
     # states the rules). Measured on the real football-field and football-players *train* splits
@@ -227,6 +248,7 @@ class CalibrateConfig(Section):
         params: dict[str, Any] = {"pitch": PitchModel(length=self.pitch_length, width=self.pitch_width), "max_error_px": self.max_error_px}
         if self.uses_keypoint_model:
             params.update(weights=self.resolved_weights(), device=self.device, keyframe_every=self.keyframe_every)
+        params["backfill_frames"] = self.backfill_frames
         return params
 
 
@@ -263,7 +285,13 @@ class AttributeConfig(Section):
     jersey_min_share: float = Field(
         0.6, gt=0, le=1, description="... and those agreeing reads carry at least this share of the tracklet's read confidence."
     )
-    max_crops_per_track: int = Field(30, ge=1, description="Bounds OCR time on long tracklets.")
+    max_crops_per_track: int = Field(30, ge=1, description="Most team-colour crops per tracklet (spread over its life).")
+    jersey_settle_reads: int = Field(
+        3, ge=1, description="A tracklet is no longer read once this many reads agree on its number and none names another."
+    )
+    jersey_max_crops_per_track: int = Field(
+        60, ge=1, description="Most crops offered to the jersey reader per tracklet (coarse to fine over its life); bounds OCR time."
+    )
     # Kit models (curation/attribute/relational.py): each team's kit is the median shirt colour of
     # its players' crops and their median distance from it (the spread; weighted Lab, L* counting
     # half). Solid synthetic kits have spreads of 1-3, so without a floor every shadow would be a
@@ -287,6 +315,25 @@ class AttributeConfig(Section):
     # stand apart; mixed teams (a corner, one half in view) give none.
     side_min_gap_m: float = Field(
         4.0, ge=0, description="Team A's side (the goal it defends) is named only when the teams' mean pitch x differ by this much."
+    )
+    # Team letters per match (curation/attribute/match_teams.py): after a run, each clip's two kits
+    # are priced against the match's (CIEDE2000, keep vs swap); a clip swaps or keeps only when one
+    # assignment is clearly cheaper and both its kits agree, else it is left as it is and recorded
+    # ambiguous. One kit across two clips of one shot differed by 3.2-5.6 (dev seed 404); a margin
+    # of 5 is one such difference. Simulated over every pair of the synthetic palette (32,400
+    # clips, exposure +-12 L*, 10 % with one "kit" a random colour, /tmp/sf16/H4/simulate.py) the
+    # agreement rule chose wrong 0 times at every ratio from 0.6 to 1 and refused 12 clean clips at
+    # 0.75 (without it, 0.75 chose wrong 14 times, all misfits, and 0.5 refused 49 clean clips). A
+    # zoomed shot of dev seed 401 whose second "kit" was a shaded cluster (keep 50.6 / swap 84.4)
+    # is refused.
+    match_min_margin: float = Field(
+        5.0, ge=0, description="The better letter assignment of a clip must be this many CIEDE2000 units cheaper than the other."
+    )
+    match_max_ratio: float = Field(
+        0.75, gt=0, le=1, description="... and cost at most this share of the other's; else the clip's letters are ambiguous and left unchanged."
+    )
+    match_side_decides: bool = Field(
+        True, description="An ambiguous clip keeps or swaps by the side A defends in the clips of its source around it (same half)."
     )
 
     @model_validator(mode="after")

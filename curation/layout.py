@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ __all__ = [
     "nullable",
     "row_homography",
     "shard_tables",
+    "swap_team_letters",
     "tracks_from_table",
 ]
 
@@ -435,3 +437,46 @@ def clip_from_manifest(manifest: ShardManifest, clips: pa.Table | None = None) -
         )
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: the clips row is not a valid clip: {error}") from None
+
+
+# --------------------------------------------------------------------------- team letters
+
+# A team letter standing alone in a reason ("team A's kit", "team A/B", "voted A"): the reasons
+# name letters only this way, and no other word of theirs is a lone capital A or B.
+_LETTER = re.compile(r"(?<![A-Za-z0-9_])([AB])(?![A-Za-z0-9_])")
+_SWAPPED_SIDE = {"left": "right", "right": "left"}
+
+
+def _swap_letters(values: list[Any]) -> list[Any]:
+    return [v if v is None else _LETTER.sub(lambda m: "B" if m.group(1) == "A" else "A", v) for v in values]
+
+
+def swap_team_letters(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    """A shard's tables with team letters ``A`` and ``B`` exchanged (the match-level alignment,
+    :mod:`~soccerfactory.curation.attribute.match_teams`, decided this clip names the kits the other way).
+
+    Every column that holds a letter changes: ``athletes.team``; the letters inside
+    ``athletes.role_reason`` and ``flag_reason`` (so ``kit d=1.2/5.3 spreads from team A/B``
+    becomes ``... team B/A``, still true); ``clips.team_a_colour`` and ``team_b_colour`` trade
+    places and ``clips.team_a_side`` flips (the new A defends the other goal). Nothing else does.
+
+    Args:
+        tables: At least ``athletes`` and ``clips`` of one shard.
+
+    Returns:
+        The two changed tables, ``{"athletes": ..., "clips": ...}``, with their schemas.
+    """
+    athletes, clips = tables["athletes"], tables["clips"]
+    team = [{"A": "B", "B": "A"}.get(v, v) if v is not None else None for v in athletes.column("team").to_pylist()]
+    out = athletes.set_column(athletes.schema.get_field_index("team"), athletes.schema.field("team"), pa.array(team, pa.string()))
+    for name in ("role_reason", "flag_reason"):
+        index = out.schema.get_field_index(name)
+        out = out.set_column(index, out.schema.field(name), pa.array(_swap_letters(out.column(name).to_pylist()), pa.string()))
+    row = clips.to_pylist()
+    colour_a, colour_b = [r["team_a_colour"] for r in row], [r["team_b_colour"] for r in row]
+    side = [_SWAPPED_SIDE.get(r["team_a_side"], r["team_a_side"]) for r in row]
+    new_clips = clips
+    for name, values in (("team_a_colour", colour_b), ("team_b_colour", colour_a), ("team_a_side", side)):
+        index = new_clips.schema.get_field_index(name)
+        new_clips = new_clips.set_column(index, new_clips.schema.field(name), pa.array(values, pa.string()))
+    return {"athletes": out, "clips": new_clips}

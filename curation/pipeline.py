@@ -12,9 +12,8 @@ A clip goes through four steps, each a function the Prefect flow calls:
 4. :func:`layout_clip` lays everything out as the shard's Arrow tables, through the one codec
    (:mod:`soccerfactory.curation.layout`), with the shard's identity in the ``clips`` row.
 
-Stages declare what they need and produce (:data:`STAGE_SPECS`); :func:`validate_chain` checks a
-chain before any model is loaded, so a misconfigured run fails in milliseconds, not after the
-detector has spent a minute loading.
+Stages declare what they need and produce (:mod:`~soccerfactory.curation.chain`, re-exported
+here); :func:`validate_chain` checks a chain before any model is loaded.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -30,13 +29,15 @@ import pyarrow as pa
 
 from soccerfactory.curation.attribute.crops import AthleteCrops
 from soccerfactory.curation.attribute.jersey import JerseyReader, jersey_consensus
+from soccerfactory.curation.attribute.jersey_reading import read_tracklets
 from soccerfactory.curation.attribute.flags import flag_columns, short_tracks
 from soccerfactory.curation.attribute.kits import TeamKits
 from soccerfactory.curation.attribute.relational import RoleRules, clip_kits, decide_roles, role_columns, tracklet_flags
 from soccerfactory.curation.attribute.team import TeamClassifier
 from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
 from soccerfactory.curation.calibration.view import FrameViews
-from soccerfactory.curation.calibration.view_classify import ViewEvidence, classify_views, frame_evidence
+from soccerfactory.curation.calibration.view_classify import ViewEvidence, classify_views, frame_evidence, with_cameras
+from soccerfactory.curation.chain import STAGE_SPECS, ChainError, StageSpec, validate_chain
 from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, DecodeConfig, VoteConfig
 from soccerfactory.curation.detection.ball import follow_ball
 from soccerfactory.curation.detection.detector import Detector
@@ -64,74 +65,6 @@ __all__ = [
     "validate_chain",
     "vote_clip",
 ]
-
-
-# --------------------------------------------------------------------------- the chain
-
-
-@dataclasses.dataclass(frozen=True)
-class StageSpec:
-    """What a stage reads and writes, by name of the artefact."""
-
-    name: str
-    needs: frozenset[str]
-    produces: frozenset[str]
-
-
-def _spec(name: str, needs: Iterable[str], produces: Iterable[str]) -> StageSpec:
-    return StageSpec(name, frozenset(needs), frozenset(produces))
-
-
-#: The stages in pipeline order. ``write`` needs only what every shard has; the optional stages'
-#: outputs become null columns when they are switched off.
-STAGE_SPECS: dict[str, StageSpec] = {
-    spec.name: spec
-    for spec in (
-        _spec("decode", [], ["frames"]),
-        _spec("detect", ["frames"], ["detections", "ball"]),
-        _spec("track", ["frames", "detections"], ["tracks"]),
-        _spec("calibrate", ["frames"], ["cameras", "pitch_positions"]),
-        _spec("refine", ["frames", "tracks"], ["masks", "refined_boxes"]),
-        _spec("attribute", ["frames", "tracks"], ["team_observations", "jersey_observations", "role_observations"]),
-        _spec("vote", ["tracks", "team_observations", "jersey_observations", "role_observations"], ["consensus"]),
-        _spec("write", ["tracks", "ball"], ["shard"]),
-    )
-}
-
-
-class ChainError(ValueError):
-    """A stage needs something no earlier stage produces."""
-
-
-def validate_chain(stages: Sequence[str]) -> list[StageSpec]:
-    """Check that every stage's inputs are produced by the stages before it.
-
-    Args:
-        stages: Stage names in execution order, e.g. ``["decode", "detect", "track", "write"]``.
-
-    Returns:
-        The stage specs, in order.
-
-    Raises:
-        ChainError: naming the first stage with a missing input, or an unknown stage with the valid
-            names.
-    """
-    available: set[str] = set()
-    specs = []
-    for name in stages:
-        if name not in STAGE_SPECS:
-            raise ChainError(f"unknown stage {name!r}; valid stages: {list(STAGE_SPECS)}")
-        spec = STAGE_SPECS[name]
-        missing = spec.needs - available
-        if missing:
-            providers = sorted({s.name for s in STAGE_SPECS.values() if s.produces & missing})
-            raise ChainError(
-                f"stage {name!r} needs {sorted(missing)}, which no earlier stage produces "
-                f"(enable one of {providers} before it)"
-            )
-        available |= spec.produces
-        specs.append(spec)
-    return specs
 
 
 # --------------------------------------------------------------------------- backends of one run
@@ -179,12 +112,14 @@ class SpatialResult:
             per frame, ``data["interpolated"]`` (bool) for boxes filled in over short gaps, and
             ``pitch_xy``.
         calibrations: One result per processed frame (empty when calibration is off).
-        crops: Crops of tracked athletes on the semantic frames.
+        crops: Crops of tracked athletes on the semantic frames and on the jersey frames.
         crop_pitch_x: ``float32`` ``(len(crops),)`` pitch x of each crop's athlete (NaN unknown).
-        semantic_frame_index: ``int64`` frames sampled for attribution.
+        semantic_frame_index: ``int64`` frames sampled for team colours (``decode.semantic_fps``).
         seconds: Wall time of the pass.
         stage_seconds: Wall time per stage (decode, detect, track, refine, calibrate).
         views: The view class of every processed frame, None when not classified.
+        jersey_frame_index: ``int64`` frames sampled for jersey numbers (``decode.jersey_fps``);
+            None: the semantic frames (results made before the two rates were told apart).
     """
 
     clip: ClipSpec
@@ -198,6 +133,12 @@ class SpatialResult:
     seconds: float
     stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     views: FrameViews | None = None
+    jersey_frame_index: np.ndarray | None = None
+
+    @property
+    def jersey_frames(self) -> np.ndarray:
+        """``int64`` frames whose crops are read for jersey numbers."""
+        return self.semantic_frame_index if self.jersey_frame_index is None else self.jersey_frame_index
 
     @property
     def n_frames(self) -> int:
@@ -252,6 +193,32 @@ def _drop_positions(tracks: Tracks, crops: AthleteCrops, crop_x: np.ndarray, fra
     return tracks, crop_x
 
 
+def _place_positions(
+    tracks: Tracks, crops: AthleteCrops, crop_x: np.ndarray, by_frame: dict[int, CalibrationResult]
+) -> tuple[Tracks, np.ndarray]:
+    """Pitch positions (and sigma) of the track rows and crops on the frames of ``by_frame``, from
+    those frames' (backfilled) cameras."""
+    if not len(tracks) or "pitch_xy" not in tracks.data:
+        return tracks, crop_x
+    rows = np.flatnonzero(np.isin(tracks.frame_index, list(by_frame)))
+    xy = np.array(tracks.data["pitch_xy"], dtype=np.float32, copy=True)
+    sigma = np.array(tracks.data["pitch_sigma_m"], dtype=np.float32, copy=True)
+    xy[rows], sigma[rows] = _pitch_xy_sigma(tracks.xyxy[rows], tracks.frame_index[rows], by_frame)
+    row_of = dict(zip(zip(tracks.frame_index[rows].tolist(), tracks.track_id[rows].tolist()), rows.tolist()))
+    crop_x = np.array(crop_x, dtype=np.float32, copy=True)
+    for k, key in enumerate(zip(crops.frame_index.tolist(), crops.track_id.tolist())):
+        if key in row_of:
+            crop_x[k] = xy[row_of[key], 0]
+    return tracks.with_data(pitch_xy=xy, pitch_sigma_m=sigma), crop_x
+
+
+def _sampled_frames(clip: ClipSpec, fps: float) -> set[int]:
+    """Frames sampled at ``fps``, half a period in: a clip's first frames have no confirmed tracks
+    yet (trackers wait a few frames before reporting one), so sampling frame 0 would waste a sample."""
+    shift = int(round(clip.fps / fps / 2))
+    return {min(f + shift, clip.stop_frame - 1) for f in semantic_frames(clip, fps).tolist()}
+
+
 def _merge(parts: list[Detections], empty: Detections) -> Detections:
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -281,8 +248,9 @@ def annotate_spatial(
         clip: The clip to annotate.
         stages: Loaded backends; a fresh tracker (and calibrator) is made for this clip.
         decode: ``batch_size`` (frames decoded and detected together), ``spatial_stride`` (every
-            n-th frame; 1 = the source rate) and ``semantic_fps`` (rate at which crops are kept
-            for attribution); the config's section, the one place their defaults are stated.
+            n-th frame; 1 = the source rate), ``semantic_fps`` (rate at which crops are kept for
+            team colours) and ``jersey_fps`` (rate at which they are kept for jersey numbers); the
+            config's section, the one place their defaults are stated.
         storage_options: fsspec options for remote sources.
         progress: Called as ``progress(frames_done, frames_total)`` after every batch.
         calibrate: The ``calibrate`` section: the view rules (``view_*``), ``non_main_positions``
@@ -297,13 +265,12 @@ def annotate_spatial(
     # Trackers age tracks in steps, so they need the rate they are fed at, not the source rate.
     tracker = stages.new_tracker(fps=clip.fps / stride)
     calibrator = stages.new_calibrator() if stages.new_calibrator is not None else None
-    # Half a period in: a clip's first frames have no confirmed tracks yet (trackers wait a few
-    # frames before reporting one), so sampling frame 0 would waste the first sample.
-    shift = int(round(clip.fps / semantic_fps / 2))
-    sampled = {min(f + shift, clip.stop_frame - 1) for f in semantic_frames(clip, semantic_fps).tolist()}
+    sampled = _sampled_frames(clip, semantic_fps)
+    jersey_sampled = _sampled_frames(clip, decode.jersey_fps)
+    cropped = list(sampled | jersey_sampled)
     total = len(range(clip.start_frame, clip.stop_frame, stride))
 
-    frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x = [], [], [], [], []
+    frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x, athlete_parts = [], [], [], [], [], []
     calibrations: list[CalibrationResult] = []
     pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
     evidence_parts: list[ViewEvidence] = []
@@ -337,7 +304,7 @@ def annotate_spatial(
         pitch_xy, pitch_sigma = _pitch_xy_sigma(tracks.xyxy, tracks.frame_index, by_frame)
         tracks = tracks.with_data(pitch_xy=pitch_xy, pitch_sigma_m=pitch_sigma)
 
-        keep = np.isin(frames.frame_index, list(sampled))
+        keep = np.isin(frames.frame_index, cropped)
         if keep.any() and len(tracks):
             chosen = frames[keep]
             rows = np.isin(tracks.frame_index, chosen.frame_index)
@@ -350,6 +317,7 @@ def annotate_spatial(
         frame_parts.append(frames.frame_index.copy())
         track_parts.append(tracks)
         ball_parts.append(detections[is_ball])
+        athlete_parts.append(detections[~is_ball])
         done += len(frames)
         if progress is not None:
             progress(done, total)
@@ -358,10 +326,14 @@ def annotate_spatial(
     tracks = _merge(track_parts, Tracks.empty())
     crops = AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty()
     crop_x = np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32)
+    evidence = ViewEvidence.concat(evidence_parts)
+    if calibrator is not None and (filled := getattr(calibrator, "take_backfilled", dict)()):
+        # Cameras carried back over frames that had none (calibrate.backfill_frames); gated below like all.
+        calibrations = [filled.get(f, r) for f, r in zip(frame_index.tolist(), calibrations)]
+        evidence = with_cameras(evidence, filled, _merge(athlete_parts, Detections.empty()), pitch)
+        tracks, crop_x = _place_positions(tracks, crops, crop_x, filled)
     with timer("views"):
-        views, gated = classify_views(
-            ViewEvidence.concat(evidence_parts), calibrations if calibrator is not None else None, calibrate.view_rules()
-        )
+        views, gated = classify_views(evidence, calibrations if calibrator is not None else None, calibrate.view_rules())
         # Refusing only ever removes a camera, so positions on frames that keep theirs stand.
         refused = [f for f, before, after in zip(frame_index.tolist(), calibrations, gated) if before.valid and not after.valid]
         calibrations = list(gated)
@@ -388,6 +360,7 @@ def annotate_spatial(
         crops=crops,
         crop_pitch_x=crop_x,
         semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
+        jersey_frame_index=np.array(sorted(jersey_sampled), dtype=np.int64),
         stage_seconds=dict(timer.seconds),
         seconds=time.perf_counter() - started,
         views=views,
@@ -399,16 +372,21 @@ def annotate_spatial(
 
 @dataclasses.dataclass(frozen=True)
 class Attributes:
-    """Per-crop observations, aligned with ``SpatialResult.crops``.
+    """Per-crop observations: team per team-colour crop, jersey per crop offered to the reader.
 
     Attributes:
-        track_id: ``int64`` ``(N,)``.
+        track_id: ``int64`` ``(N,)`` tracklet of each team-colour crop.
         team: object ``(N,)`` ``"A"`` / ``"B"`` / None; team_confidence ``float32`` ``(N,)``.
-        jersey: ``int32`` ``(N,)``, ``-1`` = not legible; jersey_confidence ``float32`` ``(N,)``.
+        jersey: ``int32`` ``(M,)``, ``-1`` = not legible; jersey_confidence ``float32`` ``(M,)``.
         seconds: Wall time.
         kits: The clip's two kits (colours, sides), None when no teams were found.
         kit_distance: ``float32`` ``(N, 2)`` distance of each crop's shirt to kit A and kit B, in
             units of each kit's spread (NaN without a shirt colour); None without kit models.
+        jersey_track_id: ``int64`` ``(M,)`` tracklet of each jersey read; None: the reads are
+            aligned with ``track_id`` (``M == N``).
+        jersey_frame_index: ``int64`` ``(M,)`` frame of each jersey read, or None (one read per
+            tracklet and frame).
+        jersey_seconds: Wall time of the jersey reading (part of ``seconds``).
     """
 
     track_id: np.ndarray
@@ -419,6 +397,14 @@ class Attributes:
     seconds: float
     kits: TeamKits | None = None
     kit_distance: np.ndarray | None = None
+    jersey_track_id: np.ndarray | None = None
+    jersey_frame_index: np.ndarray | None = None
+    jersey_seconds: float = 0.0
+
+    @property
+    def jersey_tracks(self) -> np.ndarray:
+        """``int64`` ``(M,)`` tracklet of each jersey read."""
+        return self.track_id if self.jersey_track_id is None else self.jersey_track_id
 
 
 def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
@@ -433,21 +419,38 @@ def _limit_per_track(crops: AthleteCrops, limit: int) -> np.ndarray:
 
 
 def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: AttributeConfig) -> Attributes:
-    """Read team and jersey number from the semantic crops of one clip, and fit its two kits.
+    """Read team colours and jersey numbers from the crops of one clip, and fit its two kits.
 
-    At most ``attribute.max_crops_per_track`` crops of each tracklet are read (it bounds OCR time).
-    The kits (:func:`~soccerfactory.curation.attribute.relational.clip_kits`) come from the team
+    Team colours come from the crops of the semantic frames, at most
+    ``attribute.max_crops_per_track`` per tracklet. The kits
+    (:func:`~soccerfactory.curation.attribute.relational.clip_kits`) come from the team
     classifier's clusters (``attribute.kit_min_spread``, ``kit_outlier``); their colours and the
     side team A defends (``attribute.side_min_gap_m``) go to ``Attributes.kits``, each crop's
     distance to both kits to ``Attributes.kit_distance``, which :func:`vote_clip` decides roles on.
+    Jersey numbers are read on the crops of the jersey frames, tracklet by tracklet until each is
+    settled (:func:`~soccerfactory.curation.attribute.jersey_reading.read_tracklets`:
+    ``attribute.jersey_settle_reads``, ``jersey_max_crops_per_track``).
     """
     started = time.perf_counter()
-    rows = _limit_per_track(spatial.crops, attribute.max_crops_per_track)
-    crops = spatial.crops[rows] if len(spatial.crops) else spatial.crops
+    everything = spatial.crops
+    team_rows = np.flatnonzero(np.isin(everything.frame_index, spatial.semantic_frame_index))
+    rows = team_rows[_limit_per_track(everything[team_rows], attribute.max_crops_per_track)]
+    crops = everything[rows]
+    jersey_started = time.perf_counter()
+    jersey_crops = everything[np.flatnonzero(np.isin(everything.frame_index, spatial.jersey_frames))]
+    reads = read_tracklets(
+        stages.jersey_reader, jersey_crops, settle_reads=attribute.jersey_settle_reads,
+        max_crops_per_track=attribute.jersey_max_crops_per_track,
+    )
+    jersey_seconds = time.perf_counter() - jersey_started
+    jerseys = {
+        "jersey": reads.number, "jersey_confidence": reads.confidence, "jersey_track_id": reads.track_id,
+        "jersey_frame_index": reads.frame_index, "jersey_seconds": jersey_seconds,
+    }
     if len(crops) == 0:
         empty_f = np.zeros(0, dtype=np.float32)
         return Attributes(
-            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), empty_f, np.zeros(0, dtype=np.int32), empty_f, 0.0
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), empty_f, seconds=time.perf_counter() - started, **jerseys
         )
     pitch_x = spatial.crop_pitch_x[rows]
     teams = stages.team_classifier.fit_predict(crops, pitch_x=pitch_x if np.isfinite(pitch_x).any() else None)
@@ -459,16 +462,14 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
         )
         if kits is None:  # no two kits worn by enough people: the clip's team letters mean nothing
             teams = dataclasses.replace(teams, team=np.full(len(crops), None, dtype=object), confidence=np.zeros(len(crops), np.float32))
-    jerseys = stages.jersey_reader.read(crops)
     return Attributes(
         track_id=crops.track_id,
         team=np.asarray(teams.team, dtype=object),
         team_confidence=np.asarray(teams.confidence, dtype=np.float32),
-        jersey=np.asarray(jerseys.number, dtype=np.int32),
-        jersey_confidence=np.asarray(jerseys.confidence, dtype=np.float32),
         seconds=time.perf_counter() - started,
         kits=kits,
         kit_distance=kit_distance,
+        **jerseys,
     )
 
 
@@ -484,8 +485,11 @@ def vote_clip(
     decided per tracklet relationally (:func:`~soccerfactory.curation.attribute.relational.decide_roles`):
     off the pitch -> ``other``; in neither team's kit -> goalkeeper near a goal, else referee; in a
     kit -> a player of that team unless the detector's confidence-weighted class votes strongly
-    say otherwise; without kit evidence, the detector's votes. Each row carries its tracklet's
-    decision, ``role_reason`` and ``flags`` / ``flag_reason`` (duplicate, off-pitch, role-kit, short).
+    say otherwise; without kit evidence, the detector's votes; people in neither kit beside the
+    lines who cannot be assistant referees -> ``other``. The side each team defends is named from
+    the players decided (``attribute.side_min_gap_m``), which places the goalkeepers; the labels'
+    ``kits`` carry it. Each row carries its tracklet's decision, ``role_reason`` and ``flags`` /
+    ``flag_reason`` (duplicate, off-pitch, role-kit, short).
 
     Args:
         attribute: ``jersey_min_confidence``: jersey reads below it are not votes;
@@ -512,15 +516,16 @@ def vote_clip(
     # A number counts only when attribute.jersey_min_reads reads (one crop per tracklet and frame,
     # so different frames) agree and carry attribute.jersey_min_share of the read weight.
     jersey_votes = jersey_consensus(
-        attributes.track_id, attributes.jersey, attributes.jersey_confidence, jersey_min_confidence,
-        attribute.jersey_min_reads, attribute.jersey_min_share,
+        attributes.jersey_tracks, attributes.jersey, attributes.jersey_confidence, jersey_min_confidence,
+        attribute.jersey_min_reads, attribute.jersey_min_share, frame_index=attributes.jersey_frame_index,
     )
     rules = RoleRules(
         kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier, kit_min_crops=vote.kit_min_crops,
         detector_override=vote.role_detector_override, min_positioned_rows=vote.min_positioned_rows,
         off_pitch_margin_m=vote.off_pitch_margin_m, off_pitch_sigmas=vote.off_pitch_sigmas,
         off_pitch_share=vote.off_pitch_share, goalkeeper_area_share=vote.goalkeeper_area_share,
-        goalkeeper_area_margin_m=vote.goalkeeper_area_margin_m, min_votes=min_votes,
+        goalkeeper_area_margin_m=vote.goalkeeper_area_margin_m, min_votes=min_votes, side_min_gap_m=attribute.side_min_gap_m,
+        kit_min_people=attribute.kit_min_people,
     )
     decisions = decide_roles(tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules)
     decided = role_columns(decisions, track_rows)
@@ -542,7 +547,7 @@ def vote_clip(
     return AthleteLabels(
         track_id=track_rows, tracklet_id=tracklet_rows, team=team, team_agreement=team_agreement, role=role,
         role_agreement=role_agreement, jersey=jersey, jersey_agreement=jersey_agreement,
-        jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=attributes.kits,
+        jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=decisions.kits,
         role_reason=decided["role_reason"], flags=flags, flag_reason=flag_reason,
     )
 

@@ -18,7 +18,8 @@ from soccerfactory.curation.bundled import require_weights
 from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, UltralyticsDetector, build_detector
-from soccerfactory.curation.pipeline import ClipStages, validate_chain
+from soccerfactory.curation.chain import validate_chain
+from soccerfactory.curation.pipeline import ClipStages
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import build_refiner
 from soccerfactory.curation.safe_load import check_checkpoint

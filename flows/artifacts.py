@@ -46,6 +46,8 @@ def publish_curate_report(catalog: str, run_id: str, report_path: str | os.PathL
         return None
     link = Path(report_path).resolve().as_uri() if report_path is not None else None
     markdown = summary_markdown(data, link)
+    if link is None:  # the page itself takes seconds of decoding: made on demand, by this command
+        markdown += f"\nThe page with plots and annotated frames: `soccerfactory report --catalog {catalog} --run {run_id} --out report.html`\n"
     create_markdown_artifact(markdown=markdown, key="curate-report", description=f"curate run {run_id}: report summary")
     return markdown
 

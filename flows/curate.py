@@ -25,6 +25,12 @@ Guarantees a data engineer can rely on:
 * Runs may share a root: each holds a lock for its life, so a killed run is found dead and marked
   ``interrupted`` by the next one, and each clip is claimed while it is curated, so two runs never
   write the same shard at once (``storage/runs.py``).
+* Team letters name one kit per match: once the run's clips are done, one ``align-match-teams``
+  task per match it touched swaps the letters of the clips that name the kits the other way round
+  (to the letters already in the catalog, or the majority's for a new match), rewriting each shard
+  atomically under its key; ambiguous clips are left as they are, with the reason, in the run
+  record's ``team_alignment`` and each manifest's ``metadata.team_letters``
+  (:mod:`soccerfactory.flows.curate_teams`).
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.manifest import ShardManifest, clip_content_hash
 from soccerfactory.storage.shards import ShardCollisionError, find_manifest, find_manifests_by_prefix, verify_shard, write_shard
+from soccerfactory.flows.artifacts import publish_curate_report
+from soccerfactory.flows.curate_teams import align_match_teams
+from soccerfactory.flows.progress import Progress, active_progress
 from soccerfactory.flows.curate_run import (
     CurateSummary, abandon_run, failure, finish_run, io_error, one_line, register, run_registry, start_run,
 )
@@ -82,21 +91,47 @@ def curate(
     config = config or CurateConfig()
     check_config(config)  # the chain and every weights file, before a frame is decoded
     run = start_run(source, output, catalog, config, storage_options)
+    first = source if isinstance(source, str) else (source[0] if source else "")
+    _label_flow_run(run["run_id"], [f"source:{first.rstrip('/').rsplit('/', 1)[-1][:40]}", f"config:{run['config_hash'][:12]}"])
     items, failures = _discover(source, storage_options)
     clips = _scan(items, config, output, storage_options, failures)
     print(f"{len(items)} sources, {len(clips)} clips to curate, {len(failures)} bad inputs")
     results = []
-    futures = {curate_clip.submit(c, output, config, run["run_id"], storage_options): c for c in clips}
-    for k, future in enumerate(as_completed(list(futures)), start=1):
-        result = _clip_result(future, futures[future])
-        if result["status"] == "failed":
-            failures.append(failure(result["clip"].url, result["clip"].clip_id, result["stage"], result["reason"]))
-        else:
-            register(run_registry(run["run_id"]), [result["manifest"]])
-        results.append(result)
-        print(_progress_line(k, len(futures), result))
-        failpoint("run:between-clips")
-    return finish_run(run, results, failures, output, storage_options)
+    # Clips overall (and each clip's frames, from its annotate task) with rate and ETA: a bar in a
+    # terminal, a line every 15 s in a log.
+    with Progress(say=print) as progress:
+        overall = progress.task("curate", total=len(clips), unit="clips")
+        futures = {curate_clip.submit(c, output, config, run["run_id"], storage_options): c for c in clips}
+        for k, future in enumerate(as_completed(list(futures)), start=1):
+            result = _clip_result(future, futures[future])
+            if result["status"] == "failed":
+                failures.append(failure(result["clip"].url, result["clip"].clip_id, result["stage"], result["reason"]))
+            else:
+                register(run_registry(run["run_id"]), [result["manifest"]])
+            results.append(result)
+            print(_progress_line(k, len(futures), result))
+            overall.advance(note=f"{len(failures)} failed" if failures else "")
+            failpoint("run:between-clips")
+    teams = _align_teams(results, output, config, run["run_id"], storage_options, failures)
+    summary = finish_run(run, results, failures, output, storage_options, teams=teams)
+    if failures:  # the run completes (the other clips are done), but its name says what failed
+        _label_flow_run(f"{run['run_id']} ({len(failures)} failed)", ["failures"])
+    publish_curate_report(summary.catalog, summary.run_id)
+    return summary
+
+
+def _label_flow_run(name: str, tags: list[str]) -> None:
+    """Name this flow run after the run id the catalog and run records use, and add ``tags``, so
+    the Prefect UI lists runs by the same ids; a label is never worth failing the run for."""
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.runtime import flow_run
+
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(flow_run.id)
+            client.update_flow_run(flow_run.id, name=name, tags=sorted(set(current.tags) | set(tags)))
+    except Exception as error:  # noqa: BLE001 - e.g. a server that went away; the run goes on
+        get_run_logger().warning("could not name the flow run %s: %s", name, one_line(error))
 
 
 def run_curate(
@@ -153,15 +188,26 @@ def annotate(
     """Decode the clip once and detect, track, calibrate (with each frame's view) and refine it;
     logs each quarter done."""
     logger = get_run_logger()
-    marks = set()
+    board = active_progress()
+    marks: set[int] = set()
+    frames = None
 
     def progress(done: int, total: int) -> None:
-        quarter = 4 * done // max(total, 1)
+        nonlocal frames
+        if board is not None:  # the flow's board in this process: frames per second and ETA
+            frames = frames or board.task(clip.clip_id, total=total, unit="frames")
+            frames.update(done)
+            return
+        quarter = 4 * done // max(total, 1)  # a task on another worker: a log line per quarter
         if quarter not in marks and quarter < 4:
             marks.add(quarter)
             logger.info("%s: %d/%d frames", clip.clip_id, done, total)
 
-    return annotate_spatial(clip, stages, decode, calibrate=calibrate, storage_options=storage_options, progress=progress)
+    try:
+        return annotate_spatial(clip, stages, decode, calibrate=calibrate, storage_options=storage_options, progress=progress)
+    finally:
+        if frames is not None:
+            board.remove(frames)
 
 
 @task(name="attribute", tags=["gpu"], cache_policy=NONE)
@@ -316,6 +362,45 @@ def _discover(source: str | list[str], storage_options: dict | None) -> tuple[li
         return [], [failure(getattr(outcome, "url", sources), None, "discover-sources", outcome)]
     items, errors = outcome
     return items, [failure(error.url, None, "discover-sources", error) for error in errors]
+
+
+def _align_teams(
+    results: list[dict[str, Any]], output: str, config: CurateConfig, run_id: str, storage_options: dict | None,
+    failures: list[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Team letters per match, once the run's clips are done: one ``align-match-teams`` task per
+    match with a committed clip in this run; swapped shards are registered here (the flow's thread
+    is the catalog's only writer). Returns match id -> what was decided (for the run record)."""
+    matches: dict[str, ClipSpec] = {}
+    for result in results:
+        if result["status"] in ("curated", "skipped"):
+            matches.setdefault(result["clip"].match_id, result["clip"])
+    futures = {m: align_match_teams.submit(output, m, config, run_id, storage_options) for m in sorted(matches)}
+    teams = {}
+    for match_id, future in futures.items():
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            # Named by a clip of the match (a failure without a clip counts as a whole source).
+            failures.append(failure(matches[match_id].url, matches[match_id].clip_id, "align-match-teams", outcome))
+            continue
+        record, rewritten = outcome
+        if rewritten:
+            register(run_registry(run_id), rewritten)
+        if record:
+            teams[match_id] = record
+            print(_teams_line(match_id, record))
+    return teams
+
+
+def _teams_line(match_id: str, record: dict[str, Any]) -> str:
+    if "kept" not in record:
+        return f"{match_id}: team letters not aligned: {'; '.join(record.get('problems', []))}"
+    line = (
+        f"{match_id}: team letters aligned (A {record['kit_a']}, B {record['kit_b']}): {len(record['swapped'])} swapped, "
+        f"{len(record['kept'])} kept, {len(record['reference'])} already aligned, {len(record['ambiguous'])} ambiguous, "
+        f"{len(record['no_kits'])} without kits"
+    )
+    return line + "".join(f"; {a['clip_id']} ambiguous: {a['reason']}" for a in record["ambiguous"])
 
 
 def _progress_line(k: int, n: int, result: dict[str, Any]) -> str:

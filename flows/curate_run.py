@@ -71,6 +71,8 @@ class CurateSummary:
     unregistered: int = 0
     #: why the catalog is behind this run and what registers the rest; None when it is up to date
     catalog_note: str | None = None
+    #: match id -> its team-letter alignment (clips swapped, kept, ambiguous with reasons, sides)
+    teams: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -175,8 +177,10 @@ def start_run(source, output: str, catalog: str | None, config: CurateConfig, st
     return run
 
 
-def finish_run(run, results, failures, output: str, storage_options) -> CurateSummary:
-    """Register what is left, write the final record, release the lock; the run's summary."""
+def finish_run(run, results, failures, output: str, storage_options, teams: dict[str, dict[str, Any]] | None = None) -> CurateSummary:
+    """Register what is left, write the final record, release the lock; the run's summary.
+
+    ``teams``: match id -> its team-letter alignment, kept in the run record as ``team_alignment``."""
     active = _ACTIVE[run["run_id"]]
     active.registry.flush()  # shards the catalog refused earlier: one more try, with the full wait
     failpoint("run:before-end-record")
@@ -191,6 +195,8 @@ def finish_run(run, results, failures, output: str, storage_options) -> CurateSu
         n_failed=len(failures),
         failures=failures,
         n_deferred=len(active.registry.pending),  # shards left for the next run or `catalog sync` to register
+        n_team_swapped=sum(len(t.get("swapped", [])) for t in (teams or {}).values()),
+        team_alignment=teams or {},
     )
     write_run_record(output, run["run_id"], run, storage_options=storage_options)
     failpoint("run:after-end-record")
@@ -215,5 +221,5 @@ def finish_run(run, results, failures, output: str, storage_options) -> CurateSu
         run_id=run["run_id"], output=output, catalog=run["catalog"],
         clips=[{k: v for k, v in r.items() if k not in ("manifest",)} for r in results], failures=failures,
         seconds=(finished - started).total_seconds(), unregistered=len(active.registry.pending),
-        catalog_note=active.registry.message(output) if active.registry.deferred else None,
+        catalog_note=active.registry.message(output) if active.registry.deferred else None, teams=teams or {},
     )

@@ -21,7 +21,15 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["Progress", "format_duration"]
+__all__ = ["Progress", "active_progress", "format_duration"]
+
+_active: Progress | None = None  # the board of the flow running in this process, for its tasks
+
+
+def active_progress() -> Progress | None:
+    """The board a flow opened in this process (its tasks add their own lines to it), or None:
+    a task on another worker process logs instead."""
+    return _active
 
 
 def format_duration(seconds: float) -> str:
@@ -100,6 +108,8 @@ class Progress:
         self._lock = threading.Lock()
 
     def __enter__(self) -> Progress:
+        global _active
+        _active = self
         if self._live:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -114,9 +124,18 @@ class Progress:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        global _active
+        if _active is self:
+            _active = None
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+    def remove(self, task: _Task) -> None:
+        """Take a finished line off the bar (a clip's frames once the clip is done)."""
+        if self._bar is not None and task.bar_id is not None:
+            self._bar.remove_task(task.bar_id)
+            task.bar_id = None
 
     def task(self, name: str, total: int, unit: str = "items", done: int = 0) -> _Task:
         """A new line of progress (e.g. one per clip), ``done`` already (a resumed run); shown at once."""

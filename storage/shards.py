@@ -23,6 +23,7 @@ atomic writes (``storage/fs.py``), run records (``storage/run_records.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ __all__ = [
     "CorruptShardError",
     "ShardCollisionError",
     "write_shard",
+    "rewrite_shard",
     "read_manifest",
     "find_manifest",
     "find_manifests_by_prefix",
@@ -357,6 +359,62 @@ def write_shard(
     failpoint("write-shard:after-manifest")
     _remove_unreferenced(fs, clip_dir, {entry["path"] for entry in files.values()})
     return manifest
+
+
+def rewrite_shard(
+    manifest: ShardManifest,
+    tables: Mapping[str, pa.Table] | None,
+    metadata: Mapping[str, Any],
+    storage_options: Mapping[str, Any] | None = None,
+) -> ShardManifest:
+    """Commit a new version of a committed shard under the same key: new table contents and/or metadata.
+
+    The shard keeps its key, config hash and code version (what decides whether a later run
+    re-curates it), and is written by :func:`write_shard`: new files under new names, the
+    manifest last, so a crash leaves the old version whole. A changed table lands in a new file,
+    so the catalog (which compares the files) registers the new version.
+
+    Args:
+        manifest: The committed manifest being replaced; it must still be the committed one.
+        tables: Replacement tables (a subset of ``SHARD_SCHEMAS``; the others are kept as they
+            are), or None to change only the metadata.
+        metadata: The new manifest metadata (replaces the old one entirely).
+
+    Returns:
+        The new committed manifest.
+
+    Raises:
+        ValueError: the shard was replaced since ``manifest`` was read (another run re-curated
+            it), a table is unknown, or the metadata is not JSON.
+        CorruptShardError: a kept file no longer matches the manifest.
+    """
+    tables = dict(tables or {})
+    unknown = sorted(set(tables) - set(SHARD_SCHEMAS))
+    if unknown:
+        raise ValueError(f"rewrite_shard: unknown table(s) {unknown}; a shard has {list(SHARD_SCHEMAS)}")
+    current = read_manifest(manifest.url, storage_options)
+    if (current.shard_key, current.files) != (manifest.shard_key, manifest.files):
+        raise ValueError(f"shard {manifest.url} was replaced since it was read; not rewritten (read it again)")
+    if not tables:
+        # Metadata only: the files stay as they are (checked whole first), the manifest is replaced.
+        problem = check_shard_files(manifest.dir_url, manifest.files, full=True, storage_options=storage_options)
+        if problem is not None:
+            raise CorruptShardError(*problem)
+        try:
+            metadata = json.loads(json.dumps(dict(metadata), allow_nan=False))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"shard metadata is not JSON-serialisable: {error}") from None
+        updated = dataclasses.replace(manifest, metadata=metadata, url=current.url)
+        fs, path = resolve_url(current.url, storage_options)
+        write_bytes_atomic(fs, path, (updated.to_json() + "\n").encode("utf-8"))
+        return updated
+    kept = read_shard(manifest, [name for name in SHARD_SCHEMAS if name not in tables], storage_options=storage_options)
+    root = manifest.url.rsplit("/", 4)[0]  # ROOT/shards/match_id=m/clip_id=c/manifest.json
+    return write_shard(
+        root, manifest.match_id, manifest.clip_id, manifest.shard_key, {**kept, **tables},
+        config_hash=manifest.config_hash, code_version=manifest.code_version, metadata=metadata,
+        storage_options=storage_options, expected_content_hash=clip_content_hash(manifest),
+    )
 
 
 def _refuse_other_content(previous: ShardManifest | None, manifest_url: str, expected: str | None) -> None:

@@ -24,6 +24,13 @@ Curated team letters A/B are mapped onto the truth's left/right (the half a team
 kick-off) per clip by the mapping most matched rows with a team on both sides agree with (``truth_team_map``); the
 per-match mapping (all clips of the match together) grades ``truth_quality_match``, so team letters
 that change meaning between clips of one match show as team errors there.
+
+Teams refused. A curated track with no team (the curation refused one: evidence too weak, or it
+was given a role without a team) counts as wrong in ``team_accuracy``, which so measures labels
+that are there and right. Refusing is what the curation should do when it cannot tell, so the
+quality views also say the two apart: ``team_accuracy_decided`` grades only the tracks that carry
+a team (how far a team label can be trusted) and ``team_refused_share`` is the share of matched
+tracks of athletes with a true team that carry none (what refusing costs in coverage).
 """
 
 from __future__ import annotations
@@ -380,6 +387,8 @@ WITH matches AS MATERIALIZED (
         avg((gt_role = 'goalkeeper')::DOUBLE) FILTER (WHERE role = 'goalkeeper' AND gt_track_id IS NOT NULL) AS goalkeeper_precision,
         count(*) FILTER (WHERE gt_role = 'other' AND role IN ('player', 'goalkeeper')) AS other_as_player_tracks,
         avg({team_correct}::DOUBLE) FILTER (WHERE gt_team IS NOT NULL) AS team_accuracy,
+        avg({team_correct}::DOUBLE) FILTER (WHERE gt_team IS NOT NULL AND team IS NOT NULL) AS team_accuracy_decided,
+        avg((team IS NULL)::DOUBLE) FILTER (WHERE gt_team IS NOT NULL AND gt_track_id IS NOT NULL) AS team_refused_share,
         avg(jersey_correct::DOUBLE) AS jersey_precision,
         avg((jersey IS NOT NULL)::DOUBLE) FILTER (WHERE gt_jersey_legible AND gt_jersey IS NOT NULL) AS jersey_coverage
     FROM truth_tracks GROUP BY {group}
@@ -417,7 +426,9 @@ SELECT
     labels.goalkeeper_recall,
     labels.goalkeeper_precision,
     coalesce(labels.other_as_player_tracks, 0) AS other_as_player_tracks,
-    labels.team_accuracy,{consistency_columns}
+    labels.team_accuracy,
+    labels.team_accuracy_decided,
+    labels.team_refused_share,{consistency_columns}
     labels.jersey_precision,
     labels.jersey_coverage,
     coalesce(detection.n_positioned_rows, 0) AS n_positioned_rows,

@@ -6,7 +6,10 @@ track, and ``flag_reason``: one clause per flag, in the same order, with the evi
 * ``duplicate``: other tracks on the same person at the same time were merged into this one
   (:func:`~soccerfactory.curation.tracking.tracklets.find_duplicates`).
 * ``off-pitch``: its feet are outside the pitch on most of its positioned rows; its role is
-  ``other`` (staff, substitutes, ball boys, spectators), with no team.
+  ``other`` (staff, substitutes, ball boys, spectators), with no team. Also a person in neither
+  team's kit just beside the lines (inside the off-pitch margin) who cannot be an assistant
+  referee (:mod:`.officials`: not in the referee's kit, a second one beyond one touchline, or
+  behind a goal line); the clause says which.
 * ``role-kit``: the detector's class votes and the kit disagree on its role.
 * ``short``: the track lasts less than a configured time; its votes rest on few observations.
 

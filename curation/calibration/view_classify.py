@@ -57,7 +57,7 @@ from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.types import Detections, Frames
 
-__all__ = ["ViewEvidence", "ViewRules", "classify_views", "frame_evidence"]
+__all__ = ["ViewEvidence", "ViewRules", "classify_views", "frame_evidence", "with_cameras"]
 
 # A median of fewer athletes is one athlete's pose (crouching, jumping, cut by the frame border).
 _MIN_ATHLETES_FOR_SCALE = 3
@@ -210,35 +210,55 @@ def frame_evidence(
         raise ValueError(f"frame_evidence got {len(results)} calibrations for {n} frames; pass one per frame or None")
     height = float(frames.height)
     grass = np.array([grass_share(image) for image in frames.images], dtype=np.float32)
-    spread = np.full(n, np.nan, np.float32)
-    area = np.full(n, np.nan, np.float32)
-    centre = np.full((n, 2), np.nan, np.float32)
     max_box = np.zeros(n, np.float32)
     median_box = np.zeros(n, np.float32)
     count = np.zeros(n, np.int64)
-    ratio = np.full(n, np.nan, np.float32)
-    max_ratio = np.full(n, np.nan, np.float32)
     for i, frame in enumerate(frames.frame_index.tolist()):
         boxes = athletes.xyxy[athletes.frame_index == frame]
         heights = (boxes[:, 3] - boxes[:, 1]) / height
         count[i] = len(boxes)
         if len(boxes):
             max_box[i], median_box[i] = heights.max(), np.median(heights)
-        if results is None:
-            continue
-        result = results[i]
-        spread[i] = result.spread
+    nan = np.full(n, np.nan, np.float32)
+    evidence = ViewEvidence(frames.frame_index, grass, nan, nan, np.full((n, 2), np.nan), max_box, median_box, count, nan, nan)
+    if results is None:
+        return evidence
+    return with_cameras(evidence, dict(zip(frames.frame_index.tolist(), results)), athletes, pitch)
+
+
+def with_cameras(
+    evidence: ViewEvidence, results: dict[int, CalibrationResult], athletes: Detections, pitch: PitchModel
+) -> ViewEvidence:
+    """``evidence`` with the camera measurements of the frames in ``results`` (frame index ->
+    calibration) taken from those calibrations: for cameras found after the frame was measured
+    (:meth:`~soccerfactory.curation.calibration.calibrator.Calibrator.take_backfilled`).
+
+    Args:
+        evidence: Evidence of a shot's frames (its grass and box measurements stay).
+        results: The new calibration of some of its frames; other frames are unchanged.
+        athletes: Athlete boxes (no ball) of at least those frames, xyxy source pixels.
+        pitch: The pitch the cameras are calibrated against.
+    """
+    fields = {name: np.array(getattr(evidence, name), copy=True) for name in ("spread", "pitch_m2", "centre_xy", "height_ratio",
+                                                                               "max_height_ratio")}
+    row_of = {f: i for i, f in enumerate(evidence.frame_index.tolist())}
+    for frame, result in results.items():
+        i = row_of[frame]
+        fields["spread"][i] = result.spread
+        for name in ("pitch_m2", "centre_xy", "height_ratio", "max_height_ratio"):
+            fields[name][i] = np.nan
         if not result.valid or result.camera is None:
             continue
-        area[i] = visible_pitch_m2(result.camera, pitch)
-        centre[i] = _shown_centre(result.camera, float(area[i]))
+        boxes = athletes.xyxy[athletes.frame_index == frame]
+        area = visible_pitch_m2(result.camera, pitch)
+        fields["pitch_m2"][i], fields["centre_xy"][i] = area, _shown_centre(result.camera, area)
         ratios = athlete_height_ratio(result.camera, boxes)
         ratios = ratios[np.isfinite(ratios)]
         if len(ratios):
-            max_ratio[i] = ratios.max()
+            fields["max_height_ratio"][i] = ratios.max()
         if len(ratios) >= _MIN_ATHLETES_FOR_SCALE:
-            ratio[i] = np.median(ratios)
-    return ViewEvidence(frames.frame_index, grass, spread, area, centre, max_box, median_box, count, ratio, max_ratio)
+            fields["height_ratio"][i] = np.median(ratios)
+    return dataclasses.replace(evidence, **fields)
 
 
 def _raw_view(e: ViewEvidence, i: int, valid: bool, rules: ViewRules) -> tuple[str, str]:

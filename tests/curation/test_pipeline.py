@@ -10,7 +10,8 @@ import pytest
 from soccerfactory.curation.attribute.crops import AthleteCrops
 from soccerfactory.curation.config import AttributeConfig, VoteConfig
 from soccerfactory.curation.layout import ShardIdentity
-from soccerfactory.curation.pipeline import STAGE_SPECS, Attributes, ChainError, SpatialResult, layout_clip, validate_chain, vote_clip
+from soccerfactory.curation.chain import STAGE_SPECS, ChainError, validate_chain
+from soccerfactory.curation.pipeline import Attributes, SpatialResult, layout_clip, vote_clip
 from soccerfactory.curation.types import Detections, Tracks
 from soccerfactory.curation.video.clips import ClipSpec, clip_hash
 from soccerfactory.curation.vote import AthleteLabels
@@ -78,3 +79,20 @@ def test_vote_clip_only_votes_and_layout_clip_stamps_the_identity():
         "config_hash": "cfg", "code_version": "v", "shard_key": "ab" * 32,
     }
     assert layout_clip(spatial, labels)["clips"].column("shard_key").to_pylist() == [""]
+
+
+def test_vote_clip_reads_jersey_rows_apart_from_team_rows():
+    # Jersey reads at their own rate: more rows than the team crops, with their own frames.
+    spatial, attributes = _spatial_and_attributes()
+    import dataclasses
+
+    reads = dataclasses.replace(
+        attributes, jersey=np.int32([9, 9, -1, 9, 4]), jersey_confidence=np.float32([0.9, 0.9, 0, 0.9, 0.9]),
+        jersey_track_id=np.array([0, 0, 0, 2, 1], dtype=np.int64), jersey_frame_index=np.array([0, 0, 1, 2, 1], dtype=np.int64),
+    )
+    labels = vote_clip(spatial, reads, AttributeConfig(), VoteConfig(link_by_jersey=False))
+    by_tracklet = {int(t): j for t, j in zip(labels.tracklet_id, labels.jersey)}
+    # Tracklet 0's two 9s are one frame: one observation, no number; 2 and 1 have one read each.
+    assert by_tracklet == {0: None, 1: None, 2: None}
+    loose = vote_clip(spatial, reads, AttributeConfig(jersey_min_reads=1), VoteConfig(link_by_jersey=False))
+    assert {int(t): j for t, j in zip(loose.tracklet_id, loose.jersey)} == {0: 9, 1: 4, 2: 9}

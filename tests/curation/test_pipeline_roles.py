@@ -141,6 +141,10 @@ def test_a_clip_whose_second_kit_is_one_persons_gets_no_teams():
     spatial, labels, by_track = _labels(athletes)
     assert labels.kits is None and all(d["team"] is None for d in by_track.values())
     assert layout_clip(spatial, labels)["clips"].to_pylist()[0]["team_a_colour"] is None
+    # Six people, no two kits, no camera: nothing but the detector says player, so nobody is
+    # counted as one (dev seed 402: three stewards in such a shot were voted player).
+    assert {d["role"] for d in by_track.values()} == {"other"}
+    assert all("nothing else says player" in d["role_reason"] for d in by_track.values())
 
 
 def test_short_tracks_are_flagged_with_their_length():

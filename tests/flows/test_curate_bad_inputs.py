@@ -167,6 +167,21 @@ def test_the_mixed_run_curates_the_good_clips_and_keeps_earlier_rows(root, mixed
     assert len(mixed_run["failures"]) == n
 
 
+def test_the_flow_run_is_named_after_the_run_and_says_how_many_inputs_failed(mixed_run):
+    """In Prefect's UI the run is found by the id the catalog uses, tagged with its source and
+    config, and a run with failed inputs says so in its name (its state stays completed: the good
+    clips are done)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs() if r.name.startswith(mixed_run["run_id"])]
+    assert len(runs) == 1, [r.name for r in client.read_flow_runs()] if not runs else runs
+    (flow_run,) = runs
+    assert flow_run.name == f"{mixed_run['run_id']} ({len(mixed_run['cases'])} failed)"
+    assert "failures" in flow_run.tags and "source:second.mp4" in flow_run.tags
+    assert any(tag.startswith("config:") and len(tag) == len("config:") + 12 for tag in flow_run.tags)
+
+
 @pytest.mark.parametrize("case", [
     "missing-path", "missing-memory-url", "s3-without-s3fs", "unknown-protocol", "zero-byte", "text-renamed",
     "png-renamed", "jpeg-renamed-mkv", "truncated", "random-bytes", "three-frames", "one-pixel", "two-pixels",

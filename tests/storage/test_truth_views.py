@@ -227,6 +227,7 @@ def test_truth_quality_per_clip_and_match(graded):
     assert (clip["referee_recall"], clip["referee_precision"], clip["goalkeeper_recall"], clip["goalkeeper_precision"]) == (1.0, 1.0, 0.0, None)
     assert clip["other_as_player_tracks"] == 1
     assert clip["team_accuracy"] == pytest.approx(3 / 5)  # tracks 1, 2, 6 right; 3 and 7 wrong
+    assert clip["team_accuracy_decided"] == pytest.approx(3 / 5) and clip["team_refused_share"] == 0.0  # every one has a team
     assert clip["jersey_precision"] == pytest.approx(2 / 3)  # 10 and 11 right, 21 wrong
     assert clip["jersey_coverage"] == pytest.approx(2 / 3)  # of tracks 1, 2, 7 (legible), 1 and 2 have a number
     # 24 matched errors: sixteen 0 m, four 1 m, four 5 m.
@@ -298,3 +299,26 @@ def test_matching_is_greedy_by_iou_not_only_mutual_best(tmp_path):
     with connect(catalog, read_only=True) as connection:
         pairs = connection.execute("SELECT track_id, gt_track_id, round(iou, 2) FROM truth_matches ORDER BY track_id").fetchall()
     assert pairs == [(1, 1, 0.95), (2, 2, 0.8)]
+
+
+def test_a_refused_team_is_wrong_in_team_accuracy_and_left_out_of_team_accuracy_decided(tmp_path):
+    # Track 3 (athlete 3, true team left, voted B) refuses its team instead: team_accuracy still
+    # counts it wrong (3 of 5), team_accuracy_decided grades the four with a team (1, 2, 6 right,
+    # 7 wrong) and team_refused_share says one of the five carries none.
+    tables = _curated_tables()
+    rows = tables["athletes"].to_pylist()
+    for row in rows:
+        if row["track_id"] == 3:
+            row.update(team=None, team_agreement=None)
+    tables["athletes"] = pa.Table.from_pylist(rows, schema=SHARD_SCHEMAS["athletes"])
+    catalog = tmp_path / "catalog.duckdb"
+    manifest = write_shard(tmp_path / "out", MATCH, CLIP, example_key(1), tables, config_hash="config-0", code_version="test", metadata={"run_id": "run-1"})
+    register_shards(catalog, [manifest])
+    _write_truth(tmp_path / "synthetic" / "synth-7" / "gt")
+    register_ground_truth(catalog, tmp_path / "synthetic")
+    with connect(catalog, read_only=True) as connection:
+        for view in ("truth_quality", "truth_quality_match"):
+            (row,) = _rows(connection, f"SELECT team_accuracy, team_accuracy_decided, team_refused_share FROM {view}")
+            assert row["team_accuracy"] == pytest.approx(3 / 5), view
+            assert row["team_accuracy_decided"] == pytest.approx(3 / 4), view
+            assert row["team_refused_share"] == pytest.approx(1 / 5), view

@@ -81,3 +81,12 @@ def test_vote_clip_applies_the_rule():
     assert by_track == {0: None, 1: 9, 2: None}  # a stray read, two agreeing reads, a tie
     loose = vote_clip(spatial, attributes, AttributeConfig(jersey_min_reads=1), VoteConfig(link_by_jersey=False))
     assert {int(t): j for t, j in zip(loose.tracklet_id, loose.jersey)}[0] == 7
+
+
+def test_two_confirmed_numbers_on_one_tracklet_give_none():
+    # 29 five times, then 30 twice (an identity switch onto a team mate): the share rule alone
+    # would say 29; a second confirmed number means the tracklet's number is not known.
+    track, number = [0] * 7, [29] * 5 + [30] * 2
+    assert _consensus(track, number, [0.9] * 7, frame=np.arange(7)) == {0: None}
+    # One stray rival read does not refuse a well-read number.
+    assert _consensus([0] * 6, [29] * 5 + [30], [0.9] * 6, frame=np.arange(6)) == {0: 29}

@@ -1,0 +1,107 @@
+"""Team letters per match, after a ``curate`` run: one ``align-match-teams`` task per match it touched.
+
+The decision is curation's (:func:`~soccerfactory.curation.attribute.match_teams.align_match`),
+the swap of a shard's letters is the codec's (:func:`~soccerfactory.curation.layout.swap_team_letters`)
+and the atomic rewrite is storage's (:func:`~soccerfactory.storage.shards.rewrite_shard`); this
+module wires them.
+
+Every clip the alignment looks at gets ``metadata.team_letters`` in its manifest (the action, the
+reason, the run, the match's kits). A clip marked ``keep`` or ``swap`` is *aligned*: its letters
+are the match's and later runs align new clips to it (a reference, never changed again). A clip
+without the mark (new, re-curated, or left when a run died between two rewrites) is decided at
+the next run that touches its match; ``ambiguous`` and ``no-kits`` clips are decided again then
+too, with the evidence of the new clips. Each rewrite is one atomic shard commit (manifest
+last), so a run killed among them leaves every shard whole: the rewritten ones aligned, the
+others unmarked, and the next run finishes the match against the aligned ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from soccerfactory.curation.attribute.match_teams import ClipKits, MatchTeamRules, align_match
+from soccerfactory.curation.config import CurateConfig
+from soccerfactory.curation.layout import swap_team_letters
+from soccerfactory.flows.curate_run import io_error
+from soccerfactory.storage.manifest import ShardManifest
+from soccerfactory.storage.runs import claim_clip
+from soccerfactory.storage.shards import CorruptShardError, find_manifest, find_manifests_by_prefix, read_shard, rewrite_shard
+
+__all__ = ["ALIGNED", "align_match_teams", "match_rules"]
+
+#: Marked actions that make a clip a reference for the rest of its match.
+ALIGNED = ("keep", "swap")
+
+
+def match_rules(config: CurateConfig) -> MatchTeamRules:
+    """The alignment's rules from the config's ``attribute.match_*``."""
+    attribute = config.attribute
+    return MatchTeamRules(
+        min_margin=attribute.match_min_margin, max_ratio=attribute.match_max_ratio, side_decides=attribute.match_side_decides
+    )
+
+
+def _mark(manifest: ShardManifest) -> dict[str, Any] | None:
+    mark = manifest.metadata.get("team_letters")
+    return mark if isinstance(mark, dict) else None
+
+
+@task(name="align-match-teams", retries=2, retry_delay_seconds=1, retry_condition_fn=io_error, cache_policy=NONE)
+def align_match_teams(
+    output: str, match_id: str, config: CurateConfig, run_id: str, storage_options: dict | None
+) -> tuple[dict[str, Any], list[ShardManifest]]:
+    """Align the team letters of one match's committed clips; rewrite the clips that must swap.
+
+    Returns:
+        ``(record, rewritten)``: what was decided (``MatchTeams.record`` plus ``problems``, one
+        line per clip that could not be read or rewritten) and the manifests of the shards whose
+        tables changed (to register). Nothing to do (every clip marked already): an empty record.
+    """
+    manifests, rows, problems = {}, {}, []
+    for manifest in find_manifests_by_prefix(output, match_id, "", storage_options):
+        try:
+            (row,) = read_shard(manifest, ["clips"], storage_options=storage_options)["clips"].to_pylist()
+        except (CorruptShardError, ValueError) as error:  # a damaged shard is curated again by the next run
+            problems.append(f"{manifest.clip_id}: not aligned, its shard does not read ({error})")
+            continue
+        manifests[manifest.clip_id], rows[manifest.clip_id] = manifest, row
+    marks = {clip_id: _mark(m) for clip_id, m in manifests.items()}
+    if all(mark is not None for mark in marks.values()):
+        return ({"problems": problems} if problems else {}), []
+    kits = [ClipKits.from_row(rows[c], fixed=(marks[c] or {}).get("action") in ALIGNED) for c in sorted(rows)]
+    teams = align_match(kits, match_rules(config))
+    rewritten = []
+    for decision in teams.decisions:
+        if decision.action == "reference":
+            continue
+        mark = {"action": decision.action, "reason": decision.reason, "run_id": run_id, "kit_a": teams.kit_a, "kit_b": teams.kit_b}
+        previous = marks[decision.clip_id]
+        if decision.action != "swap" and previous is not None and {**previous, "run_id": run_id} == mark:
+            continue  # decided the same way before: nothing to write
+        try:
+            manifest = _rewrite(output, manifests[decision.clip_id], decision.swap, mark, run_id, storage_options)
+        except (CorruptShardError, ValueError, OSError) as error:
+            problems.append(f"{decision.clip_id}: {decision.action} not written ({type(error).__name__}: {error})")
+            continue
+        if decision.swap and manifest is not None:
+            rewritten.append(manifest)
+    record = teams.record()
+    if problems:
+        record["problems"] = problems
+    return record, rewritten
+
+
+def _rewrite(
+    output: str, manifest: ShardManifest, swap: bool, mark: dict[str, Any], run_id: str, storage_options: dict | None
+) -> ShardManifest | None:
+    """Commit the mark (and, for a swap, the swapped tables) to one shard, under its clip's claim;
+    None when another run re-curated the clip meanwhile (its letters are that run's to align)."""
+    with claim_clip(output, manifest.match_id, manifest.clip_id, run_id, storage_options):
+        current = find_manifest(output, manifest.match_id, manifest.clip_id, storage_options=storage_options)
+        if current is None or (current.shard_key, current.files) != (manifest.shard_key, manifest.files):
+            return None
+        tables = swap_team_letters(read_shard(current, ["athletes", "clips"], storage_options=storage_options)) if swap else None
+        return rewrite_shard(current, tables, {**current.metadata, "team_letters": mark}, storage_options=storage_options)

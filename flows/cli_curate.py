@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -123,12 +124,39 @@ def demo(
         "SELECT role, team, count(DISTINCT track_id) AS tracks, count(*) AS rows, "
         "round(avg(confidence), 2) AS conf FROM athletes GROUP BY ALL ORDER BY rows DESC"
     )
-    typer.echo(f'\nsample query: soccerfactory query "{sample}" --catalog {summary.catalog}')
+    typer.echo(f"\nsample query: soccerfactory query {shlex.quote(sample)} --catalog {_pasteable(summary.catalog)}")
     print_query(Path(summary.catalog), sample, "table", None)
     typer.echo("\nground truth of the synthetic clip is catalogued next to it as gt_athletes, gt_cameras, ...")
-    clip_ids = [c["clip"].clip_id for c in summary.clips if c["status"] in ("curated", "skipped")]
-    if clip_ids:
-        typer.echo(f"look at it: soccerfactory preview {clip_ids[0]} --output {output}")
+    _print_next_steps(summary, query=False)
+
+
+def _absolute(location: str | Path) -> str:
+    """``location`` as it reads from any working folder: a local path made absolute, a URL as it is."""
+    root = local_root(str(location))
+    return str(root.resolve()) if root is not None else str(location)
+
+
+def _pasteable(location: str | Path) -> str:
+    """``location`` as one shell word that means the same from any working folder (quoted where
+    the shell would split or expand it)."""
+    return shlex.quote(_absolute(location))
+
+
+def _print_next_steps(summary, query: bool = True) -> None:
+    """The commands that look at what the run made, ready to paste from any folder (absolute
+    paths, quoted): preview its first clip, write the HTML report, and (``query``) a query."""
+    catalog = _pasteable(summary.catalog)
+    clips = [c["clip"] for c in summary.clips if c["status"] in ("curated", "skipped")]
+    if clips:
+        clip = clips[0]
+        typer.echo(f"look at it: soccerfactory preview {shlex.quote(clip.clip_id)} --match {shlex.quote(clip.match_id)} "
+                   f"--output {_pasteable(summary.output)}")
+    if not Path(summary.catalog).is_file():
+        return  # nothing catalogued (every input failed before the catalog was made)
+    report = _pasteable(Path(summary.catalog).resolve().parent / "report.html")
+    typer.echo(f"report it:  soccerfactory report --catalog {catalog} --out {report}")
+    if query:
+        typer.echo(f"query it:   soccerfactory query {shlex.quote('SELECT * FROM quality')} --catalog {catalog}")
 
 
 def _print_summary(summary) -> None:
@@ -136,8 +164,8 @@ def _print_summary(summary) -> None:
         f"\nrun {summary.run_id}: {summary.count('curated')} clips curated, {summary.count('skipped')} already done, "
         f"{len(summary.failures)} failed, in {summary.seconds:.0f} s"
     )
-    typer.echo(f"shards:  {summary.output.rstrip('/')}/shards/")
-    typer.echo(f"catalog: {summary.catalog}")
+    typer.echo(f"shards:  {_absolute(summary.output).rstrip('/')}/shards/")
+    typer.echo(f"catalog: {_absolute(summary.catalog)}")
     for failure in summary.failures:
         typer.echo(f"failed: {failure['reason']} (stage {failure['stage']})", err=True)
     if summary.catalog_note:
@@ -190,6 +218,7 @@ def curate(
 
         summary = run_curate(sources if len(sources) > 1 else sources[0], output, resolved, None if catalog is None else str(catalog))
     _print_summary(summary)
+    _print_next_steps(summary)
     if summary.failures or summary.catalog_note:
         raise typer.Exit(1)
 

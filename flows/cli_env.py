@@ -12,7 +12,7 @@ import typer
 from soccerfactory.flows.cli_common import fail
 from soccerfactory.flows.prefect_env import ANALYTICS_OFF, subprocess_env
 
-__all__ = ["env", "server"]
+__all__ = ["env", "run_stopping_child", "server"]
 
 
 def server(
@@ -24,11 +24,60 @@ def server(
     `soccerfactory curate ...`: the same runs appear in the UI. Without PREFECT_API_URL every
     command runs on Prefect's embedded API and needs no server.
     """
-    import subprocess
-
     typer.echo(f"Prefect UI: http://127.0.0.1:{port}   then: export PREFECT_API_URL=http://127.0.0.1:{port}/api")
     command = [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    raise typer.Exit(subprocess.call(command, env=subprocess_env(ANALYTICS_OFF)))
+    raise typer.Exit(run_stopping_child(command, subprocess_env(ANALYTICS_OFF)))
+
+
+#: Seconds a child told to stop gets before it is killed. Prefect 3.8.8's server, idle, exits
+#: 0.3 s after SIGTERM (measured), but uvicorn's graceful shutdown waits for open connections
+#: (a UI tab's websocket) without a limit.
+STOP_GRACE_S = 10.0
+
+
+def run_stopping_child(command: list[str], env: dict[str, str], grace_s: float = STOP_GRACE_S) -> int:
+    """Run ``command`` in the foreground and stop it when this process is told to stop.
+
+    SIGTERM or SIGHUP to this process (a supervisor, ``kill``, a closed terminal) and Ctrl-C are
+    passed on to the child as SIGTERM, and the child is killed if it has not exited ``grace_s``
+    seconds later, so no server is left running without its parent. The child stays in this
+    process group: it keeps the terminal (Prefect may prompt on start) and gets Ctrl-C itself too.
+    A SIGKILL of this process cannot be caught: the child would then outlive it.
+
+    Returns:
+        The child's exit status; 128 + the signal's number when a signal ended it (as a shell says).
+    """
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(command, env=env)
+    kill_at: list[float] = []
+
+    def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
+        if not kill_at and process.poll() is None:
+            kill_at.append(time.monotonic() + grace_s)
+            process.terminate()
+
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in handled}
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if kill_at and time.monotonic() > kill_at[0]:
+                    process.kill()
+            except KeyboardInterrupt:
+                stop()
+    finally:
+        if process.poll() is None:  # an error here, not a signal: still leave no child behind
+            process.kill()
+            process.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
 
 
 def env(check: bool = typer.Option(False, "--check", help="Exit non-zero if the offline vision stack cannot load.")) -> None:

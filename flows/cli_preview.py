@@ -57,4 +57,4 @@ def preview(
                 path = preview_manifest(manifest, to, source=source, max_frames=max_frames, minimap=minimap, progress=progress)
     except (FileNotFoundError, ValueError, CorruptShardError, OSError) as error:
         fail(" ".join(str(error).split()))
-    typer.echo(str(path))
+    typer.echo(str(Path(path).resolve()))  # absolute: the path still opens when pasted from another folder

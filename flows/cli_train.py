@@ -5,6 +5,7 @@ curation's own models), ``import-events`` (SoccerNet action labels into the cata
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -98,7 +99,8 @@ def train_detector_command(
         ), (FileNotFoundError,))
     metrics = manifest.get("metrics_valid", {})
     typer.echo(f"wrote {out_dir / 'detector.pt'} (sha256 {manifest['sha256'][:12]}); valid mAP50 {metrics.get('map50')}")
-    typer.echo(f"use it: soccerfactory curate VIDEO --set detect.weights={out_dir / 'detector.pt'}")
+    detector = out_dir.resolve() / "detector.pt"  # absolute and quoted: the hint works as printed from any folder
+    typer.echo(f"use it: soccerfactory curate VIDEO --set {shlex.quote(f'detect.weights={detector}')}")
 
 
 def train_keypoints_command(
@@ -140,7 +142,7 @@ def train_keypoints_command(
     metrics = manifest.get("metrics_valid", {})
     weights = out_dir / "pitch-keypoints-heatmap.pt"
     typer.echo(f"wrote {weights} (sha256 {manifest['sha256'][:12]}); valid PCK@5 {metrics.get('pck5')}, PCK@10 {metrics.get('pck10')}")
-    typer.echo(f"use it: soccerfactory curate VIDEO --set calibrate.weights={weights}")
+    typer.echo(f"use it: soccerfactory curate VIDEO --set {shlex.quote(f'calibrate.weights={weights.resolve()}')}")
 
 
 def _model_run_config(config: Optional[Path], overrides: list[str]) -> ModelRunConfig:

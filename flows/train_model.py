@@ -149,7 +149,7 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
             rows.append({"checkpoint_url": checkpoint_url if which == "checkpoint" else f"untrained:{checkpoint_url}",
                          "checkpoint_sha256": digest if which == "checkpoint" else f"untrained-{digest[:16]}",
                          "data_snapshot": snapshot, "task": task_name, "metric": metric, "value": value, "n_windows": len(windows),
-                         "training_run_id": training_run_id, "evaluated_at": now})
+                         "training_run_id": training_run_id, "evaluated_at": now, "split": split or "all"})
     record_evaluations(catalog, rows)
     table = [{"metric": name, "checkpoint": scored["checkpoint"][name], "untrained": scored.get("untrained", {}).get(name)} for name in scored["checkpoint"]]
     scope = "all matches (training data included)" if split is None else f"the {split} side of the split"

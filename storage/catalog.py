@@ -52,7 +52,7 @@ import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from soccerfactory.storage.catalog_sql import CATALOG_TABLES, TABLES_DDL
+from soccerfactory.storage.catalog_sql import CATALOG_TABLES, MIGRATIONS_SQL, TABLES_DDL
 from soccerfactory.storage.comments import apply_comments
 from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.failpoints import failpoint
@@ -196,9 +196,10 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``) and
-    comment them and their columns (``storage/comments.py``; only what differs is written)."""
-    connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL)
+    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``), add
+    the columns a catalog from an older version lacks (``MIGRATIONS_SQL``), and comment them and
+    their columns (``storage/comments.py``; only what differs is written)."""
+    connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL + MIGRATIONS_SQL)
     apply_comments(connection, CATALOG_TABLES)
 
 
@@ -381,18 +382,23 @@ def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait
 
 def record_evaluations(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], wait_s: float = 30.0) -> int:
     """Upsert ``evaluations`` rows (one per checkpoint, data snapshot, task, metric); returns how many."""
-    columns = ["checkpoint_url", "checkpoint_sha256", "data_snapshot", "task", "metric", "value", "n_windows", "training_run_id", "evaluated_at"]
+    columns = ["checkpoint_url", "checkpoint_sha256", "data_snapshot", "task", "metric", "value", "n_windows", "training_run_id", "evaluated_at",
+               "split"]
     for row in rows:
         missing = [c for c in columns[:5] if not row.get(c)]
         if missing:
             raise ValueError(f"evaluation row lacks {missing}: {dict(row)}")
+        if row.get("split") not in (None, "eval", "train", "all"):
+            raise ValueError(f"evaluation row split must be eval, train or all; got {row.get('split')!r}")
     with _write_transaction(path, wait_s) as connection:
         for row in rows:
             connection.execute(
                 "DELETE FROM evaluations WHERE checkpoint_sha256 = ? AND data_snapshot = ? AND task = ? AND metric = ?",
                 [row["checkpoint_sha256"], row["data_snapshot"], row["task"], row["metric"]],
             )
-            connection.execute("INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))", [row.get(c) for c in columns])
+            # Named columns: the statement does not depend on the order of the table's columns.
+            connection.execute(f"INSERT INTO evaluations ({', '.join(columns)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?)",
+                               [row.get(c) for c in columns])
     return len(rows)
 
 

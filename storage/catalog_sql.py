@@ -24,7 +24,7 @@ from soccerfactory.storage.locations import Locator
 from soccerfactory.storage.schemas import SHARD_SCHEMAS
 
 __all__ = [
-    "CATALOG_TABLES", "MODEL_TABLES", "TABLES_DDL", "sql_type", "quote", "literal", "comment", "comment_columns", "registered_shards",
+    "CATALOG_TABLES", "MIGRATIONS_SQL", "MODEL_TABLES", "TABLES_DDL", "sql_type", "quote", "literal", "comment", "comment_columns", "registered_shards",
 ]
 
 
@@ -147,8 +147,16 @@ CREATE TABLE IF NOT EXISTS evaluations (
     n_windows INTEGER,
     training_run_id VARCHAR,
     evaluated_at TIMESTAMPTZ,
+    split VARCHAR,  -- last: where ALTER TABLE puts it in a catalog from before it (MIGRATIONS_SQL)
     PRIMARY KEY (checkpoint_sha256, data_snapshot, task, metric)
 );
+"""
+
+#: Columns added since a table was first created, for catalogs made before them: ``create_tables``
+#: runs these after ``TABLES_DDL`` (a no-op where the column exists). A new column goes last in
+#: its ``CREATE TABLE`` too, so old and new catalogs have the same column order.
+MIGRATIONS_SQL = """
+ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS split VARCHAR;
 """
 
 

@@ -294,6 +294,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "n_windows": "Windows evaluated.",
         "training_run_id": "The training run that made the checkpoint (training_runs.run_id); null when unknown.",
         "evaluated_at": "When.",
+        "split": "The matches scored: eval (held-out side of the split), train, or all (training data included); "
+                 "null in rows written before it was recorded.",
     },
     "event_labels": {
         "match_id": "The curated match the labels belong to.",

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import duckdb
 
 from soccerfactory.storage.catalog import CatalogLockedError, connect, create_tables, insert_run, insert_shard, register_filesystem
-from soccerfactory.storage.catalog_sql import CATALOG_TABLES, MODEL_TABLES
+from soccerfactory.storage.catalog_sql import CATALOG_TABLES, MODEL_TABLES, quote
 from soccerfactory.storage.fs import is_local_url, resolve_url
 from soccerfactory.storage.locations import GROUND_TRUTH_KEY, Locator, ensure_root, get_meta, read_locator, set_meta
 from soccerfactory.storage.manifest import ShardManifest
@@ -155,11 +155,12 @@ def rebuild_catalog(
             if old is not None:
                 for table in MODEL_TABLES:
                     try:
-                        rows = old.execute(f"SELECT * FROM {table}").fetchall()
+                        cursor = old.execute(f"SELECT * FROM {table}")
+                        rows, names = cursor.fetchall(), [d[0] for d in cursor.description]
                     except duckdb.Error:
                         continue  # a catalog from before the table existed
-                    if rows:
-                        connection.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+                    if rows:  # by name: an old catalog lacks the columns added since (evaluations.split)
+                        connection.executemany(f"INSERT INTO {table} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})", rows)
             connection.execute("COMMIT")
             problems += refresh_views(connection, temporary, storage_options)
             restored = _restore_views(connection, kept_views, problems)

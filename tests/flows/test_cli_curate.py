@@ -1,11 +1,15 @@
 """The curation commands: synth refuses bad requests in one line and writes a clip, config show
-round-trips, and each command answers --help with its own page."""
+round-trips, each command answers --help with its own page, and the commands demo and curate
+print at the end work as printed, pasted from another folder."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import stat
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -82,3 +86,62 @@ def test_config_show_round_trips_as_a_config_file(tmp_path):
     assert f"# config hash: {load_config(path).config_hash()}" in result.output
     bad = runner.invoke(app, ["config", "show", "--set", "detect.nope=1"])
     assert bad.exit_code == 2 and "detect.nope" in bad.output
+
+
+def _printed_commands(output: str) -> dict[str, list[str]]:
+    """``label -> argv`` of every ``label: soccerfactory ARGS`` line, split as a shell would."""
+    found = {}
+    for line in output.splitlines():
+        printed = re.match(r"([a-z][a-z ]*):\s+soccerfactory (.+)", line)
+        if printed:
+            found[printed[1]] = shlex.split(printed[2])
+    return found
+
+
+def _paste_each_elsewhere(commands: dict[str, list[str]], elsewhere: Path, monkeypatch) -> dict[str, str]:
+    """Run every printed command from another working folder; their outputs by label."""
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    outputs = {}
+    for label, argv in commands.items():
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 0, f"{label}: soccerfactory {shlex.join(argv)}\n{result.output}"
+        outputs[label] = result.output
+    assert list(elsewhere.iterdir()) == []  # every command wrote where its printed paths said, not here
+    return outputs
+
+
+@pytest.mark.slow
+def test_the_commands_demo_prints_work_pasted_from_another_folder(tmp_path, monkeypatch):
+    """`demo --output out` (relative) from one folder; its sample query, preview and report hints from another."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    demo = runner.invoke(app, ["demo", "--output", "out", "--seconds", "1", "--width", "640", "--height", "360"])
+    assert demo.exit_code == 0, demo.output
+    commands = _printed_commands(demo.output)
+    assert set(commands) == {"sample query", "look at it", "report it"}, demo.output
+    outputs = _paste_each_elsewhere(commands, tmp_path / "elsewhere", monkeypatch)
+    out = tmp_path / "here" / "out"
+    assert "player" in outputs["sample query"]
+    preview = Path(outputs["look at it"].strip().splitlines()[-1])
+    assert preview.is_absolute() and preview.is_file() and preview.is_relative_to(out / "previews")
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.slow  # 36 s on its own (model loading), 14 s after the demo test
+def test_the_commands_curate_prints_work_pasted_from_another_folder(tmp_path, monkeypatch):
+    """`curate clip/video.mp4 --output out` (relative paths) from one folder; its hints from another."""
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+
+    here = tmp_path / "here"
+    render_clip(SynthConfig(seconds=1.0, seed=3, width=640, height=360), here / "clip")
+    monkeypatch.chdir(here)
+    curated = runner.invoke(app, ["curate", "clip/video.mp4", "--output", "out", "--set", "detect.imgsz=640"])
+    assert curated.exit_code == 0, curated.output
+    commands = _printed_commands(curated.output)
+    assert set(commands) == {"look at it", "report it", "query it"}, curated.output
+    assert all(Path(word).is_absolute() for argv in commands.values() for word in argv if "/" in word)
+    outputs = _paste_each_elsewhere(commands, tmp_path / "elsewhere", monkeypatch)
+    assert "n_athlete_rows" in outputs["query it"]
+    assert Path(outputs["look at it"].strip().splitlines()[-1]).is_file() and (here / "out" / "report.html").is_file()
+

@@ -77,3 +77,43 @@ def test_runs_show_up_in_the_server_the_cli_starts(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_sigterm_to_the_server_command_stops_the_prefect_server_it_started(tmp_path):
+    """A supervisor's TERM reaches only `soccerfactory server`; its Prefect child (the uvicorn
+    server) must go too, or the port stays taken by an orphan."""
+    import psutil
+
+    port = _free_port()
+    env = subprocess_env(hermetic_prefect_env(tmp_path / "server-home"))
+    cli = str(Path(sys.executable).with_name("soccerfactory"))
+    server = subprocess.Popen([cli, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    children: list = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "server did not answer within 120 s"
+            time.sleep(0.3)
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert children, "the server command answered without a child process"
+        os.kill(server.pid, signal.SIGTERM)  # the parent alone, as a supervisor or `kill PID` does
+        assert server.wait(timeout=15) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert alive == [], f"left running: {[(p.pid, p.cmdline()) for p in alive]}"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+    finally:
+        for process in [*children, server]:  # whatever the assertions left, by pid
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        server.wait(timeout=30)
+

@@ -45,6 +45,8 @@ def test_train_then_evaluate_records_runs_and_metrics(curated):
         rows = connection.execute(
             "SELECT task, metric, value FROM evaluations WHERE checkpoint_url = ? ORDER BY task, metric", [str(checkpoint)]).fetchall()
         baseline = connection.execute("SELECT count(*) FROM evaluations WHERE checkpoint_url LIKE 'untrained:%'").fetchone()[0]
+        splits = connection.execute("SELECT DISTINCT split FROM evaluations WHERE checkpoint_url LIKE ?", [f"%{checkpoint}"]).fetchall()
+    assert splits == [("all",)]  # --split all: the rows say training data was scored (checkpoint and baseline alike)
     assert {(t, m) for t, m, _ in rows} >= {("athletes", "ap50"), ("keypoints", "pck_cell"), ("camera", "reprojection_px"), ("align", "recall@1")}
     assert baseline == len(rows)
     assert dict(((t, m), v) for t, m, v in rows)[("event", "accuracy")] is None

@@ -350,6 +350,12 @@ class VoteConfig(Section):
     link_by_jersey: bool = Field(
         True, description="Tracklets with the same voted team and jersey number, never on screen together, become one track."
     )
+    # The tracker's identity switches showed in the reads: on dev seeds 400 and 402 a tracklet was
+    # read #30 three times and then #29 five times after two athletes crossed (curation/tracking/jersey_split.py).
+    split_by_jersey: bool = Field(
+        True, description="Cut a tracklet whose jersey reads name one number, then another (each with jersey_min_reads reads): "
+        "one piece per number, the rows between with no number.",
+    )
     # Roles are decided per tracklet from its kit, its position and the detector's votes
     # (curation/attribute/relational.py). The detector overrides the kit only when nearly all of
     # its confidence-weighted votes agree: on a synthetic clip it voted the centre referee

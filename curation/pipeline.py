@@ -44,6 +44,7 @@ from soccerfactory.curation.detection.detector import Detector
 from soccerfactory.curation.layout import ShardIdentity, shard_tables
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import Refiner
+from soccerfactory.curation.tracking.jersey_split import jersey_splits, remap_tracklets
 from soccerfactory.curation.tracking.trackers import Tracker
 from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
 from soccerfactory.curation.tracking.tracklets import relabel_tracks
@@ -387,6 +388,8 @@ class Attributes:
         jersey_frame_index: ``int64`` ``(M,)`` frame of each jersey read, or None (one read per
             tracklet and frame).
         jersey_seconds: Wall time of the jersey reading (part of ``seconds``).
+        frame_index: ``int64`` ``(N,)`` frame of each team-colour crop, or None (unknown: a
+            tracklet cannot be cut by its jersey reads).
     """
 
     track_id: np.ndarray
@@ -400,6 +403,7 @@ class Attributes:
     jersey_track_id: np.ndarray | None = None
     jersey_frame_index: np.ndarray | None = None
     jersey_seconds: float = 0.0
+    frame_index: np.ndarray | None = None
 
     @property
     def jersey_tracks(self) -> np.ndarray:
@@ -469,6 +473,7 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
         seconds=time.perf_counter() - started,
         kits=kits,
         kit_distance=kit_distance,
+        frame_index=np.asarray(crops.frame_index, dtype=np.int64),
         **jerseys,
     )
 
@@ -509,6 +514,8 @@ def vote_clip(
     """
     jersey_min_confidence, min_votes, link_by_jersey = attribute.jersey_min_confidence, vote.min_votes, vote.link_by_jersey
     tracks = spatial.tracks
+    if vote.split_by_jersey:
+        tracks, attributes = _split_by_jersey(tracks, attributes, jersey_min_confidence, attribute.jersey_min_reads)
     track_rows = tracks.track_id if tracks.track_id is not None else np.zeros(0, dtype=np.int64)
 
     team_obs = np.asarray(attributes.team, dtype=object)
@@ -550,6 +557,24 @@ def vote_clip(
         jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=decisions.kits,
         role_reason=decided["role_reason"], flags=flags, flag_reason=flag_reason,
     )
+
+
+def _split_by_jersey(tracks: Tracks, attributes: Attributes, min_confidence: float, min_reads: int) -> tuple[Tracks, Attributes]:
+    """Cut tracklets whose jersey reads name one number, then another (an identity switch):
+    :func:`~soccerfactory.curation.tracking.jersey_split.jersey_splits`; rows, crops and reads follow."""
+    read_frames = attributes.jersey_frame_index if attributes.jersey_frame_index is not None else attributes.frame_index
+    if attributes.frame_index is None or read_frames is None or not len(tracks) or not len(attributes.jersey):
+        return tracks, attributes
+    first_new = int(max(int(a.max()) for a in (tracks.track_id, attributes.track_id, attributes.jersey_tracks) if len(a))) + 1
+    cuts = jersey_splits(attributes.jersey_tracks, read_frames, attributes.jersey, attributes.jersey_confidence, min_confidence, min_reads, first_new)
+    if not cuts:
+        return tracks, attributes
+    tracks = dataclasses.replace(tracks, track_id=remap_tracklets(tracks.track_id, tracks.frame_index, cuts))
+    attributes = dataclasses.replace(
+        attributes, track_id=remap_tracklets(attributes.track_id, attributes.frame_index, cuts),
+        jersey_track_id=remap_tracklets(attributes.jersey_tracks, read_frames, cuts),
+    )
+    return tracks, attributes
 
 
 # --------------------------------------------------------------------------- step 4: tables

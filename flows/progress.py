@@ -56,8 +56,10 @@ class _Task:
         self.bar_id = None
 
     def rate(self) -> float:
+        """Items per second of this process; 0 in the first second (a first batch that finished
+        at once would read as thousands per second)."""
         elapsed = time.monotonic() - self.started
-        return (self.done - self.base) / elapsed if elapsed > 0 else 0.0
+        return (self.done - self.base) / elapsed if elapsed >= 1.0 else 0.0
 
     def eta(self) -> float:
         rate = self.rate()
@@ -147,7 +149,8 @@ class Progress:
     def _refresh(self, task: _Task) -> None:
         with self._lock:
             if self._bar is not None and task.bar_id is not None:
-                self._bar.update(task.bar_id, completed=task.done, rate=f"{task.rate():.2f}/s", note=task.note)
+                rate = task.rate()
+                self._bar.update(task.bar_id, completed=task.done, rate=f"{rate:.2f}/s" if rate else "", note=task.note)
                 return
             now = time.monotonic()
             finished = task.total and task.done >= task.total

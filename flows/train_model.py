@@ -137,9 +137,14 @@ def evaluate_flow(catalog: str, checkpoint_url: str, config: ModelRunConfig | No
     model_config = config.model.build()
     dataset = ShardWindowDataset(windows, model_config, events=load_event_labels(catalog))
     snapshot = _snapshot(windows)
-    scored = {"checkpoint": evaluate_checkpoint(state, model_config, dataset)}
-    if baseline:
-        scored["untrained"] = evaluate_checkpoint(None, model_config, dataset)
+    # Windows scored, with rate and ETA (the checkpoint, then the untrained baseline on the same windows).
+    with Progress(say=get_run_logger().info) as progress:
+        line = progress.task("evaluate", total=len(windows) * (2 if baseline else 1), unit="windows")
+        scored = {"checkpoint": evaluate_checkpoint(state, model_config, dataset, progress=lambda done, _: line.update(done))}
+        if baseline:
+            scored["untrained"] = evaluate_checkpoint(
+                None, model_config, dataset, progress=lambda done, _: line.update(len(windows) + done, note="untrained baseline")
+            )
     digest = _sha256_url(checkpoint_url)
     now = utc_now()
     rows = []

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,8 +49,11 @@ def decode_centres(athletes: np.ndarray, threshold: float = 0.05, top_k: int = 5
     return np.column_stack([(c + sizes[2, r, c]) / cols, (r + sizes[3, r, c]) / rows, sizes[0, r, c], sizes[1, r, c], prob[r, c]])
 
 
-def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None, batch_size: int = 4) -> dict[str, float | None]:
-    """Every metric of the module docstring for ``net`` on ``dataset`` (all windows by default)."""
+def evaluate_model(
+    net: Any, dataset: Any, indices: Sequence[int] | None = None, batch_size: int = 4, progress: Callable[[int, int], None] | None = None
+) -> dict[str, float | None]:
+    """Every metric of the module docstring for ``net`` on ``dataset`` (all windows by default);
+    ``progress(windows_done, windows_total)`` after each batch."""
     import torch
 
     from soccerfactory.curation.quality.metrics import detection_ap50
@@ -72,6 +75,8 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
         for start in range(0, len(indices), batch_size):
             samples = [dataset[i] for i in indices[start:start + batch_size]]
             outputs = net(torch.stack([s[0] for s in samples]))
+            if progress is not None:
+                progress(min(start + batch_size, len(indices)), len(indices))
             for b, (_, targets) in enumerate(samples):
                 window = dataset.windows[indices[start + b]]
                 _, labels = dataset._clip(window)
@@ -138,7 +143,10 @@ def evaluate_model(net: Any, dataset: Any, indices: Sequence[int] | None = None,
     return metrics
 
 
-def evaluate_checkpoint(checkpoint: dict | None, model_config: Any, dataset: Any, indices: Sequence[int] | None = None) -> dict:
+def evaluate_checkpoint(
+    checkpoint: dict | None, model_config: Any, dataset: Any, indices: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """:func:`evaluate_model` of a checkpoint dict (``None``: the untrained model, same seed)."""
     import torch
 
@@ -146,4 +154,4 @@ def evaluate_checkpoint(checkpoint: dict | None, model_config: Any, dataset: Any
     net = build_model(model_config)
     if checkpoint is not None:
         net.load_state_dict(checkpoint["model"])
-    return evaluate_model(net, dataset, indices)
+    return evaluate_model(net, dataset, indices, progress=progress)

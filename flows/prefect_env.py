@@ -46,6 +46,7 @@ Every variable name below was checked against the settings model of the installe
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -226,8 +227,33 @@ def embedded_prefect(root: str | os.PathLike[str]) -> Iterator[None]:
     env = embedded_prefect_env(root)
     if env.get("PREFECT_HOME"):
         Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    quiet_lifecycle_logs()
     with apply_env(env):
         yield
+
+
+#: Prefect's INFO lines that say nothing a user acts on: one per task that completed (a curate of
+#: 8 clips printed 60 of them) and the server's pointer to its docs. Failures, retries and the
+#: flows' own lines stay; ``-v`` (SOCCERFACTORY_VERBOSE) shows everything.
+_LIFECYCLE_NOISE = ("Finished in state Completed()", "See https://docs.prefect.io/")
+
+
+class _LifecycleNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or os.environ.get("SOCCERFACTORY_VERBOSE"):
+            return True
+        message = record.getMessage()
+        return not any(message.startswith(noise) for noise in _LIFECYCLE_NOISE)
+
+
+def quiet_lifecycle_logs() -> None:
+    """Drop Prefect's per-task "Finished in state Completed()" lines (and its docs pointer) from
+    the console; idempotent. A filter on the loggers themselves, so Prefect's own logging setup
+    (at import) keeps it."""
+    for name in ("prefect", "prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _LifecycleNoise) for f in logger.filters):
+            logger.addFilter(_LifecycleNoise())
 
 
 def subprocess_env(env: Mapping[str, str | None], base: Mapping[str, str] | None = None) -> dict[str, str]:

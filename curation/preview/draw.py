@@ -1,21 +1,24 @@
-"""Drawing one frame of the QA preview: boxes, labels, masks, the ball, pitch lines, a minimap.
+"""Drawing one frame of the QA preview: athletes, labels, masks, the ball, pitch lines.
 
-Each frame of a preview shows:
+Each athlete is drawn in its colour (:func:`~.style.athlete_colour`: the team's kit colour from
+the shard's ``clips`` row, referees yellow, other grey) as a ring at its feet (``ellipse``, as
+supervision's EllipseAnnotator) or its box (``box``); goalkeepers get a second, inner ring in
+the contrasting colour. Its label ``"<track_id> <role> #<jersey>"`` sits on a filled box in the
+same colour (:mod:`.labels`, placed so labels do not cover each other), its mask outline is
+drawn when the shard has one. The ball is an orange ring; when the frame's camera is valid the
+painted pitch lines are projected with the stored homography (thin magenta: where they miss the
+grass markings, the calibration is off).
 
-* every athlete's box, coloured by team (A blue, B red, undecided grey, referees yellow), with the
-  label ``"<track_id> <role> #<jersey>"`` above it and, when the shard has a mask, its outline;
-* the ball (an orange ring around its box);
-* when the frame's camera is valid, the painted pitch lines projected with the stored homography
-  (thin magenta: where they miss the grass markings, the calibration is off);
-* a top-down minimap of the pitch positions (bottom-right corner) and a one-line header.
-
-:func:`draw_frame` and :func:`draw_minimap` draw single images from shard rows (dicts or pyarrow
-slices); :func:`project_pitch_lines` gives the pitch lines as pixel segments. Stored cells are
-read through :mod:`soccerfactory.curation.layout`.
+:func:`draw_frame` draws one image from shard rows (dicts or pyarrow slices);
+:func:`draw_scene` draws the same in place and hands back the planned labels and the space the
+athletes take, for :mod:`.compose` to place the radar and legend around them before the labels
+go on top. :func:`project_pitch_lines` gives the pitch lines as pixel segments. The radar and
+colours live in :mod:`.radar` and :mod:`.style` (re-exported here for older callers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -23,11 +26,16 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pyarrow as pa
 
 from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.layout import finite_or_none, homography_matrix
 from soccerfactory.curation.pitch import GOAL_LINE_NAMES, PitchModel
+from soccerfactory.curation.preview.labels import Label, TextStyle, draw_labels, label_text, place_labels, put_label, text_style
+from soccerfactory.curation.preview.radar import MINIMAP_MARGIN_M, draw_minimap, paste_minimap
+from soccerfactory.curation.preview.style import (
+    BALL_COLOUR, PITCH_LINE_COLOUR, REFEREE_COLOUR, TEAM_COLOURS, TEXT_COLOUR, UNASSIGNED_COLOUR, Colour, Kits,
+    as_rows, athlete_colour, contrast_colour, is_goalkeeper,
+)
 
 __all__ = [
     "BALL_COLOUR",
@@ -37,80 +45,37 @@ __all__ = [
     "TEAM_COLOURS",
     "TEXT_COLOUR",
     "UNASSIGNED_COLOUR",
+    "Scene",
     "athlete_colour",
+    "ball_centre",
+    "check_image",
+    "draw_athlete_shape",
+    "draw_ball_marker",
     "draw_frame",
     "draw_minimap",
+    "draw_scene",
+    "ellipse_axes",
     "paste_minimap",
     "project_pitch_lines",
     "put_label",
+    "shape_thickness",
 ]
 
-Colour = tuple[int, int, int]  # BGR
-
-TEAM_COLOURS: dict[str, Colour] = {"A": (235, 140, 30), "B": (40, 40, 230)}
-UNASSIGNED_COLOUR: Colour = (170, 170, 170)
-REFEREE_COLOUR: Colour = (0, 215, 255)
-BALL_COLOUR: Colour = (0, 140, 255)
-# Magenta appears neither on grass nor in the white paint, so the overlay stays visible on both.
-PITCH_LINE_COLOUR: Colour = (255, 0, 255)
-TEXT_COLOUR: Colour = (255, 255, 255)
-_GRASS_COLOUR: Colour = (40, 120, 40)
-_SURROUND_COLOUR: Colour = (30, 85, 30)
-
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _LINE_SPACING_M = 0.5
-MINIMAP_MARGIN_M = 3.0
 # Projected points further than this many image sizes outside the frame are dropped: they carry
 # no visible segment and their int32 pixel coordinates could overflow in OpenCV.
 _FAR_OUTSIDE = 4.0
 
-
-# --------------------------------------------------------------------------- small helpers
-
-
-def _rows(rows: Any) -> list[Mapping[str, Any]]:
-    """Row dicts from a list of dicts, a pyarrow Table / RecordBatch, or None."""
-    if rows is None:
-        return []
-    if isinstance(rows, (pa.Table, pa.RecordBatch)):
-        return rows.to_pylist()
-    if isinstance(rows, Mapping):
-        raise TypeError("athletes must be a sequence of row dicts or a pyarrow table, got a single dict")
-    return list(rows)
+Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 
-def _check_image(image: Any) -> np.ndarray:
+def check_image(image: Any) -> np.ndarray:
+    """``image`` itself when it is a ``uint8`` ``(H, W, 3)`` array; ValueError naming what it is otherwise."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
         raise ValueError(f"image must be a uint8 (H, W, 3) BGR array, got {dtype} {shape}")
     return image
-
-
-def athlete_colour(row: Mapping[str, Any]) -> Colour:
-    """BGR colour of an athlete row: referees yellow, team A blue, team B red, otherwise grey."""
-    if row.get("role") == "referee" or (row.get("role") is None and row.get("class") == "referee"):
-        return REFEREE_COLOUR
-    return TEAM_COLOURS.get(row.get("team"), UNASSIGNED_COLOUR)
-
-
-def _label(row: Mapping[str, Any]) -> str:
-    parts = []
-    if row.get("track_id") is not None:
-        parts.append(str(row["track_id"]))
-    parts.append(str(row.get("role") or row.get("class") or "?"))
-    if row.get("jersey") is not None:
-        parts.append(f"#{row['jersey']}")
-    return " ".join(parts)
-
-
-def put_label(image: np.ndarray, text: str, x: int, y: int, colour: Colour, scale: float = 0.4) -> None:
-    """Text with its baseline at ``y`` on a dark plate, nudged inside the image."""
-    (width, height), baseline = cv2.getTextSize(text, _FONT, scale, 1)
-    x = int(min(max(x, 0), max(image.shape[1] - width - 2, 0)))
-    y = int(min(max(y, height + 2), image.shape[0] - baseline - 1))
-    cv2.rectangle(image, (x - 1, y - height - 2), (x + width + 1, y + baseline), (0, 0, 0), cv2.FILLED)
-    cv2.putText(image, text, (x, y), _FONT, scale, colour, 1, cv2.LINE_AA)
 
 
 # --------------------------------------------------------------------------- masks
@@ -252,18 +217,142 @@ def project_pitch_lines(
     return segments
 
 
+# --------------------------------------------------------------------------- athletes and ball
+
+
+def shape_thickness(height: int) -> int:
+    """Stroke of athlete shapes for a frame ``height`` px tall: 2 px at 720p, 3 px at 1080p."""
+    return max(2, int(round(2 * height / 720)))
+
+
+def ellipse_axes(box: Rect) -> tuple[int, int]:
+    """Semi-axes of the ring at the feet of ``box``: 0.7 and 0.25 box widths (a player's box is
+    ~0.4 of its height wide, so the ring spans the stance without reaching the neighbours')."""
+    w = max(box[2] - box[0], 1)
+    return max(int(round(0.7 * w)), 5), max(int(round(0.25 * w)), 2)
+
+
+def draw_athlete_shape(image: np.ndarray, box: Rect, colour: Colour, style: str, goalkeeper: bool, thickness: int) -> Rect:
+    """Draw an athlete's ring (``ellipse``) or box (``box``) in place; return the rectangle it covers.
+
+    Goalkeepers get a second, inner ring (or box) in the contrasting colour of their kit, so a
+    keeper reads as one at a glance even in the kit of their team.
+    """
+    x1, y1, x2, y2 = box
+    accent = contrast_colour(colour)
+    if style == "box":
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, thickness)
+        if goalkeeper:
+            inset = thickness + 1
+            cv2.rectangle(image, (x1 + inset, y1 + inset), (x2 - inset, y2 - inset), accent, max(thickness - 1, 1))
+        return (x1 - thickness, y1 - thickness, x2 + thickness + 1, y2 + thickness + 1)
+    cx = (x1 + x2) // 2
+    a, b = ellipse_axes(box)
+    # The arc leaves a gap behind the legs (-45..235 degrees, as supervision draws it), so the
+    # ring reads as lying on the ground around the feet.
+    cv2.ellipse(image, (cx, y2), (a, b), 0.0, -45, 235, colour, thickness, cv2.LINE_AA)
+    if goalkeeper:
+        inner = (max(a - thickness - 2, 2), max(b - thickness - 1, 1))
+        cv2.ellipse(image, (cx, y2), inner, 0.0, -45, 235, accent, max(thickness - 1, 1), cv2.LINE_AA)
+        cv2.ellipse(image, (cx, y2), (a + thickness + 1, b + thickness + 1), 0.0, -45, 235, colour, max(thickness - 1, 1), cv2.LINE_AA)
+        a, b = a + thickness + 1, b + thickness + 1
+    return (cx - a - thickness, y2 - b - thickness, cx + a + thickness + 1, y2 + b + thickness + 1)
+
+
+def draw_ball_marker(image: np.ndarray, centre: tuple[int, int], radius: int, thickness: int = 2) -> None:
+    """The ball: an orange ring with a thin black edge, in place."""
+    cv2.circle(image, centre, radius + thickness // 2 + 1, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.circle(image, centre, radius, BALL_COLOUR, thickness, cv2.LINE_AA)
+
+
+def ball_centre(ball: Mapping[str, Any] | None) -> tuple[float, float, float] | None:
+    """``(cx, cy, half_size)`` of a ball row's box in pixels; None when it has none or was not seen."""
+    if ball is None or ball.get("detected", True) is False:
+        return None
+    coords = [finite_or_none(ball.get(k)) for k in ("x1", "y1", "x2", "y2")]
+    if any(c is None for c in coords):
+        return None
+    return (coords[0] + coords[2]) / 2, (coords[1] + coords[3]) / 2, max(coords[2] - coords[0], coords[3] - coords[1]) / 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """What :func:`draw_scene` drew and planned: labels still to draw, rectangles taken by athletes."""
+
+    labels: tuple[Label, ...]
+    shapes: tuple[Rect, ...]
+    text: TextStyle
+
+
 # --------------------------------------------------------------------------- drawing
 
 
-def draw_frame(
-    image: np.ndarray,
-    athletes: Sequence[Mapping[str, Any]] | pa.Table | None,
+def draw_scene(
+    out: np.ndarray,
+    athletes: Sequence[Mapping[str, Any]] | Any,
     ball: Mapping[str, Any] | None = None,
     homography: Sequence[float] | np.ndarray | None = None,
     pitch: PitchModel | None = None,
     *,
     camera: Camera | None = None,
     masks: bool = True,
+    kits: Kits | None = None,
+    style: str = "ellipse",
+    avoid: Sequence[Rect] = (),
+) -> Scene:
+    """Draw pitch lines, masks, athlete shapes and the ball into ``out`` in place; plan the labels.
+
+    Arguments as :func:`draw_frame`; ``avoid`` are rectangles labels should keep off (the header).
+    The labels are placed but not drawn, so the caller can keep the radar off them and draw them last.
+    """
+    if style not in ("ellipse", "box"):
+        raise ValueError(f"athlete style must be ellipse or box, got {style!r}")
+    height, width = out.shape[:2]
+    pitch = pitch or PitchModel()
+    for start, end in project_pitch_lines(homography, pitch, (width, height), camera):
+        cv2.line(out, start, end, PITCH_LINE_COLOUR, 1, cv2.LINE_AA)
+
+    boxes = []
+    for row in as_rows(athletes):
+        coords = [finite_or_none(row.get(k)) for k in ("x1", "y1", "x2", "y2")]
+        if any(c is None for c in coords):
+            continue
+        box = tuple(int(round(c)) for c in coords)
+        boxes.append((row, box, athlete_colour(row, kits)))
+    if masks:
+        for row, box, colour in boxes:
+            _draw_mask_outline(out, row, box, colour)
+    thickness = shape_thickness(height)
+    shapes, requests = [], []
+    # Far athletes (higher in the frame) first, so nearer athletes' rings lie over theirs.
+    for row, box, colour in sorted(boxes, key=lambda item: item[1][3]):
+        covered = draw_athlete_shape(out, box, colour, style, is_goalkeeper(row), thickness)
+        shapes.append((min(covered[0], box[0]), min(covered[1], box[1]), max(covered[2], box[2] + 1), max(covered[3], box[3] + 1)))
+        if style == "ellipse":  # under the ring, centred
+            requests.append((label_text(row), colour, ((box[0] + box[2]) // 2, covered[3]), 1))
+        else:  # above the box, at its left edge
+            requests.append((label_text(row), colour, (box[0], covered[1]), -1))
+    text = text_style(height)
+    labels = place_labels(requests, (width, height), text, avoid)
+
+    found = ball_centre(ball)
+    if found is not None:
+        cx, cy, half = found
+        draw_ball_marker(out, (int(round(cx)), int(round(cy))), max(int(round(half)) + 4, 6), thickness)
+    return Scene(tuple(labels), tuple(shapes), text)
+
+
+def draw_frame(
+    image: np.ndarray,
+    athletes: Sequence[Mapping[str, Any]] | Any,
+    ball: Mapping[str, Any] | None = None,
+    homography: Sequence[float] | np.ndarray | None = None,
+    pitch: PitchModel | None = None,
+    *,
+    camera: Camera | None = None,
+    masks: bool = True,
+    kits: Kits | None = None,
+    style: str = "ellipse",
 ) -> np.ndarray:
     """Draw one frame's curated annotations on a copy of its image.
 
@@ -279,108 +368,17 @@ def draw_frame(
         pitch: Pitch model of the lines to overlay (default: 105 x 68 m).
         camera: Optional full camera of the frame (see :func:`project_pitch_lines`).
         masks: Draw mask outlines where ``mask_rle`` is present.
+        kits: Team colours (:func:`~.style.kits_from_clips`); default the fixed blue / red.
+        style: ``ellipse`` (ring at the feet, label below) or ``box`` (box, label above).
 
     Returns:
         A new ``uint8`` ``(H, W, 3)`` BGR image.
 
     Raises:
-        ValueError: ``image`` is not a ``uint8`` ``(H, W, 3)`` array.
+        ValueError: ``image`` is not a ``uint8`` ``(H, W, 3)`` array, or an unknown style.
     """
-    out = _check_image(image).copy()
-    height, width = out.shape[:2]
-    pitch = pitch or PitchModel()
-    for start, end in project_pitch_lines(homography, pitch, (width, height), camera):
-        cv2.line(out, start, end, PITCH_LINE_COLOUR, 1, cv2.LINE_AA)
-
-    rows = _rows(athletes)
-    boxes = []
-    for row in rows:
-        coords = [finite_or_none(row.get(k)) for k in ("x1", "y1", "x2", "y2")]
-        if any(c is None for c in coords):
-            continue
-        x1, y1, x2, y2 = (int(round(c)) for c in coords)
-        boxes.append((row, (x1, y1, x2, y2), athlete_colour(row)))
-    if masks:
-        for row, box, colour in boxes:
-            _draw_mask_outline(out, row, box, colour)
-    for _, (x1, y1, x2, y2), colour in boxes:
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, 2)
-    # Labels last so no box is drawn over a neighbour's text.
-    for row, (x1, y1, _, _), colour in boxes:
-        put_label(out, _label(row), x1, y1 - 4, colour)
-
-    if ball is not None:
-        coords = [finite_or_none(ball.get(k)) for k in ("x1", "y1", "x2", "y2")]
-        if all(c is not None for c in coords) and ball.get("detected", True) is not False:
-            cx, cy = (coords[0] + coords[2]) / 2, (coords[1] + coords[3]) / 2
-            radius = max(int(round(max(coords[2] - coords[0], coords[3] - coords[1]) / 2)) + 4, 6)
-            centre = (int(round(cx)), int(round(cy)))
-            cv2.circle(out, centre, radius + 1, (0, 0, 0), 1, cv2.LINE_AA)
-            cv2.circle(out, centre, radius, BALL_COLOUR, 2, cv2.LINE_AA)
+    out = check_image(image).copy()
+    scene = draw_scene(out, athletes, ball, homography, pitch, camera=camera, masks=masks, kits=kits, style=style)
+    # Labels last so no shape is drawn over a neighbour's text.
+    draw_labels(out, scene.labels, scene.text)
     return out
-
-
-def draw_minimap(
-    athletes: Sequence[Mapping[str, Any]] | pa.Table | None,
-    ball: Mapping[str, Any] | None,
-    pitch: PitchModel | None = None,
-    size: tuple[int, int] = (320, 216),
-) -> np.ndarray:
-    """A top-down view of the pitch with a dot per athlete and the ball at their pitch positions.
-
-    The pitch (plus a 3 m surround) is scaled to fit ``size`` keeping its aspect ratio, far
-    touchline (``y = -width/2``) at the top, left goal on the left, as the main camera sees it.
-
-    Args:
-        athletes: Rows with ``pitch_x``, ``pitch_y`` (metres; rows where they are null are
-            skipped), ``team`` and ``role``.
-        ball: The ball row (``pitch_x``, ``pitch_y``) or None.
-        pitch: Pitch model (default 105 x 68 m).
-        size: ``(width, height)`` of the result in pixels, each >= 16.
-
-    Returns:
-        ``uint8`` ``(height, width, 3)`` BGR image.
-    """
-    width, height = (int(v) for v in size)
-    if width < 16 or height < 16:
-        raise ValueError(f"minimap size must be at least 16x16 pixels, got {size!r}")
-    pitch = pitch or PitchModel()
-    image = np.empty((height, width, 3), dtype=np.uint8)
-    image[:] = _SURROUND_COLOUR
-    span_x, span_y = pitch.length + 2 * MINIMAP_MARGIN_M, pitch.width + 2 * MINIMAP_MARGIN_M
-    scale = min(width / span_x, height / span_y)
-    offset = np.array([width / 2, height / 2])
-
-    def to_pixels(xy: np.ndarray) -> np.ndarray:
-        return np.rint(np.asarray(xy, dtype=np.float64) * scale + offset).astype(np.int32)
-
-    corners = to_pixels([[-pitch.half_length, -pitch.half_width], [pitch.half_length, pitch.half_width]])
-    cv2.rectangle(image, tuple(corners[0].tolist()), tuple(corners[1].tolist()), _GRASS_COLOUR, cv2.FILLED)
-    for line in pitch.ground_markings.values():
-        cv2.polylines(image, [to_pixels(line).reshape(-1, 1, 2)], False, (255, 255, 255), 1, cv2.LINE_AA)
-    radius = max(2, int(round(scale * 0.9)))
-    for row in _rows(athletes):
-        x, y = finite_or_none(row.get("pitch_x")), finite_or_none(row.get("pitch_y"))
-        if x is None or y is None:
-            continue
-        centre = tuple(to_pixels([x, y]).tolist())
-        cv2.circle(image, centre, radius, athlete_colour(row), cv2.FILLED, cv2.LINE_AA)
-        cv2.circle(image, centre, radius, (0, 0, 0), 1, cv2.LINE_AA)
-    if ball is not None:
-        x, y = finite_or_none(ball.get("pitch_x")), finite_or_none(ball.get("pitch_y"))
-        if x is not None and y is not None:
-            centre = tuple(to_pixels([x, y]).tolist())
-            cv2.circle(image, centre, max(radius - 1, 2), (255, 255, 255), cv2.FILLED, cv2.LINE_AA)
-            cv2.circle(image, centre, max(radius - 1, 2), (0, 0, 0), 1, cv2.LINE_AA)
-    return image
-
-
-def paste_minimap(frame: np.ndarray, minimap: np.ndarray, margin: int = 8) -> None:
-    height, width = minimap.shape[:2]
-    y0, x0 = frame.shape[0] - height - margin, frame.shape[1] - width - margin
-    if y0 < 0 or x0 < 0:
-        return
-    region = frame[y0 : y0 + height, x0 : x0 + width]
-    # Mostly opaque, so the minimap reads clearly, yet what lies under the corner still shows.
-    frame[y0 : y0 + height, x0 : x0 + width] = cv2.addWeighted(minimap, 0.85, region, 0.15, 0.0)
-    cv2.rectangle(frame, (x0 - 1, y0 - 1), (x0 + width, y0 + height), (0, 0, 0), 1)

@@ -112,8 +112,8 @@ def preview_clip(
         storage_options: fsspec options, for the shards and the footage.
         source: Read the footage from this URL instead of the one the shard recorded (for
             footage that moved since curation).
-        **kwargs: Passed to :func:`render_preview` (``max_frames``, ``minimap``, ``masks``,
-            ``pitch``, ``progress``).
+        **kwargs: Passed to :func:`render_preview` (``max_frames``, ``options``, ``pitch``,
+            ``progress``).
 
     Returns:
         The path written.

@@ -23,9 +23,10 @@ import pyarrow as pa
 from soccerfactory.curation.camera import Camera
 from soccerfactory.curation.layout import camera_from_row, finite_or_none, row_homography
 from soccerfactory.curation.pitch import PitchModel
-from soccerfactory.curation.preview.draw import (
-    MINIMAP_MARGIN_M, TEXT_COLOUR, draw_frame, draw_minimap, paste_minimap, put_label,
-)
+from soccerfactory.curation.preview.compose import annotate_frame
+from soccerfactory.curation.preview.draw import ball_centre
+from soccerfactory.curation.preview.style import PreviewOptions, kits_from_clips
+from soccerfactory.curation.preview.trail import ball_trail
 from soccerfactory.curation.video.clips import ClipSpec
 from soccerfactory.curation.video.decode import read_frames
 
@@ -89,8 +90,7 @@ def render_preview(
     output_path: str | os.PathLike,
     *,
     max_frames: int | None = None,
-    minimap: bool = True,
-    masks: bool = True,
+    options: PreviewOptions | None = None,
     pitch: PitchModel | None = None,
     progress: ProgressFn | None = None,
     storage_options: dict | None = None,
@@ -107,8 +107,8 @@ def render_preview(
             the frames of the other tables are), ``clips`` is checked to name the same clip.
         output_path: The ``.mp4`` file to write (parent folders are created).
         max_frames: Stop after this many frames (>= 1); None renders the whole clip.
-        minimap: Paste a top-down minimap into the bottom-right corner.
-        masks: Draw mask outlines.
+        options: Athlete style, radar corner, ball trail, masks and legend (default
+            :class:`~.style.PreviewOptions`); team colours come from the ``clips`` table.
         pitch: Pitch model for the overlay and the minimap (default 105 x 68 m).
         progress: Called as ``progress(frames_done, frames_total)`` after each batch.
         storage_options: fsspec options for reading the footage.
@@ -141,10 +141,20 @@ def render_preview(
 
     total = clip.num_frames if max_frames is None else min(clip.num_frames, max_frames)
     size = (clip.width, clip.height)
-    map_width = min(clip.width // 4, 360)
-    map_size = (map_width, int(round(map_width * (pitch.width + 2 * MINIMAP_MARGIN_M) / (pitch.length + 2 * MINIMAP_MARGIN_M))))
-    show_minimap = minimap and map_size[0] >= 64
+    options = options or PreviewOptions()
+    kits = kits_from_clips(tables.get("clips"))
+    centres = {f: c[:2] for f, row in balls.items() if (c := ball_centre(row)) is not None}
+    trail_frames = int(round(options.trail_s * clip.fps))
+    homographies: dict[int, Any] = {}
+
+    def homography_of(frame: int) -> Any:
+        if frame not in homographies:
+            homographies[frame] = row_homography(cameras.get(frame))
+        return homographies[frame]
+
     camera_cache: dict[int, Camera | None] = {}
+    corner: str | None = None
+    free_run = 0  # consecutive frames in which the requested radar corner was free
 
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary_path(output)
@@ -166,10 +176,18 @@ def render_preview(
                 if source is not None and source not in camera_cache:
                     camera_cache[source] = camera_from_row(camera_row, clip.width, clip.height)
                 camera = camera_cache.get(source)
-                drawn = draw_frame(image, rows, ball, homography, pitch, camera=camera, masks=masks)
-                if show_minimap:
-                    paste_minimap(drawn, draw_minimap(rows, ball, pitch, map_size))
-                put_label(drawn, _header(clip, frame, source, camera_row), 6, 16, TEXT_COLOUR, scale=0.45)
+                trail = ball_trail(centres, source, trail_frames, homography_of) if source is not None and trail_frames else []
+                composed = annotate_frame(
+                    image, rows, ball, homography=homography, pitch=pitch, camera=camera, kits=kits, options=options,
+                    header=_header(clip, frame, source, camera_row), trail=trail, frame=source or 0,
+                    trail_frames=trail_frames, previous_corner=corner,
+                )
+                corner, drawn = composed.radar_corner or corner, composed.image
+                # Back to the corner asked for once it has been free for a second: soon enough to
+                # honour --radar, late enough not to hop each time a player passes.
+                free_run = free_run + 1 if composed.requested_free else 0
+                if free_run >= max(int(round(clip.fps)), 1):
+                    corner = None
                 writer.write(drawn)
                 done += 1
             if progress is not None:

@@ -39,6 +39,8 @@ def test_help_teaches_with_an_example():
     assert result.exit_code == 0
     assert "Example: soccerfactory preview" in result.output
     assert "--max-frames" in result.output and "--match" in result.output
+    for option in ("--style", "--radar", "--trail-seconds", "bottom-left", "ellipse"):
+        assert option in result.output, option
 
 
 def test_preview_writes_the_file_and_prints_its_path(shard, tmp_path):
@@ -52,7 +54,7 @@ def test_preview_writes_the_file_and_prints_its_path(shard, tmp_path):
 
 def test_default_target_is_under_the_shard_root(shard):
     root, clip = shard
-    result = runner.invoke(app, ["preview", clip.clip_id, "--match", "cli-match", "-o", str(root), "--max-frames", "2", "-q", "--no-minimap"])
+    result = runner.invoke(app, ["preview", clip.clip_id, "--match", "cli-match", "-o", str(root), "--max-frames", "2", "-q", "--radar", "off", "--style", "box"])
     assert result.exit_code == 0, result.output
     expected = root / "previews" / "cli-match" / f"{clip.clip_id}.mp4"
     assert result.output.strip() == str(expected)
@@ -66,6 +68,9 @@ def test_default_target_is_under_the_shard_root(shard):
         (["no-such-clip", "--match", "cli-match"], "no shard of match 'cli-match' clip 'no-such-clip'"),
         (["CLIP", "--max-frames", "0"], "--max-frames must be >= 1"),
         (["CLIP", "--to", "x.avi"], "must be an .mp4 file"),
+        (["CLIP", "--style", "circle"], "--style must be one of ellipse, box, got 'circle'"),
+        (["CLIP", "--radar", "middle"], "--radar must be one of bottom-right, bottom-left, top-right, top-left, off"),
+        (["CLIP", "--trail-seconds", "-1"], "--trail-seconds must be in [0, 10]"),
         (["CLIP", "--source", "/nonexistent/video.mp4"], "/nonexistent/video.mp4"),
     ],
 )

@@ -190,3 +190,25 @@ def test_embedded_prefect_creates_the_home_of_an_output_not_made_yet(tmp_path):
     with apply_env({**{name: None for name in USER_CONFIG_VARIABLES}, "HOME": str(tmp_path / "user")}):
         with embedded_prefect(root):
             assert (root / ".prefect").is_dir()
+
+
+def test_completed_task_lines_are_dropped_and_everything_else_kept(monkeypatch):
+    import logging
+
+    from soccerfactory.flows.prefect_env import quiet_lifecycle_logs
+
+    monkeypatch.delenv("SOCCERFACTORY_VERBOSE", raising=False)
+    quiet_lifecycle_logs()
+    quiet_lifecycle_logs()  # idempotent: one filter
+    logger = logging.getLogger("prefect.task_runs")
+    assert sum(type(f).__name__ == "_LifecycleNoise" for f in logger.filters) == 1
+
+    def passes(message: str, level: int = logging.INFO) -> bool:
+        return bool(logger.filter(logging.LogRecord("prefect.task_runs", level, __file__, 1, message, None, None)))
+
+    assert not passes("Finished in state Completed()")
+    assert passes("Finished in state Failed('Task run encountered an exception')")
+    assert passes("synth-1-000000-000100: 80/118 frames, 0.59 frames/s, ETA 1m04s")
+    assert passes("Finished in state Completed()", logging.WARNING)
+    monkeypatch.setenv("SOCCERFACTORY_VERBOSE", "1")
+    assert passes("Finished in state Completed()")

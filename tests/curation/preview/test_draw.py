@@ -21,9 +21,9 @@ from soccerfactory.curation.preview.draw import (
 from soccerfactory.curation.testing import make_camera
 
 
-def test_athlete_box_outline_is_drawn_in_its_team_colour(source_frame, changed):
+def test_athlete_box_outline_is_drawn_in_its_team_colour_in_box_style(source_frame, changed):
     image, athletes, _, _ = source_frame
-    drawn = draw_frame(image, athletes, None, None, PitchModel())
+    drawn = draw_frame(image, athletes, None, None, PitchModel(), style="box")
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
     assert not np.shares_memory(drawn, image)
     teams = [r for r in athletes if r["team"] in TEAM_COLOURS and r["x2"] - r["x1"] > 8 and r["y2"] - r["y1"] > 8]

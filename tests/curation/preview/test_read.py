@@ -9,6 +9,7 @@ import pytest
 
 from soccerfactory.curation.layout import clip_from_manifest
 from soccerfactory.curation.preview.read import find_clip_manifest, preview_clip
+from soccerfactory.curation.preview.style import PreviewOptions
 from soccerfactory.curation.video.decode import read_frames
 from soccerfactory.storage.shards import find_manifest, read_shard, write_shard
 
@@ -32,7 +33,7 @@ def test_preview_clip_writes_every_frame_at_the_clip_size(shard, tmp_path, chang
 
 def test_max_frames_and_search_without_match(shard, tmp_path, video_facts):
     root, clip, _ = shard
-    path = preview_clip(root, None, clip.clip_id, tmp_path / "short.mp4", max_frames=5, minimap=False)
+    path = preview_clip(root, None, clip.clip_id, tmp_path / "short.mp4", max_frames=5, options=PreviewOptions(radar="off"))
     assert video_facts(path)[:3] == (5, clip.width, clip.height)
 
 

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from soccerfactory.curation.preview.draw import ellipse_axes
 from soccerfactory.curation.preview.stills import render_stills, still_jpegs
 from soccerfactory.curation.video.decode import read_frames
 from soccerfactory.storage.shards import find_manifest
@@ -26,14 +27,17 @@ def test_stills_are_the_asked_frames_with_the_labels_drawn(shard, changed):
     raw = {int(f): image for batch in read_frames(clip, batch_size=16) for f, image in zip(batch.frame_index, batch.images)}
     for frame, image in stills:
         assert image.shape == (clip.height, clip.width, 3) and image.dtype == np.uint8
-        # Every athlete box of the frame is outlined: its top edge differs from the raw footage.
+        # Every athlete of the frame is ringed at the feet: the ring's front differs from the raw footage.
         rows = [r for r in tables["athletes"].to_pylist() if r["frame_index"] == frame and r["x1"] is not None]
         assert rows
         mask = changed(raw[frame], image)
         for row in rows:
-            x1, y1, x2 = (int(round(row[k])) for k in ("x1", "y1", "x2"))
-            edge = mask[max(y1 - 1, 0) : y1 + 2, max(x1, 0) : min(x2, clip.width)]
-            assert edge.mean() > 0.5, (frame, row["track_id"])
+            box = tuple(int(round(row[k])) for k in ("x1", "y1", "x2", "y2"))
+            _, b = ellipse_axes(box)
+            cx, front = (box[0] + box[2]) // 2, box[3] + b
+            if front >= clip.height or not 0 <= cx < clip.width:
+                continue
+            assert mask[max(front - 2, 0) : front + 3, max(cx - 2, 0) : cx + 3].any(), (frame, row["track_id"])
         # The header names the frame (white text, top-left), over footage that had none.
         assert changed(raw[frame], image)[4:20, 6:200].any()
 

@@ -17,7 +17,9 @@ import numpy as np
 
 from soccerfactory.curation.layout import camera_from_row, clip_from_manifest, row_homography
 from soccerfactory.curation.pitch import PitchModel
-from soccerfactory.curation.preview.draw import MINIMAP_MARGIN_M, TEXT_COLOUR, draw_frame, draw_minimap, paste_minimap, put_label
+from soccerfactory.curation.preview.compose import annotate_frame
+from soccerfactory.curation.preview.draw import MINIMAP_MARGIN_M
+from soccerfactory.curation.preview.style import PreviewOptions, kits_from_clips
 from soccerfactory.curation.preview.render import _ATHLETE_COLUMNS, _BALL_COLUMNS, _CAMERA_COLUMNS, _by_frame, _header
 from soccerfactory.curation.video.clips import clip_hash
 from soccerfactory.curation.video.decode import read_frames
@@ -69,6 +71,7 @@ def render_stills(
     athletes = _by_frame(tables.get("athletes"), _ATHLETE_COLUMNS)
     balls = {f: rows[0] for f, rows in _by_frame(tables.get("ball"), _BALL_COLUMNS).items()}
     cameras = {f: rows[0] for f, rows in _by_frame(tables.get("cameras"), _CAMERA_COLUMNS).items()}
+    kits = kits_from_clips(tables.get("clips"))
     map_width = min(clip.width // 4, 360)
     map_size = (map_width, int(round(map_width * (pitch.width + 2 * MINIMAP_MARGIN_M) / (pitch.length + 2 * MINIMAP_MARGIN_M))))
     part = dataclasses.replace(clip, start_frame=first, stop_frame=last + 1, content_hash=clip_hash(clip.source_hash, first, last + 1))
@@ -79,12 +82,15 @@ def render_stills(
             if frame not in keep:
                 continue
             rows, ball, camera_row = athletes.get(frame, []), balls.get(frame), cameras.get(frame)
-            drawn = draw_frame(image, rows, ball, row_homography(camera_row), pitch,
-                               camera=camera_from_row(camera_row, clip.width, clip.height))
-            if minimap and map_size[0] >= 64:
-                paste_minimap(drawn, draw_minimap(rows, ball, pitch, map_size))
             labelled = frame if frame in athletes or frame in cameras else None
-            put_label(drawn, _header(clip, frame, labelled, camera_row), 6, 16, TEXT_COLOUR, scale=0.45)
+            # The preview's own frame: kit colours, legend, labels that never overlap, a radar
+            # that moves off them (no trail: a still has no past frames drawn).
+            drawn = annotate_frame(
+                image, rows, ball, homography=row_homography(camera_row), pitch=pitch,
+                camera=camera_from_row(camera_row, clip.width, clip.height), kits=kits,
+                options=PreviewOptions(radar="bottom-right" if minimap and map_size[0] >= 64 else "off", trail_s=0.0),
+                header=_header(clip, frame, labelled, camera_row), frame=frame,
+            ).image
             out.append((frame, drawn))
     return out
 

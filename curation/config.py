@@ -356,6 +356,15 @@ class VoteConfig(Section):
         True, description="Cut a tracklet whose jersey reads name one number, then another (each with jersey_min_reads reads): "
         "one piece per number, the rows between with no number.",
     )
+    # Dev seeds 400-403: with decode.jersey_fps=5 and crossing_iou=0.3, jersey precision per track
+    # rose to 1.0 on all four (from 0.89/1/0.67/1) at coverage 0.8/0.8/0.33/1.0, but the extra
+    # fragments cost association (ids per athlete 1.18 -> 1.36 on seed 400) and GS-HOTA went 63.3
+    # -> 63.8, below the 1 fps default's 66.4 (65.8 with the cuts): off by default.
+    crossing_iou: float | None = Field(
+        None, gt=0, le=1,
+        description="With split_by_jersey: also cut a numbered tracklet where its box overlaps another at this IoU after its "
+        "last read (or before its first), so unproven rows get no number; None = off.",
+    )
     # Roles are decided per tracklet from its kit, its position and the detector's votes
     # (curation/attribute/relational.py). The detector overrides the kit only when nearly all of
     # its confidence-weighted votes agree: on a synthetic clip it voted the centre referee

@@ -44,7 +44,7 @@ from soccerfactory.curation.detection.detector import Detector
 from soccerfactory.curation.layout import ShardIdentity, shard_tables
 from soccerfactory.curation.pitch import PitchModel
 from soccerfactory.curation.refine import Refiner
-from soccerfactory.curation.tracking.jersey_split import jersey_splits, remap_tracklets
+from soccerfactory.curation.tracking.jersey_split import split_tracklets
 from soccerfactory.curation.tracking.trackers import Tracker
 from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
 from soccerfactory.curation.tracking.tracklets import relabel_tracks
@@ -515,7 +515,7 @@ def vote_clip(
     jersey_min_confidence, min_votes, link_by_jersey = attribute.jersey_min_confidence, vote.min_votes, vote.link_by_jersey
     tracks = spatial.tracks
     if vote.split_by_jersey:
-        tracks, attributes = _split_by_jersey(tracks, attributes, jersey_min_confidence, attribute.jersey_min_reads)
+        tracks, attributes = _split_by_jersey(tracks, attributes, vote, jersey_min_confidence, attribute.jersey_min_reads)
     track_rows = tracks.track_id if tracks.track_id is not None else np.zeros(0, dtype=np.int64)
 
     team_obs = np.asarray(attributes.team, dtype=object)
@@ -559,22 +559,17 @@ def vote_clip(
     )
 
 
-def _split_by_jersey(tracks: Tracks, attributes: Attributes, min_confidence: float, min_reads: int) -> tuple[Tracks, Attributes]:
-    """Cut tracklets whose jersey reads name one number, then another (an identity switch):
-    :func:`~soccerfactory.curation.tracking.jersey_split.jersey_splits`; rows, crops and reads follow."""
+def _split_by_jersey(tracks: Tracks, attributes: Attributes, vote: VoteConfig, min_confidence: float, min_reads: int) -> tuple[Tracks, Attributes]:
+    """Cut tracklets where the reads show an identity switch (and, with ``vote.crossing_iou``,
+    at crossings outside their reads): :func:`~soccerfactory.curation.tracking.jersey_split.split_tracklets`."""
     read_frames = attributes.jersey_frame_index if attributes.jersey_frame_index is not None else attributes.frame_index
-    if attributes.frame_index is None or read_frames is None or not len(tracks) or not len(attributes.jersey):
+    if attributes.frame_index is None or read_frames is None:
         return tracks, attributes
-    first_new = int(max(int(a.max()) for a in (tracks.track_id, attributes.track_id, attributes.jersey_tracks) if len(a))) + 1
-    cuts = jersey_splits(attributes.jersey_tracks, read_frames, attributes.jersey, attributes.jersey_confidence, min_confidence, min_reads, first_new)
-    if not cuts:
-        return tracks, attributes
-    tracks = dataclasses.replace(tracks, track_id=remap_tracklets(tracks.track_id, tracks.frame_index, cuts))
-    attributes = dataclasses.replace(
-        attributes, track_id=remap_tracklets(attributes.track_id, attributes.frame_index, cuts),
-        jersey_track_id=remap_tracklets(attributes.jersey_tracks, read_frames, cuts),
+    rows, crops, reads = split_tracklets(
+        tracks.track_id, tracks.frame_index, tracks.xyxy, attributes.track_id, attributes.frame_index, attributes.jersey_tracks,
+        read_frames, attributes.jersey, attributes.jersey_confidence, min_confidence, min_reads, vote.crossing_iou,
     )
-    return tracks, attributes
+    return dataclasses.replace(tracks, track_id=rows), dataclasses.replace(attributes, track_id=crops, jersey_track_id=reads)
 
 
 # --------------------------------------------------------------------------- step 4: tables

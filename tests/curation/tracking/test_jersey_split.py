@@ -43,3 +43,34 @@ def test_three_numbers_in_turn_give_three_pieces_with_fresh_ids():
     frames = np.arange(25)
     new = remap_tracklets(np.full(25, 4), frames, cuts)
     assert new[0] == 4 and new[5] == 9 and new[10] == 10 and new[15] == 11 and new[24] == 12
+
+
+def test_a_crossing_after_the_last_read_cuts_off_the_unproven_rest():
+    from soccerfactory.curation.tracking.jersey_split import crossing_cuts
+
+    # Track 1 read #30 on frames 2-3; on frames 5-7 track 2 overlaps it (IoU 0.33, 1, 0.33: they
+    # cross); track 3 never overlaps anyone. Rows of track 1 from frame 5 on get a new id.
+    frames = np.array([f for f in range(10) for _ in range(3)])
+    track = np.tile([1, 2, 3], 10)
+    boxes = []
+    for f in range(10):
+        x2 = 100 + (40 - 20 * abs(f - 6)) if abs(f - 6) <= 1 else 300  # track 2 sits on track 1 at frames 5-7
+        boxes += [[100, 100, 140, 200], [x2, 100, x2 + 40, 200], [600, 100, 640, 200]]
+    reads = _reads((1, 2, 30, 0.9), (1, 3, 30, 0.9), (3, 4, 7, 0.9), (3, 5, 7, 0.9))
+    cuts = crossing_cuts(track, frames, np.array(boxes, float), *reads, min_confidence=0.6, min_iou=0.3, first_new_id=50)
+    assert cuts == {1: [(5, 50)]}
+    new = remap_tracklets(track, frames, cuts)
+    assert set(new[(track == 1) & (frames >= 5)]) == {50} and set(new[(track == 1) & (frames < 5)]) == {1}
+    assert set(new[track == 3]) == {3}
+
+
+def test_a_crossing_before_the_first_read_cuts_off_the_unproven_start():
+    from soccerfactory.curation.tracking.jersey_split import crossing_cuts
+
+    frames = np.repeat(np.arange(6), 2)
+    track = np.tile([1, 2], 6)
+    boxes = [b for f in range(6) for b in ([0, 0, 10, 10], [0, 0, 10, 10] if f == 1 else [50, 50, 60, 60])]
+    reads = _reads((1, 4, 9, 0.9), (1, 5, 9, 0.9))
+    cuts = crossing_cuts(track, frames, np.array(boxes, float), *reads, min_confidence=0.6, min_iou=0.3, first_new_id=10)
+    new = remap_tracklets(track, frames, cuts)
+    assert new[(track == 1)].tolist() == [10, 10, 1, 1, 1, 1]

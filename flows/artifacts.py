@@ -30,15 +30,32 @@ _CATALOG_WAIT_S = 5.0
 
 
 @task(name="publish-curate-report", cache_policy=NONE)
-def publish_curate_report(catalog: str, run_id: str, report_path: str | os.PathLike | None = None) -> str | None:
+def publish_curate_report(
+    catalog: str, run_id: str, report_path: str | os.PathLike | None = None, write_page: bool = False
+) -> str | None:
     """Publish the report summary of run ``run_id`` (its registered clips and failures) as the
-    ``curate-report`` Markdown artifact; the Markdown, or None when the catalog could not be read."""
+    ``curate-report`` Markdown artifact; the Markdown, or None when the catalog could not be read.
+
+    ``write_page``: also write the HTML page (plots, no thumbnails: decoding frames would cost
+    seconds per run) to ``report_path`` first, and link it; a page that cannot be written is a
+    warning, never a failed run.
+    """
     import duckdb
 
     from soccerfactory.storage.catalog import CatalogLockedError
     from soccerfactory.storage.report.queries import Scope
     from soccerfactory.storage.report.summary import read_summary, summary_markdown
 
+    if write_page and report_path is not None:
+        from soccerfactory.storage.report.page import write_report
+
+        try:  # 3 s on the 2-core machine for a one-clip run
+            write_report(catalog, report_path, Scope(run_id=run_id), thumbnails=None)
+        except (OSError, ValueError, CatalogLockedError, duckdb.Error) as error:
+            get_run_logger().warning("no report page for run %s: %s", run_id, " ".join(str(error).split()))
+            report_path = None
+    elif not write_page:
+        report_path = report_path if report_path is not None and Path(report_path).is_file() else None
     try:
         data = read_summary(catalog, Scope(run_id=run_id), wait_s=_CATALOG_WAIT_S)
     except (OSError, ValueError, CatalogLockedError, duckdb.Error) as error:
@@ -46,8 +63,8 @@ def publish_curate_report(catalog: str, run_id: str, report_path: str | os.PathL
         return None
     link = Path(report_path).resolve().as_uri() if report_path is not None else None
     markdown = summary_markdown(data, link)
-    if link is None:  # the page itself takes seconds of decoding: made on demand, by this command
-        markdown += f"\nThe page with plots and annotated frames: `soccerfactory report --catalog {catalog} --run {run_id} --out report.html`\n"
+    # The page with annotated frames (decoding takes seconds) is made on demand, by this command.
+    markdown += f"\nWith annotated frames: `soccerfactory report --catalog {catalog} --run {run_id} --out report.html`\n"
     create_markdown_artifact(markdown=markdown, key="curate-report", description=f"curate run {run_id}: report summary")
     return markdown
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -56,6 +57,7 @@ from soccerfactory.curation.stages import check_config, code_version, load_stage
 from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, CurateConfig, DecodeConfig
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
+from soccerfactory.storage.fs import local_path
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.manifest import ShardManifest, clip_content_hash
 from soccerfactory.storage.shards import ShardCollisionError, find_manifest, find_manifests_by_prefix, verify_shard, write_shard
@@ -116,7 +118,11 @@ def curate(
     summary = finish_run(run, results, failures, output, storage_options, teams=teams)
     if failures:  # the run completes (the other clips are done), but its name says what failed
         _label_flow_run(f"{run['run_id']} ({len(failures)} failed)", ["failures"])
-    publish_curate_report(summary.catalog, summary.run_id)
+    # A local root gets the run's page (OUTPUT/reports/RUN_ID.html), linked from the artifact; a
+    # run that only skipped clips already curated writes none (a cached re-run stays seconds).
+    local = local_path(output)
+    page = Path(local) / "reports" / f"{summary.run_id}.html" if local is not None else None
+    publish_curate_report(summary.catalog, summary.run_id, page, write_page=page is not None and summary.count("curated") > 0)
     return summary
 
 

@@ -35,7 +35,7 @@ def test_curate_report_and_loss_curve_artifacts(catalog, tmp_path):
 
     @flow(name="artifact-test")
     def publish() -> tuple:
-        return (publish_curate_report(str(path), "run-art", tmp_path / "report.html"),
+        return (publish_curate_report(str(path), "run-art", tmp_path / "report.html", write_page=True),
                 publish_curate_report(str(tmp_path / "missing.duckdb"), "run-art"),
                 publish_loss_curve(history, "train-x"))
 
@@ -44,6 +44,7 @@ def test_curate_report_and_loss_curve_artifacts(catalog, tmp_path):
     published = _latest("curate-report")
     assert published == report and "# SoccerFactory report: run run-art" in published
     assert f"({(tmp_path / 'report.html').resolve().as_uri()})" in published and f"| {match_id} |" in published
+    assert "<html" in (tmp_path / "report.html").read_text()[:500].lower()  # the linked page was written
     assert _latest("train-loss-curve") == loss
     assert "![training loss per step, 40 steps" in loss and "](data:image/png;base64," in loss
     assert "| 40 | 0.0750 | 0.0250 |" in loss  # the last step is always in the table

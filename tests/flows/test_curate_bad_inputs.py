@@ -182,6 +182,12 @@ def test_the_flow_run_is_named_after_the_run_and_says_how_many_inputs_failed(mix
     assert any(tag.startswith("config:") and len(tag) == len("config:") + 12 for tag in flow_run.tags)
 
 
+def test_a_run_that_curated_clips_writes_its_report_page(root, mixed_run):
+    page = root["output"] / "reports" / f"{mixed_run['run_id']}.html"
+    text = page.read_text()
+    assert f"run {mixed_run['run_id']}" in text and "second-000000-000012" in text
+
+
 @pytest.mark.parametrize("case", [
     "missing-path", "missing-memory-url", "s3-without-s3fs", "unknown-protocol", "zero-byte", "text-renamed",
     "png-renamed", "jpeg-renamed-mkv", "truncated", "random-bytes", "three-frames", "one-pixel", "two-pixels",

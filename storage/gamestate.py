@@ -229,6 +229,51 @@ def _attributes(row: Mapping[str, Any], sides: Mapping[str, str | None]) -> dict
     return {"role": role, "team": team, "jersey": jersey}
 
 
+def _sequence_track_ids(athletes: list[dict[str, Any]], by_clip: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, int], int]:
+    """One id per athlete across the clips (shots) of a sequence, ``(clip_id, track_id) -> id``.
+
+    A shot starts its tracks afresh, so each clip's tracks would be new athletes after every cut
+    (30 s broadcast clips of 7-8 shots scored AssA 28). Where the labels name the athlete, the
+    tracks of different clips join: a player or goalkeeper with the same team letter (aligned
+    per match) and jersey number, and a team's goalkeeper without a number. A key worn by two tracks on screen together in one clip names
+    nobody and is not used; every other track keeps an id of its own, numbered by first frame.
+    """
+    spans: dict[tuple[str, int], list[int]] = {}
+    keys: dict[tuple[str, int], tuple[str, int] | None] = {}
+    for r in athletes:
+        slot = (r["clip_id"], int(r["track_id"]))
+        frame = int(r["frame_index"])
+        span = spans.setdefault(slot, [frame, frame])
+        span[0], span[1] = min(span[0], frame), max(span[1], frame)
+        key = None
+        if r["role"] in _TEAM_ROLES and r["team"] is not None and r["jersey"] is not None:
+            key = (str(r["team"]), int(r["jersey"]))
+        elif r["role"] == "goalkeeper" and r["team"] is not None:  # one goalkeeper per team on the pitch
+            key = (str(r["team"]), -1)
+        keys[slot] = key if keys.get(slot, key) == key else None  # rows that disagree name nobody
+    holders: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for slot, key in keys.items():
+        if key is not None:
+            holders.setdefault(key, []).append(slot)
+    for key, slots in holders.items():
+        for a in slots:
+            for b in slots:
+                if a < b and a[0] == b[0] and spans[a][0] <= spans[b][1] and spans[b][0] <= spans[a][1]:
+                    keys[a] = keys[b] = None
+    order = sorted(spans, key=lambda slot: (by_clip[slot[0]]["start_frame"], spans[slot][0], slot))
+    ids: dict[tuple[str, int], int] = {}
+    by_key: dict[tuple[str, int], int] = {}
+    for slot in order:
+        key = keys[slot]
+        if key is not None and key in by_key:
+            ids[slot] = by_key[key]
+            continue
+        ids[slot] = len(set(ids.values())) + 1
+        if key is not None:
+            by_key[key] = ids[slot]
+    return ids
+
+
 def gamestate_predictions(
     tables: Mapping[str, pa.Table],
     *,
@@ -283,9 +328,7 @@ def gamestate_predictions(
     side_reasons: dict[str, str] = {}
     for clip in clips:
         sides[clip["clip_id"]], side_reasons[clip["clip_id"]] = team_sides(clip, [r for r in athletes if r["clip_id"] == clip["clip_id"]])
-    track_ids = {
-        key: n for n, key in enumerate(sorted({(by_clip[r["clip_id"]]["start_frame"], r["clip_id"], int(r["track_id"])) for r in athletes}), start=1)
-    }
+    track_ids = _sequence_track_ids(athletes, by_clip)
 
     frame_rows = tables.get("frames")
     if frame_rows is not None:
@@ -321,7 +364,7 @@ def gamestate_predictions(
             if unplaced == "drop":
                 continue
         attributes = _attributes(row, sides[row["clip_id"]])
-        track = int(row["track_id"]) if len(clips) == 1 else track_ids[(by_clip[row["clip_id"]]["start_frame"], row["clip_id"], int(row["track_id"]))]
+        track = int(row["track_id"]) if len(clips) == 1 else track_ids[(row["clip_id"], int(row["track_id"]))]
         predictions.append({
             "id": str(len(predictions) + 1),
             "image_id": image_id(sequence, frame_number(row["frame_index"]), split),

@@ -119,8 +119,11 @@ def test_clips_of_one_source_merge_into_one_sequence_numbered_from_the_source(ta
     document = gamestate_predictions(merged, frames="source", unplaced="keep")
     frames = sorted(int(p["image_id"][-6:]) for p in document["predictions"])
     assert frames[0] == 101 and frames[-1] == 202  # source frame + 1
-    # Track ids are per clip: clip-1's tracks 1 and 2 are not clip-0's.
-    assert sorted({p["track_id"] for p in document["predictions"]}) == [1, 2, 3, 4, 5]
+    # Track ids are per clip unless the labels name the athlete: clip-1's A #7 (its track 1) is
+    # clip-0's A #7, its referee (track 2) is a new id.
+    assert sorted({p["track_id"] for p in document["predictions"]}) == [1, 2, 3, 4]
+    by_track = {(p["attributes"]["jersey"], p["image_id"][-6:] >= "000201"): p["track_id"] for p in document["predictions"]}
+    assert by_track[("7", False)] == by_track[("7", True)]
     assert document["info"]["clips"] == ["clip-0", "clip-1"]
     with pytest.raises(ValueError, match="frames='source'"):
         gamestate_predictions(merged)
@@ -193,3 +196,28 @@ def test_a_track_repeated_in_a_frame_keeps_its_most_confident_row(tables):
     assert document["info"]["repeated_track_rows_dropped"] == 1
     same = [p for p in document["predictions"] if p["track_id"] == first["track_id"] and p["image_id"].endswith("000001")]
     assert len(same) == 1 and same[0]["confidence"] == 0.99
+
+
+def test_tracks_of_one_athlete_keep_one_id_across_the_clips_of_a_sequence():
+    """After a cut the tracker starts afresh; the labels (team letter and number, or a team's
+    goalkeeper) join the athlete's tracks across clips, unless two tracks on screen together wear
+    the key."""
+    from soccerfactory.storage.gamestate import _sequence_track_ids
+
+    def rows(clip, track, frames, role="player", team="A", jersey=None):
+        return [{"clip_id": clip, "track_id": track, "frame_index": f, "role": role, "team": team, "jersey": jersey} for f in frames]
+
+    by_clip = {"c1": {"start_frame": 0}, "c2": {"start_frame": 100}}
+    athletes = (
+        rows("c1", 1, range(0, 50), jersey=10) + rows("c2", 7, range(100, 150), jersey=10)  # one athlete, two shots
+        + rows("c1", 2, range(0, 50)) + rows("c2", 8, range(100, 150))  # unnamed: two ids
+        + rows("c1", 3, range(0, 50), role="goalkeeper", team="B") + rows("c2", 9, range(120, 150), role="goalkeeper", team="B")
+        + rows("c2", 4, range(100, 120), jersey=5) + rows("c2", 5, range(110, 130), jersey=5)  # key worn twice at once
+        + rows("c1", 6, range(0, 10), jersey=5)
+    )
+    ids = _sequence_track_ids(athletes, by_clip)
+    assert ids[("c1", 1)] == ids[("c2", 7)]
+    assert ids[("c1", 2)] != ids[("c2", 8)]
+    assert ids[("c1", 3)] == ids[("c2", 9)]
+    assert len({ids[("c2", 4)], ids[("c2", 5)], ids[("c1", 6)]}) == 3
+    assert len(set(ids.values())) == 7 and min(ids.values()) == 1 and max(ids.values()) == 7

@@ -46,21 +46,23 @@ def publish_curate_report(
     from soccerfactory.storage.report.queries import Scope
     from soccerfactory.storage.report.summary import read_summary, summary_markdown
 
+    data = None
     if write_page and report_path is not None:
         from soccerfactory.storage.report.page import write_report
 
-        try:  # 3 s on the 2-core machine for a one-clip run
-            write_report(catalog, report_path, Scope(run_id=run_id), thumbnails=None)
+        try:  # 3 s on the 2-core machine for a one-clip run; the page's data is the summary's too
+            data = write_report(catalog, report_path, Scope(run_id=run_id), thumbnails=None)
         except (OSError, ValueError, CatalogLockedError, duckdb.Error) as error:
             get_run_logger().warning("no report page for run %s: %s", run_id, " ".join(str(error).split()))
             report_path = None
-    elif not write_page:
-        report_path = report_path if report_path is not None and Path(report_path).is_file() else None
-    try:
-        data = read_summary(catalog, Scope(run_id=run_id), wait_s=_CATALOG_WAIT_S)
-    except (OSError, ValueError, CatalogLockedError, duckdb.Error) as error:
-        get_run_logger().warning("no report artifact for run %s: %s", run_id, " ".join(str(error).split()))
-        return None
+    elif report_path is not None and not Path(report_path).is_file():
+        report_path = None  # no page written, none to link
+    if data is None:
+        try:
+            data = read_summary(catalog, Scope(run_id=run_id), wait_s=_CATALOG_WAIT_S)
+        except (OSError, ValueError, CatalogLockedError, duckdb.Error) as error:
+            get_run_logger().warning("no report artifact for run %s: %s", run_id, " ".join(str(error).split()))
+            return None
     link = Path(report_path).resolve().as_uri() if report_path is not None else None
     markdown = summary_markdown(data, link)
     # The page with annotated frames (decoding takes seconds) is made on demand, by this command.

@@ -263,12 +263,13 @@ def _sequence_track_ids(athletes: list[dict[str, Any]], by_clip: Mapping[str, Ma
     order = sorted(spans, key=lambda slot: (by_clip[slot[0]]["start_frame"], spans[slot][0], slot))
     ids: dict[tuple[str, int], int] = {}
     by_key: dict[tuple[str, int], int] = {}
+    next_id = 1
     for slot in order:
         key = keys[slot]
         if key is not None and key in by_key:
             ids[slot] = by_key[key]
             continue
-        ids[slot] = len(set(ids.values())) + 1
+        ids[slot], next_id = next_id, next_id + 1
         if key is not None:
             by_key[key] = ids[slot]
     return ids

@@ -39,7 +39,7 @@ $(STAMP): $(INSTALL_INPUTS)
 	@# sn-trackeval installs the module `trackeval`, as the upstream trackeval package (pinned before it)
 	@# did: remove that one first, or a kept venv has two packages owning the same files.
 	-$(PIP) uninstall $(PIPQ) -y trackeval
-	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt -e ".[dev,sam2,tensorboard]"
+	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt -e ".[dev,sam2,tensorboard,s3]"
 	@# rapidocr pulls opencv-python-headless, which overwrites the shared cv2 package; put the full build back on top.
 	$(PIP) install $(PIPQ) $(FIND_LINKS) -c constraints.txt --no-deps --force-reinstall opencv-python
 	$(BIN)/soccerfactory env --check

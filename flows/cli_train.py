@@ -218,6 +218,10 @@ def train_command(
     overrides: list[str] = typer.Option([], "--set", help="e.g. --set train.steps=500 --set model.size=vit-large"),
     where: Optional[str] = typer.Option(None, help="SQL over frames f, cameras c, clips k [default: c.valid_camera]."),
     run_id: Optional[str] = typer.Option(None, help="Resume this run from its last checkpoint (or start it under this id)."),
+    processes: Optional[int] = typer.Option(
+        None, "--processes", min=1, help="Data-parallel processes (DDP): one GPU each with model.device=cuda, else CPU processes "
+        "(gloo); the global batch is train.batch_size x N [default: train.processes, 1]."
+    ),
 ) -> None:
     """Train the multi-task model on catalogued shards (Prefect flow `train`).
 
@@ -235,10 +239,13 @@ def train_command(
       soccerfactory train --where "c.valid_camera AND k.match_id LIKE 'bundesliga%'" --run-id nightly
 
       soccerfactory train --set model.size=vit-large --set model.device=cuda:0 --set train.batch_size=8
+
+      soccerfactory train --processes 4 --set model.device=cuda --set train.batch_size=8   # 4 GPUs, global batch 32
     """
     path = _catalog_of(catalog, output)
     root = _root_of(path if catalog is not None else None, output).resolve()
-    resolved = _model_run_config(config, overrides + ([f"data.where={where}"] if where else []))
+    extra = ([f"data.where={where}"] if where else []) + ([f"train.processes={processes}"] if processes is not None else [])
+    resolved = _model_run_config(config, overrides + extra)
     from soccerfactory.flows.cli_preflight import check_train
 
     preflight(check_train, path, root, resolved, run_id)

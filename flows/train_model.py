@@ -51,13 +51,21 @@ def select(catalog: str, config: ModelRunConfig, split: str | None) -> list:
 
 @task(name="fit-model", cache_policy=NONE)
 def fit(windows: list, config: ModelRunConfig, checkpoint_url: str, events: dict | None = None) -> dict:
-    """Train the network on the windows, resuming from (and checkpointing to) ``checkpoint_url``."""
+    """Train the network on the windows, resuming from (and checkpointing to) ``checkpoint_url``.
+
+    With ``train.processes`` N > 1 the training runs in N processes (DDP, launched by
+    :func:`soccerfactory.model.train.train`; they run library code only): this task, and the
+    flow, stay in this process and receive rank 0's progress and result.
+    """
     from soccerfactory.model.data import ShardWindowDataset
     from soccerfactory.model.train import TrainConfig, train
 
     logger = get_run_logger()
     model_config = config.model.build()
     dataset = ShardWindowDataset(windows, model_config, events=events, mirror=config.data.mirror)
+    if config.train.processes > 1:
+        logger.info("training on %d processes (%s, backend %s): global batch %d", config.train.processes, config.model.device,
+                    config.train.dist_backend, config.train.batch_size * config.train.processes)
     steps = None
 
     def report(record: dict) -> None:

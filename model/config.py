@@ -119,7 +119,7 @@ class TrainSection(Section):
     """The optimisation (see ``soccerfactory.model.train.TrainConfig``)."""
 
     steps: int = Field(600, ge=1, description="Optimiser steps (600 of the tiny model: about 5 min on 2 CPU cores).")
-    batch_size: int = Field(4, ge=1)
+    batch_size: int = Field(4, ge=1, description="Samples per step and process (the global batch is batch_size x processes).")
     lr_backbone: float = Field(3e-4, gt=0)
     lr_heads: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.05, ge=0)
@@ -130,6 +130,8 @@ class TrainSection(Section):
     workers: int = Field(0, ge=0, description="DataLoader worker processes decoding ahead (0: in the training process).")
     prefetch: int = Field(2, ge=1, description="Batches each worker prepares ahead.")
     tensorboard_dir: str | None = Field(None, description="Write loss and learning-rate curves here for TensorBoard (needs soccerfactory[tensorboard]).")
+    processes: int = Field(1, ge=1, description="Data-parallel training processes (DDP; one GPU each on CUDA); the global batch is batch_size x processes.")
+    dist_backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="torch.distributed backend: auto is nccl on CUDA, gloo on CPU.")
     loss_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 

@@ -5,6 +5,13 @@ Resumption: the sample order of every epoch is a permutation seeded by ``(seed, 
 checkpoint stores the step counter with the model, optimiser and scheduler states. A restarted
 run recomputes the same permutation and continues at the batch after the last checkpoint, so no
 sample is repeated or skipped beyond the batches trained after that checkpoint was written.
+
+Several processes (``train.processes``, DDP through :mod:`soccerfactory.model.distributed`):
+step ``k``'s global batch is the same slice of the same permutation as for one process with a
+``batch_size x processes`` batch, and rank ``r`` trains on its ``r``-th ``batch_size`` samples;
+DDP averages the gradients, the contrastive loss sees the whole global batch, and every rank
+loads the same checkpoint on resume. Rank 0 alone writes checkpoints, TensorBoard curves and
+progress; the others wait for its checkpoint at a barrier.
 """
 
 from __future__ import annotations
@@ -53,10 +60,12 @@ class TrainConfig:
     workers: int = _DEFAULTS.workers
     prefetch: int = _DEFAULTS.prefetch
     tensorboard_dir: str | None = _DEFAULTS.tensorboard_dir
+    processes: int = _DEFAULTS.processes
+    dist_backend: str = _DEFAULTS.dist_backend
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1 or self.processes < 1:
+            raise ValueError("steps, batch_size, checkpoint_every and processes must be >= 1")
         if self.workers < 0 or self.prefetch < 1:
             raise ValueError("workers must be >= 0 and prefetch >= 1")
         if min(self.lr_backbone, self.lr_heads) <= 0 or self.grad_clip <= 0:
@@ -130,6 +139,13 @@ def _event_class_weights(dataset: Any, model_config: ModelConfig) -> list[float]
     return weights.round(4).tolist()
 
 
+def _check_global_batch(n: int, batch_size: int, processes: int) -> None:
+    """Every rank needs a full share of every global batch (one process trains short batches)."""
+    if n < batch_size * processes:
+        raise ValueError(f"{n} training samples, fewer than one global batch of {batch_size * processes} (train.batch_size "
+                         f"{batch_size} x train.processes {processes}); lower train.batch_size or train.processes, or select more windows")
+
+
 def _optimiser(net: Any, config: TrainConfig) -> Any:
     """AdamW with the backbone and the heads at their own learning rates (as in the paper)."""
     import torch
@@ -143,12 +159,17 @@ def _optimiser(net: Any, config: TrainConfig) -> Any:
     )
 
 
-def _optimisation_step(net: Any, optimiser: Any, loss_fn: MultiTaskLoss, frames: Any, targets: dict, grad_clip: float) -> tuple[Any, dict, Any]:
+def _optimisation_step(net: Any, optimiser: Any, loss_fn: MultiTaskLoss, frames: Any, targets: dict, grad_clip: float,
+                       gather: Callable[[dict, dict], tuple[dict, dict]] | None = None) -> tuple[Any, dict, Any]:
     """One forward, backward, gradient clipping and optimiser step; ``(total, parts, grad_norm)``
-    with the gradient norm (a tensor) before clipping."""
+    with the gradient norm (a tensor) before clipping. ``gather(outputs, targets)``: what the
+    loss sees (every rank's alignment embeddings under DDP)."""
     import torch
 
-    total, parts = loss_fn(net(frames, text=targets.get("text")), targets)
+    outputs = net(frames, text=targets.get("text"))
+    if gather is not None:
+        outputs, targets = gather(outputs, targets)
+    total, parts = loss_fn(outputs, targets)
     optimiser.zero_grad(set_to_none=True)
     total.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
@@ -191,14 +212,36 @@ def train(
             ``lr/heads``), at their step, so a resumed run continues the same curves.
         stop_after: Stop (as a crash would) after this many steps of this call; for tests.
         device: ``"cpu"`` or ``"cuda:0"``; checkpoints are always written from CPU tensors.
+            With ``config.processes > 1`` process ``r`` trains on ``cuda:r``.
+
+    With ``config.processes > 1`` this launches that many processes (or, under ``torchrun``,
+    joins its group) and returns rank 0's result; ``history`` then holds the ranks' mean losses
+    and ``seen`` the global batches.
 
     Returns:
         ``{"steps", "history": [...], "first": {...}, "last": {...}, "resumed_from": step or None,
-        "seen": [sample indices in training order, this call]}``.
+        "seen": [sample indices in training order, this call], "processes"}``.
+
+    Raises:
+        ValueError: a checkpoint of another model; fewer samples than one global batch (several
+            processes); ``config.processes`` unlike the size of the group this runs in.
     """
     import torch
 
-    torch.manual_seed(config.seed)
+    from soccerfactory.model import distributed
+
+    rank, world = distributed.rank_and_world()
+    if world == 1 and distributed.launched_by_torchrun():
+        device = distributed.join_launched_group(config.dist_backend, device)
+        rank, world = distributed.rank_and_world()
+    elif world == 1 and config.processes > 1:
+        _check_global_batch(len(dataset), config.batch_size, config.processes)  # here, before the processes start
+        arguments = {"dataset": dataset, "model_config": model_config, "config": config, "checkpoint_url": checkpoint_url,
+                     "resume": resume, "stop_after": stop_after, "storage_options": storage_options}
+        return distributed.launch(train, arguments, config.processes, config.dist_backend, device, progress)
+    if world != config.processes:
+        raise ValueError(f"train.processes={config.processes} but this process group has {world} processes; set train.processes={world}")
+    torch.manual_seed(config.seed)  # every rank starts from the same weights (DDP also broadcasts rank 0's)
     net = build_model(model_config).to(device)
     optimiser = _optimiser(net, config)
 
@@ -223,40 +266,46 @@ def train(
             optimiser.load_state_dict(state["optimiser"])
             scheduler.load_state_dict(state["scheduler"])
             step = resumed_from = int(state["step"])
+    model = distributed.wrap(net, device)
     loss_fn = MultiTaskLoss(dict(config.loss_weights), event_class_weights=_event_class_weights(dataset, model_config))
     encoder = HashedTextEncoder(model_config.align_dim)
-    n = len(dataset)
-    per_epoch = max(1, n // config.batch_size)
+    n, shard = len(dataset), config.batch_size
+    size = shard * world  # the global batch
+    if world > 1:
+        _check_global_batch(n, shard, world)
+    per_epoch = max(1, n // size)
 
     def batch_at(k: int) -> list[int]:
+        """Step ``k``'s global batch: the same for any split of it into processes."""
         epoch, position = divmod(k, per_epoch)
-        return _order(n, config.seed, epoch)[position * config.batch_size:(position + 1) * config.batch_size].tolist()
+        return _order(n, config.seed, epoch)[position * size:(position + 1) * size].tolist()
 
     last = config.steps if stop_after is None else min(config.steps, step + stop_after)
     # Worker processes decode and label ahead of the model (each decodes a clip once); the batch
     # order is fixed by (seed, epoch), so resuming needs no sampler state.
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=[batch_at(k) for k in range(step, last)], num_workers=config.workers,
+        dataset, batch_sampler=[batch_at(k)[rank * shard:(rank + 1) * shard] for k in range(step, last)], num_workers=config.workers,
         collate_fn=functools.partial(collate, encoder=encoder),
         prefetch_factor=config.prefetch if config.workers else None, persistent_workers=False,
         # Spawned, not forked: the parent runs Prefect's API, DuckDB and OpenCV threads, and a
         # fork of a threaded process can die before its first batch.
         multiprocessing_context="spawn" if config.workers else None,
     )
-    writer = _tensorboard_writer(config.tensorboard_dir)
+    writer = _tensorboard_writer(config.tensorboard_dir) if rank == 0 else None
     history, seen = [], []
     started = time.perf_counter()
     net.train()
     for frames, targets in loader:
         indices = batch_at(step)
         frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
-        total, parts, _ = _optimisation_step(net, optimiser, loss_fn, frames, targets, config.grad_clip)
+        total, parts, _ = _optimisation_step(model, optimiser, loss_fn, frames, targets, config.grad_clip, gather=distributed.gather_alignment)
         scheduler.step()
         step += 1
         seen.extend(indices)
-        record = {"step": step, "loss": float(total.detach()), "tasks": parts, "seconds": round(time.perf_counter() - started, 2)}
+        loss, parts = distributed.mean_over_ranks(float(total.detach()), parts, device)
+        record = {"step": step, "loss": loss, "tasks": parts, "seconds": round(time.perf_counter() - started, 2)}
         history.append(record)
-        if progress is not None:
+        if progress is not None and rank == 0:
             progress(record)
         if writer is not None:
             writer.add_scalar("loss/total", record["loss"], step)
@@ -265,15 +314,18 @@ def train(
             writer.add_scalar("lr/backbone", optimiser.param_groups[0]["lr"], step)
             writer.add_scalar("lr/heads", optimiser.param_groups[1]["lr"], step)
         if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(checkpoint_url, {
-                "step": step, "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
-                "model_config": model_config.to_dict(), "train_config": asdict(config),
-            }, storage_options)
+            if rank == 0:  # the ranks hold the same weights: one writer
+                _save(checkpoint_url, {
+                    "step": step, "model": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "optimiser": optimiser.state_dict(),
+                    "scheduler": scheduler.state_dict(), "model_config": model_config.to_dict(), "train_config": asdict(config),
+                }, storage_options)
+            # Nobody runs ahead of a checkpoint being written: a crash after it resumes every rank from it.
+            distributed.barrier(device)
     if writer is not None:
         writer.close()
     return {
         "steps": step, "history": history, "first": history[0] if history else None, "last": history[-1] if history else None,
-        "resumed_from": resumed_from, "seen": seen,
+        "resumed_from": resumed_from, "seen": seen, "processes": world,
     }
 
 
@@ -329,3 +381,52 @@ def measure_step(model_config: ModelConfig, batch_size: int = 1, device: str = "
         figures["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         figures["gpu"] = torch.cuda.get_device_name(device)
     return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train from a catalog without Prefect, one rank per process, for ``torchrun``::
+
+        torchrun --nnodes 2 --nproc-per-node 4 --rdzv-endpoint HOST:29400 -m soccerfactory.model.train \\
+            --catalog /shared/out/catalog.duckdb --output /shared/out --run-id big --set model.device=cuda
+
+    The same windows, checkpoint (``OUTPUT/models/RUN_ID/checkpoint.pt``, written by rank 0) and
+    resumption as ``soccerfactory train --run-id RUN_ID``; ``train.processes`` is torchrun's world
+    size. Nothing is recorded in the catalog's ``training_runs`` (the ``train`` flow does that).
+    """
+    import argparse
+    import os
+
+    from soccerfactory.model.config import load_model_config
+    from soccerfactory.model.data import ShardWindowDataset, load_event_labels, select_windows
+
+    parser = argparse.ArgumentParser(prog="python -m soccerfactory.model.train", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--catalog", required=True)
+    parser.add_argument("--output", required=True, help="Root: the checkpoint goes to OUTPUT/models/RUN_ID/checkpoint.pt.")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--config", "-c", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    config = load_model_config(args.config, [f"train.processes={world}", *args.overrides])
+    data = config.data
+    windows = select_windows(args.catalog, data.where, window=config.model.window, step=data.step, split="train",
+                             eval_fraction=data.eval_fraction, frame_stride=data.frame_stride)
+    if not windows:
+        raise SystemExit(f"error: no training windows in {args.catalog} for WHERE {data.where!r} on the train side of the split")
+    model_config = config.model.build()
+    dataset = ShardWindowDataset(windows, model_config, events=load_event_labels(args.catalog), mirror=data.mirror)
+    url = f"{args.output.rstrip('/')}/models/{args.run_id}/checkpoint.pt"
+    say = lambda record: print(f"step {record['step']}/{config.train.steps} loss {record['loss']:.3f}", flush=True)  # noqa: E731
+    try:
+        result = train(dataset, model_config, TrainConfig(**config.train.model_dump()), url, progress=say, device=config.model.device)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run {args.run_id}: {result['steps']} steps on {len(windows)} windows, {result['processes']} processes; checkpoint {url}")
+
+
+if __name__ == "__main__":
+    main()

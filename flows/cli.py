@@ -13,6 +13,7 @@ report-errors block) is in ``cli_common.py``, the checks run before a flow in ``
   ``evaluate``, ``pipeline``
 * ``cli_quality.py``: ``quality detector | ball | calibration | tracking``
 * ``cli_env.py``: ``server``, ``env``
+* ``cli_deploy.py``: ``deploy``
 * ``cli_preview.py``: ``preview``
 * ``cli_report.py``: ``report``
 """
@@ -26,6 +27,7 @@ import typer
 from soccerfactory.flows.cli_catalog import catalog_app, query
 from soccerfactory.flows.cli_common import OneLineErrors
 from soccerfactory.flows.cli_curate import config_app, curate, demo, synth
+from soccerfactory.flows.cli_deploy import deploy
 from soccerfactory.flows.cli_env import env, server
 from soccerfactory.flows.cli_export import export_app
 from soccerfactory.flows.cli_preview import preview
@@ -105,6 +107,7 @@ app.command("evaluate")(evaluate_command)
 app.command("pipeline")(pipeline_command)
 app.add_typer(quality_app, name="quality")
 app.command()(server)
+app.command()(deploy)
 app.command()(env)
 app.command()(preview)
 app.command()(report)

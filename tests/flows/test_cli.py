@@ -15,7 +15,7 @@ runner = CliRunner()
 #: The commands of ``soccerfactory --help``, in its order (cli.py's wiring); groups come last.
 COMMANDS = [
     "synth", "demo", "curate", "query", "train-detector", "train-keypoints", "import-events", "train", "evaluate",
-    "pipeline", "server", "env", "preview", "report", "export", "catalog", "config", "quality",
+    "pipeline", "server", "deploy", "env", "preview", "report", "export", "catalog", "config", "quality",
 ]
 
 

@@ -16,13 +16,16 @@ FIND_LINKS := $(if $(wildcard $(WHEEL_DIR)),--find-links $(WHEEL_DIR),)
 PIPQ ?= -q
 OUT ?= out
 PYTEST_ARGS ?=
+# `make gpu-check` runs on this device (DEVICE=cpu verifies the check on a machine without a GPU).
+DEVICE ?= cuda
+GPU_CHECK_ARGS ?=
 
 export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install browser demo test test-all bench faults lint clean help
+.PHONY: install browser demo test test-all bench gpu-check faults lint clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -69,6 +72,9 @@ test-all: install browser ## run every test, slow model tests included
 
 bench: install ## measure speed and quality figures (AP, ball recall, HOTA), written as JSON under bench/
 	$(BIN)/python -m soccerfactory.flows.bench --output bench
+
+gpu-check: install ## GPU worker check (DEVICE=cuda): curate 10 s of 720p, detector fps, ViT-L steps/s, peak memory -> bench/gpu-check.json
+	$(BIN)/python -m soccerfactory.flows.gpu_check --device $(DEVICE) --out bench/gpu-check.json $(GPU_CHECK_ARGS)
 
 faults: install ## SIGKILL `curate` at every failpoint, resume it, check the catalog equals a clean run's (bench/faults.json)
 	$(BIN)/python -m soccerfactory.flows.bench_faults --out bench/faults.json

@@ -17,14 +17,17 @@ Tables (the catalog's own state):
     quarantine shards left out of the views because a file failed its check, and why
                (``storage/quarantine.py``)
     catalog_meta  where the files are: the root, relative to the catalog's folder when local
+    shard_stats   one summary row per registered shard, from its own Parquet, that the quality
+               views add up (``storage/catalog_stats.py``)
 
 Local paths are stored relative to the root, so a root copied or moved with its catalog reads its
 own files (``storage/locations.py``); the views are regenerated for where the catalog is opened
 (``storage/views.py``).
 
-Views over the Parquet of registered shards only (explicit file lists, rewritten on every
-registration): ``frames``, ``athletes``, ``ball``, ``cameras``, ``events``; aggregates ``tracks``
-(one row per tracklet), ``quality`` (per clip), ``quality_match`` (per match) and ``track_flags``;
+Views over the Parquet of registered shards only (explicit file lists, in a ``registered_<table>()``
+macro per view; a registration rewrites these and reads only the new shard's files):
+``frames``, ``athletes``, ``ball``, ``cameras``, ``events``; aggregates ``tracks`` (one row per
+tracklet), ``quality`` (per clip), ``quality_match`` (per match; both over ``shard_stats``) and ``track_flags``;
 where ground truth is catalogued, the ``truth_*`` views grading the shards against it
 (``storage/truth_views.py``). Read any view's SQL with ``SELECT view_name, sql FROM duckdb_views()
 WHERE NOT internal``. Every table, view and column carries a comment (units, frames, meaning:
@@ -53,6 +56,7 @@ import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.storage.catalog_sql import CATALOG_TABLES, MIGRATIONS_SQL, TABLES_DDL
+from soccerfactory.storage.catalog_stats import SHARD_STATS_DDL
 from soccerfactory.storage.comments import apply_comments
 from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.failpoints import failpoint
@@ -196,10 +200,10 @@ def register_ground_truth(catalog: str | os.PathLike, root: str | os.PathLike) -
 
 
 def create_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``), add
+    """Create the catalog's tables that are missing (its own, ``quarantine``, ``catalog_meta``, ``shard_stats``), add
     the columns a catalog from an older version lacks (``MIGRATIONS_SQL``), and comment them and
     their columns (``storage/comments.py``; only what differs is written)."""
-    connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL + MIGRATIONS_SQL)
+    connection.execute(TABLES_DDL + QUARANTINE_DDL + META_DDL + SHARD_STATS_DDL + MIGRATIONS_SQL)
     apply_comments(connection, CATALOG_TABLES)
 
 
@@ -267,6 +271,9 @@ def insert_shard(connection: duckdb.DuckDBPyConnection, manifest: ShardManifest,
         connection.unregister("incoming_clip")
     # A sound shard of the clip is registered: whatever was quarantined for it is history.
     connection.execute("DELETE FROM quarantine WHERE match_id = ? AND clip_id = ?", [manifest.match_id, manifest.clip_id])
+    # Its summary is computed again from these files by the view refresh after the commit
+    # (catalog_stats.refresh_stats): a rewritten shard keeps its key but not its tables.
+    connection.execute("DELETE FROM shard_stats WHERE match_id = ? AND clip_id = ?", [manifest.match_id, manifest.clip_id])
 
 
 def register_shards(
@@ -276,6 +283,7 @@ def register_shards(
     storage_options: Mapping[str, Any] | None = None,
     wait_s: float = 30.0,
     check_registered: bool = True,
+    full_refresh: bool = False,
 ) -> dict[str, Any]:
     """Add or replace shards in the catalog and point the views at the registered files.
 
@@ -285,7 +293,11 @@ def register_shards(
     file) before the catalog is opened, so the write lock is held only for the inserts. A shard
     failing it is quarantined (out of the views, reason in ``quarantine``); the others register.
     ``check_registered=False`` skips the size check of the shards registered earlier (see
-    ``views.refresh_views``), for a run registering clip after clip.
+    ``views.refresh_views``), for a run registering clip after clip. Either way the cost does not
+    grow with the catalog but for that size check and the file lists: the data views' macros
+    are rewritten (binding reads one footer per view) and the new shards' ``shard_stats`` rows
+    are computed from their own files. ``full_refresh`` also reads every registered file's footer and recreates every view
+    (what ``sync_catalog`` asks for at the start of a run).
 
     Returns:
         {"registered": shards registered, "shards": shards in the catalog now, "quarantined": a
@@ -316,7 +328,7 @@ def register_shards(
             connection.execute("ROLLBACK")
             raise
         failpoint("register-shards:after-commit")
-        dropped = refresh_views(connection, path, storage_options, check_sizes=check_registered)
+        dropped = refresh_views(connection, path, storage_options, check_sizes=check_registered, full=full_refresh)
         total = connection.execute("SELECT count(*) FROM shards").fetchone()[0]
     return {"registered": len(loaded), "shards": total, "quarantined": quarantined + dropped, "dropped": dropped}
 

@@ -6,8 +6,8 @@ shards that both ``storage/quarantine.py`` and ``storage/views.py`` need. The co
 table, view and column are ``storage/comments.py``'s (``comment`` and ``comment_columns`` are
 re-exported here for the view modules). Imports no other catalog module but that one.
 
-The ``quarantine`` and ``catalog_meta`` tables are declared beside the code that fills them
-(``storage/quarantine.py``, ``storage/locations.py``).
+The ``quarantine``, ``catalog_meta`` and ``shard_stats`` tables are declared beside the code that
+fills them (``storage/quarantine.py``, ``storage/locations.py``, ``storage/catalog_stats.py``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def literal(text: str) -> str:
 
 
 CATALOG_TABLES: tuple[str, ...] = (
-    "runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels", "quarantine", "catalog_meta",
+    "runs", "failures", "shards", "clips", "training_runs", "evaluations", "event_labels", "quarantine", "catalog_meta", "shard_stats",
 )
 #: Tables whose rows exist only in the catalog (written by the train / evaluate flows); a rebuild
 #: copies them from the old catalog instead of re-deriving them from files.

@@ -78,7 +78,7 @@ GROUPS: dict[str, str] = {
     "truth": "The curated labels graded against ground truth (`truth_*`: only where ground truth is registered)",
 }
 
-_TABLE_ORDER = ("runs", "failures", "shards", "clips", "quarantine", "catalog_meta", "training_runs", "evaluations", "event_labels")
+_TABLE_ORDER = ("runs", "failures", "shards", "clips", "quarantine", "catalog_meta", "shard_stats", "training_runs", "evaluations", "event_labels")
 _GT_CLIP_ID = "The ground truth's own clip id (the renderer's synth-N-clip0): differs from curated clip ids; join on (match_id, frame_index)."
 
 

@@ -181,10 +181,13 @@ def _register(
     check_registered: bool = True,
 ) -> tuple[int, list[str]]:
     """Register ``manifests`` in one go; when one is corrupt, one at a time so the rest still land.
-    Always refreshes the views (also after ``sync_catalog`` deleted rows)."""
+    Always refreshes the views (also after ``sync_catalog`` deleted rows); ``check_registered``:
+    a full refresh (sizes and footers of every registered file, every view made again), what the
+    start of a run wants; otherwise only the new shards are read."""
     try:
         return register_shards(
-            catalog, manifests, storage_options=storage_options, wait_s=wait_s, check_registered=check_registered
+            catalog, manifests, storage_options=storage_options, wait_s=wait_s, check_registered=check_registered,
+            full_refresh=check_registered,
         )["registered"], []
     except (CorruptShardError, ValueError) as error:
         if len(manifests) <= 1:
@@ -193,7 +196,8 @@ def _register(
     for manifest in manifests:
         try:
             done += register_shards(
-                catalog, [manifest], storage_options=storage_options, wait_s=wait_s, check_registered=check_registered
+                catalog, [manifest], storage_options=storage_options, wait_s=wait_s, check_registered=check_registered,
+                full_refresh=check_registered,
             )["registered"]
         except (CorruptShardError, ValueError) as error:
             problems.append(f"{manifest.url}: {error}")

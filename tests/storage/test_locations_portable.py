@@ -70,7 +70,8 @@ def test_a_catalog_kept_beside_its_root_moves_with_it_ground_truth_included(tmp_
     # moved files from then on (the README's "open it by hand").
     ensure_catalog(catalog)
     with duckdb.connect(str(catalog), read_only=True) as connection:
-        sql = connection.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'frames'").fetchall()[0][0]
+        # The frames view reads its registered_frames() macro, which holds the file list.
+        sql = connection.execute("SELECT macro_definition FROM duckdb_functions() WHERE function_name = 'registered_frames'").fetchall()[0][0]
         assert str(moved / "data") in sql and str(place) not in sql
         assert connection.execute("SELECT count(*) FROM frames").fetchall() == [(4,)]
         assert connection.execute("SELECT count(*) FROM gt_athletes").fetchall() == [(1,)]

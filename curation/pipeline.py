@@ -2,10 +2,12 @@
 
 A clip goes through four steps, each a function the Prefect flow calls:
 
-1. :func:`annotate_spatial` decodes the clip once and streams it in batches through the stages
-   that run at the source rate (detect, ball slices, track, calibrate, refine), keeping crops of
-   every tracked athlete on the frames sampled at the lower semantic rate; at the end of the clip
-   it cleans the tracks up (short ones dropped, fragments stitched) and builds the ball track.
+1. :func:`annotate_spatial` (:mod:`~soccerfactory.curation.spatial`, re-exported here) decodes
+   the clip once and streams it in batches through the stages that run at the source rate
+   (detect, ball slices, track, calibrate, refine), decoding, detection and calibration
+   overlapped on three threads, keeping crops of every tracked athlete on the frames sampled at
+   the lower semantic rate; at the end of the clip it cleans the tracks up (short ones dropped,
+   fragments stitched) and builds the ball track.
 2. :func:`attribute_clip` reads team and jersey number from those crops (semantic rate).
 3. :func:`vote_clip` turns per-observation labels into one consensus per tracklet, with the
    fraction of votes that agree, and joins the tracklets of one athlete by team and jersey.
@@ -18,39 +20,26 @@ here); :func:`validate_chain` checks a chain before any model is loaded.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from soccerfactory.curation.attribute.crops import AthleteCrops
-from soccerfactory.curation.attribute.jersey import JerseyReader, jersey_consensus
+from soccerfactory.curation.attribute.jersey import jersey_consensus
 from soccerfactory.curation.attribute.jersey_reading import read_tracklets
 from soccerfactory.curation.attribute.flags import flag_columns, short_tracks
 from soccerfactory.curation.attribute.kits import TeamKits
 from soccerfactory.curation.attribute.relational import RoleRules, clip_kits, decide_roles, role_columns, tracklet_flags
-from soccerfactory.curation.attribute.team import TeamClassifier
-from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
-from soccerfactory.curation.calibration.view import FrameViews
-from soccerfactory.curation.calibration.view_classify import ViewEvidence, classify_views, frame_evidence, with_cameras
 from soccerfactory.curation.chain import STAGE_SPECS, ChainError, StageSpec, validate_chain
-from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, DecodeConfig, VoteConfig
-from soccerfactory.curation.detection.ball import follow_ball
-from soccerfactory.curation.detection.detector import Detector
+from soccerfactory.curation.config import AttributeConfig, VoteConfig
 from soccerfactory.curation.layout import ShardIdentity, shard_tables
 from soccerfactory.curation.pitch import PitchModel
-from soccerfactory.curation.refine import Refiner
+# Step 1 lives in its own module (the pipelined frame loop); its names are this module's too.
+from soccerfactory.curation.spatial import ClipStages, SpatialResult, annotate_spatial
 from soccerfactory.curation.tracking.jersey_split import split_tracklets
-from soccerfactory.curation.tracking.trackers import Tracker
 from soccerfactory.curation.tracking.tracklets import link_by_jersey as join_tracklets
-from soccerfactory.curation.tracking.tracklets import relabel_tracks
-from soccerfactory.curation.types import BALL, Detections, Frames, Tracks
-from soccerfactory.curation.video.clips import ClipSpec, semantic_frames
-from soccerfactory.curation.video.decode import read_frames
 from soccerfactory.curation.vote import AthleteLabels, broadcast, vote_tracklets
 
 __all__ = [
@@ -66,306 +55,6 @@ __all__ = [
     "validate_chain",
     "vote_clip",
 ]
-
-
-# --------------------------------------------------------------------------- backends of one run
-
-
-class _TrackerFactory(Protocol):
-    def __call__(self, fps: float) -> Tracker: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class ClipStages:
-    """The loaded backends of a run. Stateless ones are shared; stateful ones (tracker, calibrator,
-    which carry a prior from frame to frame) are made fresh for every clip by their factories."""
-
-    detector: Detector
-    new_tracker: _TrackerFactory
-    new_calibrator: Callable[[], Callable[[Frames], list[CalibrationResult]]] | None
-    refiner: Refiner | None
-    team_classifier: TeamClassifier
-    jersey_reader: JerseyReader
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)
-    #: Second pass for the ball in slices of frames whose full-frame pass found none.
-    ball_slicer: Callable[[Frames, Detections], Detections] | None = None
-    #: Keyword arguments of :func:`~soccerfactory.curation.detection.ball.follow_ball` (gap, speed).
-    ball_tracking: Mapping[str, float] = dataclasses.field(default_factory=dict)
-    #: Track clean-up over the whole clip (short tracks dropped, fragments stitched).
-    postprocess_tracks: Callable[[Tracks, float, int], dict[int, int]] | None = None
-
-
-# --------------------------------------------------------------------------- step 1: spatial
-
-
-@dataclasses.dataclass(frozen=True)
-class SpatialResult:
-    """Everything the source-rate pass found in one clip.
-
-    Attributes:
-        clip: The clip.
-        frame_index: ``int64`` ``(F,)`` every processed frame (source indices).
-        tracks: Tracked athletes, xyxy in source pixels; ``data`` holds ``det_index`` and, when the
-            refiner ran, ``mask_rle`` (object, JSON str or None), ``refined_xyxy`` ``(N, 4)`` float32
-            and ``mask_score`` ``(N,)`` float32; and ``pitch_xy`` ``(N, 2)`` float32 metres with
-            ``pitch_sigma_m`` ``(N,)`` float32, its one-sigma radius (NaN without a valid camera).
-        ball: The ball track (:func:`~soccerfactory.curation.detection.ball.follow_ball`): at most one ball
-            per frame, ``data["interpolated"]`` (bool) for boxes filled in over short gaps, and
-            ``pitch_xy``.
-        calibrations: One result per processed frame (empty when calibration is off).
-        crops: Crops of tracked athletes on the semantic frames and on the jersey frames.
-        crop_pitch_x: ``float32`` ``(len(crops),)`` pitch x of each crop's athlete (NaN unknown).
-        semantic_frame_index: ``int64`` frames sampled for team colours (``decode.semantic_fps``).
-        seconds: Wall time of the pass.
-        stage_seconds: Wall time per stage (decode, detect, track, refine, calibrate).
-        views: The view class of every processed frame, None when not classified.
-        jersey_frame_index: ``int64`` frames sampled for jersey numbers (``decode.jersey_fps``);
-            None: the semantic frames (results made before the two rates were told apart).
-    """
-
-    clip: ClipSpec
-    frame_index: np.ndarray
-    tracks: Tracks
-    ball: Detections
-    calibrations: tuple[CalibrationResult, ...]
-    crops: AthleteCrops
-    crop_pitch_x: np.ndarray
-    semantic_frame_index: np.ndarray
-    seconds: float
-    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
-    views: FrameViews | None = None
-    jersey_frame_index: np.ndarray | None = None
-
-    @property
-    def jersey_frames(self) -> np.ndarray:
-        """``int64`` frames whose crops are read for jersey numbers."""
-        return self.semantic_frame_index if self.jersey_frame_index is None else self.jersey_frame_index
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frame_index.size)
-
-
-class _StageTimer:
-    """Accumulates wall time per stage name, for the run summary and the benchmarks."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, stage: str):
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-def _pitch_xy(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> np.ndarray:
-    return _pitch_xy_sigma(xyxy, frame_index, by_frame)[0]
-
-
-def _pitch_xy_sigma(xyxy: np.ndarray, frame_index: np.ndarray, by_frame: dict[int, CalibrationResult]) -> tuple[np.ndarray, np.ndarray]:
-    """Pitch positions ``(N, 2)`` and their one-sigma radius ``(N,)``, metres (NaN without a camera)."""
-    out = np.full((len(xyxy), 2), np.nan, dtype=np.float32)
-    sigma = np.full(len(xyxy), np.nan, dtype=np.float32)
-    for frame in np.unique(frame_index).tolist():
-        result = by_frame.get(frame)
-        if result is None or not result.valid:
-            continue
-        rows = np.flatnonzero(frame_index == frame)
-        out[rows] = pitch_position(result, xyxy[rows])
-        sigma[rows] = pitch_position_uncertainty(result, xyxy[rows])
-    return out, sigma
-
-
-def _drop_positions(tracks: Tracks, crops: AthleteCrops, crop_x: np.ndarray, frames: Sequence[int]) -> tuple[Tracks, np.ndarray]:
-    """NaN pitch positions (and their sigma) of the track rows and crops on ``frames``."""
-    if not len(frames):
-        return tracks, crop_x
-    if len(tracks) and "pitch_xy" in tracks.data:
-        rows = np.isin(tracks.frame_index, frames)
-        xy = np.array(tracks.data["pitch_xy"], dtype=np.float32, copy=True)
-        sigma = np.array(tracks.data["pitch_sigma_m"], dtype=np.float32, copy=True)
-        xy[rows], sigma[rows] = np.nan, np.nan
-        tracks = tracks.with_data(pitch_xy=xy, pitch_sigma_m=sigma)
-    crop_x = np.array(crop_x, dtype=np.float32, copy=True)
-    crop_x[np.isin(crops.frame_index, frames)] = np.nan
-    return tracks, crop_x
-
-
-def _place_positions(
-    tracks: Tracks, crops: AthleteCrops, crop_x: np.ndarray, by_frame: dict[int, CalibrationResult]
-) -> tuple[Tracks, np.ndarray]:
-    """Pitch positions (and sigma) of the track rows and crops on the frames of ``by_frame``, from
-    those frames' (backfilled) cameras."""
-    if not len(tracks) or "pitch_xy" not in tracks.data:
-        return tracks, crop_x
-    rows = np.flatnonzero(np.isin(tracks.frame_index, list(by_frame)))
-    xy = np.array(tracks.data["pitch_xy"], dtype=np.float32, copy=True)
-    sigma = np.array(tracks.data["pitch_sigma_m"], dtype=np.float32, copy=True)
-    xy[rows], sigma[rows] = _pitch_xy_sigma(tracks.xyxy[rows], tracks.frame_index[rows], by_frame)
-    row_of = dict(zip(zip(tracks.frame_index[rows].tolist(), tracks.track_id[rows].tolist()), rows.tolist()))
-    crop_x = np.array(crop_x, dtype=np.float32, copy=True)
-    for k, key in enumerate(zip(crops.frame_index.tolist(), crops.track_id.tolist())):
-        if key in row_of:
-            crop_x[k] = xy[row_of[key], 0]
-    return tracks.with_data(pitch_xy=xy, pitch_sigma_m=sigma), crop_x
-
-
-def _sampled_frames(clip: ClipSpec, fps: float) -> set[int]:
-    """Frames sampled at ``fps``, half a period in: a clip's first frames have no confirmed tracks
-    yet (trackers wait a few frames before reporting one), so sampling frame 0 would waste a sample."""
-    shift = int(round(clip.fps / fps / 2))
-    return {min(f + shift, clip.stop_frame - 1) for f in semantic_frames(clip, fps).tolist()}
-
-
-def _merge(parts: list[Detections], empty: Detections) -> Detections:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return empty
-    return type(parts[0]).merge(parts)
-
-
-def annotate_spatial(
-    clip: ClipSpec,
-    stages: ClipStages,
-    decode: DecodeConfig,
-    *,
-    storage_options: dict | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    calibrate: CalibrateConfig,
-) -> SpatialResult:
-    """Decode ``clip`` once and run the source-rate stages over it in batches.
-
-    Every processed frame gets its view (:func:`~soccerfactory.curation.calibration.view_classify.classify_views`:
-    main, zoomed, close-up or other, from its grass, athlete boxes and calibration evidence,
-    smoothed over the shot). Cameras the evidence does not support are refused (invalid, with the
-    reason), and so are, with ``calibrate.non_main_positions == "drop"``, the cameras of frames
-    that are not main or zoomed: athletes, crops and ball on those frames keep their boxes and
-    identities but get NaN pitch positions. With calibration off, views rest on grass and boxes.
-
-    Args:
-        clip: The clip to annotate.
-        stages: Loaded backends; a fresh tracker (and calibrator) is made for this clip.
-        decode: ``batch_size`` (frames decoded and detected together), ``spatial_stride`` (every
-            n-th frame; 1 = the source rate), ``semantic_fps`` (rate at which crops are kept for
-            team colours) and ``jersey_fps`` (rate at which they are kept for jersey numbers); the
-            config's section, the one place their defaults are stated.
-        storage_options: fsspec options for remote sources.
-        progress: Called as ``progress(frames_done, frames_total)`` after every batch.
-        calibrate: The ``calibrate`` section: the view rules (``view_*``), ``non_main_positions``
-            and the pitch (required: a caller that forgot it would silently ignore the user's
-            settings).
-
-    Raises:
-        BadInputError: when the clip cannot be decoded (names the file and frame).
-    """
-    batch_size, stride, semantic_fps = decode.batch_size, decode.spatial_stride, decode.semantic_fps
-    started = time.perf_counter()
-    # Trackers age tracks in steps, so they need the rate they are fed at, not the source rate.
-    tracker = stages.new_tracker(fps=clip.fps / stride)
-    calibrator = stages.new_calibrator() if stages.new_calibrator is not None else None
-    sampled = _sampled_frames(clip, semantic_fps)
-    jersey_sampled = _sampled_frames(clip, decode.jersey_fps)
-    cropped = list(sampled | jersey_sampled)
-    total = len(range(clip.start_frame, clip.stop_frame, stride))
-
-    frame_parts, track_parts, ball_parts, crop_parts, crop_pitch_x, athlete_parts = [], [], [], [], [], []
-    calibrations: list[CalibrationResult] = []
-    pitch = PitchModel(length=calibrate.pitch_length, width=calibrate.pitch_width)
-    evidence_parts: list[ViewEvidence] = []
-    done = 0
-    timer = _StageTimer()
-    frames_iter = iter(read_frames(clip, batch_size=batch_size, stride=stride, storage_options=storage_options))
-    while True:
-        with timer("decode"):
-            frames = next(frames_iter, None)
-        if frames is None:
-            break
-        with timer("detect"):
-            detections = stages.detector(frames)
-        if stages.ball_slicer is not None:
-            with timer("ball_slices"):
-                detections = stages.ball_slicer(frames, detections)
-        is_ball = detections.class_id == BALL
-        with timer("track"):
-            tracks = tracker.update(frames, detections[~is_ball])
-        if stages.refiner is not None and len(tracks):
-            with timer("refine"):
-                tracks = stages.refiner(frames, tracks)
-        by_frame: dict[int, CalibrationResult] = {}
-        if calibrator is not None:
-            with timer("calibrate"):
-                results = calibrator(frames)
-            calibrations.extend(results)
-            by_frame = dict(zip(frames.frame_index.tolist(), results))
-        with timer("views"):
-            evidence_parts.append(frame_evidence(frames, results if calibrator is not None else None, detections[~is_ball], pitch))
-        pitch_xy, pitch_sigma = _pitch_xy_sigma(tracks.xyxy, tracks.frame_index, by_frame)
-        tracks = tracks.with_data(pitch_xy=pitch_xy, pitch_sigma_m=pitch_sigma)
-
-        keep = np.isin(frames.frame_index, cropped)
-        if keep.any() and len(tracks):
-            chosen = frames[keep]
-            rows = np.isin(tracks.frame_index, chosen.frame_index)
-            masks = tracks.data.get("mask_rle")
-            sampled_tracks = tracks[rows]
-            crops = AthleteCrops.from_frames(chosen, sampled_tracks, None if masks is None else list(masks[rows]))
-            crop_parts.append(crops)
-            # Goalkeepers are told apart by the side they defend, so crops carry their pitch x.
-            crop_pitch_x.append(np.asarray(sampled_tracks.data["pitch_xy"], dtype=np.float32)[crops.source_row, 0])
-        frame_parts.append(frames.frame_index.copy())
-        track_parts.append(tracks)
-        ball_parts.append(detections[is_ball])
-        athlete_parts.append(detections[~is_ball])
-        done += len(frames)
-        if progress is not None:
-            progress(done, total)
-
-    frame_index = np.concatenate(frame_parts) if frame_parts else np.zeros(0, dtype=np.int64)
-    tracks = _merge(track_parts, Tracks.empty())
-    crops = AthleteCrops.concat(crop_parts) if crop_parts else AthleteCrops.empty()
-    crop_x = np.concatenate(crop_pitch_x) if crop_pitch_x else np.zeros(0, dtype=np.float32)
-    evidence = ViewEvidence.concat(evidence_parts)
-    if calibrator is not None and (filled := getattr(calibrator, "take_backfilled", dict)()):
-        # Cameras carried back over frames that had none (calibrate.backfill_frames); gated below like all.
-        calibrations = [filled.get(f, r) for f, r in zip(frame_index.tolist(), calibrations)]
-        evidence = with_cameras(evidence, filled, _merge(athlete_parts, Detections.empty()), pitch)
-        tracks, crop_x = _place_positions(tracks, crops, crop_x, filled)
-    with timer("views"):
-        views, gated = classify_views(evidence, calibrations if calibrator is not None else None, calibrate.view_rules())
-        # Refusing only ever removes a camera, so positions on frames that keep theirs stand.
-        refused = [f for f, before, after in zip(frame_index.tolist(), calibrations, gated) if before.valid and not after.valid]
-        calibrations = list(gated)
-        tracks, crop_x = _drop_positions(tracks, crops, crop_x, refused)
-    # One calibration per processed frame, in order (none when calibration is off).
-    calibrated = dict(zip(frame_index.tolist(), calibrations))
-    if stages.postprocess_tracks is not None and len(tracks):
-        with timer("postprocess"):
-            mapping = stages.postprocess_tracks(tracks, clip.fps / stride, clip.width)
-            tracks = relabel_tracks(tracks, mapping)  # type: ignore[arg-type]
-            kept = np.flatnonzero(np.isin(crops.track_id, list(mapping)))
-            crops = crops[kept]
-            crops = dataclasses.replace(crops, track_id=np.array([mapping[t] for t in crops.track_id.tolist()], dtype=np.int64))
-            crop_x = crop_x[kept]
-    with timer("ball_track"):
-        ball = follow_ball(_merge(ball_parts, Detections.empty()), fps=clip.fps, frame_width=clip.width, frame_step=stride, **stages.ball_tracking)
-        ball = ball.with_data(pitch_xy=_pitch_xy(ball.xyxy, ball.frame_index, calibrated))
-    return SpatialResult(
-        clip=clip,
-        frame_index=frame_index,
-        tracks=tracks,  # type: ignore[arg-type]
-        ball=ball,
-        calibrations=tuple(calibrations),
-        crops=crops,
-        crop_pitch_x=crop_x,
-        semantic_frame_index=np.array(sorted(sampled), dtype=np.int64),
-        jersey_frame_index=np.array(sorted(jersey_sampled), dtype=np.int64),
-        stage_seconds=dict(timer.seconds),
-        seconds=time.perf_counter() - started,
-        views=views,
-    )
 
 
 # --------------------------------------------------------------------------- step 2: attribute

@@ -110,7 +110,7 @@ def demo(
         fail(str(error))
     except OSError as error:
         fail(f"cannot write to {output}: {error.strerror or error}")
-    with embedded_prefect(output.resolve()):
+    with embedded_prefect(output.resolve(), preload=("soccerfactory.flows.curate", "soccerfactory.flows.synthesize")):
         from soccerfactory.flows.curate import run_curate
         from soccerfactory.flows.synthesize import synthesize
 
@@ -200,8 +200,9 @@ def curate(
     """
     if parallel is not None:
         overrides = [*overrides, f"run.max_parallel_clips={parallel}"]
-    resolved = run_with_config(config, overrides, _checked)
     root = local_root(output)
+    # Before anything is created: a bad config or weights file leaves no output folder behind.
+    resolved = run_with_config(config, overrides, lambda loaded: _checked(loaded, root))
     if root is not None:
         try:
             _check_writable(root)
@@ -213,7 +214,8 @@ def curate(
 
     # Before the run record exists: a catalog that cannot be written must not fail mid-run.
     preflight(check_catalog_target, catalog or root / "catalog.duckdb")
-    with embedded_prefect(root.resolve() if root is not None else Path.cwd()):
+    # The flow's module (Prefect, pyarrow, DuckDB, OpenCV) is imported while the API server boots.
+    with embedded_prefect(root.resolve() if root is not None else Path.cwd(), preload=("soccerfactory.flows.curate",)):
         from soccerfactory.flows.curate import run_curate
 
         summary = run_curate(sources if len(sources) > 1 else sources[0], output, resolved, None if catalog is None else str(catalog))
@@ -223,12 +225,13 @@ def curate(
         raise typer.Exit(1)
 
 
-def _checked(config: CurateConfig) -> CurateConfig:
+def _checked(config: CurateConfig, root: Path | None = None) -> CurateConfig:
     """``config`` once :func:`~soccerfactory.curation.stages.check_config` passed it (the chain
-    and every weights file, before a frame is decoded)."""
-    from soccerfactory.curation.stages import check_config
+    and every weights file, before a frame is decoded); a weights file whose scan passed before in
+    the local output ``root`` is not scanned again (:func:`~soccerfactory.flows.cli_weights.check_curate_config`)."""
+    from soccerfactory.flows.cli_weights import check_curate_config
 
-    check_config(config)
+    check_curate_config(config, root)
     return config
 
 

@@ -44,16 +44,15 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.futures import as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from soccerfactory.curation.layout import ShardIdentity
 from soccerfactory.curation.pipeline import Attributes, ClipStages, SpatialResult, annotate_spatial, attribute_clip, layout_clip, vote_clip
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import ClipSpec, SourceItem, is_clip_of, no_clip_reason, split_clips
 from soccerfactory.curation.video.discover import discover_each
-from soccerfactory.curation.video.scan import scan_video
+from soccerfactory.curation.video.scan_cache import scan_cached
 from soccerfactory.curation.video.source_ids import collision_reason
-from soccerfactory.curation.stages import check_config, code_version, load_stages, pitch_of, shard_key
+from soccerfactory.curation.stages import code_version, load_stages, pitch_of, shard_key
 from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, CurateConfig, DecodeConfig
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
@@ -62,8 +61,10 @@ from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.manifest import ShardManifest, clip_content_hash
 from soccerfactory.storage.shards import ShardCollisionError, find_manifest, find_manifests_by_prefix, verify_shard, write_shard
 from soccerfactory.flows.artifacts import publish_curate_report
+from soccerfactory.flows.cli_weights import check_curate_config
 from soccerfactory.flows.curate_teams import align_match_teams
 from soccerfactory.flows.progress import Progress, active_progress
+from soccerfactory.flows.task_runners import curate_task_runner
 from soccerfactory.flows.curate_run import (
     CurateSummary, abandon_run, failure, finish_run, io_error, one_line, register, run_registry, start_run,
 )
@@ -91,7 +92,13 @@ def curate(
         catalog: DuckDB file; defaults to ``<output>/catalog.duckdb``.
     """
     config = config or CurateConfig()
-    check_config(config)  # the chain and every weights file, before a frame is decoded
+    # The chain and every weights file, before a frame is decoded (a file that passed in this
+    # root before, byte for byte, is not scanned again: no torch import on a cached run).
+    check_curate_config(config, local_path(output))
+    if config.run.gpu_slots is not None:  # the server's "gpu" tag limit, before any gpu task starts
+        from soccerfactory.flows.concurrency import set_gpu_slots
+
+        set_gpu_slots(config.run.gpu_slots)
     run = start_run(source, output, catalog, config, storage_options)
     first = source if isinstance(source, str) else (source[0] if source else "")
     _label_flow_run(run["run_id"], [f"source:{first.rstrip('/').rsplit('/', 1)[-1][:40]}", f"config:{run['config_hash'][:12]}"])
@@ -144,24 +151,16 @@ def run_curate(
     source: str | list[str], output: str = "out", config: CurateConfig | None = None, catalog: str | None = None,
     storage_options: dict | None = None,
 ) -> CurateSummary:
-    """Run :func:`curate` with the task runner and parallelism the config asks for."""
+    """Run :func:`curate` with the task runner and parallelism the config asks for.
+
+    ``run.task_runner``: ``threads`` (default) runs ``run.max_parallel_clips`` clips on threads of
+    this process; ``dask`` on a local cluster of that many worker processes, or on the workers of
+    the scheduler at ``run.dask_address`` (:mod:`soccerfactory.flows.task_runners`). Either way the
+    shards are written where the clip runs and registered by this process alone.
+    """
     config = config or CurateConfig()
-    if config.run.task_runner == "dask":
-        import logging
-
-        from prefect_dask import DaskTaskRunner
-
-        # distributed logs every worker start and stop at INFO; progress lines would drown in it.
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-
-        runner = (
-            DaskTaskRunner(address=config.run.dask_address)
-            if config.run.dask_address
-            else DaskTaskRunner(cluster_kwargs={"n_workers": config.run.max_parallel_clips, "processes": False})
-        )
-    else:
-        runner = ThreadPoolTaskRunner(max_workers=config.run.max_parallel_clips)
-    return curate.with_options(task_runner=runner)(source, output, config, catalog, storage_options)
+    with curate_task_runner(config.run) as runner:
+        return curate.with_options(task_runner=runner)(source, output, config, catalog, storage_options)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -174,13 +173,21 @@ def discover(source: str | list[str], storage_options: dict | None) -> tuple[lis
     return discover_each([source] if isinstance(source, str) else source, storage_options=storage_options)
 
 
+#: Where a run keeps its sources' scans, below the output root (curation/video/scan_cache.py).
+SCAN_CACHE = ".cache/scans"
+
+
 @task(name="scan-source", tags=["io"], retries=2, retry_delay_seconds=1, retry_condition_fn=io_error, cache_policy=NONE)
-def scan_and_split(item: SourceItem, config: CurateConfig, storage_options: dict | None) -> list[ClipSpec]:
-    """One decode pass: validate the file and find camera cuts; return its clips."""
+def scan_and_split(item: SourceItem, config: CurateConfig, storage_options: dict | None, output: str | None = None) -> list[ClipSpec]:
+    """One decode pass: validate the file and find camera cuts; return its clips. The scan of a
+    local video unchanged since a run into ``output`` scanned it is reused (no frame decoded)."""
     params = {} if config.clips.cut_threshold is None else {"cut_threshold": config.clips.cut_threshold}
-    scan = scan_video(
-        item, storage_options=storage_options, min_width=config.clips.min_width, min_height=config.clips.min_height, **params
+    cache = f"{output.rstrip('/')}/{SCAN_CACHE}" if output else None
+    scan, reused = scan_cached(
+        item, cache, storage_options=storage_options, min_width=config.clips.min_width, min_height=config.clips.min_height, **params
     )
+    if reused:
+        get_run_logger().info("%s: unchanged since its last scan; scan reused", item.name)
     clips = split_clips(scan, max_clip_seconds=config.clips.max_clip_seconds, min_clip_frames=config.clips.min_clip_frames)
     if not clips:  # a source that yields nothing is a failure, never a silent drop
         raise BadInputError(item.url, no_clip_reason(scan, config.clips.min_clip_frames))
@@ -292,7 +299,10 @@ def _curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str,
 
 
 def _clip_result(future, clip: ClipSpec) -> dict[str, Any]:
-    outcome = future.result(raise_on_failure=False)
+    try:
+        outcome = future.result(raise_on_failure=False)
+    except Exception as error:  # noqa: BLE001 - a Dask worker that died on this clip (KilledWorker: OOM,
+        outcome = error  # a crash) raises here instead of failing the task; the clip fails alone
     if isinstance(outcome, BaseException):
         return {"status": "failed", "clip": clip, "stage": "curate-clip", "reason": one_line(outcome), "seconds": 0.0}
     return outcome
@@ -337,7 +347,7 @@ def _scan(items: list[SourceItem], config: CurateConfig, output: str, storage_op
     """The clips of every source, scanned in parallel; a source that fails its scan or whose id is
     taken by other footage is appended to ``failures`` instead."""
     clips = []
-    for item, future in [(i, scan_and_split.submit(i, config, storage_options)) for i in items]:
+    for item, future in [(i, scan_and_split.submit(i, config, storage_options, output)) for i in items]:
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):
             failures.append(failure(item.url, None, "scan-source", outcome))

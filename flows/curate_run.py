@@ -197,6 +197,13 @@ def finish_run(run, results, failures, output: str, storage_options, teams: dict
         n_deferred=len(active.registry.pending),  # shards left for the next run or `catalog sync` to register
         n_team_swapped=sum(len(t.get("swapped", [])) for t in (teams or {}).values()),
         team_alignment=teams or {},
+        # Seconds each clip spent in its own chain (model loading, annotate, attribute, vote,
+        # write; ~0 for a skipped clip): the run's wall time less their sum is what orchestration,
+        # scanning and registration cost (flows/bench_overhead.py).
+        clip_times=[
+            {"match_id": r["clip"].match_id, "clip_id": r["clip"].clip_id, "status": r["status"], "seconds": round(float(r["seconds"]), 3)}
+            for r in results
+        ],
     )
     write_run_record(output, run["run_id"], run, storage_options=storage_options)
     failpoint("run:after-end-record")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,26 +174,74 @@ def test_embedded_env_respects_user_api_url_in_the_real_environment(tmp_path):
             assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
 
 
-def test_embedded_prefect_applies_the_embedded_env_for_the_block_only(tmp_path):
-    # The one set-up every command runs its flows under (cli_*.py, bench.py).
+def test_embedded_prefect_runs_flows_on_its_own_server_for_the_block_only(tmp_path):
+    # The one set-up every command runs its flows under (cli_*.py, bench.py). The root does not
+    # exist yet: `soccerfactory train --output NEW` used to fail its server start (Prefect made
+    # only `.prefect`).
+    from prefect import flow, task
+
+    @task
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @flow(name="embedded-check")
+    def check() -> int:
+        return add_one(41)
+
+    root = tmp_path / "new" / "project"
     (tmp_path / "user").mkdir()
-    (tmp_path / "project").mkdir()  # Prefect creates its home below them when its settings are rebuilt
-    with apply_env({**{name: None for name in USER_CONFIG_VARIABLES}, "HOME": str(tmp_path / "user")}):
-        expected = embedded_prefect_env(tmp_path / "project")
-        assert expected["PREFECT_HOME"] == str((tmp_path / "project" / ".prefect").resolve())
+    # A user who configured nothing: the session's hermetic settings (its database) are removed too.
+    unset = {name: None for name in os.environ if name.startswith("PREFECT_")}
+    with apply_env({**unset, "HOME": str(tmp_path / "user")}):
+        expected = embedded_prefect_env(root)
+        assert expected["PREFECT_HOME"] == str((root / ".prefect").resolve())
         before = dict(os.environ)
-        with embedded_prefect(tmp_path / "project"):
+        with embedded_prefect(root) as server:
             assert {key: os.environ[key] for key in expected} == expected
+            assert os.environ["PREFECT_API_URL"] == server.api_url and server.api_url.startswith("http://127.0.0.1:")
+            process = server.process
+            assert check() == 42
         assert dict(os.environ) == before
+    assert process.poll() is not None and server.process is None  # stopped with the block
+    with sqlite3.connect(root / ".prefect" / "prefect.db") as db:
+        runs = db.execute("SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id").fetchall()
+        tasks = db.execute("SELECT state_type FROM task_run").fetchall()
+    assert ("embedded-check", "COMPLETED") in runs
+    assert tasks and all(state == "COMPLETED" for (state,) in tasks)  # events reached the server before it stopped
 
 
-def test_embedded_prefect_creates_the_home_of_an_output_not_made_yet(tmp_path):
-    # `soccerfactory train --output NEW` used to fail its server start: Prefect made only `.prefect`.
-    root = tmp_path / "new" / "output"
-    (tmp_path / "user").mkdir()
-    with apply_env({**{name: None for name in USER_CONFIG_VARIABLES}, "HOME": str(tmp_path / "user")}):
-        with embedded_prefect(root):
-            assert (root / ".prefect").is_dir()
+_KILLED_IN_THE_BLOCK = """
+import os, signal, sys
+from soccerfactory.flows.prefect_env import embedded_prefect
+with embedded_prefect(sys.argv[1]) as server:
+    print(server.process.pid, flush=True)
+    print(sorted(m for m in ("prefect.server.api.server", "fastapi", "sqlalchemy") if m in sys.modules), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no finally, no atexit: only the server's death signal is left
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_command_leaves_no_server_and_never_imported_the_server_package(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", _KILLED_IN_THE_BLOCK, str(tmp_path / "root")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    pid_line, imported_line = done.stdout.splitlines()[:2]
+    # The command itself never loads Prefect's server package: the server process does.
+    assert imported_line == "[]"
+    deadline = time.monotonic() + 15
+    while _alive(int(pid_line)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(int(pid_line))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
 
 
 def test_completed_task_lines_are_dropped_and_everything_else_kept(monkeypatch):

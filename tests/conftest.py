@@ -50,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     yolo_config_dir = _session_dir(config, "yolo-config")
     stack = ExitStack()
     stack.enter_context(apply_env(hermetic_prefect_env(prefect_home)))
+    # s3:// in tests reaches moto's server on loopback only: no AWS credentials or config of the
+    # machine's user, and no instance-metadata lookup (a request to 169.254.169.254) for them.
+    stack.enter_context(apply_env({
+        "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull,
+        "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
+    }))
     # configure_offline_ultralytics writes os.environ itself; restore the two variables afterwards.
     stack.enter_context(apply_env({name: os.environ.get(name) for name in _ULTRALYTICS_VARIABLES}))
     configure_offline_ultralytics(yolo_config_dir)

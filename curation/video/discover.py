@@ -99,6 +99,10 @@ def _read_manifest(fs: Any, root: str, source_url: str) -> tuple[dict[str, str],
     return mapping, manifest_url
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
 def _discover_one(source_url: str, storage_options: dict | None) -> list[_Found]:
     fs, root = open_source_url(source_url, storage_options)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -203,6 +207,11 @@ def discover_each(
             found_here = _discover_one(os.fspath(src), storage_options)
         except BadInputError as error:
             failures.append(error)
+            continue
+        except Exception as error:  # noqa: BLE001 - a store that refuses us (no credentials, no bucket, a
+            # dead endpoint) fails this source alone, in one line, like a path that does not exist
+            failures.append(BadInputError(os.fspath(src), f"cannot read this URL ({type(error).__name__}: {_first_line(error)}); "
+                                          "check the path, and the credentials or endpoint in storage_options"))
             continue
         for item in found_here:
             conflict = _merge(merged, item)

@@ -80,6 +80,16 @@ class DetectConfig(Section):
     conf: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.6, gt=0, le=1)
     device: str = "cpu"
+    # onnx by measurement (`python -m soccerfactory.flows.bench_runtimes`, 2 busy cores): the same
+    # labels as torch on the real valid split (person AP50 0.9672, ball recall with slices 0.7333,
+    # identical for torch, onnx and openvino) at 273 ms/frame against torch's 491 (720p, batch 8,
+    # interleaved, one run; 1.29-1.80x in three runs at load 3-6). OpenVINO ties it (270 ms, within 5 %) and
+    # loads slower (1.3 s against 0.6 s). End to end (4 s 720p clip, with calibrate.runtime) 1.12x.
+    runtime: Literal["torch", "onnx", "openvino"] = Field(
+        "onnx",
+        description="On the CPU: torch runs the .pt file; onnx / openvino an export of it made locally on first use and cached "
+        "next to the weights. A GPU device always runs torch.",
+    )
     # 3 x 3 slices at confidence 0.1, retried below 0.5, chosen with `soccerfactory quality ball`
     # on the ball ground truth of five held-out synthetic clips (150 frames), never on the real
     # valid split the figures are reported on. 3 x 3 at 1080p gives slices of the size 2 x 2
@@ -101,6 +111,10 @@ class DetectConfig(Section):
 
     def resolved_weights(self) -> Path:
         return self.weights or bundled_weights("detector.pt")
+
+    def device_runtime(self) -> str:
+        """The runtime that runs: ``runtime`` on the CPU, torch on any other device (the exports run on the CPU)."""
+        return self.runtime if self.device == "cpu" else "torch"
 
 
 class TrackConfig(Section):
@@ -155,6 +169,15 @@ class CalibrateConfig(Section):
     keyframe_every: int = Field(
         5, ge=1,
         description="Keypoint backends: detect keypoints every N frames and track the camera on lines between (re-solved at once when tracking slips).",
+    )
+    # onnx by measurement (`python -m soccerfactory.flows.bench_runtimes`, 2 busy cores): the
+    # heatmap keypoint model gives the same cameras as torch on all 34 real valid frames (median
+    # reprojection 2.44 px, 34 solved, keypoint PCK@5 0.813 for all three runtimes) at 68 ms/frame
+    # against torch's 307 (8 frames a batch, interleaved, one run); OpenVINO 75 ms.
+    runtime: Literal["torch", "onnx", "openvino"] = Field(
+        "onnx",
+        description="Backend heatmap on the CPU: torch runs the .pt file; onnx / openvino an export of it made locally on first "
+        "use and cached next to the weights. A GPU device and the other backends run torch.",
     )
     # Dev broadcast seeds 400-402: 85 % of true zoomed frames had no camera before the gates, a
     # zoomed shot's first 40 frames (seed 401: 2-5 keypoints, wrongly named) among them, while a
@@ -248,6 +271,8 @@ class CalibrateConfig(Section):
         params: dict[str, Any] = {"pitch": PitchModel(length=self.pitch_length, width=self.pitch_width), "max_error_px": self.max_error_px}
         if self.uses_keypoint_model:
             params.update(weights=self.resolved_weights(), device=self.device, keyframe_every=self.keyframe_every)
+        if self.backend == "heatmap":
+            params["runtime"] = self.runtime if self.device == "cpu" else "torch"  # the exports run on the CPU
         params["backfill_frames"] = self.backfill_frames
         return params
 
@@ -395,6 +420,12 @@ class RunConfig(Section):
     max_parallel_clips: int = Field(2, ge=1, le=256, description="Clips processed at the same time.")
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str | None = Field(None, description="Existing Dask scheduler; None starts a local cluster.")
+    # A server-side Prefect limit on the tag "gpu" (annotate-spatial, attribute), so it also bounds
+    # other runs and deployments on the same server; 0 is refused (Prefect would block forever).
+    gpu_slots: int | None = Field(
+        None, ge=1, le=1024,
+        description="Tasks tagged gpu running at once, server-wide (sets Prefect's 'gpu' tag limit); None = leave the limit as it is.",
+    )
     # A reader holding the DuckDB file open blocks every writer; the shards are written anyway and
     # their registration waits this long at the start and the end of a run, not at every clip.
     catalog_wait_s: float = Field(

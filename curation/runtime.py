@@ -24,6 +24,8 @@ from pathlib import Path
 
 __all__ = [
     "configure_offline_onnxruntime",
+    "configure_offline_openvino",
+    "configure_offline_ultralytics_exports",
     "configure_offline_ultralytics",
     "default_yolo_config_dir",
     "enable_safe_ultralytics_loading",
@@ -323,10 +325,53 @@ def configure_offline_onnxruntime() -> None:
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
+def configure_offline_openvino() -> None:
+    """Keep OpenVINO from sending telemetry (and from writing ``~/intel``); call before ``import openvino``.
+
+    ``import openvino`` imports its model converter (``openvino.tools.ovc``), which starts the
+    ``openvino_telemetry`` client at once: with no consent file it counts as consent (the converter
+    passes ``enable_opt_in_dialog=False``), writes ``~/intel/openvino_ga_cid`` and ``stats`` and
+    queues Google Analytics events ("import", then every ``convert_model``; seen on openvino
+    2026.4 with openvino-telemetry 2025.2). The library's only switch is that consent file in the
+    user's home (``opt_in_out --opt_out``), which a curation run must not write. Each OpenVINO
+    module that uses the client falls back to its own no-op stub
+    (``openvino.tools.ovc.telemetry_stub``) when ``import openvino_telemetry`` fails, so that import
+    is made to fail; modules loaded before this call get the stub directly.
+    """
+    os.environ["OPENVINO_TELEMETRY_OPT_OUT"] = "1"  # not read by 2025.2; documents the intent for later clients
+    sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # `import` now raises ImportError
+    if "openvino.tools.ovc" not in sys.modules:
+        return
+    import importlib
+
+    stub = importlib.import_module("openvino.tools.ovc.telemetry_stub")
+    for name, module in list(sys.modules.items()):
+        if name.startswith("openvino.tools.ovc") and module is not None and getattr(module, "tm", stub) is not stub:
+            module.tm = stub
+
+
+def configure_offline_ultralytics_exports() -> None:
+    """Keep ultralytics' exporter and exported-model loaders from installing packages.
+
+    Its ONNX and OpenVINO paths call ``check_requirements`` (``onnx``, ``onnxslim``,
+    ``onnxruntime``, ``openvino``), which pip-installs (``uv pip install`` when uv is on the path)
+    whatever is missing or older than it wants unless ``YOLO_AUTOINSTALL`` is false. The project
+    declares those packages itself; a missing one must fail with ultralytics' warning, not change
+    the environment. ``YOLO_OFFLINE=1`` already skips the install attempt, this makes it not even
+    be tried. The flag is read at import, so a loaded ultralytics gets it set in place too.
+    """
+    os.environ["YOLO_AUTOINSTALL"] = "False"
+    for name in ("ultralytics.utils", "ultralytics.utils.checks"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "AUTOINSTALL", False):
+            module.AUTOINSTALL = False
+
+
 def prepare_vision_runtime(config_dir: str | os.PathLike | None = None) -> None:
     """Everything a vision backend needs before it imports its library; cheap to call again."""
     configure_offline_ultralytics(config_dir)
     configure_offline_onnxruntime()
+    configure_offline_openvino()
     register_torchvision_cpu_ops()
     import ultralytics  # noqa: F401  (import after the environment is set, then pin its settings)
 

@@ -18,6 +18,7 @@ from soccerfactory.curation.bundled import require_weights
 from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, UltralyticsDetector, build_detector
+from soccerfactory.curation.devices import check_device
 from soccerfactory.curation.chain import validate_chain
 from soccerfactory.curation.pipeline import ClipStages
 from soccerfactory.curation.pitch import PitchModel
@@ -27,7 +28,7 @@ from soccerfactory.curation.tracking.trackers import build_tracker
 from soccerfactory.curation.tracking.tracklets import TrackletCleanup
 from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["UNHASHED", "check_config", "code_version", "load_stages", "pitch_of", "shard_key", "shard_sources", "stage_names"]
+__all__ = ["UNHASHED", "check_config", "check_devices", "code_version", "load_stages", "pitch_of", "shard_key", "shard_sources", "stage_names"]
 
 _loaded: dict[str, ClipStages] = {}
 _lock = threading.Lock()
@@ -58,15 +59,27 @@ def check_config(config: CurateConfig) -> None:
 
     Raises:
         FileNotFoundError: a model file is missing.
-        ValueError: the stage chain is invalid, or a model file is unreadable or unsafe.
+        ValueError: the stage chain is invalid, a stage's device cannot be used here (e.g.
+            ``cuda`` without a CUDA build of torch), or a model file is unreadable or unsafe.
     """
     names = stage_names(config)
     validate_chain(names)
+    check_devices(config)
     files = config.model_files()
     for file in files:  # every missing file is named before any present one is opened
         require_weights(file.path, file.what, file.how_to_get)
     for file in files:
         check_checkpoint(file.path, file.what, file.kind)
+
+
+def check_devices(config: CurateConfig) -> None:
+    """Refuse, naming the config key, a device of an enabled model stage that this process cannot
+    use (:func:`~soccerfactory.curation.devices.check_device`); CPU-only configs import no torch."""
+    check_device(config.detect.device, "detect.device", allow_index=True)  # ultralytics also takes "0"
+    if config.calibrate.enabled and config.calibrate.uses_keypoint_model:
+        check_device(config.calibrate.device, "calibrate.device", allow_index=config.calibrate.backend == "yolo-pose")
+    if config.refine.enabled and config.refine.backend == "sam2":
+        check_device(config.refine.device, "refine.device")
 
 
 def load_stages(config: CurateConfig) -> ClipStages:
@@ -83,7 +96,7 @@ def _build(config: CurateConfig) -> ClipStages:
     detect = config.detect
     detector = build_detector(
         detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
-        iou=detect.iou, device=detect.device,
+        iou=detect.iou, device=detect.device, runtime=detect.device_runtime(),
     )
     new_calibrator = None
     if config.calibrate.enabled:

@@ -3,7 +3,11 @@
 Timed tests are flaky on shared machines; figures live here instead, each with the machine it was
 measured on. Ratios measured in the same run are the numbers to quote.
 
-Usage: python -m soccerfactory.flows.bench [--output bench] [--only synth|curate|detect|track|gamestate]
+Usage: python -m soccerfactory.flows.bench [--output bench] [--only NAME ...] (``--help`` lists the names)
+
+The speed-and-scale figures (curate with each runtime, the pipeline, ball slices, Prefect overhead,
+Dask workers, memory against length, the catalog at 10 M rows, DDP training) have modules of
+their own, ``flows/bench_*.py``, each runnable alone with smaller settings.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 __all__ = ["bench_curate", "bench_gamestate", "bench_synth", "main"]
 
@@ -324,9 +329,30 @@ def bench_gamestate(cache: Path = Path("bench/.cache/gamestate"), seconds: float
     return figures
 
 
+def _elsewhere(module: str, function: str, **kwargs: Any):
+    """A benchmark of its own module (``flows/bench_*.py``), imported only when it runs."""
+
+    def run() -> dict:
+        from importlib import import_module
+
+        return getattr(import_module(f"soccerfactory.flows.{module}"), function)(**kwargs)
+
+    run.__name__ = function
+    return run
+
+
 BENCHMARKS = {
     "synth": bench_synth, "curate": bench_curate, "detect": bench_detect, "ball": bench_ball, "calibrate": bench_calibrate, "model": bench_model,
     "model_scale": bench_model_scale, "track": bench_track, "gamestate": bench_gamestate,
+    # Issue 17, speed and scale; each module also runs alone (`python -m soccerfactory.flows.bench_dask --help`).
+    "runtimes": _elsewhere("bench_runtimes", "bench_runtimes"),
+    "pipeline": _elsewhere("bench_pipeline", "bench_pipeline"),
+    "ball_slices": _elsewhere("bench_slices", "bench_ball_slices"),
+    "overhead": _elsewhere("bench_overhead", "bench_overhead"),
+    "dask": _elsewhere("bench_dask", "bench_dask"),
+    "memory": _elsewhere("bench_memory", "bench_memory", minutes=(1, 5, 10)),
+    "catalog": _elsewhere("bench_catalog", "bench_catalog"),
+    "train_ddp": _elsewhere("bench_train", "bench_ddp"),
 }
 
 

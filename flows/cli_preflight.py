@@ -134,9 +134,11 @@ def check_train(catalog: str | os.PathLike, root: str | os.PathLike, config: Any
     """
     from soccerfactory.curation.bundled import require_weights
     from soccerfactory.curation.safe_load import check_checkpoint
+    from soccerfactory.curation.devices import check_device
     from soccerfactory.flows.train_model import checkpoint_url_of, select
 
     check_catalog_source(catalog)
+    check_device(config.model.device, "model.device")  # `cuda` on a CPU-only torch: one line, not a traceback mid-flow
     if config.model.backbone_weights is not None:
         what = "model.backbone_weights"
         check_checkpoint(require_weights(config.model.backbone_weights, what), what)

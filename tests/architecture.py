@@ -42,13 +42,13 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "curation base", (
         "curation/__init__.py", "curation/types.py", "curation/arrays.py", "curation/camera.py", "curation/pitch.py",
         "curation/pitch_colour.py", "curation/masks.py", "curation/hashing.py", "curation/registry.py",
-        "curation/bundled.py", "curation/runtime.py", "curation/safe_load.py", "curation/settings.py",
+        "curation/bundled.py", "curation/devices.py", "curation/runtime.py", "curation/runtimes.py", "curation/safe_load.py", "curation/settings.py",
     )),
     (3, "curation stages", (
         "curation/video/", "curation/detection/", "curation/tracking/", "curation/calibration/", "curation/refine.py",
         "curation/attribute/", "curation/vote.py", "curation/layout.py",
     )),
-    (4, "curation assembly", ("curation/config.py", "curation/chain.py", "curation/stages.py", "curation/pipeline.py")),
+    (4, "curation assembly", ("curation/config.py", "curation/chain.py", "curation/stages.py", "curation/pipeline.py", "curation/spatial.py")),
     (5, "curation around it", (
         "curation/quality/", "curation/preview/", "curation/synth/", "curation/training/",
         "curation/testing.py",
@@ -59,8 +59,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 
 #: What a module of flows/ may be: the CLI, the Prefect settings, the progress display (how flows
 #: show their work), the bench, or flows and tasks.
-FLOWS_SUPPORT = ("flows/__init__.py", "flows/prefect_env.py", "flows/progress.py")
-FLOWS_PREFIXES = ("flows/cli", "flows/bench")
+FLOWS_SUPPORT = ("flows/__init__.py", "flows/prefect_env.py", "flows/progress.py", "flows/task_runners.py", "flows/concurrency.py")
+FLOWS_PREFIXES = ("flows/cli", "flows/bench", "flows/gpu_check")
 
 
 @dataclass(frozen=True)

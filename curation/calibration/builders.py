@@ -24,10 +24,13 @@ def _build_heatmap(
     min_peak: float = 0.3,
     device: str = "cpu",
     batch_size: int = 8,
+    runtime: str = "torch",
 ) -> PitchFeatureDetector:
     from soccerfactory.curation.calibration.heatmap import HeatmapKeypointDetector
 
-    return HeatmapKeypointDetector(weights, keypoint_conf=keypoint_conf, min_peak=min_peak, device=device, batch_size=batch_size)
+    return HeatmapKeypointDetector(
+        weights, keypoint_conf=keypoint_conf, min_peak=min_peak, device=device, batch_size=batch_size, runtime=runtime
+    )
 
 
 FEATURE_DETECTORS = {"heatmap": _build_heatmap, "yolo-pose": YoloPoseDetector, "lines-classic": LinesClassicDetector}
@@ -36,7 +39,7 @@ CALIBRATOR_BACKENDS = (*FEATURE_DETECTORS, "lines")
 # How build_calibrator routes its keyword arguments, stated once per receiver: a keypoint
 # backend's builder takes these ...
 _KEYPOINT_OPTIONS = {
-    "heatmap": frozenset({"weights", "keypoint_conf", "min_peak", "device", "batch_size"}),
+    "heatmap": frozenset({"weights", "keypoint_conf", "min_peak", "device", "batch_size", "runtime"}),
     "yolo-pose": frozenset({"weights", "imgsz", "conf", "keypoint_conf", "device", "batch_size"}),
 }
 # ... the line detector these (``pitch`` it shares with the calibrator), the Calibrator the rest.

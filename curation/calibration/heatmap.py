@@ -30,6 +30,7 @@ import numpy as np
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
 from soccerfactory.curation.calibration.observations import PitchObservations
+from soccerfactory.curation.devices import autocast
 from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.types import Frames
 
@@ -40,6 +41,7 @@ __all__ = [
     "image_to_heatmap",
     "heatmap_to_image",
     "load_keypoint_net",
+    "prepare_array",
     "prepare_input",
 ]
 
@@ -60,13 +62,19 @@ def heatmap_to_image(uv: np.ndarray, image_size: tuple[int, int], map_size: tupl
     return (np.asarray(uv, dtype=np.float64) + 0.5) * scale - 0.5
 
 
-def prepare_input(images: Sequence[np.ndarray]) -> Any:
-    """BGR ``uint8`` frames of any 16:9-ish size -> ``float32`` ``(B, 3, 288, 512)`` RGB in [0, 1]."""
+def prepare_array(images: Sequence[np.ndarray]) -> np.ndarray:
+    """BGR ``uint8`` frames of any 16:9-ish size -> ``float32`` ``(B, 3, 288, 512)`` RGB in [0, 1] (numpy)."""
     import cv2
-    import torch
 
     batch = np.stack([cv2.resize(image, INPUT_SIZE, interpolation=cv2.INTER_AREA)[:, :, ::-1] for image in images])
-    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).float().div_(255.0)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+
+
+def prepare_input(images: Sequence[np.ndarray]) -> Any:
+    """:func:`prepare_array` as a torch tensor."""
+    import torch
+
+    return torch.from_numpy(prepare_array(images))
 
 
 def decode_heatmaps(heatmaps: np.ndarray, visibility: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,6 +147,10 @@ class HeatmapKeypointDetector:
         min_peak: Least probability mass around the heatmap peak (a flat map is a guess).
         device: ``"cpu"``, ``"cuda:0"``, ...
         batch_size: Frames per forward pass.
+        runtime: ``"torch"``, ``"onnx"`` or ``"openvino"`` (the latter two: an export of
+            ``weights`` made locally and cached, :mod:`~soccerfactory.curation.calibration.heatmap_runtime`;
+            CPU only).
+        threads: Intra-op threads of an onnx/openvino session (default: half the CPUs this process may use).
     """
 
     name = "heatmap"
@@ -150,32 +162,60 @@ class HeatmapKeypointDetector:
         min_peak: float = 0.3,
         device: str = "cpu",
         batch_size: int = 8,
+        runtime: str = "torch",
+        threads: int | None = None,
     ) -> None:
         if not 0 <= keypoint_conf <= 1 or not 0 <= min_peak <= 1 or batch_size < 1:
             raise ValueError(f"keypoint_conf and min_peak must be in [0, 1] and batch_size >= 1, got {keypoint_conf}, {min_peak}, {batch_size}")
+        if runtime not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"pitch keypoint runtime must be 'torch', 'onnx' or 'openvino', got {runtime!r}")
+        if runtime != "torch" and str(device) != "cpu":
+            raise ValueError(f"calibrate.runtime={runtime} runs on the CPU; use calibrate.runtime=torch for device {device!r}")
         self.weights = Path(weights) if weights is not None else bundled_weights("pitch-keypoints-heatmap.pt")
-        self.net, self.meta = load_keypoint_net(self.weights, device)
+        self.runtime = runtime
+        if runtime == "torch":
+            self.net, self.meta = load_keypoint_net(self.weights, device)
+        else:
+            from soccerfactory.curation.calibration.heatmap_runtime import ExportedKeypointNet
+
+            require_weights(self.weights, "pitch keypoint weights")
+            self.net = ExportedKeypointNet(self.weights, runtime, load_keypoint_net, INPUT_SIZE, threads)
+            self.meta = self.net.meta
         self.keypoint_conf, self.min_peak, self.device, self.batch_size = keypoint_conf, min_peak, device, batch_size
-        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"
+        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}" + ("" if runtime == "torch" else f"+{runtime}")
 
     @classmethod
     def from_net(cls, net: Any, keypoint_conf: float = 0.5, min_peak: float = 0.3, device: str = "cpu", batch_size: int = 8) -> HeatmapKeypointDetector:
         """A detector around a network in memory (a model being trained, before it has a file)."""
         detector = cls.__new__(cls)
         detector.weights, detector.net, detector.meta, detector.version = None, net, {}, "in-memory"
+        detector.runtime = "torch"
         detector.keypoint_conf, detector.min_peak, detector.device, detector.batch_size = keypoint_conf, min_peak, device, batch_size
         return detector
 
     def predict(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(xy, visible, peak)`` of every keypoint (see :func:`decode_heatmaps`) per image."""
+        if self.runtime != "torch":
+            return self._predict_exported(images)
         import torch
 
         out = []
         for start in range(0, len(images), self.batch_size):
             chunk = list(images[start:start + self.batch_size])
-            with torch.inference_mode():
+            # fp16 on CUDA (the heatmaps are decoded in float64 below); fp32 on the CPU, unchanged.
+            with torch.inference_mode(), autocast(self.device):
                 heatmaps, visibility = self.net(prepare_input(chunk).to(self.device))
             for image, heat, vis in zip(chunk, heatmaps.float().cpu().numpy(), visibility.float().cpu().numpy()):
+                out.append(decode_heatmaps(heat, vis, (image.shape[1], image.shape[0])))
+        return out
+
+    def _predict_exported(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`predict` on the onnx/openvino session (numpy in and out, no torch)."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = list(images[start:start + self.batch_size])
+            heatmaps, visibility = self.net(prepare_array(chunk))
+            for image, heat, vis in zip(chunk, heatmaps, visibility):
                 out.append(decode_heatmaps(heat, vis, (image.shape[1], image.shape[0])))
         return out
 

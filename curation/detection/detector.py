@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.devices import is_cuda
 from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames
@@ -70,7 +71,12 @@ class UltralyticsDetector:
         iou: NMS IoU threshold.
         device: ``"cpu"``, ``"cuda:0"``, ...
         class_map: Extra model-class-name -> our-class-name mapping (``"ignore"`` drops a class).
-        half: fp16 inference (GPU only).
+        half: fp16 inference; ``None`` (default) = on CUDA devices only (the CPU stays fp32).
+        runtime: ``"torch"`` (the ``.pt`` file), ``"onnx"`` (ONNX Runtime) or ``"openvino"``:
+            the latter two run an export of ``weights`` made locally and cached
+            (:mod:`~soccerfactory.curation.detection.yolo_export`), on the CPU only.
+        threads: Intra-op threads of an onnx/openvino session (default: half the CPUs this
+            process may use); torch keeps its own setting.
     """
 
     name = "yolov8"
@@ -83,20 +89,35 @@ class UltralyticsDetector:
         iou: float = 0.6,
         device: str = "cpu",
         class_map: Mapping[str, str] | None = None,
-        half: bool = False,
+        half: bool | None = None,
+        runtime: str = "torch",
+        threads: int | None = None,
     ) -> None:
         self.weights = require_weights(weights, "detector weights")
+        if runtime not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"detector runtime must be 'torch', 'onnx' or 'openvino', got {runtime!r}")
+        if runtime != "torch" and str(device) != "cpu":
+            raise ValueError(f"detect.runtime={runtime} runs on the CPU; use detect.runtime=torch for device {device!r}")
         if not (32 <= int(imgsz) <= 4096):
             raise ValueError(f"imgsz must be in [32, 4096], got {imgsz}")
         if not (0.0 <= conf <= 1.0 and 0.0 < iou <= 1.0):
             raise ValueError(f"conf must be in [0, 1] and iou in (0, 1], got conf={conf}, iou={iou}")
-        from soccerfactory.curation.safe_load import load_yolo
+        if runtime == "torch":
+            from soccerfactory.curation.safe_load import load_yolo
 
-        # Scanned, then loaded weights_only: a pickled payload in the file never runs.
-        self._model = load_yolo(self.weights, "detector weights", task="detect")
+            # Scanned, then loaded weights_only: a pickled payload in the file never runs.
+            self._model = load_yolo(self.weights, "detector weights", task="detect")
+        else:
+            from soccerfactory.curation.detection.yolo_export import load_exported_yolo
+
+            # ONNX / OpenVINO files are data; the .pt goes through load_yolo only when exported.
+            self._model = load_exported_yolo(self.weights, runtime, int(imgsz), threads)
+        self.runtime = runtime
         self._lookup = _class_lookup(self._model.names, class_map, self.weights)
-        self.imgsz, self.conf, self.iou, self.device, self.half = int(imgsz), float(conf), float(iou), device, half
-        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}"
+        self.imgsz, self.conf, self.iou, self.device = int(imgsz), float(conf), float(iou), device
+        # fp16 on CUDA: tensor cores, half the memory per batch; ultralytics would ignore it on CPU.
+        self.half = is_cuda(device) if half is None else bool(half)
+        self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}" + ("" if runtime == "torch" else f"+{runtime}")
         # One ultralytics predictor is not safe to call from two threads at once.
         self._lock = threading.Lock()
 
@@ -134,8 +155,16 @@ class UltralyticsDetector:
         }
         if self.half:  # ultralytics warns about `half` whenever it is passed, even False
             options["half"] = True
+        import torch  # loaded with ultralytics already
+
         with self._lock:
+            threads = torch.get_num_threads()
             results = self._model.predict(list(images), **options)
+            # Ultralytics' first predict (select_device) sets the whole process's torch to
+            # cpu_count - 1 threads: 1 on a 2-core machine, where the torch detector and the
+            # keypoint model then ran on one core. The process's own setting stands.
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         parts = []
         for result, index in zip(results, np.asarray(frame_index).tolist()):
             raw = Detections.from_ultralytics(result, frame_index=index)
@@ -203,6 +232,15 @@ class BallSlicer:
             model was trained on slices at); a slice smaller than that runs at its own size.
         retry_below: Also slice frames whose most confident full-frame ball is below this
             (``0`` = only frames with no ball at all).
+        target: :meth:`for_clip` slices only the windows where the ball can be (:class:`_BallSearch`);
+            False: the whole grid on every frame looked at.
+        search_speed: How far from a ball seen on another frame the targeted search reaches,
+            frame widths per second. 0.5 is a 30 m/s shot across a wide view; the ball track's
+            bound (``detect.ball_max_speed``, 1.5) also allows for the camera's pan, but the camera
+            pans with the ball, and a ball that outruns the search costs one look: the next one
+            cuts the whole grid.
+        margin: Added to the search radius, fraction of the frame width (the ball's own size,
+            and a box centre that is off by a few pixels).
     """
 
     def __init__(
@@ -214,54 +252,186 @@ class BallSlicer:
         every: int = 1,
         imgsz: int | None = None,
         retry_below: float = 0.0,
+        target: bool = True,
+        search_speed: float = 0.5,
+        margin: float = 0.03,
     ) -> None:
         if (
             slices < 1 or not 0 <= overlap < 1 or not 0 <= conf <= 1 or every < 1
-            or (imgsz is not None and imgsz < 32) or not 0 <= retry_below <= 1
+            or (imgsz is not None and imgsz < 32) or not 0 <= retry_below <= 1 or search_speed <= 0 or not 0 <= margin < 1
         ):
             raise ValueError(
                 f"invalid ball slicing: slices={slices}, overlap={overlap}, conf={conf}, every={every}, imgsz={imgsz}, "
-                f"retry_below={retry_below}"
+                f"retry_below={retry_below}, search_speed={search_speed}, margin={margin}"
             )
         self.detector, self.slices, self.overlap, self.conf = detector, int(slices), float(overlap), float(conf)
         self.every = int(every)
         self.imgsz = int(imgsz or detector.imgsz)
         self.retry_below = float(retry_below)
+        self.target, self.search_speed, self.margin = bool(target), float(search_speed), float(margin)
 
     def __call__(self, frames: Frames, detections: Detections) -> Detections:
         """``detections`` plus the ball boxes found in slices of the frames that had no confident one.
 
+        Every such frame is cut into the whole grid: each call stands alone (``soccerfactory
+        quality ball`` scores independent frames this way). :meth:`for_clip` looks only where
+        the ball can be on consecutive frames.
+
         Returns:
             The input rows first, unchanged, then the new ball rows (frame pixels).
         """
+        windows = slice_grid(frames.width, frames.height, self.slices, self.overlap)
+        return self._look(frames, detections, self.to_slice(frames, detections), lambda position: windows)[0]
+
+    def for_clip(self) -> Callable[[Frames, Detections], Detections]:
+        """The slicer for one clip's batches, in frame order: a :class:`_BallSearch` when
+        ``target`` (it remembers where the ball was), else this stateless slicer."""
+        return _BallSearch(self) if self.target else self
+
+    def to_slice(self, frames: Frames, detections: Detections) -> np.ndarray:
+        """``int64`` positions in ``frames`` of the frames to look at again: no ball at or above
+        ``retry_below`` from the full frame, and a frame index that is a multiple of ``every``."""
         confident = (detections.class_id == BALL) & (detections.confidence >= self.retry_below)
         has_ball = np.isin(frames.frame_index, detections.frame_index[confident])
-        missing = np.flatnonzero(~has_ball & (frames.frame_index % self.every == 0))
-        if len(missing) == 0:
-            return detections
+        return np.flatnonzero(~has_ball & (frames.frame_index % self.every == 0))
+
+    def _look(
+        self, frames: Frames, detections: Detections, positions: np.ndarray, windows_of: Callable[[int], np.ndarray],
+    ) -> tuple[Detections, dict[int, np.ndarray | None]]:
+        """Detect the ball in the windows ``windows_of(position)`` (``int64`` ``(K, 4)`` xyxy, all
+        of the grid's slice size) of each frame at ``positions``, all frames' slices batched into
+        detector calls of :data:`_SLICE_BATCH`.
+
+        Returns:
+            ``detections`` plus the new ball rows (frame pixels), and per position the centre
+            ``(x, y)`` of the most confident ball found there, or None.
+        """
+        if len(positions) == 0:
+            return detections, {}
         windows = slice_grid(frames.width, frames.height, self.slices, self.overlap)
         # Never enlarge a slice past its native size: that costs time and adds no pixel.
         native = int(np.ceil(max(windows[0, 2] - windows[0, 0], windows[0, 3] - windows[0, 1]) / 32) * 32)
         imgsz = min(self.imgsz, native)
-        crops, owners, offsets = [], [], []
-        for position in missing.tolist():
+        crops, owners, offsets, where = [], [], [], []
+        for position in positions.tolist():
             image = frames.images[position]
-            for x0, y0, x1, y1 in windows.tolist():
+            for x0, y0, x1, y1 in windows_of(position).tolist():
                 crops.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
                 owners.append(int(frames.frame_index[position]))
                 offsets.append((x0, y0))
-        found = []
-        for start in range(0, len(crops), 8):
-            batch = slice(start, start + 8)
+                where.append(position)
+        found: list[Detections] = []
+        hit: dict[int, np.ndarray | None] = {p: None for p in positions.tolist()}
+        best: dict[int, float] = {}
+        for start in range(0, len(crops), _SLICE_BATCH):
+            batch = slice(start, start + _SLICE_BATCH)
             per_crop = self.detector.detect_each(crops[batch], owners[batch], imgsz=imgsz, conf=self.conf)
-            for boxes, (dx, dy) in zip(per_crop, offsets[batch]):
+            for boxes, (dx, dy), position in zip(per_crop, offsets[batch], where[batch]):
                 balls = boxes[boxes.class_id == BALL]
                 if len(balls):
                     shifted = balls.xyxy + np.array([dx, dy, dx, dy], dtype=np.float32)
                     found.append(Detections(shifted, balls.confidence, balls.class_id, balls.frame_index))
+                    top = int(np.argmax(balls.confidence))
+                    if balls.confidence[top] > best.get(position, -1.0):
+                        best[position] = float(balls.confidence[top])
+                        hit[position] = found[-1].centers[top]
         if not found:
-            return detections
-        return Detections.merge([detections, *found])
+            return detections, hit
+        return Detections.merge([detections, *found]), hit
+
+
+#: Slices per detector call: every sliced frame of a batch goes in one call where they fit (8 frames
+#: of 3 x 3 slices used to be cut into calls of 8 slices; one call amortises ultralytics' per-call setup).
+_SLICE_BATCH = 16
+
+
+class _BallSearch:
+    """One clip's :class:`BallSlicer` that slices only where the ball can be.
+
+    A frame to look at again is searched around the nearest *anchor* (a ball seen on another
+    frame: a full-frame ball at or above ``max(retry_below, conf)`` of this batch, before or after
+    the frame, a ball the slices found, or the last ball of earlier batches): the disc of radius
+    ``search_speed`` frame widths per second times the time since, plus ``margin`` of the frame
+    width, is covered by as few windows of the grid's slice size as fit it (usually one: a slice
+    centred on the ball, the same scale as the grid's, one inference shape). Frames within
+    ``every`` frames of an anchor are searched first, in one detector call; the rest then, in a
+    second, anchored by what the first found. Without any anchor the first frame to look at is
+    cut into the whole grid on its own, and anchors the others. Once a targeted look finds
+    nothing (the ball outran the bound, or the anchor was a white sock), the whole grid is cut
+    until a ball is seen again; so is a frame whose disc would need as many windows as the grid.
+
+    Call it on a clip's batches in frame order (it remembers the last ball); one per clip.
+    """
+
+    def __init__(self, slicer: BallSlicer) -> None:
+        self.slicer = slicer
+        self.anchor: tuple[int, np.ndarray] | None = None  #: (frame, centre xy) of the last ball seen
+        self.missed_at: int | None = None  #: frame of the last targeted look that found nothing
+        self.windows_cut = 0  #: slices cut so far (for the benchmarks)
+
+    def __call__(self, frames: Frames, detections: Detections) -> Detections:
+        slicer = self.slicer
+        grid = slice_grid(frames.width, frames.height, slicer.slices, slicer.overlap)
+        tile_w, tile_h = int(grid[0, 2] - grid[0, 0]), int(grid[0, 3] - grid[0, 1])
+        index = frames.frame_index.tolist()
+        balls = detections[(detections.class_id == BALL) & (detections.confidence >= max(slicer.retry_below, slicer.conf))]
+        anchors: dict[int, np.ndarray] = {} if self.anchor is None else {self.anchor[0]: self.anchor[1]}
+        order = np.argsort(-balls.confidence, kind="stable")  # a frame's most confident ball is its anchor
+        for frame, centre in zip(balls.frame_index[order].tolist(), balls.centers[order]):
+            anchors.setdefault(frame, centre)
+        reach = slicer.search_speed * frames.width / frames.fps  # pixels per source frame
+        margin = slicer.margin * frames.width
+
+        def nearest(position: int) -> int | None:
+            frame = index[position]
+            usable = [f for f in anchors if f != frame and (self.missed_at is None or f > self.missed_at)]
+            return min(usable, key=lambda f: abs(f - frame)) if usable else None
+
+        def windows_for(position: int) -> np.ndarray:
+            anchor = nearest(position)
+            if anchor is None:
+                return grid
+            radius = reach * abs(anchor - index[position]) + margin
+            cover = _cover(anchors[anchor], radius, tile_w, tile_h, frames.width, frames.height, len(grid))
+            return grid if cover is None else cover
+
+        positions = slicer.to_slice(frames, detections).tolist()
+        near = [p for p in positions if (a := nearest(p)) is not None and abs(a - index[p]) <= slicer.every]
+        if not near and positions and not anchors:
+            near = positions[:1]  # the whole grid on one frame first: what it finds anchors the rest
+        rounds = [near, [p for p in positions if p not in near]]
+        merged = detections
+        for group in rounds:
+            if not group:
+                continue
+            chosen = {p: windows_for(p) for p in group}  # decided before the round's slices are looked at
+            self.windows_cut += sum(len(w) for w in chosen.values())
+            merged, found = slicer._look(frames, merged, np.array(group), chosen.__getitem__)
+            for position, centre in found.items():
+                if centre is not None:
+                    anchors[index[position]] = centre
+                elif chosen[position] is not grid:
+                    self.missed_at = max(self.missed_at if self.missed_at is not None else -1, index[position])
+        # The newest ball of this batch (full frame or slices) anchors the next one.
+        usable = [f for f in anchors if self.missed_at is None or f > self.missed_at]
+        if usable:
+            newest = max(usable)
+            self.anchor = (newest, anchors[newest])
+        return merged
+
+
+def _cover(centre: np.ndarray, radius: float, tile_w: int, tile_h: int, width: int, height: int, limit: int) -> np.ndarray | None:
+    """Windows ``tile_w x tile_h`` inside the frame covering the square of half-side ``radius``
+    around ``centre``: ``int64`` ``(K, 4)`` xyxy, or None when it takes ``limit`` or more."""
+    columns, rows = int(np.ceil(2 * radius / tile_w)), int(np.ceil(2 * radius / tile_h))
+    if columns * rows >= limit:
+        return None
+    cx, cy = float(centre[0]), float(centre[1])
+    xs = np.linspace(cx - radius, cx + radius - tile_w, columns) if columns > 1 else np.array([cx - tile_w / 2])
+    ys = np.linspace(cy - radius, cy + radius - tile_h, rows) if rows > 1 else np.array([cy - tile_h / 2])
+    xs = np.clip(np.round(xs), 0, width - tile_w).astype(np.int64)
+    ys = np.clip(np.round(ys), 0, height - tile_h).astype(np.int64)
+    return np.array([(x, y, x + tile_w, y + tile_h) for y in ys for x in xs], dtype=np.int64)
 
 
 def _build_yolov8(weights: str | os.PathLike | None = None, **params: Any) -> UltralyticsDetector:

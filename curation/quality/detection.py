@@ -62,7 +62,8 @@ def detector_quality(
     runs = []
     for size in imgsz or [detect.imgsz]:
         detector = build_detector(
-            detect.backend, weights=detect.resolved_weights(), imgsz=size, conf=0.01, iou=detect.iou, device=detect.device
+            detect.backend, weights=detect.resolved_weights(), imgsz=size, conf=0.01, iou=detect.iou, device=detect.device,
+            runtime=detect.device_runtime(),
         )
         started = time.perf_counter()
         found = []

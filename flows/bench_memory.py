@@ -29,6 +29,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from soccerfactory.curation.allocator import SYSTEM_MALLOC_VARIABLE
+
 __all__ = ["bench_memory"]
 
 #: Dev seed of the rendered minute (400-499 are for development; 301-305 stay held out).
@@ -97,12 +99,15 @@ def _poll_tree(process, poll_s: float) -> tuple[int, list[tuple[float, int]]]:
     return peak, samples
 
 
-def _curate_measured(video: Path, output: Path, settings: dict[str, str], poll_s: float) -> dict:
+def _curate_measured(video: Path, output: Path, settings: dict[str, str], poll_s: float, system_malloc: bool = False) -> dict:
     command = [sys.executable, "-m", "soccerfactory.flows.cli", "curate", str(video), "--output", str(output)]
     for key, value in settings.items():
         command += ["--set", f"{key}={value}"]
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, *command], stdout=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")}
+    if system_malloc:  # glibc's own behaviour: what curation/allocator.py replaced
+        env[SYSTEM_MALLOC_VARIABLE] = "1"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *command], stdout=subprocess.PIPE, text=True, env=env)
     peak, samples = _poll_tree(child, poll_s)
     out = child.communicate()[0]
     report = json.loads(out.strip().splitlines()[-1])
@@ -127,6 +132,7 @@ def bench_memory(
     work_dir: str | Path | None = None,
     poll_s: float = 0.5,
     progress=print,
+    compare_system_malloc: bool = False,
 ) -> dict:
     """Peak RSS of ``soccerfactory curate`` on synthetic 720p footage of each length in ``minutes``.
 
@@ -139,6 +145,9 @@ def bench_memory(
             temporary folder, removed afterwards.
         poll_s: Seconds between RSS samples of the process tree.
         progress: Called with a line of text after each step.
+        compare_system_malloc: Also curate each length with glibc's own allocator behaviour
+            (``SOCCERFACTORY_SYSTEM_MALLOC=1``: what :mod:`soccerfactory.curation.allocator`
+            changes), right after the default run of that length, under ``runs_system_malloc``.
 
     Returns:
         JSON-able: per length ``peak_rss_mib`` (the child's ``getrusage`` high-water mark: the
@@ -156,7 +165,7 @@ def bench_memory(
             started = time.perf_counter()
             render_clip(SynthConfig(seconds=60, seed=SEED, width=1280, height=720, shots="broadcast"), minute)
             progress(f"rendered 1 min of 720p (seed {SEED}) in {time.perf_counter() - started:.0f} s")
-        runs = {}
+        runs, system = {}, {}
         for length in minutes:
             video = root / "videos" / f"{length:g}min" / "video.mp4"
             if not video.is_file():
@@ -165,20 +174,34 @@ def bench_memory(
             output = root / "curated" / f"{length:g}min-{time.strftime('%H%M%S')}"
             runs[f"{length:g}"] = _curate_measured(video, output, settings, poll_s)
             progress(f"{length:g} min: {json.dumps(runs[f'{length:g}'])}")
-    first, last = runs[f"{min(minutes):g}"], runs[f"{max(minutes):g}"]
+            if compare_system_malloc:
+                output = root / "curated" / f"{length:g}min-system-malloc-{time.strftime('%H%M%S')}"
+                system[f"{length:g}"] = _curate_measured(video, output, settings, poll_s, system_malloc=True)
+                progress(f"{length:g} min, system malloc: {json.dumps(system[f'{length:g}'])}")
+    figures = _figures(runs, minutes)
+    if compare_system_malloc:
+        figures["runs_system_malloc"] = system
+        figures["ratio_longest_to_shortest_system_malloc"] = _figures(system, minutes)["ratio_longest_to_shortest"]
     return {
         "benchmark": "memory",
         "case": f"synthetic 720p broadcast footage (seed {SEED}, one rendered minute looped), curated by `soccerfactory curate` in a subprocess",
         "settings": settings,
         "minutes": list(minutes),
+        **figures,
+        "goal": "flat: peak RSS of the longest within ~10 % of the shortest",
+        "cpu_count": os.cpu_count(),
+        "parent_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _figures(runs: dict[str, dict], minutes: Sequence[float]) -> dict:
+    first, last = runs[f"{min(minutes):g}"], runs[f"{max(minutes):g}"]
+    return {
         "runs": runs,
         "ratio_longest_to_shortest": {
             "peak_rss": round(last["peak_rss_mib"] / first["peak_rss_mib"], 3),
             "peak_rss_tree_polled": round(last["peak_rss_tree_polled_mib"] / max(first["peak_rss_tree_polled_mib"], 1e-9), 3),
         },
-        "goal": "flat: peak RSS of the longest within ~10 % of the shortest",
-        "cpu_count": os.cpu_count(),
-        "parent_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
@@ -202,11 +225,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--set", dest="values", action="append", default=None, metavar="KEY=VALUE",
                         help="curate setting for every run (default decode.spatial_stride=25); '--set none' for the default cost")
     parser.add_argument("--work-dir", default=None, help="keep videos and shards here (reruns reuse the videos)")
+    parser.add_argument("--compare-system-malloc", action="store_true",
+                        help="also curate each length with glibc's own allocator behaviour (SOCCERFACTORY_SYSTEM_MALLOC=1)")
     args = parser.parse_args(argv)
     settings = None
     if args.values:
         settings = {} if args.values == ["none"] else dict(v.split("=", 1) for v in args.values)
-    figures = bench_memory(args.minutes, settings, args.work_dir, progress=lambda line: print(line, file=sys.stderr))
+    figures = bench_memory(args.minutes, settings, args.work_dir, progress=lambda line: print(line, file=sys.stderr),
+                           compare_system_malloc=args.compare_system_malloc)
     print(json.dumps(figures, indent=2))
 
 

@@ -45,6 +45,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.futures import as_completed
 
+from soccerfactory.curation.allocator import limit_allocator_retention
 from soccerfactory.curation.layout import ShardIdentity
 from soccerfactory.curation.pipeline import Attributes, ClipStages, SpatialResult, annotate_spatial, attribute_clip, layout_clip, vote_clip
 from soccerfactory.curation.video.checks import BadInputError
@@ -275,6 +276,9 @@ def _curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str,
         return _collision(clip, existing.metadata.get("clip", {}).get("url"), existing.url, started)
     stage = "annotate-spatial"
     try:
+        # Freed frames returned to the system, in whichever process runs the clip (the flow's or a
+        # Dask worker): without it peak RSS grew with the number of clips (curation/allocator.py).
+        limit_allocator_retention()
         # The backends once per clip, from this worker's cache (built on its first clip); the tasks
         # share them, and the write takes only their versions. A failure to load them is the
         # first stage's, as when annotate loaded them.

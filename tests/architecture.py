@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "curation base", (
         "curation/__init__.py", "curation/types.py", "curation/arrays.py", "curation/camera.py", "curation/pitch.py",
         "curation/pitch_colour.py", "curation/masks.py", "curation/hashing.py", "curation/registry.py",
-        "curation/bundled.py", "curation/devices.py", "curation/runtime.py", "curation/runtimes.py", "curation/safe_load.py", "curation/settings.py",
+        "curation/allocator.py", "curation/bundled.py", "curation/devices.py", "curation/runtime.py", "curation/runtimes.py", "curation/safe_load.py", "curation/settings.py",
     )),
     (3, "curation stages", (
         "curation/video/", "curation/detection/", "curation/tracking/", "curation/calibration/", "curation/refine.py",

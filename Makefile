@@ -64,8 +64,13 @@ browser: ## install headless Chromium for the report tests when missing (apt-get
 		echo "no Chromium: the report's browser tests will be skipped (install chromium, or set CHROMIUM=/path/to/chrome)"; \
 	fi
 
+# OpenVINO loaded into a process makes later torch training in it crash, so its runtime tests run in
+# a pytest process of their own after the suite.
+OPENVINO_TESTS := tests/curation/test_runtimes.py tests/curation/detection/test_yolo_export.py tests/curation/calibration/test_heatmap_runtime.py
+
 test: install browser ## run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SOCCERFACTORY_TEST_OPENVINO=1 $(BIN)/python -m pytest -q -k "openvino or sessions_take or retrained" $(OPENVINO_TESTS)
 
 test-all: install browser ## run every test, slow model tests included
 	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)

@@ -3,6 +3,8 @@ frames, the export is reused, retrained weights are exported again, and ``calibr
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -13,7 +15,11 @@ from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 
 FIELD = DEFAULT_DATA_ROOT / "football-field" / "valid" / "images"
-EXPORTED = ("onnx", "openvino")
+# OpenVINO loaded into a process makes torch training later in that process crash (SIGSEGV seen
+# in the suite: the train flow after these tests). The default suite tests onnx only; `make test`
+# runs the openvino cases in a pytest process of their own (SOCCERFACTORY_TEST_OPENVINO=1).
+WITH_OPENVINO = bool(os.environ.get("SOCCERFACTORY_TEST_OPENVINO"))
+EXPORTED = ("onnx", "openvino") if WITH_OPENVINO else ("onnx",)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +86,7 @@ def _random_weights(path, seed: int):
     return path
 
 
+@pytest.mark.skipif(not WITH_OPENVINO, reason="openvino runs in its own pytest process (SOCCERFACTORY_TEST_OPENVINO=1)")
 def test_export_is_reused_and_retrained_weights_are_exported_again(tmp_path):
     weights = _random_weights(tmp_path / "w" / "kp.pt", seed=0)
     cache = tmp_path / "cache"

@@ -27,7 +27,11 @@ from soccerfactory.curation.types import CLASS_NAMES
 
 ROOT = Path(__file__).resolve().parents[3]
 VALID = DEFAULT_DATA_ROOT / "football-players" / "valid" / "images"
-EXPORTED = ("onnx", "openvino")
+# OpenVINO loaded into a process makes torch training later in that process crash (SIGSEGV seen
+# in the suite: the train flow after these tests). The default suite tests onnx only; `make test`
+# runs the openvino cases in a pytest process of their own (SOCCERFACTORY_TEST_OPENVINO=1).
+WITH_OPENVINO = bool(os.environ.get("SOCCERFACTORY_TEST_OPENVINO"))
+EXPORTED = ("onnx", "openvino") if WITH_OPENVINO else ("onnx",)
 
 
 @pytest.fixture(scope="module")

@@ -365,13 +365,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only or sorted(BENCHMARKS):
         figures = BENCHMARKS[name]()
         figures["machine"] = _machine()
-        figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        path = args.output / f"{name}.json"
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(figures, indent=2))
-        os.replace(temporary, path)
-        print(json.dumps(figures, indent=2))
+        write_figures(args.output / f"{name}.json", figures)
     return 0
+
+
+def write_figures(path: Path, figures: dict) -> None:
+    """Stamp ``figures`` with the time, write them to ``path`` atomically (JSON) and print them."""
+    figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(figures, indent=2))
+    os.replace(temporary, path)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

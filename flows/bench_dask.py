@@ -14,7 +14,6 @@ Usage: python -m soccerfactory.flows.bench_dask [--seconds 2] [--clips 4] [--out
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -111,13 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("bench"), help="folder for dask.json")
     args = parser.parse_args(argv)
     figures = bench_dask(args.seconds, args.clips, overrides=args.overrides)
-    figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    args.output.mkdir(parents=True, exist_ok=True)
-    path = args.output / "dask.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(figures, indent=2))
-    os.replace(temporary, path)
-    print(json.dumps(figures, indent=2))
+    from soccerfactory.flows.bench import write_figures
+
+    write_figures(args.output / "dask.json", figures)
     return 0
 
 

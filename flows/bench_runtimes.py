@@ -31,7 +31,6 @@ Run: ``nice -n 10 python -m soccerfactory.flows.bench_runtimes [--no-quality] [-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -306,13 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curate-seconds", type=float, default=None, help="also curate a synthetic clip this long, torch vs chosen")
     args = parser.parse_args(argv)
     figures = bench_runtimes(rounds=args.rounds, quality=not args.no_quality, limit=args.limit, curate_seconds=args.curate_seconds)
-    figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    args.output.mkdir(parents=True, exist_ok=True)
-    path = args.output / "runtimes.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(figures, indent=2))
-    os.replace(temporary, path)
-    print(json.dumps(figures, indent=2))
+    from soccerfactory.flows.bench import write_figures
+
+    write_figures(args.output / "runtimes.json", figures)
     return 0
 
 

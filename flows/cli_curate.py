@@ -231,6 +231,10 @@ def _checked(config: CurateConfig, root: Path | None = None) -> CurateConfig:
     the local output ``root`` is not scanned again (:func:`~soccerfactory.flows.cli_weights.check_curate_config`)."""
     from soccerfactory.flows.cli_weights import check_curate_config
 
+    if config.run.task_runner == "dask" and config.run.dask_address:
+        from soccerfactory.flows.task_runners import check_dask_address
+
+        check_dask_address(config.run.dask_address)  # no scheduler there: one line, exit 2, nothing written
     check_curate_config(config, root)
     return config
 

@@ -145,3 +145,21 @@ def test_the_commands_curate_prints_work_pasted_from_another_folder(tmp_path, mo
     assert "n_athlete_rows" in outputs["query it"]
     assert Path(outputs["look at it"].strip().splitlines()[-1]).is_file() and (here / "out" / "report.html").is_file()
 
+
+
+def test_a_dask_address_with_no_scheduler_is_refused_before_anything_is_written(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(b"never read")
+    out = tmp_path / "out"
+    result = runner.invoke(app, [
+        "curate", str(source), "--output", str(out), "--set", "run.task_runner=dask", "--set", f"run.dask_address=tcp://127.0.0.1:{port}",
+    ])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: run.dask_address") and "dask scheduler" in lines[0], result.output
+    assert not out.exists()

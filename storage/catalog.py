@@ -42,6 +42,7 @@ call ``register_filesystem`` with the same filesystem (for ``memory://`` the dat
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -108,7 +109,27 @@ def register_filesystem(fs: fsspec.AbstractFileSystem) -> None:
     DuckDB reads local paths itself."""
     if isinstance(fs, LocalFileSystem):
         return
+    _answer_modified(fs)
     _FILESYSTEMS[_protocol(fs)] = fs
+
+
+def _answer_modified(fs: fsspec.AbstractFileSystem) -> None:
+    """DuckDB asks a registered filesystem for each file's modification time (``fs.modified``),
+    which s3fs does not implement ("s3: modified() is not implemented" on every read of a shard on
+    S3); answer it from ``info()`` (``LastModified``, or ``mtime``) on this instance."""
+    if type(fs).modified is not fsspec.AbstractFileSystem.modified:
+        return
+
+    def modified(path: str) -> dt.datetime:
+        info = fs.info(path)
+        value = info.get("LastModified", info.get("mtime", info.get("created")))
+        if isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        raise NotImplementedError(f"{_protocol(fs)}: no modification time in info() of {path}")
+
+    fs.modified = modified  # type: ignore[method-assign]
 
 
 def register_known_filesystems(connection: duckdb.DuckDBPyConnection) -> None:

@@ -23,7 +23,21 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["copy_image_sequence", "decode_frames", "decode_video", "source_item", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["TEST_OPENVINO_ENV", "exported_runtimes_under_test", "copy_image_sequence", "decode_frames", "decode_video", "source_item", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+
+
+#: OpenVINO loaded into a process makes later torch training in that process crash (SIGSEGV, seen in
+#: the suite: the train flow after the runtime tests). The default suite tests onnx only; `make test`
+#: runs the openvino cases in a pytest process of their own with this variable set.
+TEST_OPENVINO_ENV = "SOCCERFACTORY_TEST_OPENVINO"
+
+
+def exported_runtimes_under_test() -> tuple[str, ...]:
+    """The exported CPU runtimes a test process may load: ``("onnx",)``, plus ``"openvino"`` when
+    :data:`TEST_OPENVINO_ENV` is set."""
+    import os
+
+    return ("onnx", "openvino") if os.environ.get(TEST_OPENVINO_ENV) else ("onnx",)
 
 
 def make_frames(

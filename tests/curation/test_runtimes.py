@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.curation import runtimes
+from soccerfactory.curation.testing import exported_runtimes_under_test
 from soccerfactory.curation.runtimes import MANIFEST, cache_root, cached_export, load_session, onnx_session, openvino_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,9 +140,7 @@ def tiny_onnx(tmp_path_factory) -> Path:
     return path
 
 
-# OpenVINO loaded into a process makes torch training later in that process crash (SIGSEGV seen in
-# the suite); `make test` runs this in a pytest process of its own (SOCCERFACTORY_TEST_OPENVINO=1).
-@pytest.mark.skipif(not os.environ.get("SOCCERFACTORY_TEST_OPENVINO"), reason="openvino runs in its own pytest process")
+@pytest.mark.skipif("openvino" not in exported_runtimes_under_test(), reason="openvino runs in its own pytest process (curation/testing.py)")
 def test_sessions_take_the_thread_count_and_agree(tiny_onnx, tmp_path):
     session = onnx_session(tiny_onnx, threads=1)
     assert session.get_session_options().intra_op_num_threads == 1

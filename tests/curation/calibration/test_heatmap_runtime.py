@@ -3,7 +3,6 @@ frames, the export is reused, retrained weights are exported again, and ``calibr
 
 from __future__ import annotations
 
-import os
 
 import cv2
 import numpy as np
@@ -11,15 +10,13 @@ import pytest
 
 from soccerfactory.curation.calibration.heatmap import INPUT_SIZE, HeatmapKeypointDetector, load_keypoint_net, prepare_input
 from soccerfactory.curation.calibration.heatmap_runtime import ExportedKeypointNet, export_keypoint_net
+from soccerfactory.curation.testing import exported_runtimes_under_test
 from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 
 FIELD = DEFAULT_DATA_ROOT / "football-field" / "valid" / "images"
-# OpenVINO loaded into a process makes torch training later in that process crash (SIGSEGV seen
-# in the suite: the train flow after these tests). The default suite tests onnx only; `make test`
-# runs the openvino cases in a pytest process of their own (SOCCERFACTORY_TEST_OPENVINO=1).
-WITH_OPENVINO = bool(os.environ.get("SOCCERFACTORY_TEST_OPENVINO"))
-EXPORTED = ("onnx", "openvino") if WITH_OPENVINO else ("onnx",)
+EXPORTED = exported_runtimes_under_test()  # onnx; openvino only in its own process (curation/testing.py)
+WITH_OPENVINO = "openvino" in EXPORTED
 
 
 @pytest.fixture(scope="module")

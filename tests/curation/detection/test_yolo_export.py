@@ -21,17 +21,15 @@ import pytest
 from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.detection.detector import build_detector
 from soccerfactory.curation.detection.yolo_export import export_yolo
+from soccerfactory.curation.testing import exported_runtimes_under_test
 from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.types import CLASS_NAMES
 
 ROOT = Path(__file__).resolve().parents[3]
 VALID = DEFAULT_DATA_ROOT / "football-players" / "valid" / "images"
-# OpenVINO loaded into a process makes torch training later in that process crash (SIGSEGV seen
-# in the suite: the train flow after these tests). The default suite tests onnx only; `make test`
-# runs the openvino cases in a pytest process of their own (SOCCERFACTORY_TEST_OPENVINO=1).
-WITH_OPENVINO = bool(os.environ.get("SOCCERFACTORY_TEST_OPENVINO"))
-EXPORTED = ("onnx", "openvino") if WITH_OPENVINO else ("onnx",)
+EXPORTED = exported_runtimes_under_test()  # onnx; openvino only in its own process (curation/testing.py)
+WITH_OPENVINO = "openvino" in EXPORTED
 
 
 @pytest.fixture(scope="module")

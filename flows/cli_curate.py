@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from soccerfactory.flows.cli_catalog import print_query
-from soccerfactory.flows.cli_common import fail, local_root, preflight, run_with_config
+from soccerfactory.flows.cli_common import fail, local_root, preflight, reported, run_with_config
 from soccerfactory.flows.prefect_env import embedded_prefect
 
 if TYPE_CHECKING:  # pydantic and the weights registry load only when a command runs
@@ -200,6 +200,9 @@ def curate(
     """
     if parallel is not None:
         overrides = [*overrides, f"run.max_parallel_clips={parallel}"]
+    from soccerfactory.storage.fs_secrets import check_url_credentials
+
+    reported(lambda: check_url_credentials([*sources, output]))  # stored with the run: never a password
     root = local_root(output)
     # Before anything is created: a bad config or weights file leaves no output folder behind.
     resolved = run_with_config(config, overrides, lambda loaded: _checked(loaded, root))

@@ -54,7 +54,9 @@ def deploy(
       prefect deployment run 'curate-landing/landing'   (a run now, from any shell)
     """
     from soccerfactory.flows.deploy import DeploySpec, absolute, deployment_name, parse_every
+    from soccerfactory.storage.fs_secrets import check_url_credentials
 
+    reported(lambda: check_url_credentials([landing, output]))  # deployment parameters: never a password
     if every is not None and cron is not None:
         fail("pass --every or --cron, not both")
     if timezone is not None and cron is None:

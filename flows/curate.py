@@ -58,6 +58,7 @@ from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, Cura
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.fs import local_path
+from soccerfactory.storage.fs_secrets import check_url_credentials, installed_secrets, secret_paths, split_secrets, worker_env
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.manifest import ShardManifest, clip_content_hash
 from soccerfactory.storage.shards import ShardCollisionError, find_manifest, find_manifests_by_prefix, verify_shard, write_shard
@@ -91,8 +92,13 @@ def curate(
         output: Root URL of the shards (local path, ``memory://``, ``s3://...``).
         config: The stage config; defaults to the bundled models.
         catalog: DuckDB file; defaults to ``<output>/catalog.duckdb``.
+        storage_options: fsspec options of ``source`` and ``output``, without secrets: Prefect
+            stores them (:func:`run_curate` splits the secrets off).
     """
     config = config or CurateConfig()
+    if secret := secret_paths(storage_options):  # stored by Prefect already; say so, names only
+        get_run_logger().warning("storage options %s are flow parameters, which Prefect stores: pass them to run_curate "
+                                 "or through the environment instead", ", ".join(secret))
     # The chain and every weights file, before a frame is decoded (a file that passed in this
     # root before, byte for byte, is not scanned again: no torch import on a cached run).
     check_curate_config(config, local_path(output))
@@ -158,10 +164,18 @@ def run_curate(
     this process; ``dask`` on a local cluster of that many worker processes, or on the workers of
     the scheduler at ``run.dask_address`` (:mod:`soccerfactory.flows.task_runners`). Either way the
     shards are written where the clip runs and registered by this process alone.
+
+    Secrets in ``storage_options`` (``key``, ``secret``, ``token``, ...) never become Prefect
+    parameters: the flow gets the rest, and the secrets reach the filesystems through fsspec's
+    configuration, in this process and in a local cluster's workers
+    (:mod:`soccerfactory.storage.fs_secrets`). Workers of ``run.dask_address`` use their own.
     """
     config = config or CurateConfig()
-    with curate_task_runner(config.run) as runner:
-        return curate.with_options(task_runner=runner)(source, output, config, catalog, storage_options)
+    public, secrets = split_secrets(storage_options)
+    urls = [*([source] if isinstance(source, str) else source), output]
+    check_url_credentials(urls)  # a URL is a parameter too, and is written into records
+    with installed_secrets(secrets, urls), curate_task_runner(config.run, worker_env(secrets, urls)) as runner:
+        return curate.with_options(task_runner=runner)(source, output, config, catalog, public)
 
 
 # --------------------------------------------------------------------------- tasks

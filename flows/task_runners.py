@@ -33,7 +33,7 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -66,7 +66,9 @@ def worker_threads(n_workers: int, cores: int | None = None) -> int:
     return max(cores // max(n_workers, 1), 1)
 
 
-def local_cluster_kwargs(run: RunConfig, api_url: str | None, cores: int | None = None) -> dict[str, Any]:
+def local_cluster_kwargs(
+    run: RunConfig, api_url: str | None, cores: int | None = None, extra_env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The ``distributed.LocalCluster`` arguments of a local run: ``run.max_parallel_clips`` worker
     processes, one task thread each, their libraries' threads sized by :func:`worker_threads`.
 
@@ -75,9 +77,12 @@ def local_cluster_kwargs(run: RunConfig, api_url: str | None, cores: int | None 
         api_url: The Prefect API the workers report to, set in their environment too (anything a
             worker logs outside a task run then reaches the same server).
         cores: Cores to share; default: this process's.
+        extra_env: More variables for the workers' environment (the run's storage secrets as
+            fsspec configuration, :func:`~soccerfactory.storage.fs_secrets.worker_env`): the
+            cluster's arguments stay in this process, never in a Prefect record.
     """
     threads = str(worker_threads(run.max_parallel_clips, cores))
-    env = {name: threads for name in THREAD_VARIABLES}
+    env = {**(extra_env or {}), **{name: threads for name in THREAD_VARIABLES}}
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return {
@@ -96,12 +101,18 @@ def local_cluster_kwargs(run: RunConfig, api_url: str | None, cores: int | None 
 
 
 @contextmanager
-def curate_task_runner(run: RunConfig) -> Iterator[TaskRunner]:
+def curate_task_runner(run: RunConfig, worker_env: Mapping[str, str] | None = None) -> Iterator[TaskRunner]:
     """The task runner ``run`` asks for, with the Prefect API its workers report to held open.
 
     Use it around the flow call: ``with curate_task_runner(config.run) as runner:
     curate.with_options(task_runner=runner)(...)``. The runner itself starts and stops its
     cluster (if any) with the flow run.
+
+    Args:
+        run: The run section of the config.
+        worker_env: Variables for the workers of a local cluster (storage secrets as fsspec
+            configuration). Workers of ``run.dask_address`` were started elsewhere and keep their
+            own environment: they need their own credentials (a warning says so).
     """
     if run.task_runner != "dask":
         yield ThreadPoolTaskRunner(max_workers=run.max_parallel_clips)
@@ -114,9 +125,14 @@ def curate_task_runner(run: RunConfig) -> Iterator[TaskRunner]:
         if run.dask_address:
             check_dask_address(run.dask_address)
             _warn_unreachable_api(run.dask_address, api_url)
+            if worker_env:
+                logger.warning(
+                    "storage secrets given to this run stay in this process: the workers of run.dask_address %s read the "
+                    "store with their own credentials (environment, ~/.aws, fsspec config)", run.dask_address,
+                )
             yield DaskTaskRunner(address=run.dask_address)
         else:
-            yield DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(run, api_url))
+            yield DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(run, api_url, extra_env=worker_env))
 
 
 @contextmanager

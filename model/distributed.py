@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
-    "barrier", "gather_alignment", "join_launched_group", "launch", "launched_by_torchrun", "mean_over_ranks", "rank_and_world",
-    "resolve_backend", "wrap",
+    "barrier", "gather_alignment", "global_normalisation", "join_launched_group", "launch", "launched_by_torchrun", "local_normalisers",
+    "mean_over_ranks", "rank_and_world", "resolve_backend", "step_gradients", "wrap",
 ]
 
 #: Exceptions a failed rank re-raises in the caller under their own type (the CLI reports a
@@ -34,6 +34,11 @@ _KEPT_TYPES = ("ValueError", "FileNotFoundError", "KeyError", "ImportError", "Fl
 
 #: The order of the task losses in the vector ranks average (:func:`mean_over_ranks`).
 _TASKS = ("athletes", "keypoints", "camera", "event", "align")
+
+#: The task losses that divide by a count of their rank's own labelled targets (model/losses.py),
+#: and whether that count is clamped to at least 1 there (the focal and keypoint losses are; the
+#: camera and event losses exist only with a labelled target).
+_COUNTED = {"athletes": True, "keypoints": True, "camera": False, "event": False}
 
 
 def resolve_backend(backend: str, device: str) -> str:
@@ -138,19 +143,144 @@ def _gather_function() -> Any:
     return Gather
 
 
-def mean_over_ranks(total: float, parts: dict[str, float], device: str) -> tuple[float, dict[str, float]]:
-    """The ranks' mean loss and mean task losses (a task over the ranks whose shard had it)."""
+def local_normalisers(targets: dict, event_class_weights: list[float] | None = None) -> dict[str, float]:
+    """What :class:`~soccerfactory.model.losses.MultiTaskLoss` divides each counted task's loss by
+    on these targets, before its clamp: athlete centre cells (of the frames with athlete labels),
+    visible keypoint maps, labelled camera grid points, and the class weights of the labelled
+    events (their number without weights). Kept next to :func:`global_normalisation`, which
+    must see the same counts as the loss (``tests/model/test_distributed.py`` compares gradients).
+    """
+    counts = {}
+    if "athletes" in targets:
+        mask, target = targets.get("athletes_mask"), targets["athletes"]
+        target = target[mask] if mask is not None else target
+        counts["athletes"] = float(target.reshape(-1, *target.shape[-3:])[:, 0].ge(0.99).sum())
+    if "keypoints" in targets and "keypoints_visible" in targets:
+        counts["keypoints"] = float(targets["keypoints_visible"].float().sum())
+    if "camera" in targets:
+        mask = targets.get("camera_mask")
+        counts["camera"] = float(mask.sum()) if mask is not None else float(targets["camera"].shape[:-1].numel())
+    if "event" in targets:
+        labels = targets["event"][targets["event"] >= 0]
+        counts["event"] = float(labels.new_tensor(event_class_weights, dtype=float)[labels].sum()) if event_class_weights else float(len(labels))
+    return counts
+
+
+def global_normalisation(loss_fn: Any, targets: dict, device: str) -> tuple[Any, dict[str, float]]:
+    """``loss_fn`` with its task weights rescaled so that DDP's average of the ranks' gradients
+    is the gradient of the global batch's loss (the single-process run with the whole batch).
+
+    Each rank's counted task loss is ``sum_r / max(n_r, 1)`` over its own targets; the global
+    batch's is ``sum_1..R / max(N, 1)``. With ranks holding unequal counts (a head whose labels
+    are missing on most of one rank's samples) the mean of the per-rank means weights each rank's
+    targets unequally, and a task absent from a rank has its gradient halved by DDP's average.
+    Scaled by ``R * max(n_r, 1) / max(N, 1)`` (``N``: the all-reduced counts) each rank's loss is
+    ``R * sum_r / max(N, 1)``, and DDP's mean over the ranks is the global loss's gradient. The
+    contrastive loss is already the global batch's on every rank (:func:`gather_alignment`).
+
+    Args:
+        loss_fn: The trainer's :class:`~soccerfactory.model.losses.MultiTaskLoss`.
+        targets: This rank's targets (``athletes``, ``keypoints_visible``, ``camera_mask``, ``event``).
+        device: Where the counts are all-reduced (the rank's device; nccl needs CUDA).
+
+    Returns:
+        A copy of ``loss_fn`` with rescaled weights and each counted task's factor (for
+        :func:`mean_over_ranks`); ``(loss_fn, {})`` outside a process group.
+    """
+    import dataclasses
+
+    import torch
+    import torch.distributed as dist
+
+    world = rank_and_world()[1]
+    if world == 1:
+        return loss_fn, {}
+    local = local_normalisers(targets, loss_fn.event_class_weights)
+    vector = torch.tensor([local.get(task, 0.0) for task in _COUNTED], dtype=torch.float64, device=device)
+    dist.all_reduce(vector)  # every rank, every step, in the same order: the sums of the counts
+    weights, scales = dict(loss_fn.weights), {}
+    for (task, clamped), total in zip(_COUNTED.items(), vector.tolist()):
+        mine = local.get(task, 0.0)
+        mine, total = (max(mine, 1.0), max(total, 1.0)) if clamped else (mine, total)
+        scales[task] = world * mine / total if total > 0 else 0.0  # 0: no rank has the task; the loss has no part of it
+        weights[task] = loss_fn.weights.get(task, 1.0) * scales[task]
+    return dataclasses.replace(loss_fn, weights=weights), scales
+
+
+def mean_over_ranks(total: float, parts: dict[str, float], device: str, scales: dict[str, float] | None = None) -> tuple[float, dict[str, float]]:
+    """The global batch's loss and task losses, from every rank's (the ranks' mean loss).
+
+    Args:
+        total: This rank's loss as it was backpropagated (with :func:`global_normalisation`'s
+            weights, the ranks' mean is the global batch's loss).
+        parts: This rank's task losses, each over its own targets.
+        scales: Per task, the factor :func:`global_normalisation` gave its weight (the ratio of
+            the new weight to the old): ``parts[t] * scales[t]`` summed over the ranks, divided by
+            the ranks, is the global batch's task loss. None: each task's mean over the ranks
+            whose shard had it.
+    """
     import torch
     import torch.distributed as dist
 
     if rank_and_world()[1] == 1:
         return total, parts
-    values = [total] + [parts.get(t, 0.0) for t in _TASKS] + [float(t in parts) for t in _TASKS]
+    scales = scales or {}
+    values = [total] + [parts.get(t, 0.0) * scales.get(t, 1.0) for t in _TASKS] + [float(t in parts) for t in _TASKS]
     vector = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(vector)
     world, n = rank_and_world()[1], len(_TASKS)
     sums, counts = vector[1:1 + n].tolist(), vector[1 + n:].tolist()
-    return float(vector[0]) / world, {t: sums[i] / counts[i] for i, t in enumerate(_TASKS) if counts[i]}
+    # A scaled task is the ranks' sum of shares over R; an unscaled one the mean over its ranks.
+    return float(vector[0]) / world, {
+        t: sums[i] / (world if t in scales else counts[i]) for i, t in enumerate(_TASKS) if counts[i]
+    }
+
+
+def step_gradients(frames: Any, targets: dict, model_config: Any, loss_weights: dict | None = None,
+                   event_class_weights: list[float] | None = None, normalise: bool = True, seed: int = 0,
+                   device: str = "cpu", progress: Callable[[dict], None] | None = None) -> dict:
+    """The gradient one training step applies to the global batch ``frames``/``targets``, for
+    checking that a split of the batch over ranks trains like the whole batch in one process.
+
+    Outside a group it is the whole batch's gradient; in a group of ``R`` (run it with
+    :func:`launch`) rank ``r`` takes the ``r``-th of ``R`` equal row slices, and the result is
+    the gradient after DDP's all-reduce (the same on every rank), with the trainer's alignment
+    gather and (``normalise``) :func:`global_normalisation`.
+
+    Args:
+        frames: ``(B, T, 3, H, W)`` float32, the global batch; ``B`` divisible by ``R``.
+        targets: The batch's targets (:func:`~soccerfactory.model.train.collate`), first axis ``B``.
+        model_config: The network (built with ``torch.manual_seed(seed)``, as the trainer does).
+        loss_weights, event_class_weights: As :class:`~soccerfactory.model.losses.MultiTaskLoss` takes them.
+        normalise: False: each rank's losses over its own counts (what the trainer did before).
+        progress: Unused (the :func:`launch` signature).
+
+    Returns:
+        ``{"loss": float, "tasks": {task: float}, "grads": {parameter name: float32 array}}``:
+        the global batch's losses (:func:`mean_over_ranks`) and the gradient.
+    """
+    import torch
+
+    from soccerfactory.model.losses import DEFAULT_WEIGHTS, MultiTaskLoss
+    from soccerfactory.model.network import build_model
+
+    rank, world = rank_and_world()
+    torch.manual_seed(seed)
+    net = build_model(model_config).to(device)
+    model = wrap(net, device)
+    rows = slice(rank * len(frames) // world, (rank + 1) * len(frames) // world)
+    mine = {k: v[rows].to(device) for k, v in targets.items()}
+    loss_fn = MultiTaskLoss(dict(loss_weights or DEFAULT_WEIGHTS), event_class_weights=event_class_weights)
+    scales = {}
+    if normalise:
+        loss_fn, scales = global_normalisation(loss_fn, mine, device)
+    outputs, seen = gather_alignment(model(frames[rows].to(device), text=mine.get("text")), mine)
+    total, parts = loss_fn(outputs, seen)
+    total.backward()
+    loss, parts = mean_over_ranks(float(total.detach()), parts, device, scales)
+    # NumPy, not tensors: a tensor leaves a spawned rank through shared memory, gone with the rank.
+    grads = {name: p.grad.detach().float().cpu().numpy().copy() for name, p in net.named_parameters() if p.grad is not None}
+    return {"loss": loss, "tasks": parts, "grads": grads}
 
 
 def barrier(device: str) -> None:

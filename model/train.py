@@ -9,9 +9,11 @@ sample is repeated or skipped beyond the batches trained after that checkpoint w
 Several processes (``train.processes``, DDP through :mod:`soccerfactory.model.distributed`):
 step ``k``'s global batch is the same slice of the same permutation as for one process with a
 ``batch_size x processes`` batch, and rank ``r`` trains on its ``r``-th ``batch_size`` samples;
-DDP averages the gradients, the contrastive loss sees the whole global batch, and every rank
-loads the same checkpoint on resume. Rank 0 alone writes checkpoints, TensorBoard curves and
-progress; the others wait for its checkpoint at a barrier.
+DDP averages the gradients, the contrastive loss sees the whole global batch, each task loss is
+divided by the global batch's count of labelled targets (so ranks holding unequal counts still
+give the single-process gradient), and every rank loads the same checkpoint on resume. Rank 0
+alone writes checkpoints, TensorBoard curves and progress; the others wait for its checkpoint at
+a barrier.
 """
 
 from __future__ import annotations
@@ -298,11 +300,14 @@ def train(
     for frames, targets in loader:
         indices = batch_at(step)
         frames, targets = frames.to(device), {k: v.to(device) for k, v in targets.items()}
-        total, parts, _ = _optimisation_step(model, optimiser, loss_fn, frames, targets, config.grad_clip, gather=distributed.gather_alignment)
+        # Each task normalised by the global batch's count of labelled targets, not the rank's:
+        # ranks with unequal counts otherwise drifted from the single-process run (8.5e-4 over 8 steps).
+        step_loss, scales = distributed.global_normalisation(loss_fn, targets, device)
+        total, parts, _ = _optimisation_step(model, optimiser, step_loss, frames, targets, config.grad_clip, gather=distributed.gather_alignment)
         scheduler.step()
         step += 1
         seen.extend(indices)
-        loss, parts = distributed.mean_over_ranks(float(total.detach()), parts, device)
+        loss, parts = distributed.mean_over_ranks(float(total.detach()), parts, device, scales)
         record = {"step": step, "loss": loss, "tasks": parts, "seconds": round(time.perf_counter() - started, 2)}
         history.append(record)
         if progress is not None and rank == 0:

@@ -94,3 +94,49 @@ def catalog(tmp_path_factory):
     path = base / "catalog.duckdb"
     register_shards(path, list_manifests(base / "shards"))
     return path, clip, tables
+
+
+# --------------------------------------------------------------------------- S3 on loopback
+
+_AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3 server (real HTTP S3) on 127.0.0.1 and a free port, one per test session: its URL."""
+    import logging
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint, monkeypatch, tmp_path) -> tuple[str, str]:
+    """A fresh bucket on :func:`moto_endpoint`: ``(s3://bucket, endpoint URL)``.
+
+    No credential comes from the environment or the machine's ``~/.aws``: a test's own keys are the
+    only ones (a run that reaches the bucket used them).
+    """
+    import uuid
+
+    import boto3
+
+    for name in _AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    bucket = f"sf-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3", endpoint_url=moto_endpoint, aws_access_key_id="setup", aws_secret_access_key="setup", region_name="us-east-1"
+    ).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}", moto_endpoint
+

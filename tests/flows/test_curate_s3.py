@@ -6,9 +6,6 @@ a local DuckDB catalog. Credentials and the endpoint come only from ``storage_op
 
 from __future__ import annotations
 
-import logging
-import socket
-import uuid
 
 import pytest
 
@@ -20,28 +17,10 @@ FAST = ["detect.imgsz=320", "detect.ball_slices=0", "decode.jersey_fps=0.5", "de
 
 
 @pytest.fixture
-def s3(monkeypatch, tmp_path):
-    """A moto S3 server with one bucket; returns ``(s3://bucket, storage_options)``."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    bucket = f"sf-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    ).create_bucket(Bucket=bucket)
-    yield f"s3://{bucket}", {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-    server.stop()
+def s3(s3_bucket):
+    """A fresh bucket on the session's moto server (tests/conftest.py): ``(s3://bucket, storage_options)``."""
+    bucket, endpoint = s3_bucket
+    return bucket, {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
 
 
 @pytest.mark.slow

@@ -28,24 +28,9 @@ FAST = ["detect.imgsz=320", "detect.ball_slices=0", "decode.jersey_fps=0.5", "de
 
 
 @pytest.fixture
-def moto_s3(tmp_path):
-    """A moto S3 server on 127.0.0.1 and a free port, with one bucket; yields ``(s3://bucket, endpoint)``."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    bucket = f"sf-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="setup", aws_secret_access_key="setup", region_name="us-east-1"
-    ).create_bucket(Bucket=bucket)
-    yield f"s3://{bucket}", endpoint
-    server.stop()
+def moto_s3(s3_bucket):
+    """A fresh bucket on the session's moto server (tests/conftest.py): ``(s3://bucket, endpoint)``."""
+    return s3_bucket
 
 
 def _api_records(flow_run_id: str) -> str:

@@ -7,10 +7,6 @@ and ``~/.aws`` files are pointed away, so nothing here works by reading them.
 
 from __future__ import annotations
 
-import logging
-import socket
-import uuid
-from collections.abc import Iterator
 
 import duckdb
 import pytest
@@ -24,36 +20,11 @@ KEY_1 = "1" * 16 + "a" * 48
 KEY_2 = "2" * 16 + "b" * 48
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 and a free port, for this module."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3(s3_endpoint, monkeypatch, tmp_path) -> tuple[str, dict]:
-    """A fresh bucket; returns ``(s3://bucket, storage_options)``. No credentials from the environment."""
-    import boto3
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    bucket = f"sf-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    ).create_bucket(Bucket=bucket)
-    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}
-    return f"s3://{bucket}", options
+def s3(s3_bucket) -> tuple[str, dict]:
+    """A fresh bucket on the session's moto server (tests/conftest.py): ``(s3://bucket, storage_options)``."""
+    bucket, endpoint = s3_bucket
+    return bucket, {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
 
 
 def test_shards_on_s3_are_written_listed_verified_and_read(s3):

@@ -69,6 +69,7 @@ def export_gsr_command(
     split: str = typer.Option("valid", help="SoccerNet split whose digit starts the 10-character image ids (train, valid, test, challenge)."),
     per_source: bool = typer.Option(False, "--per-source", help="One sequence per source video (frames numbered from the source's first) instead of one per clip."),
     keep_unplaced: bool = typer.Option(False, "--keep-unplaced", help="Keep rows without a pitch position (bbox_pitch null); the GS-HOTA evaluator cannot score them."),
+    link_tracks: bool = typer.Option(True, "--link-tracks/--no-link-tracks", help="One track id per athlete across shots and tracker gaps, linked in pitch space (else joined by team and jersey only)."),
 ) -> None:
     """SoccerNet game-state predictions: OUT/SEQUENCE/Labels-GameState.json, one per clip.
 
@@ -77,6 +78,7 @@ def export_gsr_command(
 
     Example: soccerfactory export gsr --catalog out/catalog.duckdb --where "match_id = 'synth-1'" --out out/export/gsr
     """
+    from soccerfactory.curation.tracking.shot_links import identities_from_rows
     from soccerfactory.storage.formats.gsr import export_gsr
     from soccerfactory.storage.gamestate import SPLITS
 
@@ -84,6 +86,7 @@ def export_gsr_command(
         fail(f"--split {split!r} is not a SoccerNet split; use one of {', '.join(SPLITS)}")
     _export(out, lambda: export_gsr(
         catalog, where, out, split=split, frames="source" if per_source else "clip", unplaced="keep" if keep_unplaced else "drop", progress=_say,
+        identities=identities_from_rows if link_tracks else None,
     ))
 
 

@@ -33,6 +33,13 @@ for the evaluator (such rows then count neither as matches nor as false positive
 athletes they show stay misses); ``unplaced="keep"`` writes them with ``bbox_pitch: null``, for
 image-space evaluation and other tools. The number is in ``info.rows_without_pitch_position``.
 
+Track ids: with ``frames="source"`` the clips (shots) of a source are one sequence, and each
+shot's tracks start afresh. By default tracks of different clips join only where their stored
+labels name one athlete (:func:`_sequence_track_ids`); a caller may pass ``identities``, a
+function of the rows that returns one id per ``(clip_id, track_id)``, e.g. the curation's
+pitch-space linker :func:`soccerfactory.curation.tracking.shot_links.identities_from_rows`
+(``soccerfactory export gsr`` and ``soccerfactory quality gamestate`` pass it).
+
 Everything here reads stored columns only (layer 1): no curation code is imported.
 """
 
@@ -40,7 +47,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +58,7 @@ __all__ = [
     "BBOX_PITCH_KEYS",
     "CATEGORIES",
     "SPLITS",
+    "Identities",
     "catalog_gamestate",
     "gamestate_predictions",
     "image_id",
@@ -80,6 +88,9 @@ _CATEGORY_ID = {c["name"]: c["id"] for c in CATEGORIES}
 _TEAM_ROLES = ("player", "goalkeeper")
 _SIDES = ("left", "right")
 _FRAME_NUMBERING = ("clip", "source")
+#: ``identities(athletes rows, clip rows) -> {(clip_id, track_id): id}``: one id per athlete over
+#: the given clips (see the module docstring).
+Identities = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Mapping[tuple[str, int], int]]
 _UNPLACED = ("drop", "keep")
 # A bottom corner back-projected further than this from the athlete's position is a ray grazing
 # the horizon, not the width of a pair of feet (at most about a metre); the corner falls back to
@@ -229,6 +240,16 @@ def _attributes(row: Mapping[str, Any], sides: Mapping[str, str | None]) -> dict
     return {"role": role, "team": team, "jersey": jersey}
 
 
+def _identity_numbers(athletes: Iterable[Mapping[str, Any]], track_ids: Mapping[tuple[str, int], int]) -> dict[int, int]:
+    """Track id -> the one jersey number its player and goalkeeper rows carry (ids whose rows
+    carry none or several are absent)."""
+    seen: dict[int, set[int]] = {}
+    for row in athletes:
+        if row["role"] in _TEAM_ROLES and row["jersey"] is not None:
+            seen.setdefault(track_ids[(row["clip_id"], int(row["track_id"]))], set()).add(int(row["jersey"]))
+    return {track: next(iter(found)) for track, found in seen.items() if len(found) == 1}
+
+
 def _sequence_track_ids(athletes: list[dict[str, Any]], by_clip: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, int], int]:
     """One id per athlete across the clips (shots) of a sequence, ``(clip_id, track_id) -> id``.
 
@@ -282,6 +303,8 @@ def gamestate_predictions(
     split: str = "valid",
     frames: str = "clip",
     unplaced: str = "drop",
+    identities: Identities | None = None,
+    identity_jersey: bool = True,
 ) -> dict[str, Any]:
     """One sequence's game-state prediction document from curated shard tables.
 
@@ -298,6 +321,12 @@ def gamestate_predictions(
             (tracks are per clip, so a track never crosses a cut).
         unplaced: ``"drop"`` rows without a pitch position (the evaluator cannot score them) or
             ``"keep"`` them with ``bbox_pitch: null``.
+        identities: Called with the athletes rows and the clip rows; returns the track id of
+            every ``(clip_id, track_id)`` (one per athlete, joined across shots and gaps). None:
+            one clip keeps its track ids, several join by stored labels only.
+        identity_jersey: With ``identities``: a player or goalkeeper row without a number takes
+            its identity's number when the identity's rows carry exactly one (the athlete's
+            number was read in another shot); the count is in ``info.rows_numbered_by_identity``.
 
     Returns:
         ``{"info", "images", "categories", "predictions"}``, JSON-ready.
@@ -329,7 +358,15 @@ def gamestate_predictions(
     side_reasons: dict[str, str] = {}
     for clip in clips:
         sides[clip["clip_id"]], side_reasons[clip["clip_id"]] = team_sides(clip, [r for r in athletes if r["clip_id"] == clip["clip_id"]])
-    track_ids = _sequence_track_ids(athletes, by_clip)
+    if identities is not None:
+        track_ids = dict(identities(athletes, clips))
+        missing = {(r["clip_id"], int(r["track_id"])) for r in athletes} - set(track_ids)
+        if missing:
+            raise ValueError(f"identities gave no id to {len(missing)} track(s), e.g. {sorted(missing)[0]}")
+    elif len(clips) > 1:
+        track_ids = _sequence_track_ids(athletes, by_clip)
+    else:
+        track_ids = {(r["clip_id"], int(r["track_id"])): int(r["track_id"]) for r in athletes}
 
     frame_rows = tables.get("frames")
     if frame_rows is not None:
@@ -356,7 +393,8 @@ def gamestate_predictions(
         if slot not in best or row["confidence"] > best[slot]["confidence"]:
             best[slot] = row
     repeated = len(athletes) - len(best)
-    predictions, unplaced_rows = [], 0
+    numbers = _identity_numbers(athletes, track_ids) if identities is not None and identity_jersey else {}
+    predictions, unplaced_rows, numbered_rows = [], 0, 0
     for row in sorted(best.values(), key=lambda r: (int(r["frame_index"]), by_clip[r["clip_id"]]["start_frame"], int(r["track_id"]))):
         key = (row["clip_id"], int(row["frame_index"]))
         pitch = _bbox_pitch(row, cameras.get(key))
@@ -364,8 +402,11 @@ def gamestate_predictions(
             unplaced_rows += 1
             if unplaced == "drop":
                 continue
+        track = track_ids[(row["clip_id"], int(row["track_id"]))]
+        if row["jersey"] is None and track in numbers and row["role"] in _TEAM_ROLES:
+            row = {**row, "jersey": numbers[track]}
+            numbered_rows += 1
         attributes = _attributes(row, sides[row["clip_id"]])
-        track = int(row["track_id"]) if len(clips) == 1 else track_ids[(row["clip_id"], int(row["track_id"]))]
         predictions.append({
             "id": str(len(predictions) + 1),
             "image_id": image_id(sequence, frame_number(row["frame_index"]), split),
@@ -398,6 +439,9 @@ def gamestate_predictions(
             "height": int(first["height"]),
             "team_sides": {c: {**sides[c], "decided_by": side_reasons[c]} for c in sides},
             "rows_without_pitch_position": unplaced_rows,
+            "track_ids": "joined by the caller's identities" if identities is not None else "joined by stored team and jersey labels",
+            "n_track_ids": len(set(track_ids.values())),
+            "rows_numbered_by_identity": numbered_rows,
             "repeated_track_rows_dropped": repeated,
             "rows_without_pitch_position_handling": "dropped (the evaluator cannot score them)" if unplaced == "drop" else "kept with bbox_pitch null",
             "coordinate_frame": "bbox_pitch in metres: origin centre mark, x to the right goal, y to the near touchline",
@@ -417,6 +461,8 @@ def catalog_gamestate(
     frames: str = "clip",
     unplaced: str = "drop",
     first_sequence: int = 1,
+    identities: Identities | None = None,
+    identity_jersey: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Game-state prediction documents of the clips a catalog SQL selection names.
 
@@ -424,7 +470,7 @@ def catalog_gamestate(
         catalog: The DuckDB catalog file.
         where: A SQL condition on the catalog's ``clips`` columns (e.g. ``match_id = 'm1'``);
             None selects every clip. Run on a locked-down read-only connection.
-        split, frames, unplaced: As :func:`gamestate_predictions`.
+        split, frames, unplaced, identities, identity_jersey: As :func:`gamestate_predictions`.
         first_sequence: The sequence number of the first document (the next ones count up).
 
     Returns:
@@ -466,7 +512,9 @@ def catalog_gamestate(
             tables = {"clips": pa.Table.from_pylist(members, schema=clips.schema)}
             for table_name in ("athletes", "cameras", "frames"):
                 tables[table_name] = connection.sql(f"SELECT * FROM {table_name} WHERE {selection}", params=parameters).to_arrow_table()
-            document = gamestate_predictions(tables, sequence=number, split=split, frames=frames, unplaced=unplaced)
+            document = gamestate_predictions(
+                tables, sequence=number, split=split, frames=frames, unplaced=unplaced, identities=identities, identity_jersey=identity_jersey,
+            )
             document["info"]["name"] = name
             documents[name] = document
         return documents

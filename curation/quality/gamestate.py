@@ -276,6 +276,7 @@ def gamestate_quality(
         left out per clip, curation failures, and ``truth_quality`` rows per clip where the
         catalog has that view (else null).
     """
+    from soccerfactory.curation.tracking.shot_links import identities_from_rows
     from soccerfactory.storage.catalog import register_ground_truth
     from soccerfactory.storage.gamestate import catalog_gamestate
 
@@ -297,6 +298,7 @@ def gamestate_quality(
         if _curated_clips(catalog, match_id):
             (predicted,) = catalog_gamestate(
                 catalog, f"match_id = '{match_id}'", split=split, frames="source", unplaced="keep", first_sequence=number,
+                identities=identities_from_rows,
             ).values()
         else:  # nothing curated: every true athlete is a miss, not a skipped clip
             predicted = {"info": {"id": str(number), "clips": [], "rows_without_pitch_position": 0, "team_sides": {}}, "predictions": []}

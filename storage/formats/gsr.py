@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from soccerfactory.storage.formats.selection import ExportSummary, Progress
-from soccerfactory.storage.gamestate import catalog_gamestate, write_gamestate
+from soccerfactory.storage.gamestate import Identities, catalog_gamestate, write_gamestate
 
 __all__ = ["GSR_FILE", "export_gsr"]
 
@@ -30,6 +30,7 @@ def export_gsr(
     frames: str = "clip",
     unplaced: str = "drop",
     progress: Progress | None = None,
+    identities: Identities | None = None,
 ) -> ExportSummary:
     """Write the game-state predictions of the clips a catalog selection names under ``out``.
 
@@ -41,6 +42,8 @@ def export_gsr(
             (the split digit of the image ids; one sequence per clip or per source; rows without
             a pitch position dropped or kept with ``bbox_pitch: null``).
         progress: Called with one line per sequence written.
+        identities: One track id per athlete across the clips of a sequence, as
+            :func:`~soccerfactory.storage.gamestate.gamestate_predictions` takes it.
 
     Returns:
         The summary; ``skipped`` counts rows without a pitch position (when dropped) and
@@ -50,7 +53,7 @@ def export_gsr(
         FileNotFoundError, ValueError: as :func:`~soccerfactory.storage.gamestate.catalog_gamestate`.
     """
     out = Path(out)
-    documents = catalog_gamestate(catalog, where, split=split, frames=frames, unplaced=unplaced)
+    documents = catalog_gamestate(catalog, where, split=split, frames=frames, unplaced=unplaced, identities=identities)
     images = labels = unplaced_rows = repeated = 0
     for k, (name, document) in enumerate(documents.items(), start=1):
         write_gamestate(document, out / name / GSR_FILE)

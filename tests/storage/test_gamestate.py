@@ -221,3 +221,34 @@ def test_tracks_of_one_athlete_keep_one_id_across_the_clips_of_a_sequence():
     assert ids[("c1", 3)] == ids[("c2", 9)]
     assert len({ids[("c2", 4)], ids[("c2", 5)], ids[("c1", 6)]}) == 3
     assert len(set(ids.values())) == 7 and min(ids.values()) == 1 and max(ids.values()) == 7
+
+
+def test_a_caller_may_give_the_track_ids_of_a_sequence(tables):
+    """The exporter reads stored columns only; one id per athlete across shots can come from the
+    caller (the curation's pitch-space linker in ``export gsr`` and ``quality gamestate``)."""
+    second = _consistent(example_shard_tables(clip_id="clip-1", n_frames=2, n_tracks=2, start_frame=200))
+    merged = {name: pa.concat_tables([tables[name], second[name]]) for name in ("clips", "athletes", "cameras", "frames")}
+    seen = []
+
+    def one_per_role(athletes, clips):
+        seen.append(sorted({c["clip_id"] for c in clips}))
+        return {(r["clip_id"], int(r["track_id"])): 50 if r["role"] == "referee" else 60 for r in athletes}
+
+    document = gamestate_predictions(merged, frames="source", unplaced="keep", identities=one_per_role)
+    assert seen == [["clip-0", "clip-1"]]
+    assert {p["track_id"] for p in document["predictions"] if p["attributes"]["role"] == "referee"} == {50}
+    assert {p["track_id"] for p in document["predictions"] if p["attributes"]["role"] != "referee"} == {60}
+    assert document["info"]["n_track_ids"] == 2 and "caller" in document["info"]["track_ids"]
+    # clip-1's player has no number read; its identity's rows carry one (7): it is written there
+    # too, unless identity_jersey is off.
+    unread = _replace(second["athletes"], "jersey", [None] * second["athletes"].num_rows)
+    merged["athletes"] = pa.concat_tables([tables["athletes"], unread])
+    document = gamestate_predictions(merged, frames="source", unplaced="keep", identities=one_per_role)
+    players = [p for p in document["predictions"] if p["attributes"]["role"] == "player"]
+    unnumbered = [r for r in merged["athletes"].to_pylist() if r["role"] in ("player", "goalkeeper") and r["jersey"] is None]
+    assert {p["attributes"]["jersey"] for p in players} == {"7"}
+    assert document["info"]["rows_numbered_by_identity"] == len(unnumbered) > 0
+    plain = gamestate_predictions(merged, frames="source", unplaced="keep", identities=one_per_role, identity_jersey=False)
+    assert {p["attributes"]["jersey"] for p in plain["predictions"] if p["attributes"]["role"] == "player"} == {"7", None}
+    with pytest.raises(ValueError, match="no id to"):
+        gamestate_predictions(merged, frames="source", identities=lambda athletes, clips: {})

@@ -79,6 +79,9 @@ class Attributes:
         jersey_seconds: Wall time of the jersey reading (part of ``seconds``).
         frame_index: ``int64`` ``(N,)`` frame of each team-colour crop, or None (unknown: a
             tracklet cannot be cut by its jersey reads).
+        colours: ``float32`` ``(N, 3)`` CIE Lab shirt colour of each team-colour crop (NaN
+            unknown), or None (a classifier that reads no colour); each tracklet's median goes to
+            its ``role_reason`` for the per-match step.
     """
 
     track_id: np.ndarray
@@ -93,6 +96,7 @@ class Attributes:
     jersey_frame_index: np.ndarray | None = None
     jersey_seconds: float = 0.0
     frame_index: np.ndarray | None = None
+    colours: np.ndarray | None = None
 
     @property
     def jersey_tracks(self) -> np.ndarray:
@@ -163,6 +167,7 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
         kits=kits,
         kit_distance=kit_distance,
         frame_index=np.asarray(crops.frame_index, dtype=np.int64),
+        colours=teams.colours,
         **jerseys,
     )
 
@@ -223,7 +228,9 @@ def vote_clip(
         goalkeeper_area_margin_m=vote.goalkeeper_area_margin_m, min_votes=min_votes, side_min_gap_m=attribute.side_min_gap_m,
         kit_min_people=attribute.kit_min_people,
     )
-    decisions = decide_roles(tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules)
+    decisions = decide_roles(
+        tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules, crop_colours=attributes.colours
+    )
     decided = role_columns(decisions, track_rows)
     role, role_agreement, team, team_agreement = (decided[k] for k in ("role", "role_agreement", "team", "team_agreement"))
     jersey, jersey_agreement, jersey_n = broadcast(jersey_votes, track_rows)

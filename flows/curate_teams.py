@@ -1,8 +1,10 @@
 """Team letters per match, after a ``curate`` run: one ``align-match-teams`` task per match it touched.
 
-The decision is curation's (:func:`~soccerfactory.curation.attribute.match_teams.align_match`),
-the swap of a shard's letters is the codec's (:func:`~soccerfactory.curation.layout.swap_team_letters`)
-and the atomic rewrite is storage's (:func:`~soccerfactory.storage.shards.rewrite_shard`); this
+The decision is curation's (:func:`~soccerfactory.curation.attribute.match_teams.align_match`;
+then :func:`~soccerfactory.curation.attribute.match_tracks.decide_match_tracklets`: the tracklets a
+clip's own kits could not decide, a clip without kits, and an ambiguous clip its players' shirts
+settle, against the kits of the whole match), the swap of a shard's letters is the codec's
+(:func:`~soccerfactory.curation.layout.swap_team_letters`) and the atomic rewrite is storage's (:func:`~soccerfactory.storage.shards.rewrite_shard`); this
 module wires them.
 
 Every clip the alignment looks at gets ``metadata.team_letters`` in its manifest (the action, the
@@ -17,12 +19,16 @@ others unmarked, and the next run finishes the match against the aligned ones.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
 from soccerfactory.curation.attribute.match_teams import ClipKits, MatchTeamRules, align_match
+from soccerfactory.curation.attribute.match_tracks import (
+    ATHLETE_COLUMNS, ClipTracklets, MatchTrackRules, decide_match_tracklets, fill_athletes, tracklets_of,
+)
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.layout import swap_team_letters
 from soccerfactory.flows.curate_run import io_error
@@ -30,7 +36,7 @@ from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.shards import CorruptShardError, find_manifest, find_manifests_by_prefix, read_shard, rewrite_shard
 
-__all__ = ["ALIGNED", "align_match_teams", "match_rules"]
+__all__ = ["ALIGNED", "align_match_teams", "match_rules", "match_track_rules"]
 
 #: Marked actions that make a clip a reference for the rest of its match.
 ALIGNED = ("keep", "swap")
@@ -41,6 +47,15 @@ def match_rules(config: CurateConfig) -> MatchTeamRules:
     attribute = config.attribute
     return MatchTeamRules(
         min_margin=attribute.match_min_margin, max_ratio=attribute.match_max_ratio, side_decides=attribute.match_side_decides
+    )
+
+
+def match_track_rules(config: CurateConfig) -> MatchTrackRules:
+    """The per-match tracklet rules from the config's kit thresholds (the clip rules' own)."""
+    attribute = config.attribute
+    return MatchTrackRules(
+        kit_min_spread=attribute.kit_min_spread, kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier,
+        kit_min_crops=config.vote.kit_min_crops, min_positioned_rows=config.vote.min_positioned_rows,
     )
 
 
@@ -73,35 +88,73 @@ def align_match_teams(
         return ({"problems": problems} if problems else {}), []
     kits = [ClipKits.from_row(rows[c], fixed=(marks[c] or {}).get("action") in ALIGNED) for c in sorted(rows)]
     teams = align_match(kits, match_rules(config))
+    tracklets = _match_tracklets(manifests, teams.decisions, match_track_rules(config), storage_options, problems)
+    if tracklets.letters:  # ambiguous clips their players' shirts decided
+        teams = dataclasses.replace(teams, decisions=tuple(_by_players(d, tracklets.letters) for d in teams.decisions))
     rewritten = []
     for decision in teams.decisions:
         if decision.action == "reference":
             continue
+        fills = tracklets.fills.get(decision.clip_id, [])
         mark = {"action": decision.action, "reason": decision.reason, "run_id": run_id, "kit_a": teams.kit_a, "kit_b": teams.kit_b}
+        if fills:
+            mark["tracklets_decided_by_match"] = len(fills)
         previous = marks[decision.clip_id]
-        if decision.action != "swap" and previous is not None and {**previous, "run_id": run_id} == mark:
+        if decision.action != "swap" and not fills and previous is not None and {**previous, "run_id": run_id} == mark:
             continue  # decided the same way before: nothing to write
         try:
-            manifest = _rewrite(output, manifests[decision.clip_id], decision.swap, mark, run_id, storage_options)
+            manifest = _rewrite(output, manifests[decision.clip_id], decision.swap, mark, run_id, storage_options, fills)
         except (CorruptShardError, ValueError, OSError) as error:
             problems.append(f"{decision.clip_id}: {decision.action} not written ({type(error).__name__}: {error})")
             continue
-        if decision.swap and manifest is not None:
+        if (decision.swap or fills) and manifest is not None:
             rewritten.append(manifest)
     record = teams.record()
+    record["match_tracklets"] = {
+        "note": tracklets.note, "decided": {clip: len(items) for clip, items in tracklets.fills.items()},
+        "letters_by_players": {clip: action for clip, (action, _) in tracklets.letters.items()},
+    }
     if problems:
         record["problems"] = problems
     return record, rewritten
 
 
+def _by_players(decision, letters: dict[str, tuple[str, str]]):
+    if decision.clip_id not in letters:
+        return decision
+    action, why = letters[decision.clip_id]
+    side = decision.side_a if action == "keep" or decision.side_a is None else ("right" if decision.side_a == "left" else "left")
+    return dataclasses.replace(decision, action=action, side_a=side, reason=f"{decision.reason}; {why}")
+
+
+def _match_tracklets(manifests, decisions, rules: MatchTrackRules, storage_options, problems: list[str]):
+    """The tracklets the match's kits decide (:func:`~soccerfactory.curation.attribute.match_tracks.decide_match_tracklets`)."""
+    clips = []
+    for decision in decisions:
+        try:
+            athletes = read_shard(manifests[decision.clip_id], ["athletes"], storage_options=storage_options)["athletes"]
+        except (CorruptShardError, ValueError) as error:
+            problems.append(f"{decision.clip_id}: its tracklets not read for the match's kits ({error})")
+            continue
+        clips.append(ClipTracklets(decision.clip_id, decision.action, tracklets_of(athletes.select(list(ATHLETE_COLUMNS)))))
+    return decide_match_tracklets(clips, rules)
+
+
 def _rewrite(
-    output: str, manifest: ShardManifest, swap: bool, mark: dict[str, Any], run_id: str, storage_options: dict | None
+    output: str, manifest: ShardManifest, swap: bool, mark: dict[str, Any], run_id: str, storage_options: dict | None,
+    fills: list | None = None,
 ) -> ShardManifest | None:
-    """Commit the mark (and, for a swap, the swapped tables) to one shard, under its clip's claim;
-    None when another run re-curated the clip meanwhile (its letters are that run's to align)."""
+    """Commit the mark (and, for a swap, the swapped tables; with fills, the tracklets the match's
+    kits decided, in match letters, after the swap) to one shard, under its clip's claim; None
+    when another run re-curated the clip meanwhile (its letters are that run's to align)."""
     with claim_clip(output, manifest.match_id, manifest.clip_id, run_id, storage_options):
         current = find_manifest(output, manifest.match_id, manifest.clip_id, storage_options=storage_options)
         if current is None or (current.shard_key, current.files) != (manifest.shard_key, manifest.files):
             return None
-        tables = swap_team_letters(read_shard(current, ["athletes", "clips"], storage_options=storage_options)) if swap else None
+        tables = None
+        if swap or fills:
+            tables = read_shard(current, ["athletes", "clips"], storage_options=storage_options)
+            tables = swap_team_letters(tables) if swap else {"athletes": tables["athletes"]}
+            if fills:
+                tables["athletes"] = fill_athletes(tables["athletes"], fills)
         return rewrite_shard(current, tables, {**current.metadata, "team_letters": mark}, storage_options=storage_options)

@@ -24,7 +24,7 @@ import numpy as np
 from soccerfactory.curation.arrays import readonly
 from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
 
-__all__ = ["SIDES", "KitModel", "TeamKits", "clip_kits", "fit_kit_model", "team_side"]
+__all__ = ["SIDES", "KitModel", "TeamKits", "clip_kits", "fit_kit_model", "lab_to_hex", "team_side"]
 
 #: The goal a team defends: ``left`` is the goal at negative pitch x (SoccerNet frame).
 SIDES: tuple[str, ...] = ("left", "right")
@@ -68,6 +68,13 @@ class TeamKits:
 
 
 _WEIGHT = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], dtype=np.float64)
+
+
+def lab_to_hex(lab: np.ndarray) -> str:
+    """``#rrggbb`` sRGB of one CIE Lab colour ``(3,)`` (``L*`` 0-100), clipped to the gamut."""
+    bgr = cv2.cvtColor(np.asarray(lab, dtype=np.float32).reshape(1, 1, 3), cv2.COLOR_Lab2BGR)[0, 0]
+    rgb = np.clip(np.round(bgr[::-1] * 255.0), 0, 255).astype(int)
+    return "#{:02x}{:02x}{:02x}".format(*rgb.tolist())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

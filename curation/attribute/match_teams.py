@@ -9,7 +9,7 @@ colours of every clip of a match (the ``clips`` rows: ``team_a_colour``, ``team_
 
 1. The match's two kits. Clips already aligned (``fixed``: their letters are in the catalog)
    are the reference: their median colour per letter. Without any, the kits are fitted from the
-   clips themselves: start from the clip whose two kits are furthest apart, assign every clip,
+   clips themselves: start from the clip whose kits the others sit nearest (the medoid), assign every clip,
    re-measure each kit as the median of its assigned colours, until nothing changes; the letters
    then follow the majority of clips (fewest rewrites; each clip's own letters are the darker rule).
 2. Per clip, both assignments are priced in CIEDE2000 (:func:`ciede2000`): ``keep`` is
@@ -285,8 +285,13 @@ def _oriented(pairs: np.ndarray, swap: np.ndarray) -> np.ndarray:
 
 def _fit_kits(pairs: np.ndarray, rules: MatchTeamRules) -> np.ndarray:
     """The match's ``(2, 3)`` kits from clips none of which is fixed; letters by the majority of clips."""
+    # The start is the clip whose two kits the other clips sit nearest (each in its better
+    # assignment): the medoid, ties to the clip whose kits lie furthest apart. The clip whose kits
+    # lie furthest apart alone is fragile: on dev seed 402 that was a zoomed shot whose "kits" were
+    # stewards in black and one team's orange, and every other clip came out ambiguous against it.
     apart = ciede2000(pairs[:, 0], pairs[:, 1])
-    kits = pairs[int(np.argmax(apart))].copy()  # the clearest clip sets the start
+    spread = np.array([_costs(pairs, pairs[i]).min(axis=1).sum() for i in range(len(pairs))])
+    kits = pairs[int(np.lexsort((-apart, spread))[0])].copy()
     swap = np.zeros(len(pairs), dtype=bool)
     for _ in range(_ITERATIONS):
         cost = _costs(pairs, kits)

@@ -28,7 +28,7 @@ import numpy as np
 
 from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side
 from soccerfactory.curation.attribute.officials import OfficialCandidate, line_outside, staff_beside_the_lines
-from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, team_side
+from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, lab_to_hex, team_side
 from soccerfactory.curation.attribute.roles import role_from_class
 from soccerfactory.curation.attribute.team import TEAMS
 from soccerfactory.curation.pitch import PitchModel
@@ -46,6 +46,7 @@ __all__ = [
     "kit_separation",
     "players_side",
     "role_columns",
+    "shirt_clause",
     "team_side",
     "tracklet_flags",
 ]
@@ -291,6 +292,16 @@ def _decide_one(
                 reason += f"; team unknown: its crops voted {consensus}, its median kit is {kit_team}'s"
             elif ev.kit_crops >= rules.min_votes:
                 team, team_agreement = kit_team, float(ev.kit_share[int(np.argmin(d))])
+        elif (
+            consensus is not None and ev.kit is not None and ev.kit_crops < rules.kit_min_crops
+            and float(ev.kit[TEAMS.index(consensus)]) > rules.kit_member
+        ):
+            # Its one crop was voted the nearer kit, but lies outside it: on dev seed 402 two
+            # referees seen on one crop each (pink, 16-18 spreads from both kits) were voted team A.
+            reason += (
+                f"; team unknown: its {ev.kit_crops} crop voted {consensus}, but lies {float(ev.kit[TEAMS.index(consensus)]):.1f} spreads "
+                f"from that kit, beyond the {rules.kit_member:g} of a member"
+            )
         elif consensus is not None and n >= (rules.min_votes if kits_apart else max(rules.min_votes, rules.kit_min_crops)):
             team, team_agreement = consensus, vote_agreement
         elif consensus is not None:
@@ -378,6 +389,7 @@ def decide_roles(
     kits: TeamKits | None,
     pitch: PitchModel | None,
     rules: RoleRules,
+    crop_colours: np.ndarray | None = None,
 ) -> ClipDecisions:
     """Role, team and reason of every tracklet of a clip.
 
@@ -412,6 +424,10 @@ def decide_roles(
     goalkeepers at one goal at the same time cannot both be: the one with less evidence (area share
     plus detector goalkeeper share) becomes a referee.
 
+    With ``crop_colours``, every reason of a tracklet with a shirt colour starts with
+    :func:`shirt_clause` (its median shirt colour and crop count): the evidence the per-match step
+    (:mod:`~.match_tracks`) decides tracklets on that this clip's own kits could not.
+
     Args:
         tracks: The clip's athlete rows; ``data["pitch_xy"]`` ``(N, 2)`` metres and
             ``data["pitch_sigma_m"]`` ``(N,)`` are used when present (NaN = unknown).
@@ -423,6 +439,8 @@ def decide_roles(
         kits: The clip's kits and sides, None when unknown.
         pitch: The pitch (its lines decide off-pitch and penalty areas); None = no position evidence.
         rules: The thresholds.
+        crop_colours: ``float32`` ``(M, 3)`` CIE Lab shirt colour of each crop (NaN unknown), or
+            None (no shirt clause).
 
     Returns:
         ``{tracklet id: RoleDecision}`` for every tracklet of ``tracks``, with the kits and sides
@@ -454,7 +472,30 @@ def decide_roles(
                     decisions[t] = _decide_one(evidence[t], team_votes.get(t), kits, rules, kits_apart, crowd)
     _one_goalkeeper_per_goal(tracks, decisions, evidence)
     _staff_beside_the_lines(decisions, evidence, rules)
+    if crop_colours is not None:
+        colours = np.asarray(crop_colours, dtype=np.float32).reshape(-1, 3)
+        if colours.shape[0] != crop_track_id.shape[0]:
+            raise ValueError(f"crop_colours must have one row per crop ({len(crop_track_id)}), got {colours.shape[0]}")
+        for t, decision in decisions.items():
+            clause = shirt_clause(colours[crop_track_id == t])
+            if clause:
+                decisions[t] = dataclasses.replace(decision, reason=f"{clause} {decision.reason}")
     return ClipDecisions(decisions, kits, side_reason)
+
+
+def shirt_clause(colours: np.ndarray) -> str:
+    """``[shirt #rrggbb over N crop(s)]``: the median of a tracklet's crops' shirt colours (Lab
+    ``(K, 3)``, NaN rows unknown) in sRGB and how many crops had one; ``""`` when none had.
+
+    The per-match step reads it back (:func:`~.match_tracks.parse_shirt`): the shard keeps no
+    colour per tracklet otherwise, and a clip whose own kits were refused (too few people, a
+    lone kit) can still be decided against the kits of the whole match.
+    """
+    lab = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
+    lab = lab[np.isfinite(lab).all(axis=1)]
+    if not len(lab):
+        return ""
+    return f"[shirt {lab_to_hex(np.median(lab, axis=0))} over {len(lab)} crop{'s' if len(lab) != 1 else ''}]"
 
 
 def _staff_beside_the_lines(decisions: dict[int, RoleDecision], evidence: dict[int, _Evidence], rules: RoleRules) -> None:

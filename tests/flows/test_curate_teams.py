@@ -172,3 +172,55 @@ def test_the_align_task_swaps_the_odd_clip_marks_every_clip_and_reports_a_damage
     path.write_bytes(path.read_bytes()[:-3])
     record, rewritten = align_match_teams.fn(str(tmp_path), "m", load_config(), "run-3", None)
     assert rewritten == [] and any(p.startswith("clip-9: not aligned") for p in record["problems"]), record
+
+
+def _with_shirts(tables: dict, shirts: dict[int, tuple[str, str | None, str]], kits: bool = True) -> dict:
+    """``tables`` with tracklets' role, team and a reason ending in a shirt clause (``{tracklet: (role, team, #rrggbb)}``)."""
+    import pyarrow as pa
+
+    athletes, clips = tables["athletes"], tables["clips"]
+    ids = athletes.column("tracklet_id").to_pylist()
+    columns = {name: athletes.column(name).to_pylist() for name in ("role", "team", "role_reason")}
+    for i, t in enumerate(ids):
+        if t in shirts:
+            role, team, colour = shirts[t]
+            reason = "no kit models; nothing else says player (no kit models, no position), so not counted as a player: other" if role == "other" else "kit: player"
+            columns["role"][i], columns["team"][i], columns["role_reason"][i] = role, team, f"[shirt {colour} over 3 crops] {reason}"
+    for name, values in columns.items():
+        athletes = athletes.set_column(athletes.schema.get_field_index(name), athletes.schema.field(name), pa.array(values, pa.string()))
+    if not kits:
+        for name in ("team_a_colour", "team_b_colour", "team_a_side"):
+            clips = clips.set_column(clips.schema.get_field_index(name), clips.schema.field(name), pa.array([None], pa.string()))
+    return {**tables, "athletes": athletes, "clips": clips}
+
+
+def test_the_align_task_decides_a_clip_without_kits_by_the_matchs_kits(tmp_path):
+    """A clip whose own kits were refused (one team in view) gets teams in the match's letters
+    from the kits of the other clips, through the real writer and the task's rewrite."""
+    from soccerfactory.flows.curate_teams import align_match_teams
+    from soccerfactory.storage.schemas import example_shard_tables
+    from soccerfactory.storage.shards import write_shard
+
+    navy, white = "#202080", "#e0e0e0"  # the example shards' kits A and B
+    for k in range(3):
+        clip_id, key = f"clip-{k}", f"{k}" * 16 + "d" * 48
+        tables = _with_shirts(example_shard_tables("m", clip_id, key, start_frame=100 * k, seed=k),
+                              {1: ("player", "A", navy), 2: ("player", "B", white)})
+        if k == 2:  # this clip names the kits the other way round: its letters swap, and so do the shirts' teams
+            tables = {**tables, **swap_team_letters(tables)}
+        write_shard(str(tmp_path), "m", clip_id, key, tables, config_hash="config-0", code_version="test",
+                    metadata={"run_id": "r0", "clip": {"content_hash": f"{k}" * 64}})
+    key = "7" * 16 + "d" * 48
+    tables = _with_shirts(example_shard_tables("m", "clip-7", key, start_frame=700, seed=7),
+                          {1: ("other", None, "#dcdcdc"), 2: ("player", None, navy)}, kits=False)
+    write_shard(str(tmp_path), "m", "clip-7", key, tables, config_hash="config-0", code_version="test", metadata={"run_id": "r0"})
+
+    record, rewritten = align_match_teams.fn(str(tmp_path), "m", load_config(), "run-1", None)
+    assert record["no_kits"] == ["clip-7"] and record["match_tracklets"]["decided"] == {"clip-7": 2}, record
+    assert sorted(m.clip_id for m in rewritten) == ["clip-2", "clip-7"]
+    after = find_manifest(str(tmp_path), "m", "clip-7")
+    assert after.metadata["team_letters"]["tracklets_decided_by_match"] == 2
+    rows = read_shard(after, ["athletes"])["athletes"].to_pylist()
+    decided = {r["tracklet_id"]: (r["role"], r["team"]) for r in rows}
+    assert decided == {1: ("player", "B"), 2: ("player", "A"), 3: ("referee", None)}
+    assert all("by the match's kits" in r["role_reason"] for r in rows if r["tracklet_id"] in (1, 2))

@@ -161,3 +161,21 @@ def test_role_columns_and_flags_map_decisions_onto_rows():
     flags = tracklet_flags(decisions, tracks)
     assert list(flags["off-pitch"]) == [1] and flags["off-pitch"][1].startswith("off-pitch: feet outside")
     assert flags["duplicate"] == {2: "duplicate: merged duplicate track 9"}
+
+
+def test_each_reason_ends_with_the_tracklets_shirt_which_the_match_step_reads_back():
+    from soccerfactory.curation.attribute.match_tracks import parse_shirt
+
+    tracks = _tracks([(1, PLAYER, (0.0, 0.0)), (2, PLAYER, (5.0, 0.0))])
+    crop_track = np.repeat([1, 2], 3)
+    votes = vote_tracklets(crop_track, np.array([None] * 6, dtype=object))
+    colours = np.float32([NAVY_LAB, NAVY_LAB, (15.0, 14.0, -32.0), [np.nan] * 3, [np.nan] * 3, [np.nan] * 3])
+    distance = np.float32([[0.5, 9.0]] * 3 + [[np.nan, np.nan]] * 3)
+    decisions = decide_roles(tracks, crop_track, distance, votes, TeamKits((0, 0, 80), (240, 240, 240), "left"), PitchModel(), RULES,
+                             crop_colours=colours)
+    assert decisions[1].reason.startswith("[shirt #") and decisions[1].reason.endswith(": player")
+    lab, crops = parse_shirt(decisions[1].reason)
+    assert crops == 3 and np.allclose(lab, NAVY_LAB, atol=1.0)
+    assert "[shirt" not in decisions[2].reason  # no crop with a colour: no clause
+    with pytest.raises(ValueError, match="crop_colours"):
+        decide_roles(tracks, crop_track, distance, votes, None, PitchModel(), RULES, crop_colours=colours[:2])

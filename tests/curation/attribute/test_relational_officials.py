@@ -155,3 +155,13 @@ def test_one_crop_does_not_give_a_team_and_nothing_but_the_detector_does_not_mak
     assert {d.role for d in _decide([(t, PLAYER, None) for t in range(1, 4)], None, kits=None).values()} == {"player"}
     placed = _decide([(1, PLAYER, (0.0, 0.0))] + [(t, PLAYER, None) for t in range(2, 5)], None, kits=None)
     assert placed[1].role == "player"
+
+
+def test_one_crop_voted_a_kit_it_lies_outside_gives_no_team():
+    # Dev seed 402: a referee seen on one crop (pink, 16 spreads from both kits, kits far apart)
+    # was voted team A by the classifier's nearer centre.
+    decisions = _decide([(1, PLAYER, (0.0, 0.0)), (2, PLAYER, (5.0, 0.0)), (3, PLAYER, (9.0, 0.0))],
+                        [(16.1, 21.0), (0.5, 12.0), (12.0, 0.5)], crops=1, teams=["A", "A", "B"])
+    assert (decisions[1].role, decisions[1].team) == ("player", None)
+    assert "its 1 crop voted A, but lies 16.1 spreads from that kit" in decisions[1].reason
+    assert decisions[2].team == "A"  # within its kit: the vote stands (kits 12 spreads apart)

@@ -1,0 +1,490 @@
+"""Tracklets a clip could not decide, decided against the kits of the whole match.
+
+A clip's own kit models (:func:`~.kits.clip_kits`) need two kits each worn by enough people in
+that clip. A short zoomed shot or a close-up often has too few: on dev seed 498 a 4 s zoomed shot
+showed four players of one team and one of the other (plus one half-and-half crop), so its kits
+were refused, every player got no team, and four of them became ``other`` (nothing but the
+detector said "player"). The match has seen both kits many times in its other clips, so after the
+letters of its clips are aligned (:mod:`.match_teams`) the per-match step fits them once more from
+every aligned clip's players (one colour per tracklet, the median of its crops, read back from the
+``[shirt #rrggbb over N crops]`` clause of its ``role_reason``: :func:`~.relational.shirt_clause`)
+and decides with them, in match letters:
+
+* **Team.** A tracklet left without a team (a player without one; or ``other`` because nothing
+  but the detector said player) whose shirt lies within ``kit_member`` spreads of one match kit
+  and beyond ``kit_outlier`` of the other is a player of that team. With a single crop the match's
+  two kits must also be far apart (each kit's centre at least ``kit_member + kit_outlier`` spreads
+  from the other), as in the clip rule (:func:`~.relational.kit_separation`), or the crop lie in
+  the core of its kit (within half ``kit_member``).
+* **Officials.** The referee and assistants wear one kit in the whole match. Tracklets the clips
+  decided ``referee`` (not off the pitch, two of them at least) give its colour, unless it lies
+  within ``kit_outlier`` of a team kit or someone the pitch put off it (staff) wears it too. A
+  tracklet left ``other`` or a player without a team whose shirt is within ``kit_member`` of it
+  (half that on a single crop) and beyond ``kit_outlier`` of both team kits is a referee, one such
+  at a time (without positions the centre referee cannot be told from a second person in that
+  colour).
+* **Corrections** of a player its clip decided, on two crops at least, where the clip's own kits
+  had taken in someone else: its shirt in the officials' kit and in neither team's makes a
+  referee; in no kit of the match at all (beyond twice ``kit_outlier`` from both team kits and
+  from the colours between them) and without a position, ``other`` (as the clip rule for a kit in
+  no team's). Both are flagged ``role-kit``.
+* **Letters of an ambiguous clip.** A clip whose two kit colours pointed different ways (see
+  :func:`~.match_teams.align_match`) keeps or swaps when its players' own tracklets say so: at
+  least ``min_clip_votes`` tracklets with a team and two crops are clearly members of one match
+  kit, and all of them agree on the one assignment. A clip they do not settle has every team
+  given anew: a player clearly in one match kit gets its letter, any other player and every
+  goalkeeper (whose team came from the clip's sides, in the clip's letters) is refused one.
+
+Everything else stays as the clip decided it, refused where it was refused. Distances are in
+spreads of the match kits (weighted Lab, as :class:`~.kits.KitModel`), each spread the median
+distance of the member tracklets' colours from their kit, floored at ``kit_min_spread``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from soccerfactory.curation.attribute.flags import FLAGS
+from soccerfactory.curation.attribute.kits import KitModel, fit_kit_model
+from soccerfactory.curation.attribute.match_teams import hex_to_lab
+from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
+
+__all__ = [
+    "ATHLETE_COLUMNS", "ClipTracklets", "MatchTrackRules", "MatchTracklets", "Tracklet", "TrackletFill",
+    "decide_match_tracklets", "fill_athletes", "parse_shirt", "tracklets_of",
+]
+
+_SHIRT = re.compile(r"\[shirt #([0-9a-f]{6}) over (\d+) crops?\]")
+_WEIGHT = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], dtype=np.float64)
+#: The clip rules that leave a detected player ``other`` for want of evidence (relational.py).
+_UNSUPPORTED_PLAYER = "not counted as a player: other"
+
+
+def parse_shirt(reason: str | None) -> tuple[np.ndarray, int] | None:
+    """``(Lab (3,), crops)`` of the shirt clause in a ``role_reason``, None without one."""
+    if not reason:
+        return None
+    found = _SHIRT.findall(reason)
+    if not found:
+        return None
+    colour, crops = found[-1]
+    return hex_to_lab(f"#{colour}"), int(crops)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tracklet:
+    """One tracklet of a clip as the shard holds it.
+
+    Attributes:
+        tracklet_id: The tracker's id (``athletes.tracklet_id``).
+        role, team: The clip's decision (team in the clip's own letters).
+        reason: Its ``role_reason``.
+        flags: Its ``flags`` (comma-separated names), None without.
+        frames: ``int64`` frames of its rows.
+        positioned: Rows with a pitch position.
+    """
+
+    tracklet_id: int
+    role: str
+    team: str | None
+    reason: str | None
+    flags: str | None
+    frames: np.ndarray
+    positioned: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipTracklets:
+    """A clip's tracklets and what the letter alignment decided for it.
+
+    Attributes:
+        clip_id: The clip.
+        action: Its :class:`~.match_teams.LetterDecision` action (``reference`` for an aligned one).
+        tracklets: Its tracklets.
+    """
+
+    clip_id: str
+    action: str
+    tracklets: tuple[Tracklet, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchTrackRules:
+    """Thresholds (the config's ``attribute.kit_*`` and ``vote.kit_min_crops``, argued there).
+
+    Attributes:
+        kit_min_spread: Floor of a match kit's spread (weighted Lab).
+        kit_member: Within this many spreads of a kit: wears it.
+        kit_outlier: Beyond this many: does not.
+        kit_min_crops: Crops a tracklet needs to fit the match's kits or to be decided without
+            the kits being far apart.
+        min_clip_votes: Tracklets that must agree to decide an ambiguous clip's letters.
+        min_positioned_rows: Fewer rows with a pitch position than this is "no position"
+            (``vote.min_positioned_rows``, as the clip rules count it).
+    """
+
+    kit_min_spread: float
+    kit_member: float
+    kit_outlier: float
+    kit_min_crops: int = 2
+    min_clip_votes: int = 3
+    min_positioned_rows: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackletFill:
+    """A tracklet decided by the match: its new role and team (match letters), the clause why, and a
+    ``role-kit`` flag clause when the match's kits overrule its clip's role."""
+
+    clip_id: str
+    tracklet_id: int
+    role: str
+    team: str | None
+    clause: str
+    flag: str | None = None  # a role-kit clause to add, None: none
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchTracklets:
+    """What :func:`decide_match_tracklets` decided.
+
+    Attributes:
+        fills: The tracklets decided, per clip.
+        letters: ``{clip id: (action, reason)}`` for the ambiguous clips its players decided.
+        note: One line on the match kits used (or why none).
+    """
+
+    fills: dict[str, list[TrackletFill]]
+    letters: dict[str, tuple[str, str]]
+    note: str
+
+
+def _match_letter(team: str | None, action: str) -> str | None:
+    if team not in TEAMS:
+        return None
+    return ({"A": "B", "B": "A"}[team]) if action == "swap" else team
+
+
+def _distance(centre: np.ndarray, spread: float, lab: np.ndarray) -> float:
+    return float(np.linalg.norm((np.asarray(lab, np.float64) - centre) * _WEIGHT)) / spread
+
+
+def decide_match_tracklets(clips: Sequence[ClipTracklets], rules: MatchTrackRules) -> MatchTracklets:
+    """Decide, with the match's kits, the tracklets and ambiguous clips the clips left undecided.
+
+    The match kits are fitted from the aligned clips' players (``keep``, ``swap``, ``reference``,
+    in match letters); tracklets are decided in the clips of this run that are aligned or have no
+    kits of their own (no letters to clash with the match's), and every team of an ``ambiguous``
+    clip its players did not settle (given anew or refused); never in a ``reference`` clip
+    (aligned by an earlier run, left as it is).
+
+    Args:
+        clips: Every clip of the match with its letter action (``keep``, ``swap``, ``reference``
+            are aligned; ``ambiguous`` and ``no-kits`` are not).
+        rules: The thresholds.
+
+    Returns:
+        The fills per clip (teams in match letters, i.e. after the clip's swap) and the
+        ambiguous clips decided by their players.
+    """
+    aligned = {"keep", "swap", "reference"}
+    shirts: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
+    for clip in clips:
+        for t in clip.tracklets:
+            parsed = parse_shirt(t.reason)
+            if parsed is not None:
+                shirts[(clip.clip_id, t.tracklet_id)] = parsed
+    model = _team_model(clips, shirts, aligned, rules)
+    if model is None:
+        return MatchTracklets({}, {}, "no match kits: fewer than two aligned tracklets with a shirt colour per team")
+    letters = _ambiguous_letters(clips, shirts, model, rules)
+    actions = {c.clip_id: letters.get(c.clip_id, (c.action, ""))[0] for c in clips}
+    if letters:  # the clips its players aligned are the match's kits' too
+        model = _team_model([dataclasses.replace(c, action=actions[c.clip_id]) for c in clips], shirts, aligned, rules) or model
+    officials = _officials_kit(clips, shirts, model, rules)
+    # How far apart the two kits are: kit B's centre in kit A's spreads, and the converse.
+    separation = min(float(model.distance(model.centres[1:2])[0, 0]), float(model.distance(model.centres[0:1])[0, 1]))
+    fills: dict[str, list[TrackletFill]] = {}
+    for clip in clips:
+        # A clip with no kits of its own has no letters: the match's are its. A clip still
+        # ambiguous has every team given anew in match letters (or refused): its own letters name
+        # a match kit no better than a coin. An aligned clip of an earlier run is left as it is.
+        if clip.action == "reference" or actions[clip.clip_id] not in aligned | {"no-kits", "ambiguous"}:
+            continue
+        out = _fill_clip(clip, shirts, model, separation, officials, rules, relabel=actions[clip.clip_id] == "ambiguous")
+        if out:
+            fills[clip.clip_id] = out
+    note = (
+        f"match kits from {int(model.members[0])}/{int(model.members[1])} tracklets (A/B), {separation:.1f} spreads apart"
+        + ("" if officials is None else f"; officials' kit from {officials[2]} referee tracklets")
+    )
+    return MatchTracklets(fills, letters, note)
+
+
+def _team_model(clips, shirts, aligned, rules: MatchTrackRules) -> KitModel | None:
+    labs, teams = [], []
+    for clip in clips:
+        if clip.action not in aligned:
+            continue
+        for t in clip.tracklets:
+            shirt = shirts.get((clip.clip_id, t.tracklet_id))
+            letter = _match_letter(t.team, clip.action)
+            if t.role == "player" and letter is not None and shirt is not None and shirt[1] >= rules.kit_min_crops:
+                labs.append(shirt[0])
+                teams.append(letter)
+    if not labs:
+        return None
+    return fit_kit_model(np.array(labs), np.array(teams, dtype=object), rules.kit_min_spread, rules.kit_outlier)
+
+
+def _ambiguous_letters(clips, shirts, model: KitModel, rules: MatchTrackRules) -> dict[str, tuple[str, str]]:
+    out = {}
+    for clip in clips:
+        if clip.action != "ambiguous":
+            continue
+        same = other = 0
+        for t in clip.tracklets:
+            shirt = shirts.get((clip.clip_id, t.tracklet_id))
+            if t.role != "player" or t.team not in TEAMS or shirt is None or shirt[1] < rules.kit_min_crops:
+                continue
+            d = model.distance(shirt[0][None])[0]
+            k = int(np.argmin(d))
+            if d[k] > rules.kit_member or d[1 - k] <= rules.kit_outlier:
+                continue  # not clearly one match kit's: no vote
+            if TEAMS[k] == t.team:
+                same += 1
+            else:
+                other += 1
+        votes = f"{same} of its player tracklets wear the match kit of their letter, {other} the other"
+        if max(same, other) >= rules.min_clip_votes and min(same, other) == 0:
+            out[clip.clip_id] = ("keep" if same else "swap", f"decided by its players' shirts against the match kits: {votes}")
+    return out
+
+
+def _officials_kit(clips, shirts, model: KitModel, rules: MatchTrackRules) -> tuple[np.ndarray, float, int] | None:
+    """``(centre, spread, tracklets)`` of the officials' kit, None when unknown or worn by staff too."""
+    referees, staff = [], []
+    for clip in clips:
+        for t in clip.tracklets:
+            shirt = shirts.get((clip.clip_id, t.tracklet_id))
+            if shirt is None or shirt[1] < rules.kit_min_crops:
+                continue
+            off = "off-pitch" in (t.flags or "")
+            if t.role == "referee" and not off:
+                referees.append(shirt[0])
+            elif t.role == "other" and off:
+                staff.append(shirt[0])
+    if len(referees) < 2:
+        return None
+    labs = np.array(referees)
+    centre = np.median(labs, axis=0)
+    spread = max(float(np.median(np.linalg.norm((labs - centre) * _WEIGHT, axis=1))), rules.kit_min_spread)
+    # A referee must not wear a team's kit (a player the clip called referee would set it).
+    if float(model.distance(centre[None])[0].min()) <= rules.kit_outlier:
+        return None
+    # Staff in the officials' colour (seed 402: stewards in black): then the colour does not tell them apart.
+    if any(_distance(centre, spread, lab) <= rules.kit_member for lab in staff):
+        return None
+    return centre, spread, len(referees)
+
+
+def _not_an_official(clip_id: str, t: Tracklet, shirt, model: KitModel, officials, rules: MatchTrackRules) -> TrackletFill | None:
+    """A referee its clip decided by kit (in neither of the clip's kits) whose shirt, on two crops
+    at least, lies beyond twice ``kit_outlier`` from the match's officials' kit: not an official.
+    Within twice ``kit_outlier`` of one team kit and beyond it from the other: a player (of that
+    team when within ``kit_member``; dev seed 403: a lime player in the sun, 3.8 spreads from the
+    match's lime and 19 from the officials', 147 rows on the pitch); in no kit and without a
+    position: ``other`` (seed 403: someone in navy beside the pitch, 11-29 spreads from every kit).
+    The match's referees lay at most 2.6 spreads from the officials' kit on dev seeds 400-403."""
+    lab, crops = shirt
+    far = 2 * rules.kit_outlier
+    d_ref = _distance(officials[0], officials[1], lab)
+    if crops < rules.kit_min_crops or d_ref <= far:
+        return None
+    d = model.distance(lab[None])[0]
+    k = int(np.argmin(d))
+    where = f"shirt d={d[0]:.1f}/{d[1]:.1f} spreads from the match's kit A/B and {d_ref:.1f} from its officials' kit over {crops} crops"
+    clip_reason = _SHIRT.sub("", t.reason or "").strip()
+    if d[k] <= far < d[1 - k]:
+        team = TEAMS[k] if d[k] <= rules.kit_member else None
+        refused = "" if team else f", too far from kit {TEAMS[k]} for a member: no team"
+        flag = f"role-kit: by the match's kits its shirt is no official's but nearest kit {TEAMS[k]}'s ({where}), its clip decided referee ({clip_reason}); decided player"
+        return TrackletFill(clip_id, t.tracklet_id, "player", team, f"but by the match's kits: {where}: player{refused}", flag)
+    if float(d.min()) > far and _off_segment(model, lab) > far and t.positioned < rules.min_positioned_rows:
+        flag = f"role-kit: by the match's kits its shirt is in no kit ({where}), its clip decided referee; decided other"
+        return TrackletFill(clip_id, t.tracklet_id, "other", None, f"but by the match's kits: {where}, in no kit of the match, no position: other", flag)
+    return None
+
+
+def _off_segment(model: KitModel, lab: np.ndarray) -> float:
+    """Distance (in the larger kit spread) of a colour from the segment between the two kit centres."""
+    a, b = (model.centres.astype(np.float64) * _WEIGHT)
+    p = np.asarray(lab, np.float64) * _WEIGHT
+    u = float(np.clip(np.dot(p - a, b - a) / max(float(np.dot(b - a, b - a)), 1e-9), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + u * (b - a)))) / float(model.spread.max())
+
+
+def _fill_clip(
+    clip: ClipTracklets, shirts, model: KitModel, separation: float, officials, rules: MatchTrackRules, relabel: bool = False
+) -> list[TrackletFill]:
+    """The tracklets of one clip the match decides. ``relabel``: the clip's letters stay ambiguous,
+    so every team in it is given anew in match letters, or refused."""
+    out: list[TrackletFill] = []
+    referee_like: list[tuple[Tracklet, str, bool]] = []  # (tracklet, clause, decided a player by its clip)
+    for t in clip.tracklets:
+        shirt = shirts.get((clip.clip_id, t.tracklet_id))
+        undecided_player = t.role == "player" and t.team is None and "its crops voted" not in (t.reason or "")
+        unsupported = t.role == "other" and (t.reason or "").endswith(_UNSUPPORTED_PLAYER)
+        lettered = relabel and t.role in ("player", "goalkeeper") and t.team is not None
+        kept_player = t.role == "player" and t.team is not None and not lettered
+        if t.role == "referee" and "in neither kit" in (t.reason or "") and shirt is not None and officials is not None:
+            fill = _not_an_official(clip.clip_id, t, shirt, model, officials, rules)
+            if fill is not None:
+                out.append(fill)
+            continue
+        if lettered and (shirt is None or t.role == "goalkeeper"):
+            # Its letter is the clip's, which names no match kit for sure; a goalkeeper's comes from
+            # the clip's sides, in the same letters.
+            why = "no shirt colour" if shirt is None else "a goalkeeper's team follows the clip's letters"
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, t.role, None, f"team refused: its clip's letters are ambiguous ({why})"))
+            continue
+        if shirt is None or not (undecided_player or unsupported or lettered or kept_player):
+            continue
+        lab, crops = shirt
+        d = model.distance(lab[None])[0]
+        k = int(np.argmin(d))
+        where = f"shirt d={d[0]:.1f}/{d[1]:.1f} spreads from the match's kit A/B over {crops} crop{'s' if crops != 1 else ''}"
+        clear = d[k] <= rules.kit_member and d[1 - k] > rules.kit_outlier
+        enough = crops >= rules.kit_min_crops
+        # One crop: the match's kits far apart, or the crop in the core of its kit (within half a
+        # member's distance; dev seed 404, grey and white kits 4.8 spreads apart: one-crop players
+        # 0.1-0.6 from their kit).
+        one_crop_ok = separation >= rules.kit_member + rules.kit_outlier or d[k] <= rules.kit_member / 2
+        if not kept_player and clear and (enough or one_crop_ok):
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", TEAMS[k], f"by the match's kits: {where}: player, team {TEAMS[k]}"))
+            continue
+        # In neither team's kit of the match. A player its clip decided (in its own kits, which had
+        # taken in someone else) is corrected on two crops at least: a player's single crop lay 1.9
+        # spreads from the officials' kit on dev seed 401.
+        corrected = kept_player or lettered
+        if float(d.min()) > rules.kit_outlier and (enough or not corrected):
+            d_ref = math.inf if officials is None else _distance(officials[0], officials[1], lab)
+            # One crop says little: it must lie in the core of the officials' kit, within half a
+            # member's distance (dev seeds 401/402: referees' single crops 0.1 and 0.2 spreads from
+            # it; a player's single crop, between navy and the referees' grey, 1.9).
+            if d_ref <= (rules.kit_member if enough else rules.kit_member / 2):
+                # The officials' kit (dev seed 401: two shots whose kit A was navy and the grey
+                # referee mixed; the referee lay 0.2-0.3 spreads from the officials' kit, 6.3 from navy).
+                lead = "but " if corrected else ""
+                referee_like.append((t, f"{lead}by the match's kits: {where}, in neither, {d_ref:.1f} spreads from the officials' kit: referee", corrected))
+                continue
+            far = 2 * rules.kit_outlier
+            if corrected and t.positioned < rules.min_positioned_rows and float(d.min()) > far and _off_segment(model, lab) > far:
+                # Nothing on the pitch and no kit of the match: not counted as a player, as in the
+                # clip rule for a kit in no team's (dev seed 402: three stewards in black in a
+                # zoomed shot without a camera, 12.8-23.7 spreads from both match kits). Twice
+                # kit_outlier: another shot's light moves a kit further than one (seed 400: a player
+                # of a zoomed shot 5.4 spreads from its match kit). Nor a colour between the two
+                # kits, which a tracklet whose crops saw both (an occlusion) has as its median.
+                clause = f"but by the match's kits: {where}, in neither team's kit nor the officials', no position: not counted as a player: other"
+                flag = f"role-kit: by the match's kits its shirt is in no team's kit ({where}), its clip decided player; decided other"
+                out.append(TrackletFill(clip.clip_id, t.tracklet_id, "other", None, clause, flag))
+                continue
+        if lettered:
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", None, f"team refused: its clip's letters are ambiguous and its {where} name no kit clearly"))
+    for t, clause, was_player in referee_like:
+        if was_player:  # seen by a clip with kits, two crops in the officials' kit: a referee or an assistant
+            clip_reason = _SHIRT.sub("", t.reason or "").strip()
+            flag = f"role-kit: the match's officials' kit says referee, its clip decided player ({clip_reason}); decided referee"
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "referee", None, clause, flag))
+            continue
+        # Left undecided by its clip (mostly without kits or a position): one such at a time, else
+        # the centre referee cannot be told from a second person in that colour (three stewards in
+        # black beside a referee in black, dev seed 402).
+        rivals = [u.tracklet_id for u, _, other in referee_like if not other and u is not t and np.intersect1d(u.frames, t.frames).size]
+        if not rivals:
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "referee", None, clause))
+    return out
+
+
+#: Columns of ``athletes`` :func:`tracklets_of` reads.
+ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x")
+
+
+def tracklets_of(athletes: pa.Table) -> tuple[Tracklet, ...]:
+    """The tracklets of a shard's ``athletes`` table (at least :data:`ATHLETE_COLUMNS`); each
+    tracklet's decision is on all its rows, so the first row's is taken."""
+    columns = {name: athletes.column(name).to_pylist() for name in ATHLETE_COLUMNS}
+    ids = np.asarray(columns["tracklet_id"], dtype=np.int64)
+    frames = np.asarray(columns["frame_index"], dtype=np.int64)
+    out = []
+    for t in np.unique(ids).tolist():
+        rows = np.flatnonzero(ids == t)
+        i = int(rows[0])
+        positioned = sum(columns["pitch_x"][j] is not None for j in rows.tolist())
+        out.append(Tracklet(t, columns["role"][i], columns["team"][i], columns["role_reason"][i], columns["flags"][i], frames[rows], positioned))
+    return tuple(out)
+
+
+_CLAUSE_SPLIT = re.compile("; (?=(?:" + "|".join(re.escape(f) for f in FLAGS) + "): )")
+
+
+def _without_flag(flags: str | None, reasons: str | None, name: str) -> tuple[str | None, str | None]:
+    names = [f for f in (flags or "").split(",") if f and f != name]
+    clauses = [c for c in _CLAUSE_SPLIT.split(reasons or "") if c and not c.startswith(f"{name}: ")]
+    return (",".join(names) or None), ("; ".join(clauses) or None)
+
+
+def _with_flag(flags: str | None, reasons: str | None, clause: str) -> tuple[str, str]:
+    """Add a flag clause (``"<name>: ..."``), names and clauses kept in :data:`FLAGS` order."""
+    name = clause.split(":", 1)[0]
+    names = [f for f in (flags or "").split(",") if f] + [name]
+    clauses = [c for c in _CLAUSE_SPLIT.split(reasons or "") if c] + [clause]
+    order = {f: k for k, f in enumerate(FLAGS)}
+    clauses.sort(key=lambda c: order.get(c.split(":", 1)[0], len(FLAGS)))
+    return ",".join(sorted(set(names), key=lambda f: order.get(f, len(FLAGS)))), "; ".join(clauses)
+
+
+def fill_athletes(athletes: pa.Table, fills: Sequence[TrackletFill]) -> pa.Table:
+    """``athletes`` with the fills' tracklets decided: ``role``, ``team`` (match letters; apply
+    after any letter swap of the clip), ``team_agreement`` null (no share of crops was measured
+    against the match kits), ``role_agreement`` the detector's confidence-weighted share of a new
+    role (null for ``other``), the clause appended to ``role_reason``; a tracklet that was
+    ``other`` or gets a ``role-kit`` clause loses its old ``role-kit`` flag (it named the old role)."""
+    if not fills:
+        return athletes
+    by_id = {f.tracklet_id: f for f in fills}
+    ids = athletes.column("tracklet_id").to_pylist()
+    names = ("role", "team", "role_reason", "team_agreement", "role_agreement", "flags", "flag_reason")
+    data = {name: athletes.column(name).to_pylist() for name in names}
+    classes, confidence = athletes.column("class").to_pylist(), athletes.column("confidence").to_pylist()
+    agreement = {}  # the detector's confidence-weighted share for the new role, as the clip rules give it
+    for t, fill in by_id.items():
+        rows = [i for i, u in enumerate(ids) if u == t]
+        total = sum(confidence[i] or 0.0 for i in rows)
+        votes = sum(confidence[i] or 0.0 for i in rows if classes[i] == fill.role)
+        agreement[t] = None if fill.role == "other" or total <= 0 else votes / total
+    for i, t in enumerate(ids):
+        fill = by_id.get(t)
+        if fill is None:
+            continue
+        if fill.role != data["role"][i]:
+            data["role_agreement"][i] = agreement[t]
+        if data["role"][i] == "other" or fill.flag:
+            data["flags"][i], data["flag_reason"][i] = _without_flag(data["flags"][i], data["flag_reason"][i], "role-kit")
+        if fill.flag:
+            data["flags"][i], data["flag_reason"][i] = _with_flag(data["flags"][i], data["flag_reason"][i], fill.flag)
+        data["role"][i], data["team"][i], data["team_agreement"][i] = fill.role, fill.team, None
+        data["role_reason"][i] = f"{data['role_reason'][i] or ''}; {fill.clause}".lstrip("; ")
+    out = athletes
+    for name, values in data.items():
+        index = out.schema.get_field_index(name)
+        field = out.schema.field(name)
+        out = out.set_column(index, field, pa.array(values, field.type))
+    return out

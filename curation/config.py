@@ -108,9 +108,23 @@ class DetectConfig(Section):
     )
     ball_max_gap_s: float = Field(0.4, ge=0, le=5, description="Ball gaps up to this long are interpolated (flagged).")
     ball_max_speed: float = Field(1.5, gt=0, description="Fastest ball motion in the image, frame widths per second.")
+    # crops by measurement (curation/weights/role-classifier.json): on the real valid split (never
+    # tuned on) referee AP50 0.504 -> 0.906, goalkeeper 0.702 -> 0.700, player 0.961 -> 0.958, persons
+    # 0.967 unchanged; on an unseen-kit dev clip (seed 450) per-box role accuracy 0.926 -> 0.987,
+    # referee recall 0.30 -> 1.00. Cost: +17 % on the detect stage (93 ms per 720p frame against the
+    # detector's 560 on 2 cores at load 6); role_classifier=none saves it.
+    role_classifier: Literal["crops", "none"] = Field(
+        "crops",
+        description="Second-stage role of every person box: crops = a small classifier over its crop and the frame's other "
+        "boxes (curation/detection/roles.py); none = the detector's class.",
+    )
+    role_weights: Path | None = Field(None, description="Role classifier .pt; None = the bundled role-classifier.pt.")
 
     def resolved_weights(self) -> Path:
         return self.weights or bundled_weights("detector.pt")
+
+    def resolved_role_weights(self) -> Path:
+        return self.role_weights or bundled_weights("role-classifier.pt")
 
     def device_runtime(self) -> str:
         """The runtime that runs: ``runtime`` on the CPU, torch on any other device (the exports run on the CPU)."""
@@ -300,7 +314,10 @@ class AttributeConfig(Section):
     """Team, role and jersey attribution at the semantic rate."""
 
     team: Literal["kmeans-color"] = "kmeans-color"
-    jersey: Literal["rapidocr", "none"] = "rapidocr"
+    # Dev seeds 400-403 (30 s, harness replay), per track, pooled: rapidocr precision 1.0 / coverage
+    # 0.36 (GS-HOTA 30.5), digits 1.0 / 0.31 (29.7), digits+rapidocr 1.0 / 0.40 (31.1); with jersey
+    # crops at 3 fps 0.99 / 0.62 (37.1), 1.0 / 0.61 (32.9), 0.99 / 0.71 (37.8) (curation/weights/README.md).
+    jersey: Literal["rapidocr", "digits", "digits+rapidocr", "none"] = "digits+rapidocr"
     jersey_min_confidence: float = Field(0.6, ge=0, le=1)
     # Consistency rule (curation.attribute.jersey.jersey_consensus): one stray read never becomes
     # a tracklet's number.
@@ -484,6 +501,12 @@ class CurateConfig(BaseModel):
     def model_files(self) -> list[ModelFile]:
         """Every model file this config loads, in load order: the one list the checks walk."""
         files = [ModelFile(self.detect.resolved_weights(), "detect.weights (detector)", YOLO_MODEL)]
+        if self.detect.role_classifier == "crops":
+            files.append(ModelFile(
+                self.detect.resolved_role_weights(), "detect.role_weights (role classifier)", STATE_DICT,
+                "python -m soccerfactory.curation.training.role_classifier (see curation/weights/README.md), "
+                "or set detect.role_classifier=none",
+            ))
         calibrate = self.calibrate
         if calibrate.enabled and calibrate.uses_keypoint_model:
             kind = STATE_DICT if calibrate.backend == "heatmap" else YOLO_MODEL
@@ -493,6 +516,12 @@ class CurateConfig(BaseModel):
                 self.refine.sam2_checkpoint, "refine.sam2_checkpoint", STATE_DICT,
                 "download a SAM 2.1 checkpoint (e.g. sam2.1_hiera_tiny.pt from the facebookresearch/sam2 "
                 "release) on a machine with internet and copy it here, or set refine.backend=chroma",
+            ))
+        if self.attribute.jersey in ("digits", "digits+rapidocr"):
+            files.append(ModelFile(
+                bundled_weights("jersey-digits.pt"), "attribute.jersey (jersey digit weights)", STATE_DICT,
+                "python -m soccerfactory.curation.training.jersey_digits --work DIR (see curation/weights/README.md), "
+                "or set attribute.jersey=rapidocr",
             ))
         return files
 

@@ -18,6 +18,7 @@ from soccerfactory.curation.bundled import require_weights
 from soccerfactory.curation.calibration.builders import build_calibrator
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, UltralyticsDetector, build_detector
+from soccerfactory.curation.detection.roles import configured_roles
 from soccerfactory.curation.devices import check_device
 from soccerfactory.curation.chain import validate_chain
 from soccerfactory.curation.pipeline import ClipStages
@@ -96,7 +97,7 @@ def _build(config: CurateConfig) -> ClipStages:
     detect = config.detect
     detector = build_detector(
         detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
-        iou=detect.iou, device=detect.device, runtime=detect.device_runtime(),
+        iou=detect.iou, device=detect.device, runtime=detect.device_runtime(), roles=configured_roles(detect),
     )
     new_calibrator = None
     if config.calibrate.enabled:

@@ -77,6 +77,9 @@ class UltralyticsDetector:
             (:mod:`~soccerfactory.curation.detection.yolo_export`), on the CPU only.
         threads: Intra-op threads of an onnx/openvino session (default: half the CPUs this
             process may use); torch keeps its own setting.
+        roles: A second-stage :class:`~soccerfactory.curation.detection.roles.RoleClassifier` that
+            re-decides the class of every person box of a full frame (``__call__``; not the
+            ball slices of :meth:`detect_each`); None: the detector's class stands.
     """
 
     name = "yolov8"
@@ -92,6 +95,7 @@ class UltralyticsDetector:
         half: bool | None = None,
         runtime: str = "torch",
         threads: int | None = None,
+        roles: Any = None,
     ) -> None:
         self.weights = require_weights(weights, "detector weights")
         if runtime not in ("torch", "onnx", "openvino"):
@@ -118,11 +122,15 @@ class UltralyticsDetector:
         # fp16 on CUDA: tensor cores, half the memory per batch; ultralytics would ignore it on CPU.
         self.half = is_cuda(device) if half is None else bool(half)
         self.version = f"{self.weights.name}@{sha256_file(self.weights)[:12]}" + ("" if runtime == "torch" else f"+{runtime}")
+        self.roles = roles
+        if roles is not None:  # a shard's classes depend on the role classifier's weights too
+            self.version += f"+roles:{roles.version}"
         # One ultralytics predictor is not safe to call from two threads at once.
         self._lock = threading.Lock()
 
     def __call__(self, frames: Frames) -> Detections:
-        return Detections.merge(self.detect_each(list(frames.images), frames.frame_index))
+        detections = Detections.merge(self.detect_each(list(frames.images), frames.frame_index))
+        return detections if self.roles is None else self.roles(frames, detections)
 
     def detect_each(
         self,

@@ -19,6 +19,7 @@ import numpy as np
 from soccerfactory.curation.detection.ball import best_ball_per_frame
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, build_detector
+from soccerfactory.curation.detection.roles import configured_roles
 from soccerfactory.curation.quality.metrics import ball_recall, detection_ap50, load_yolo_split, rounded
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames
@@ -37,7 +38,9 @@ def detector_quality(
 ) -> dict:
     """AP@50 and ball recall of the configured detector on a labelled split.
 
-    AP uses every box down to confidence 0.01 (the COCO protocol ranks them); ball recall uses
+    AP uses every box down to confidence 0.01 (the COCO protocol ranks them), with the class the
+    pipeline writes: the configured ``detect.role_classifier``'s (its context: the boxes at
+    ``detect.conf`` and above), and the detector's own under ``role_classifier``; ball recall uses
     the pipeline's operating point: the most confident ball at ``detect.conf`` or above per frame,
     and, when ``detect.ball_slices`` > 0, the slices' ball where the full frame had none.
 
@@ -50,7 +53,8 @@ def detector_quality(
 
     Returns:
         ``{"images", "runs": [{"imgsz", "ap50": {...}, "ball_full_frame": {...},
-        "ball_with_slices": {...}, "ms_per_image", "ms_per_image_slices"}], ...}``.
+        "ball_with_slices": {...}, "ms_per_image", "ms_per_image_slices", "role_classifier": {"name",
+        "version", "ms_per_image", "ap50_detector_class": {...}} (with a role classifier)}], ...}``.
     """
     config = config or CurateConfig()
     detect = config.detect
@@ -59,6 +63,7 @@ def detector_quality(
         raise FileNotFoundError(f"no labelled images in {split_dir}")
     truth = Detections.merge([image.labels for image in images])
     pixels = [image.load() for image in images]
+    roles = configured_roles(detect)
     runs = []
     for size in imgsz or [detect.imgsz]:
         detector = build_detector(
@@ -71,6 +76,18 @@ def detector_quality(
             found.extend(detector.detect_each([image], [position]))
         ms = 1000 * (time.perf_counter() - started) / len(pixels)
         predictions = Detections.merge(found)
+        detector_ap = None
+        if roles is not None:
+            # What the pipeline writes: UltralyticsDetector.__call__ runs the role classifier on
+            # each frame's boxes (context: those at detect.conf and above).
+            detector_ap = detection_ap50(truth, predictions, image_ids=np.arange(len(images)))
+            started = time.perf_counter()
+            predictions = Detections.merge([
+                roles(Frames(images=image[None], frame_index=np.array([position]), timestamp_s=np.array([0.0]), fps=25.0,
+                             source=str(images[position].path)), part)
+                for position, (image, part) in enumerate(zip(pixels, found))
+            ])
+            roles_ms = 1000 * (time.perf_counter() - started) / len(pixels)
         ap = detection_ap50(truth, predictions, image_ids=np.arange(len(images)))
         at_operating_point = predictions[predictions.confidence >= detect.conf]
         best_ball = best_ball_per_frame(at_operating_point)
@@ -80,6 +97,9 @@ def detector_quality(
             "ball_full_frame": rounded(ball_recall(truth, best_ball)),
             "ms_per_image": round(ms, 1),
         }
+        if roles is not None:
+            run["role_classifier"] = {"name": roles.name, "version": roles.version, "ms_per_image": round(roles_ms, 1),
+                                      "ap50_detector_class": {name: round(value, 4) for name, value in detector_ap.items()}}
         if detect.ball_slices:
             # Every labelled image is sliced when its ball is missing: ``ball_slice_every`` thins
             # slicing over a video's frames, not over independent images (every=1).

@@ -434,7 +434,9 @@ def _teams_line(match_id: str, record: dict[str, Any]) -> str:
         f"{len(record['kept'])} kept, {len(record['reference'])} already aligned, {len(record['ambiguous'])} ambiguous, "
         f"{len(record['no_kits'])} without kits"
     )
-    return line + "".join(f"; {a['clip_id']} ambiguous: {a['reason']}" for a in record["ambiguous"])
+    line += "".join(f"; {a['clip_id']} ambiguous: {a['reason']}" for a in record["ambiguous"])
+    decided = sum((record.get("match_tracklets") or {}).get("decided", {}).values())
+    return line + (f"; {decided} tracklets decided by the match's kits" if decided else "")
 
 
 def _progress_line(k: int, n: int, result: dict[str, Any]) -> str:

@@ -224,3 +224,17 @@ def test_the_align_task_decides_a_clip_without_kits_by_the_matchs_kits(tmp_path)
     decided = {r["tracklet_id"]: (r["role"], r["team"]) for r in rows}
     assert decided == {1: ("player", "B"), 2: ("player", "A"), 3: ("referee", None)}
     assert all("by the match's kits" in r["role_reason"] for r in rows if r["tracklet_id"] in (1, 2))
+
+
+def test_the_runs_team_line_counts_the_tracklets_the_match_decided():
+    from soccerfactory.flows.curate import _teams_line
+
+    record = {
+        "kit_a": "#ffffff", "kit_b": "#ff0000", "swapped": [], "kept": ["c1"], "reference": ["c0"], "ambiguous": [], "no_kits": ["c2"],
+        "match_tracklets": {"note": "", "decided": {"c2": 3, "c1": 1}, "letters_by_players": {}},
+    }
+    line = _teams_line("m", record)
+    assert line.startswith("m: team letters aligned (A #ffffff, B #ff0000): 0 swapped, 1 kept, 1 already aligned")
+    assert line.endswith("; 4 tracklets decided by the match's kits")
+    record["match_tracklets"]["decided"] = {}
+    assert "decided by the match" not in _teams_line("m", record)

@@ -33,7 +33,7 @@ def _memo(root: Path) -> list[str]:
 def test_a_passed_check_is_remembered_and_the_next_one_imports_no_torch(tmp_path, detector):
     root = tmp_path / "out"
     check_curate_config(_config(detector), root)
-    assert len(_memo(root)) == 2  # the detector and the keypoint model
+    assert len(_memo(root)) == len(_config(detector).model_files())  # every model file the config loads
     script = (
         "import json, sys\n"
         "from soccerfactory.curation.config import load_config\n"
@@ -52,7 +52,7 @@ def test_a_changed_weights_file_is_checked_again_and_refused(tmp_path, detector)
     detector.write_bytes(data[: len(data) // 2])  # truncated in place: same path, other bytes
     with pytest.raises(ValueError, match="detector.pt"):
         check_curate_config(_config(detector), root)
-    assert len(_memo(root)) == 2  # the refused file was not remembered
+    assert len(_memo(root)) == len(_config(detector).model_files())  # the refused file was not remembered
 
 
 def test_a_missing_weights_file_is_named_whatever_the_memo_says(tmp_path, detector):

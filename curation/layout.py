@@ -265,6 +265,7 @@ def _athlete_columns(clip: ClipSpec, tracks: Tracks, labels: AthleteLabels) -> d
         "jersey_votes": labels.jersey_votes,
         "track_length": labels.track_length,
         "role_reason": list(labels.role_reason), "flags": list(labels.flags), "flag_reason": list(labels.flag_reason),
+        "shirt_colour": list(labels.shirt_colour), "shirt_crops": labels.shirt_crops,
     }
 
 

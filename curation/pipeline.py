@@ -81,7 +81,7 @@ class Attributes:
             tracklet cannot be cut by its jersey reads).
         colours: ``float32`` ``(N, 3)`` CIE Lab shirt colour of each team-colour crop (NaN
             unknown), or None (a classifier that reads no colour); each tracklet's median goes to
-            its ``role_reason`` for the per-match step.
+            ``athletes.shirt_colour`` / ``shirt_crops`` for the per-match step.
     """
 
     track_id: np.ndarray
@@ -252,6 +252,7 @@ def vote_clip(
         role_agreement=role_agreement, jersey=jersey, jersey_agreement=jersey_agreement,
         jersey_votes=np.asarray(jersey_n, dtype=np.int32), track_length=track_length, kits=decisions.kits,
         role_reason=decided["role_reason"], flags=flags, flag_reason=flag_reason,
+        shirt_colour=decided["shirt_colour"], shirt_crops=decided["shirt_crops"],
     )
 
 

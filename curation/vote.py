@@ -294,6 +294,9 @@ class AthleteLabels:
         flags: ``object`` ``(N,)`` comma-separated flags of the row's track (``duplicate``,
             ``off-pitch``, ``role-kit``, ``short``), None when it has none.
         flag_reason: ``object`` ``(N,)`` one clause per flag with its evidence, None without flags.
+        shirt_colour: ``object`` ``(N,)`` the row's tracklet's median shirt colour ``"#rrggbb"``,
+            None when no crop of it had one.
+        shirt_crops: ``int32`` ``(N,)`` crops that median is over (0 without).
         kits: The clip's two kits (colours, sides); not row-aligned. None when no teams were found.
     """
 
@@ -311,12 +314,15 @@ class AthleteLabels:
     flags: np.ndarray | None = None
     flag_reason: np.ndarray | None = None
     kits: TeamKits | None = None
+    shirt_colour: np.ndarray | None = None
+    shirt_crops: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_id)
-        for name in ("role_reason", "flags", "flag_reason"):
+        for name in ("role_reason", "flags", "flag_reason", "shirt_colour"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.full(n, None, dtype=object))
+        object.__setattr__(self, "shirt_crops", np.zeros(n, np.int32) if self.shirt_crops is None else np.asarray(self.shirt_crops, np.int32))
         if self.kits is not None and not isinstance(self.kits, TeamKits):
             raise ValueError(f"AthleteLabels.kits must be TeamKits or None, got {type(self.kits).__name__}")
         for field in dataclasses.fields(self):

@@ -136,7 +136,7 @@ def _match_tracklets(manifests, decisions, rules: MatchTrackRules, storage_optio
         except (CorruptShardError, ValueError) as error:
             problems.append(f"{decision.clip_id}: its tracklets not read for the match's kits ({error})")
             continue
-        clips.append(ClipTracklets(decision.clip_id, decision.action, tracklets_of(athletes.select(list(ATHLETE_COLUMNS)))))
+        clips.append(ClipTracklets(decision.clip_id, decision.action, tracklets_of(athletes.select([c for c in ATHLETE_COLUMNS if c in athletes.column_names]))))
     return decide_match_tracklets(clips, rules)
 
 

@@ -118,6 +118,8 @@ SHARD_COLUMNS: dict[str, dict[str, str]] = {
         "role_reason": "What decided the role: kit distances, position, the detector's class votes.",
         "flags": "Comma-separated flags the curation raised on the track: duplicate, off-pitch, role-kit, short; null when none.",
         "flag_reason": "One clause per flag, with the evidence; null when no flag.",
+        "shirt_colour": "The tracklet's median shirt colour over its crops, #rrggbb (what the match's kits are fitted from); null when no crop had one.",
+        "shirt_crops": "Crops of the tracklet that shirt_colour is the median of; 0 when none had a colour.",
     },
     "ball": {
         **{k: v.replace("the box", "the ball's box") + " Null when there is no ball." for k, v in _BOX.items()},

@@ -34,7 +34,7 @@ from soccerfactory.storage.catalog_sql import registered_shards
 from soccerfactory.storage.fs import is_local_url, resolve_url
 from soccerfactory.storage.locations import Locator, shards_root_of
 from soccerfactory.storage.manifest import ShardManifest
-from soccerfactory.storage.schemas import READABLE_SHARD_SCHEMA_VERSIONS, SHARD_SCHEMAS
+from soccerfactory.storage.schemas import READABLE_SHARD_SCHEMA_VERSIONS, SHARD_SCHEMAS, columns_added_after
 from soccerfactory.storage.shards import CorruptShardError, check_shard_files, read_shard, shard_file_urls
 
 __all__ = ["QUARANTINE_DDL", "Rejected", "shard_problem", "check_shards", "quarantine_shard", "check_registered"]
@@ -79,7 +79,8 @@ def _columns_problem(manifest: ShardManifest, storage_options: Mapping[str, Any]
                 names = set(pq.read_schema(handle).names)
         except (pa.ArrowException, OSError) as error:
             return urls[table], f"not readable Parquet: {str(error).splitlines()[0]}"
-        lacking = [name for name in schema.names if name not in names]
+        older = columns_added_after(table, manifest.schema_version)  # an older readable version's: read as null
+        lacking = [name for name in schema.names if name not in names and name not in older]
         if lacking:
             return urls[table], f"lacks column(s) {lacking} of the {table!r} schema version {manifest.schema_version}"
     return None

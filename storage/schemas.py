@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 __all__ = [
     "SHARD_SCHEMA_VERSION",
     "READABLE_SHARD_SCHEMA_VERSIONS",
+    "ADDED_COLUMNS",
+    "columns_added_after",
     "SHARD_SCHEMAS",
     "SHARD_TABLES",
     "KEY_FIELDS",
@@ -35,10 +37,21 @@ __all__ = [
 
 # 2: views per frame and shot (frames/cameras/clips.view), kit colours and sides (clips), role and
 # flag reasons (athletes). Shards of version 1 are named and skipped by ``catalog rebuild``.
-SHARD_SCHEMA_VERSION = "2"
+# 3: athletes.shirt_colour and shirt_crops (version 2 had the tracklet's shirt colour only as a
+# "[shirt #rrggbb over N crops]" clause inside role_reason, where nothing should parse it).
+SHARD_SCHEMA_VERSION = "3"
 #: Manifest schema versions this code can catalogue (a shard of another version is quarantined, not
-#: read as if it were this one): the current one only, until a migration reads an older one.
-READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION,)
+#: read as if it were this one). A version-2 shard lacks only :data:`ADDED_COLUMNS` of version 3,
+#: which read as null (:func:`columns_added_after`).
+READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION, "2")
+#: Version -> table -> the columns that version added (all nullable): what an older shard lacks.
+ADDED_COLUMNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {"3": {"athletes": ("shirt_colour", "shirt_crops")}}
+
+
+def columns_added_after(table: str, version: str) -> tuple[str, ...]:
+    """Columns of ``SHARD_SCHEMAS[table]`` a shard written with readable schema ``version`` lacks
+    (they read as null); ``()`` for the current version."""
+    return tuple(c for v, added in ADDED_COLUMNS.items() if int(v) > int(version) for c in added.get(table, ()))
 
 #: Row keys shared by every per-frame table, curated or ground truth, so they join on them.
 KEY_FIELDS = [
@@ -141,6 +154,8 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("role_reason", pa.string()),  # what decided the role (class votes, kit, position)
             pa.field("flags", pa.string()),  # comma-separated: duplicate, off-pitch, role-kit, short; null = none
             pa.field("flag_reason", pa.string()),  # one clause per flag, with the evidence
+            pa.field("shirt_colour", pa.string()),  # tracklet's median shirt colour "#rrggbb"; null without
+            pa.field("shirt_crops", pa.int32()),  # crops that median is over; 0 without
         ],
         "One row per tracked athlete per frame; labels are the tracklet's consensus.",
     ),
@@ -389,6 +404,7 @@ def example_shard_tables(
                 "jersey_agreement": None if referee or track == 1 else 0.5,
                 "jersey_votes": 0 if referee or track == 1 else 2, "track_length": n_frames,
                 "role_reason": "detector class votes", "flags": None, "flag_reason": None,
+                "shirt_colour": None if referee else ("#202080", "#e0e0e0")[track % 2], "shirt_crops": 0 if referee else n_frames,
             }
             for name, value in row.items():
                 athletes[name].append(value)

@@ -40,7 +40,7 @@ from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.fields import SAFE_ID, check_id, utc_now
 from soccerfactory.storage.fs import TEMP_MARK, resolve_url, to_url, write_bytes_atomic
 from soccerfactory.storage.manifest import MANIFEST_NAME, ShardManifest, check_shard_key, clip_content_hash
-from soccerfactory.storage.schemas import SHARD_SCHEMA_VERSION, SHARD_SCHEMAS, conform_table
+from soccerfactory.storage.schemas import READABLE_SHARD_SCHEMA_VERSIONS, SHARD_SCHEMA_VERSION, SHARD_SCHEMAS, columns_added_after, conform_table
 
 __all__ = [
     "CorruptShardError",
@@ -494,7 +494,11 @@ def read_shard(
         if table.num_rows != entry["rows"]:
             raise CorruptShardError(url, f"{table.num_rows} rows, the manifest says {entry['rows']}")
         schema = SHARD_SCHEMAS.get(name)
-        if manifest.schema_version == SHARD_SCHEMA_VERSION and schema is not None:
+        if manifest.schema_version in READABLE_SHARD_SCHEMA_VERSIONS and schema is not None:
+            # An older readable version lacks the columns added since: null, as the views read them.
+            for column in columns_added_after(name, manifest.schema_version):
+                if column not in table.column_names:
+                    table = table.append_column(schema.field(column), pa.nulls(table.num_rows, schema.field(column).type))
             # Parquet renames list children ("item" -> "element"); cast back to the exact schema.
             try:
                 table = table.cast(schema)

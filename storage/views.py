@@ -43,7 +43,7 @@ from soccerfactory.storage.locations import (
     GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
 )
 from soccerfactory.storage.quarantine import check_registered, quarantine_shard
-from soccerfactory.storage.schemas import SHARD_SCHEMAS
+from soccerfactory.storage.schemas import SHARD_SCHEMA_VERSION, SHARD_SCHEMAS, columns_added_after
 from soccerfactory.storage.truth_views import TRUTH_VIEWS, create_truth_views, iou_sql, overlap_sql
 
 __all__ = [
@@ -57,37 +57,47 @@ DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events"
 AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match", "track_flags")
 
 
-def _rows_sql(table: str, urls: Sequence[str]) -> str:
-    """The SELECT of a data view's rows: its columns from the files ``urls``."""
+def _rows_sql(table: str, urls: Sequence[str], versions: Mapping[str, str] | None = None) -> str:
+    """The SELECT of a data view's rows: its columns from the files ``urls`` (``versions``: url ->
+    its shard's schema version, when not the current one)."""
     if urls:
-        listing = ",\n    ".join(literal(url) for url in urls)
         # The schema's columns by name: binding reads the first file's footer only (union_by_name
         # read every file's: 5,000 footers at 1,000 shards, at every bind of every query), and a
         # column a later file adds is left out instead of failing the scan. Every registered file
-        # has every column (quarantine.shard_problem checks it). hive_partitioning off: the
-        # match_id=/clip_id= folders must not shadow the file's columns.
-        columns = ", ".join(quote(f.name) for f in SHARD_SCHEMAS[table])
-        return f"SELECT {columns}\nFROM read_parquet([\n    {listing}\n], hive_partitioning = false)"
+        # has every column of its schema version (quarantine.shard_problem checks it); the files of
+        # an older version are read apart, the columns added since as NULL. hive_partitioning off:
+        # the match_id=/clip_id= folders must not shadow the file's columns.
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for url in urls:
+            groups.setdefault(columns_added_after(table, (versions or {}).get(url, SHARD_SCHEMA_VERSION)), []).append(url)
+        selects = []
+        for lacking, files in sorted(groups.items(), key=lambda item: len(item[0])):
+            listing = ",\n    ".join(literal(url) for url in files)
+            columns = ", ".join(
+                f"CAST(NULL AS {sql_type(f.type)}) AS {quote(f.name)}" if f.name in lacking else quote(f.name) for f in SHARD_SCHEMAS[table]
+            )
+            selects.append(f"SELECT {columns}\nFROM read_parquet([\n    {listing}\n], hive_partitioning = false)")
+        return "\nUNION ALL\n".join(selects)
     # No shard yet: the same columns and types, zero rows, so queries written today keep binding.
     columns = ",\n    ".join(f"CAST(NULL AS {sql_type(f.type)}) AS {quote(f.name)}" for f in SHARD_SCHEMAS[table])
     return f"SELECT\n    {columns}\nWHERE false"
 
 
-def _data_view_sql(table: str, urls: Sequence[str], temporary: bool = False) -> str:
+def _data_view_sql(table: str, urls: Sequence[str], temporary: bool = False, versions: Mapping[str, str] | None = None) -> str:
     """A data view: in the catalog, over its ``registered_<table>()`` macro (one line, whatever
     the catalog holds; ``_macro_sql`` holds the file list); TEMP (a moved read-only catalog): the
     rows of ``urls`` themselves."""
     if temporary:
-        return f"CREATE OR REPLACE TEMP VIEW {table} AS\n{_rows_sql(table, urls)}"
+        return f"CREATE OR REPLACE TEMP VIEW {table} AS\n{_rows_sql(table, urls, versions)}"
     return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM registered_{table}()"
 
 
-def _macro_sql(table: str, urls: Sequence[str]) -> str:
+def _macro_sql(table: str, urls: Sequence[str], versions: Mapping[str, str] | None = None) -> str:
     """The table macro ``registered_<table>()`` the data view reads: what a registration rewrites.
     A macro, not the view itself: a view made again loses its 30 column comments, and DuckDB
     rewrites a commented view's whole SQL (every path) once per COMMENT, so a registration cost
     grew with the catalog (0.3 s of 1.1 s at 1,000 shards, measured)."""
-    return f"CREATE OR REPLACE MACRO registered_{table}() AS TABLE\n{_rows_sql(table, urls)}"
+    return f"CREATE OR REPLACE MACRO registered_{table}() AS TABLE\n{_rows_sql(table, urls, versions)}"
 
 
 _TRACKS_SQL = """
@@ -234,6 +244,13 @@ def _data_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -> tuple
     return urls, owners
 
 
+def _older_versions(connection: duckdb.DuckDBPyConnection, owners: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """File URL -> its shard's schema version, for the files of shards written with an older one."""
+    rows = connection.execute("SELECT match_id, clip_id, schema_version FROM shards WHERE schema_version <> ?", [SHARD_SCHEMA_VERSION]).fetchall()
+    older = {(m, c): v for m, c, v in rows}
+    return {url: older[owner] for url, owner in owners.items() if owner in older}
+
+
 def ground_truth_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -> dict[str, list[str]]:
     """gt table -> the ground-truth Parquet files its ``gt_<table>`` view reads."""
     text = get_meta(connection, GROUND_TRUTH_KEY)
@@ -296,15 +313,16 @@ def create_views(
         duckdb.Error: a view's first file cannot be bound (missing, not Parquet); the message names it.
     """
     urls, owners = _data_urls(connection, locator)
+    versions = _older_versions(connection, owners)
     if not temporary:
         for table in DATA_VIEWS:
-            connection.execute(_macro_sql(table, urls[table]))
+            connection.execute(_macro_sql(table, urls[table], versions))
         if data_only and _views_current(connection):
             for table in DATA_VIEWS:  # a macro is bound where it is used: bind it now (the first file's footer)
                 connection.execute(f"SELECT * FROM {table} LIMIT 0").fetchall()
             return owners
     for table in DATA_VIEWS:
-        connection.execute(_data_view_sql(table, urls[table], temporary))
+        connection.execute(_data_view_sql(table, urls[table], temporary, versions))
     for table, files in ground_truth_urls(connection, locator).items():
         try:
             connection.execute(ground_truth_view_sql(table, files, temporary))

@@ -6,9 +6,9 @@ showed four players of one team and one of the other (plus one half-and-half cro
 were refused, every player got no team, and four of them became ``other`` (nothing but the
 detector said "player"). The match has seen both kits many times in its other clips, so after the
 letters of its clips are aligned (:mod:`.match_teams`) the per-match step fits them once more from
-every aligned clip's players (one colour per tracklet, the median of its crops, read back from the
-``[shirt #rrggbb over N crops]`` clause of its ``role_reason``: :func:`~.relational.shirt_clause`)
-and decides with them, in match letters:
+every aligned clip's players (one colour per tracklet, the median of its crops: the
+``athletes.shirt_colour`` and ``shirt_crops`` columns, :func:`~.relational.shirt_colour`) and
+decides with them, in match letters:
 
 * **Team.** A tracklet left without a team (a player without one; or ``other`` because nothing
   but the detector said player) whose shirt lies within ``kit_member`` spreads of one match kit
@@ -57,24 +57,12 @@ from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
 
 __all__ = [
     "ATHLETE_COLUMNS", "ClipTracklets", "MatchTrackRules", "MatchTracklets", "Tracklet", "TrackletFill",
-    "decide_match_tracklets", "fill_athletes", "parse_shirt", "tracklets_of",
+    "decide_match_tracklets", "fill_athletes", "tracklets_of",
 ]
 
-_SHIRT = re.compile(r"\[shirt #([0-9a-f]{6}) over (\d+) crops?\]")
 _WEIGHT = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], dtype=np.float64)
 #: The clip rules that leave a detected player ``other`` for want of evidence (relational.py).
 _UNSUPPORTED_PLAYER = "not counted as a player: other"
-
-
-def parse_shirt(reason: str | None) -> tuple[np.ndarray, int] | None:
-    """``(Lab (3,), crops)`` of the shirt clause in a ``role_reason``, None without one."""
-    if not reason:
-        return None
-    found = _SHIRT.findall(reason)
-    if not found:
-        return None
-    colour, crops = found[-1]
-    return hex_to_lab(f"#{colour}"), int(crops)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +76,8 @@ class Tracklet:
         flags: Its ``flags`` (comma-separated names), None without.
         frames: ``int64`` frames of its rows.
         positioned: Rows with a pitch position.
+        shirt_colour: Its median shirt colour ``"#rrggbb"`` (``athletes.shirt_colour``), None without.
+        shirt_crops: Crops that median is over (``athletes.shirt_crops``).
     """
 
     tracklet_id: int
@@ -97,6 +87,15 @@ class Tracklet:
     flags: str | None
     frames: np.ndarray
     positioned: int = 0
+    shirt_colour: str | None = None
+    shirt_crops: int = 0
+
+    @property
+    def shirt(self) -> tuple[np.ndarray, int] | None:
+        """``(Lab (3,), crops)`` of its shirt colour, None without one."""
+        if not self.shirt_colour or self.shirt_crops <= 0:
+            return None
+        return hex_to_lab(self.shirt_colour), int(self.shirt_crops)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +196,7 @@ def decide_match_tracklets(clips: Sequence[ClipTracklets], rules: MatchTrackRule
     shirts: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
     for clip in clips:
         for t in clip.tracklets:
-            parsed = parse_shirt(t.reason)
+            parsed = t.shirt
             if parsed is not None:
                 shirts[(clip.clip_id, t.tracklet_id)] = parsed
     model = _team_model(clips, shirts, aligned, rules)
@@ -310,7 +309,7 @@ def _not_an_official(clip_id: str, t: Tracklet, shirt, model: KitModel, official
     d = model.distance(lab[None])[0]
     k = int(np.argmin(d))
     where = f"shirt d={d[0]:.1f}/{d[1]:.1f} spreads from the match's kit A/B and {d_ref:.1f} from its officials' kit over {crops} crops"
-    clip_reason = _SHIRT.sub("", t.reason or "").strip()
+    clip_reason = (t.reason or "").strip()
     if d[k] <= far < d[1 - k]:
         team = TEAMS[k] if d[k] <= rules.kit_member else None
         refused = "" if team else f", too far from kit {TEAMS[k]} for a member: no team"
@@ -400,7 +399,7 @@ def _fill_clip(
             out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", None, f"team refused: its clip's letters are ambiguous and its {where} name no kit clearly"))
     for t, clause, was_player in referee_like:
         if was_player:  # seen by a clip with kits, two crops in the officials' kit: a referee or an assistant
-            clip_reason = _SHIRT.sub("", t.reason or "").strip()
+            clip_reason = (t.reason or "").strip()
             flag = f"role-kit: the match's officials' kit says referee, its clip decided player ({clip_reason}); decided referee"
             out.append(TrackletFill(clip.clip_id, t.tracklet_id, "referee", None, clause, flag))
             continue
@@ -414,13 +413,15 @@ def _fill_clip(
 
 
 #: Columns of ``athletes`` :func:`tracklets_of` reads.
-ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x")
+ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x", "shirt_colour", "shirt_crops")
 
 
 def tracklets_of(athletes: pa.Table) -> tuple[Tracklet, ...]:
-    """The tracklets of a shard's ``athletes`` table (at least :data:`ATHLETE_COLUMNS`); each
+    """The tracklets of a shard's ``athletes`` table (at least :data:`ATHLETE_COLUMNS`; a table
+    written before ``shirt_colour`` / ``shirt_crops`` existed reads as no shirt colour); each
     tracklet's decision is on all its rows, so the first row's is taken."""
-    columns = {name: athletes.column(name).to_pylist() for name in ATHLETE_COLUMNS}
+    n = athletes.num_rows
+    columns = {name: athletes.column(name).to_pylist() if name in athletes.column_names else [None] * n for name in ATHLETE_COLUMNS}
     ids = np.asarray(columns["tracklet_id"], dtype=np.int64)
     frames = np.asarray(columns["frame_index"], dtype=np.int64)
     out = []
@@ -428,7 +429,10 @@ def tracklets_of(athletes: pa.Table) -> tuple[Tracklet, ...]:
         rows = np.flatnonzero(ids == t)
         i = int(rows[0])
         positioned = sum(columns["pitch_x"][j] is not None for j in rows.tolist())
-        out.append(Tracklet(t, columns["role"][i], columns["team"][i], columns["role_reason"][i], columns["flags"][i], frames[rows], positioned))
+        out.append(Tracklet(
+            t, columns["role"][i], columns["team"][i], columns["role_reason"][i], columns["flags"][i], frames[rows], positioned,
+            columns["shirt_colour"][i], int(columns["shirt_crops"][i] or 0),
+        ))
     return tuple(out)
 
 

@@ -46,7 +46,7 @@ __all__ = [
     "kit_separation",
     "players_side",
     "role_columns",
-    "shirt_clause",
+    "shirt_colour",
     "team_side",
     "tracklet_flags",
 ]
@@ -114,6 +114,8 @@ class RoleDecision:
     team_agreement: float
     reason: str
     flags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    shirt_colour: str | None = None  # median shirt colour of its crops, #rrggbb; None: no crop had one
+    shirt_crops: int = 0  # crops that median is over
 
 
 @dataclasses.dataclass(frozen=True)
@@ -424,9 +426,9 @@ def decide_roles(
     goalkeepers at one goal at the same time cannot both be: the one with less evidence (area share
     plus detector goalkeeper share) becomes a referee.
 
-    With ``crop_colours``, every reason of a tracklet with a shirt colour starts with
-    :func:`shirt_clause` (its median shirt colour and crop count): the evidence the per-match step
-    (:mod:`~.match_tracks`) decides tracklets on that this clip's own kits could not.
+    With ``crop_colours``, each decision carries its tracklet's :func:`shirt_colour` (median shirt
+    colour and crop count, the ``athletes.shirt_colour`` / ``shirt_crops`` columns): the evidence
+    the per-match step (:mod:`~.match_tracks`) decides tracklets on that this clip's own kits could not.
 
     Args:
         tracks: The clip's athlete rows; ``data["pitch_xy"]`` ``(N, 2)`` metres and
@@ -440,7 +442,7 @@ def decide_roles(
         pitch: The pitch (its lines decide off-pitch and penalty areas); None = no position evidence.
         rules: The thresholds.
         crop_colours: ``float32`` ``(M, 3)`` CIE Lab shirt colour of each crop (NaN unknown), or
-            None (no shirt clause).
+            None (no shirt colour).
 
     Returns:
         ``{tracklet id: RoleDecision}`` for every tracklet of ``tracks``, with the kits and sides
@@ -477,25 +479,24 @@ def decide_roles(
         if colours.shape[0] != crop_track_id.shape[0]:
             raise ValueError(f"crop_colours must have one row per crop ({len(crop_track_id)}), got {colours.shape[0]}")
         for t, decision in decisions.items():
-            clause = shirt_clause(colours[crop_track_id == t])
-            if clause:
-                decisions[t] = dataclasses.replace(decision, reason=f"{clause} {decision.reason}")
+            colour, crops = shirt_colour(colours[crop_track_id == t])
+            decisions[t] = dataclasses.replace(decision, shirt_colour=colour, shirt_crops=crops)
     return ClipDecisions(decisions, kits, side_reason)
 
 
-def shirt_clause(colours: np.ndarray) -> str:
-    """``[shirt #rrggbb over N crop(s)]``: the median of a tracklet's crops' shirt colours (Lab
-    ``(K, 3)``, NaN rows unknown) in sRGB and how many crops had one; ``""`` when none had.
+def shirt_colour(colours: np.ndarray) -> tuple[str | None, int]:
+    """``("#rrggbb", crops)``: the median of a tracklet's crops' shirt colours (Lab ``(K, 3)``, NaN
+    rows unknown) in sRGB and how many crops had one; ``(None, 0)`` when none had.
 
-    The per-match step reads it back (:func:`~.match_tracks.parse_shirt`): the shard keeps no
-    colour per tracklet otherwise, and a clip whose own kits were refused (too few people, a
-    lone kit) can still be decided against the kits of the whole match.
+    It goes to ``athletes.shirt_colour`` / ``shirt_crops``, which the per-match step reads
+    (:mod:`~.match_tracks`): a clip whose own kits were refused (too few people, a lone kit) can
+    still be decided against the kits of the whole match.
     """
     lab = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
     lab = lab[np.isfinite(lab).all(axis=1)]
     if not len(lab):
-        return ""
-    return f"[shirt {lab_to_hex(np.median(lab, axis=0))} over {len(lab)} crop{'s' if len(lab) != 1 else ''}]"
+        return None, 0
+    return lab_to_hex(np.median(lab, axis=0)), int(len(lab))
 
 
 def _staff_beside_the_lines(decisions: dict[int, RoleDecision], evidence: dict[int, _Evidence], rules: RoleRules) -> None:
@@ -543,13 +544,15 @@ def _one_goalkeeper_per_goal(tracks: Tracks, decisions: dict[int, RoleDecision],
 
 
 def role_columns(decisions: Mapping[int, RoleDecision], track_rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Each row's tracklet decision: ``role``, ``team``, ``role_reason`` (object ``(N,)``) and
-    ``role_agreement``, ``team_agreement`` (``float32`` ``(N,)``); None / NaN for unknown ids."""
+    """Each row's tracklet decision: ``role``, ``team``, ``role_reason``, ``shirt_colour`` (object
+    ``(N,)``), ``shirt_crops`` (``int32`` ``(N,)``) and ``role_agreement``, ``team_agreement``
+    (``float32`` ``(N,)``); None / NaN / 0 for unknown ids."""
     track_rows = np.asarray(track_rows, dtype=np.int64).reshape(-1)
     n = len(track_rows)
     out = {
         "role": np.full(n, None, dtype=object), "team": np.full(n, None, dtype=object),
-        "role_reason": np.full(n, None, dtype=object),
+        "role_reason": np.full(n, None, dtype=object), "shirt_colour": np.full(n, None, dtype=object),
+        "shirt_crops": np.zeros(n, dtype=np.int32),
         "role_agreement": np.full(n, np.nan, dtype=np.float32), "team_agreement": np.full(n, np.nan, dtype=np.float32),
     }
     for t, decision in decisions.items():
@@ -557,6 +560,8 @@ def role_columns(decisions: Mapping[int, RoleDecision], track_rows: np.ndarray) 
         out["role"][rows] = decision.role
         out["team"][rows] = decision.team
         out["role_reason"][rows] = decision.reason
+        out["shirt_colour"][rows] = decision.shirt_colour
+        out["shirt_crops"][rows] = decision.shirt_crops
         out["role_agreement"][rows] = decision.role_agreement
         out["team_agreement"][rows] = decision.team_agreement
     return out

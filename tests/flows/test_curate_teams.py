@@ -175,19 +175,21 @@ def test_the_align_task_swaps_the_odd_clip_marks_every_clip_and_reports_a_damage
 
 
 def _with_shirts(tables: dict, shirts: dict[int, tuple[str, str | None, str]], kits: bool = True) -> dict:
-    """``tables`` with tracklets' role, team and a reason ending in a shirt clause (``{tracklet: (role, team, #rrggbb)}``)."""
+    """``tables`` with tracklets' role, team, reason and shirt colour over 3 crops (``{tracklet: (role, team, #rrggbb)}``)."""
     import pyarrow as pa
 
     athletes, clips = tables["athletes"], tables["clips"]
     ids = athletes.column("tracklet_id").to_pylist()
-    columns = {name: athletes.column(name).to_pylist() for name in ("role", "team", "role_reason")}
+    columns = {name: athletes.column(name).to_pylist() for name in ("role", "team", "role_reason", "shirt_colour", "shirt_crops")}
     for i, t in enumerate(ids):
         if t in shirts:
             role, team, colour = shirts[t]
             reason = "no kit models; nothing else says player (no kit models, no position), so not counted as a player: other" if role == "other" else "kit: player"
-            columns["role"][i], columns["team"][i], columns["role_reason"][i] = role, team, f"[shirt {colour} over 3 crops] {reason}"
+            columns["role"][i], columns["team"][i], columns["role_reason"][i] = role, team, reason
+            columns["shirt_colour"][i], columns["shirt_crops"][i] = colour, 3
     for name, values in columns.items():
-        athletes = athletes.set_column(athletes.schema.get_field_index(name), athletes.schema.field(name), pa.array(values, pa.string()))
+        field = athletes.schema.field(name)
+        athletes = athletes.set_column(athletes.schema.get_field_index(name), field, pa.array(values, field.type))
     if not kits:
         for name in ("team_a_colour", "team_b_colour", "team_a_side"):
             clips = clips.set_column(clips.schema.get_field_index(name), clips.schema.field(name), pa.array([None], pa.string()))

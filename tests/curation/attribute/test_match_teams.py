@@ -156,7 +156,7 @@ def test_no_kits_anywhere_changes_nothing_and_ids_must_be_unique():
 # --------------------------------------------------------------------------- tracklets decided by the match's kits
 
 from soccerfactory.curation.attribute.match_tracks import (  # noqa: E402
-    ClipTracklets, MatchTrackRules, Tracklet, decide_match_tracklets, fill_athletes, parse_shirt, tracklets_of,
+    ClipTracklets, MatchTrackRules, Tracklet, decide_match_tracklets, fill_athletes, tracklets_of,
 )
 
 CYAN, LIME, YELLOW = "#2ccfce", "#b2e92e", "#f5e50a"  # dev seed 400's two kits; a referee's yellow
@@ -169,8 +169,7 @@ def _track_rules() -> MatchTrackRules:
 
 
 def _t(tracklet_id, role, team, shirt=None, crops=3, frames=range(10), reason="kit d=0.5/9.0 spreads from team A/B: player", flags=None):
-    clause = "" if shirt is None else f"[shirt {shirt} over {crops} crop{'s' if crops != 1 else ''}] "
-    return Tracklet(tracklet_id, role, team, f"{clause}{reason}", flags, np.asarray(list(frames), np.int64))
+    return Tracklet(tracklet_id, role, team, reason, flags, np.asarray(list(frames), np.int64), 0, shirt, crops if shirt else 0)
 
 
 def _aligned_clip(clip_id, action="keep", a=CYAN, b=LIME, referee=YELLOW):
@@ -181,10 +180,10 @@ def _aligned_clip(clip_id, action="keep", a=CYAN, b=LIME, referee=YELLOW):
     return ClipTracklets(clip_id, action, tuple(players + [_t(20, "referee", None, referee)]))
 
 
-def test_parse_shirt_reads_the_clause_back():
-    lab, crops = parse_shirt(f"[shirt {LIME} over 1 crop] something: other")
+def test_a_tracklets_shirt_is_its_colour_in_lab_and_none_without_one():
+    lab, crops = _t(1, "other", None, LIME, crops=1).shirt
     assert crops == 1 and np.allclose(lab, hex_to_lab(LIME))
-    assert parse_shirt("detector class votes") is None and parse_shirt(None) is None
+    assert _t(2, "player", None).shirt is None
 
 
 def test_a_clip_without_kits_is_decided_by_the_matchs_kits():
@@ -259,6 +258,11 @@ def test_fill_athletes_rewrites_the_tracklets_rows_and_drops_a_stale_role_kit_fl
         athletes = athletes.set_column(i, athletes.schema.field(name), pa.array(values, athletes.schema.field(name).type))
     tracklets = tracklets_of(athletes)
     assert [t.role for t in tracklets] == ["other", "player", "referee"] and len(tracklets[0].frames) == n // 3
+    # The shirt colour comes from its columns; a table written before them reads as no colour.
+    assert [(t.shirt_colour, t.shirt_crops) for t in tracklets] == [("#202080", n // 3), ("#e0e0e0", n // 3), (None, 0)]
+    assert np.allclose(tracklets[0].shirt[0], hex_to_lab("#202080")) and tracklets[2].shirt is None
+    old = athletes.drop_columns(["shirt_colour", "shirt_crops"])
+    assert [t.shirt for t in tracklets_of(old)] == [None] * 3 and [t.role for t in tracklets_of(old)] == ["other", "player", "referee"]
     out = fill_athletes(athletes, [TrackletFill("c", 1, "player", "B", "by the match's kits: player, team B")])
     rows = [r for r in out.to_pylist() if r["tracklet_id"] == 1]
     assert {(r["role"], r["team"], r["flags"], r["flag_reason"]) for r in rows} == {("player", "B", "short", "short: 0.2 s")}
@@ -273,7 +277,7 @@ def test_a_clip_its_players_do_not_settle_has_every_team_given_anew_or_refused()
         _t(3, "player", "A", "#70dc80"),  # between the match kits
         _t(4, "goalkeeper", "A", "#f03c3c"),
         _t(5, "player", "A", "#15151a"),  # a steward in black its clip put in kit A, no position (dev seed 402)
-        Tracklet(6, "player", "B", "[shirt #15151a over 2 crops] kit: player", None, np.arange(10, dtype=np.int64), positioned=10),
+        Tracklet(6, "player", "B", "kit: player", None, np.arange(10, dtype=np.int64), positioned=10, shirt_colour="#15151a", shirt_crops=2),
     ))
     result = decide_match_tracklets([_aligned_clip("c1"), mixed], _track_rules())
     assert "odd" not in result.letters
@@ -331,10 +335,10 @@ def test_a_referee_its_clip_decided_by_kit_but_in_no_officials_kit_of_the_match_
     neither = "kit d=18.1/3.9 spreads from team A/B over 6 crops, in neither kit, 0% of 147 positioned rows in a penalty area: referee"
     shot = ClipTracklets("c3", "keep", _aligned_clip("c3").tracklets + (
         # Dev seed 403: a lime player 3.8 spreads from the match's lime, 19 from the officials' (here: in shade, 4.5 and 9.7).
-        Tracklet(40, "referee", None, f"[shirt {_shade(LIME, -24)} over 6 crops] {neither}", None, np.arange(10, dtype=np.int64), 147),
+        Tracklet(40, "referee", None, neither, None, np.arange(10, dtype=np.int64), 147, _shade(LIME, -24), 6),
         # Someone in navy beside the pitch without a position: in no kit of the match.
-        Tracklet(41, "referee", None, f"[shirt #171a3a over 2 crops] {neither}", None, np.arange(10, dtype=np.int64), 0),
-        Tracklet(42, "referee", None, f"[shirt {_shade(YELLOW, 3)} over 3 crops] {neither}", None, np.arange(10, dtype=np.int64), 20),
+        Tracklet(41, "referee", None, neither, None, np.arange(10, dtype=np.int64), 0, "#171a3a", 2),
+        Tracklet(42, "referee", None, neither, None, np.arange(10, dtype=np.int64), 20, _shade(YELLOW, 3), 3),
     ))
     fills = {f.tracklet_id: f for f in decide_match_tracklets([_aligned_clip("c1"), _aligned_clip("c2"), shot], _track_rules()).fills["c3"]}
     assert sorted(fills) == [40, 41]

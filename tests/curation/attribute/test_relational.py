@@ -163,8 +163,8 @@ def test_role_columns_and_flags_map_decisions_onto_rows():
     assert flags["duplicate"] == {2: "duplicate: merged duplicate track 9"}
 
 
-def test_each_reason_ends_with_the_tracklets_shirt_which_the_match_step_reads_back():
-    from soccerfactory.curation.attribute.match_tracks import parse_shirt
+def test_each_decision_carries_the_tracklets_shirt_colour_which_the_match_step_reads():
+    from soccerfactory.curation.attribute.match_teams import hex_to_lab
 
     tracks = _tracks([(1, PLAYER, (0.0, 0.0)), (2, PLAYER, (5.0, 0.0))])
     crop_track = np.repeat([1, 2], 3)
@@ -173,9 +173,12 @@ def test_each_reason_ends_with_the_tracklets_shirt_which_the_match_step_reads_ba
     distance = np.float32([[0.5, 9.0]] * 3 + [[np.nan, np.nan]] * 3)
     decisions = decide_roles(tracks, crop_track, distance, votes, TeamKits((0, 0, 80), (240, 240, 240), "left"), PitchModel(), RULES,
                              crop_colours=colours)
-    assert decisions[1].reason.startswith("[shirt #") and decisions[1].reason.endswith(": player")
-    lab, crops = parse_shirt(decisions[1].reason)
-    assert crops == 3 and np.allclose(lab, NAVY_LAB, atol=1.0)
-    assert "[shirt" not in decisions[2].reason  # no crop with a colour: no clause
+    assert decisions[1].shirt_crops == 3 and np.allclose(hex_to_lab(decisions[1].shirt_colour), NAVY_LAB, atol=1.0)
+    assert "shirt" not in decisions[1].reason and decisions[1].reason.endswith(": player")  # the colour is a column, not a clause
+    assert (decisions[2].shirt_colour, decisions[2].shirt_crops) == (None, 0)  # no crop with a colour
+    columns = role_columns(decisions, tracks.track_id)
+    rows = tracks.track_id == 1
+    assert set(columns["shirt_colour"][rows]) == {decisions[1].shirt_colour} and set(columns["shirt_crops"][rows]) == {3}
+    assert set(columns["shirt_colour"][~rows]) == {None} and columns["shirt_crops"].dtype == np.int32
     with pytest.raises(ValueError, match="crop_colours"):
         decide_roles(tracks, crop_track, distance, votes, None, PitchModel(), RULES, crop_colours=colours[:2])

@@ -264,6 +264,19 @@ def _decide_one(
     kit_roles = ("player",) if kit_says.startswith("a player") else ("referee", "goalkeeper")
     if kit_known and detector_role is not None and detector_role not in kit_roles:
         flags["role-kit"] = f"role-kit: the kit says {kit_says} ({kit_clause}), {_detector_clause(votes)}; decided {role}"
+    if (
+        role == "goalkeeper" and ev.positioned >= rules.min_positioned_rows and math.isfinite(ev.area_share)
+        and ev.area_share < rules.goalkeeper_area_share
+    ):
+        # A goalkeeper stands at its goal. One the positions put outside both penalty areas on most
+        # rows was named by the detector's class alone: with the role classifier (which calls a
+        # lone kit a goalkeeper) held-out clips 301-305 had 8 of 53 people beside the pitch voted
+        # goalkeeper this way (0 before it). Whoever it is, nothing says player or goalkeeper.
+        reason = (
+            f"{reason}; but {1 - ev.area_share:.0%} of {ev.positioned} positioned rows outside both penalty areas, "
+            "so not a goalkeeper, and nothing else says what it is"
+        )
+        return RoleDecision("other", None, math.nan, math.nan, f"{reason}: other", {**flags, "role-kit": f"role-kit: {reason}; decided other"})
     # Everything before ": <role>" is the evidence (_one_goalkeeper_per_goal relies on it).
     reason = f"{reason}: {role}"
     agreement = votes.get(role, 0.0) if votes else math.nan

@@ -35,6 +35,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 import duckdb
+import pyarrow as pa
 
 from soccerfactory.storage.catalog_sql import literal, quote, registered_shards, sql_type
 from soccerfactory.storage.catalog_stats import quality_sql, refresh_stats
@@ -57,6 +58,11 @@ DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events"
 AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match", "track_flags")
 
 
+def _null_column(field: pa.Field) -> str:
+    """A column of NULLs with the type and name of ``field`` (a column its files lack)."""
+    return f"CAST(NULL AS {sql_type(field.type)}) AS {quote(field.name)}"
+
+
 def _rows_sql(table: str, urls: Sequence[str], versions: Mapping[str, str] | None = None) -> str:
     """The SELECT of a data view's rows: its columns from the files ``urls`` (``versions``: url ->
     its shard's schema version, when not the current one)."""
@@ -74,12 +80,12 @@ def _rows_sql(table: str, urls: Sequence[str], versions: Mapping[str, str] | Non
         for lacking, files in sorted(groups.items(), key=lambda item: len(item[0])):
             listing = ",\n    ".join(literal(url) for url in files)
             columns = ", ".join(
-                f"CAST(NULL AS {sql_type(f.type)}) AS {quote(f.name)}" if f.name in lacking else quote(f.name) for f in SHARD_SCHEMAS[table]
+                _null_column(f) if f.name in lacking else quote(f.name) for f in SHARD_SCHEMAS[table]
             )
             selects.append(f"SELECT {columns}\nFROM read_parquet([\n    {listing}\n], hive_partitioning = false)")
         return "\nUNION ALL\n".join(selects)
     # No shard yet: the same columns and types, zero rows, so queries written today keep binding.
-    columns = ",\n    ".join(f"CAST(NULL AS {sql_type(f.type)}) AS {quote(f.name)}" for f in SHARD_SCHEMAS[table])
+    columns = ",\n    ".join(_null_column(f) for f in SHARD_SCHEMAS[table])
     return f"SELECT\n    {columns}\nWHERE false"
 
 

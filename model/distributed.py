@@ -23,8 +23,10 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from soccerfactory.model.losses import COUNTED_TASKS
+
 __all__ = [
-    "barrier", "gather_alignment", "global_normalisation", "join_launched_group", "launch", "launched_by_torchrun", "local_normalisers",
+    "barrier", "gather_alignment", "global_normalisation", "join_launched_group", "launch", "launched_by_torchrun",
     "mean_over_ranks", "rank_and_world", "resolve_backend", "step_gradients", "wrap",
 ]
 
@@ -35,10 +37,6 @@ _KEPT_TYPES = ("ValueError", "FileNotFoundError", "KeyError", "ImportError", "Fl
 #: The order of the task losses in the vector ranks average (:func:`mean_over_ranks`).
 _TASKS = ("athletes", "keypoints", "camera", "event", "align")
 
-#: The task losses that divide by a count of their rank's own labelled targets (model/losses.py),
-#: and whether that count is clamped to at least 1 there (the focal and keypoint losses are; the
-#: camera and event losses exist only with a labelled target).
-_COUNTED = {"athletes": True, "keypoints": True, "camera": False, "event": False}
 
 
 def resolve_backend(backend: str, device: str) -> str:
@@ -143,29 +141,6 @@ def _gather_function() -> Any:
     return Gather
 
 
-def local_normalisers(targets: dict, event_class_weights: list[float] | None = None) -> dict[str, float]:
-    """What :class:`~soccerfactory.model.losses.MultiTaskLoss` divides each counted task's loss by
-    on these targets, before its clamp: athlete centre cells (of the frames with athlete labels),
-    visible keypoint maps, labelled camera grid points, and the class weights of the labelled
-    events (their number without weights). Kept next to :func:`global_normalisation`, which
-    must see the same counts as the loss (``tests/model/test_distributed.py`` compares gradients).
-    """
-    counts = {}
-    if "athletes" in targets:
-        mask, target = targets.get("athletes_mask"), targets["athletes"]
-        target = target[mask] if mask is not None else target
-        counts["athletes"] = float(target.reshape(-1, *target.shape[-3:])[:, 0].ge(0.99).sum())
-    if "keypoints" in targets and "keypoints_visible" in targets:
-        counts["keypoints"] = float(targets["keypoints_visible"].float().sum())
-    if "camera" in targets:
-        mask = targets.get("camera_mask")
-        counts["camera"] = float(mask.sum()) if mask is not None else float(targets["camera"].shape[:-1].numel())
-    if "event" in targets:
-        labels = targets["event"][targets["event"] >= 0]
-        counts["event"] = float(labels.new_tensor(event_class_weights, dtype=float)[labels].sum()) if event_class_weights else float(len(labels))
-    return counts
-
-
 def global_normalisation(loss_fn: Any, targets: dict, device: str) -> tuple[Any, dict[str, float]]:
     """``loss_fn`` with its task weights rescaled so that DDP's average of the ranks' gradients
     is the gradient of the global batch's loss (the single-process run with the whole batch).
@@ -195,11 +170,11 @@ def global_normalisation(loss_fn: Any, targets: dict, device: str) -> tuple[Any,
     world = rank_and_world()[1]
     if world == 1:
         return loss_fn, {}
-    local = local_normalisers(targets, loss_fn.event_class_weights)
-    vector = torch.tensor([local.get(task, 0.0) for task in _COUNTED], dtype=torch.float64, device=device)
+    local = loss_fn.normalisers(targets)  # the loss's own counts: one rule for both
+    vector = torch.tensor([local.get(task, 0.0) for task in COUNTED_TASKS], dtype=torch.float64, device=device)
     dist.all_reduce(vector)  # every rank, every step, in the same order: the sums of the counts
     weights, scales = dict(loss_fn.weights), {}
-    for (task, clamped), total in zip(_COUNTED.items(), vector.tolist()):
+    for (task, clamped), total in zip(COUNTED_TASKS.items(), vector.tolist()):
         mine = local.get(task, 0.0)
         mine, total = (max(mine, 1.0), max(total, 1.0)) if clamped else (mine, total)
         scales[task] = world * mine / total if total > 0 else 0.0  # 0: no rank has the task; the loss has no part of it

@@ -157,13 +157,15 @@ def test_ranks_with_very_different_label_counts_get_the_single_process_gradient(
     """One step's gradient on 2 gloo processes equals the whole batch's in one process, when
     the ranks hold very different numbers of valid targets per head; without the global
     normalisers (each rank over its own counts, then DDP's mean) it does not."""
-    from soccerfactory.model.distributed import launch, local_normalisers, step_gradients
+    from soccerfactory.model.distributed import launch, step_gradients
+    from soccerfactory.model.losses import MultiTaskLoss
 
     frames, targets = _uneven_batch(dataset)
     config, class_weights = dataset.config, [0.3, 1.0, 2.5, 4.0]
     first = {k: v[:2] for k, v in targets.items()}
     second = {k: v[2:] for k, v in targets.items()}
-    counts = local_normalisers(first, class_weights), local_normalisers(second, class_weights)
+    loss = MultiTaskLoss(event_class_weights=class_weights)
+    counts = loss.normalisers(first), loss.normalisers(second)
     assert counts[0]["event"] == 0 and counts[1]["event"] == 5.0  # the class weights of events 1 and 3
     assert counts[1]["athletes"] > 2 * counts[0]["athletes"] > 0
     assert counts[1]["keypoints"] == 1 and counts[0]["keypoints"] > 10 and counts[1]["camera"] == 1

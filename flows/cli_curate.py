@@ -179,6 +179,10 @@ def curate(
     overrides: list[str] = typer.Option([], "--set", help="Override one value, e.g. --set detect.conf=0.3 (repeatable)."),
     catalog: Optional[Path] = typer.Option(None, help="DuckDB catalog file [default: OUTPUT/catalog.duckdb]."),
     parallel: Optional[int] = typer.Option(None, min=1, help="Clips curated at the same time [default: run.max_parallel_clips]."),
+    spatial_cache: bool = typer.Option(
+        True, "--spatial-cache/--no-spatial-cache",
+        help="Reuse each clip's detect/track/calibrate pass from OUTPUT/.cache/spatial while its settings, models and code are unchanged.",
+    ),
 ) -> None:
     """Curate footage into SoccerFactory shards and catalogue them for SQL.
 
@@ -200,6 +204,8 @@ def curate(
     """
     if parallel is not None:
         overrides = [*overrides, f"run.max_parallel_clips={parallel}"]
+    if not spatial_cache:
+        overrides = [*overrides, "run.spatial_cache=false"]
     from soccerfactory.storage.fs_secrets import check_url_credentials
 
     reported(lambda: check_url_credentials([*sources, output]))  # stored with the run: never a password

@@ -10,6 +10,11 @@ Guarantees a data engineer can rely on:
 * A clip whose shard already exists with the same key (clip content hash + config hash + code
   version) is skipped: the shard's manifest is the cache record, so re-running adds no rows, and
   deleting a shard re-creates exactly that shard (a Prefect result cache would not notice).
+* A clip curated again because only attribute or vote settings (or their code) changed reuses its
+  detect-track-calibrate pass from ``OUTPUT/.cache/spatial`` (``curation/spatial_cache.py``: keyed by
+  the clip, the decode/detect/track/calibrate/refine settings, those models' bytes and the spatial
+  code; ``run.spatial_cache`` or ``curate --no-spatial-cache`` turns it off); the shard is the same
+  as without it, and the log, the clip's result and the run record (``n_spatial_cached``) say so.
 * A bad input fails alone: it is recorded in ``failures`` with a one-line reason naming the file,
   the other clips carry on, and the run reports that some inputs failed. Every source given
   yields clips or a failure (one that does not exist, is no video, is too small or too short).
@@ -52,6 +57,7 @@ from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import ClipSpec, SourceItem, is_clip_of, no_clip_reason, split_clips
 from soccerfactory.curation.video.discover import discover_each
 from soccerfactory.curation.video.scan_cache import scan_cached
+from soccerfactory.curation.spatial_cache import load_spatial, spatial_key, store_spatial
 from soccerfactory.curation.video.source_ids import collision_reason
 from soccerfactory.curation.stages import code_version, load_stages, pitch_of, shard_key
 from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, CurateConfig, DecodeConfig
@@ -128,6 +134,9 @@ def curate(
             print(_progress_line(k, len(futures), result))
             overall.advance(note=f"{len(failures)} failed" if failures else "")
             failpoint("run:between-clips")
+    if reused := sum(bool(r.get("spatial_cached")) for r in results):
+        print(f"{reused} of {sum(r['status'] == 'curated' for r in results)} curated clips reused a cached spatial pass "
+              f"(detect, track, calibrate skipped; {SPATIAL_CACHE} in the output root)")
     teams = _align_teams(results, output, config, run["run_id"], storage_options, failures)
     summary = finish_run(run, results, failures, output, storage_options, teams=teams)
     if failures:  # the run completes (the other clips are done), but its name says what failed
@@ -190,6 +199,8 @@ def discover(source: str | list[str], storage_options: dict | None) -> tuple[lis
 
 #: Where a run keeps its sources' scans, below the output root (curation/video/scan_cache.py).
 SCAN_CACHE = ".cache/scans"
+#: Where a run keeps each clip's spatial pass, below the output root (curation/spatial_cache.py).
+SPATIAL_CACHE = ".cache/spatial"
 
 
 @task(name="scan-source", tags=["io"], retries=2, retry_delay_seconds=1, retry_condition_fn=io_error, cache_policy=NONE)
@@ -297,20 +308,27 @@ def _curate_clip(clip: ClipSpec, output: str, config: CurateConfig, run_id: str,
         # share them, and the write takes only their versions. A failure to load them is the
         # first stage's, as when annotate loaded them.
         stages = load_stages(config)
-        spatial = annotate(clip, stages, config.decode, config.calibrate, storage_options)
+        cache = _spatial_cache(output, clip, config)
+        spatial = _cached_spatial(cache, clip, storage_options)
+        reused = spatial is not None
+        if spatial is None:
+            spatial = annotate(clip, stages, config.decode, config.calibrate, storage_options)
+            # Kept before attribute and vote run: a clip whose vote step fails keeps its pass too.
+            _keep_spatial(cache, spatial, storage_options)
         stage = "attribute"
         attributes = attribute(spatial, stages, config.attribute)
         stage = "vote"
         labels = vote(spatial, attributes, config)
         tables = layout_clip(spatial, labels, ShardIdentity(config_hash=config_hash, code_version=code_version(), shard_key=key))
         stage = "write-shard"
-        metadata = {"run_id": run_id, "config": config.model_dump(mode="json"), "models": stages.versions, "clip": dataclasses.asdict(clip)}
+        metadata = {"run_id": run_id, "config": config.model_dump(mode="json"), "models": stages.versions, "clip": dataclasses.asdict(clip),
+                    "spatial": {"key": cache[1] if cache else None, "reused": reused}}
         manifest = write(output, clip, key, tables, config_hash, metadata, storage_options)
     except ShardCollisionError as error:  # another run committed this id since the check above
         return _collision(clip, error.existing_source, error.manifest_url, started)
     except Exception as error:  # noqa: BLE001 - one bad clip must not stop the run; it is recorded
         return {"status": "failed", "clip": clip, "stage": stage, "reason": one_line(error), "seconds": time.perf_counter() - started}
-    return _curated(clip, manifest, spatial, tables, started)
+    return _curated(clip, manifest, spatial, tables, started, reused)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -345,11 +363,47 @@ def _intact(existing: ShardManifest, clip: ClipSpec, storage_options: dict | Non
     return damage is None
 
 
-def _curated(clip: ClipSpec, manifest: ShardManifest, spatial: SpatialResult, tables: dict[str, pa.Table], started: float) -> dict[str, Any]:
+def _spatial_cache(output: str, clip: ClipSpec, config: CurateConfig) -> tuple[str, str] | None:
+    """``(folder, key)`` of the clip's spatial pass in ``output``'s cache; None when ``run.spatial_cache`` is off."""
+    if not config.run.spatial_cache:
+        return None
+    try:
+        return f"{output.rstrip('/')}/{SPATIAL_CACHE}", spatial_key(clip, config)
+    except Exception as error:  # noqa: BLE001 - without a key the clip is annotated as without the cache
+        get_run_logger().warning("%s: spatial cache off for this clip: %s", clip.clip_id, one_line(error))
+        return None
+
+
+def _cached_spatial(cache: tuple[str, str] | None, clip: ClipSpec, storage_options: dict | None) -> SpatialResult | None:
+    """The clip's spatial pass from the cache, or None (off, missing, or damaged: then logged and redone)."""
+    if cache is None:
+        return None
+    spatial = load_spatial(cache[0], clip, cache[1], storage_options, warn=get_run_logger().warning)
+    if spatial is not None:
+        get_run_logger().info(
+            "%s: detection, tracking and calibration unchanged since a run into this root; spatial pass reused (%.0f s saved)",
+            clip.clip_id, spatial.seconds,
+        )
+    return spatial
+
+
+def _keep_spatial(cache: tuple[str, str] | None, spatial: SpatialResult, storage_options: dict | None) -> None:
+    """Store the pass for the next run; a failure to is logged, never the clip's failure."""
+    if cache is None:
+        return
+    try:
+        store_spatial(cache[0], spatial, cache[1], storage_options, warn=get_run_logger().warning)
+    except Exception as error:  # noqa: BLE001 - e.g. a field the codec does not store: the shard is still written
+        get_run_logger().warning("%s: spatial pass not cached: %s", spatial.clip.clip_id, one_line(error))
+
+
+def _curated(
+    clip: ClipSpec, manifest: ShardManifest, spatial: SpatialResult, tables: dict[str, pa.Table], started: float, reused: bool = False,
+) -> dict[str, Any]:
     athletes = tables["athletes"]
     cameras = tables["cameras"]
     return {
-        "status": "curated", "clip": clip, "manifest": manifest, "seconds": time.perf_counter() - started,
+        "status": "curated", "clip": clip, "manifest": manifest, "seconds": time.perf_counter() - started, "spatial_cached": reused,
         "frames": spatial.n_frames, "athlete_rows": athletes.num_rows,
         "tracks": len(set(athletes.column("track_id").to_pylist())),
         "calibrated": sum(cameras.column("valid_camera").to_pylist()) / max(cameras.num_rows, 1),
@@ -444,7 +498,8 @@ def _progress_line(k: int, n: int, result: dict[str, Any]) -> str:
     if result["status"] == "curated":
         return (
             f"[{k}/{n}] {clip}: curated {result['frames']} frames, {result['tracks']} tracks, "
-            f"{result['calibrated']:.0%} calibrated ({result['seconds']:.1f} s)"
+            f"{result['calibrated']:.0%} calibrated ({result['seconds']:.1f} s"
+            f"{', spatial pass reused' if result.get('spatial_cached') else ''})"
         )
     if result["status"] == "skipped":
         return f"[{k}/{n}] {clip}: already curated with this config and code, skipped"

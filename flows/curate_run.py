@@ -192,6 +192,8 @@ def finish_run(run, results, failures, output: str, storage_options, teams: dict
         n_clips=len(results) + sum(1 for f in failures if f["clip_id"] is None),
         n_curated=sum(r["status"] == "curated" for r in results),
         n_skipped=sum(r["status"] == "skipped" for r in results),
+        # Curated clips whose detect-track-calibrate pass came from OUTPUT/.cache/spatial (curation/spatial_cache.py).
+        n_spatial_cached=sum(bool(r.get("spatial_cached")) for r in results),
         n_failed=len(failures),
         failures=failures,
         n_deferred=len(active.registry.pending),  # shards left for the next run or `catalog sync` to register

@@ -69,7 +69,7 @@ def export_gsr_command(
     split: str = typer.Option("valid", help="SoccerNet split whose digit starts the 10-character image ids (train, valid, test, challenge)."),
     per_source: bool = typer.Option(False, "--per-source", help="One sequence per source video (frames numbered from the source's first) instead of one per clip."),
     keep_unplaced: bool = typer.Option(False, "--keep-unplaced", help="Keep rows without a pitch position (bbox_pitch null); the GS-HOTA evaluator cannot score them."),
-    link_tracks: bool = typer.Option(True, "--link-tracks/--no-link-tracks", help="One track id per athlete across shots and tracker gaps, linked in pitch space (else joined by team and jersey only)."),
+    link_tracks: bool = typer.Option(True, "--link-tracks/--no-link-tracks", help="One track id per athlete across shots: the catalog's identities (linked by curate), or linked now for clips curated before identities were stored; --no-link-tracks: each clip's tracks are their own."),
 ) -> None:
     """SoccerNet game-state predictions: OUT/SEQUENCE/Labels-GameState.json, one per clip.
 
@@ -86,7 +86,7 @@ def export_gsr_command(
         fail(f"--split {split!r} is not a SoccerNet split; use one of {', '.join(SPLITS)}")
     _export(out, lambda: export_gsr(
         catalog, where, out, split=split, frames="source" if per_source else "clip", unplaced="keep" if keep_unplaced else "drop", progress=_say,
-        identities=identities_from_rows if link_tracks else None,
+        identities=identities_from_rows if link_tracks else None, stored_identities=link_tracks,
     ))
 
 

@@ -15,11 +15,19 @@ the next run that touches its match; ``ambiguous`` and ``no-kits`` clips are dec
 too, with the evidence of the new clips. Each rewrite is one atomic shard commit (manifest
 last), so a run killed among them leaves every shard whole: the rewritten ones aligned, the
 others unmarked, and the next run finishes the match against the aligned ones.
+
+Then the match's athlete identities across shots (:func:`link_match_identities`): the tracks of
+its clips, with their aligned letters, linked by the curation's shot linker
+(:mod:`~soccerfactory.curation.tracking.shot_links`) and stored as one file per match
+(:mod:`~soccerfactory.storage.identities`, the catalog's ``identities`` and ``athlete_identities``
+views), recomputed only when a clip's shard or the linker changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -30,16 +38,21 @@ from soccerfactory.curation.attribute.match_tracks import (
     ATHLETE_COLUMNS, ClipTracklets, MatchTrackRules, decide_match_tracklets, fill_athletes, tracklets_of,
 )
 from soccerfactory.curation.config import CurateConfig
+from soccerfactory.curation.tracking import shot_links
+from soccerfactory.curation.tracking.shot_links import link_shot_tracks, shot_tracks_from_rows
 from soccerfactory.curation.layout import swap_team_letters
 from soccerfactory.flows.curate_run import io_error
+from soccerfactory.storage.identities import IDENTITY_SCHEMA_VERSION, identities_table, identity_fingerprint, read_identities_info, write_identities
 from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.shards import CorruptShardError, find_manifest, find_manifests_by_prefix, read_shard, rewrite_shard
 
-__all__ = ["ALIGNED", "align_match_teams", "match_rules", "match_track_rules"]
+__all__ = ["ALIGNED", "align_match_teams", "identity_rows", "link_match_identities", "linker_version", "match_rules", "match_track_rules"]
 
 #: Marked actions that make a clip a reference for the rest of its match.
 ALIGNED = ("keep", "swap")
+#: The athletes columns the shot linker reads.
+_LINK_COLUMNS = ("clip_id", "frame_index", "track_id", "team", "role", "jersey", "pitch_x", "pitch_y")
 
 
 def match_rules(config: CurateConfig) -> MatchTeamRules:
@@ -85,6 +98,7 @@ def align_match_teams(
         manifests[manifest.clip_id], rows[manifest.clip_id] = manifest, row
     marks = {clip_id: _mark(m) for clip_id, m in manifests.items()}
     if all(mark is not None for mark in marks.values()):
+        _identities(output, match_id, storage_options, problems)  # a clip curated again since, or a new linker
         return ({"problems": problems} if problems else {}), []
     kits = [ClipKits.from_row(rows[c], fixed=(marks[c] or {}).get("action") in ALIGNED) for c in sorted(rows)]
     teams = align_match(kits, match_rules(config))
@@ -114,9 +128,138 @@ def align_match_teams(
         "note": tracklets.note, "decided": {clip: len(items) for clip, items in tracklets.fills.items()},
         "letters_by_players": {clip: action for clip, (action, _) in tracklets.letters.items()},
     }
+    identities = _identities(output, match_id, storage_options, problems)
+    if identities is not None:
+        record["identities"] = identities
     if problems:
         record["problems"] = problems
     return record, rewritten
+
+
+def _identities(output: str, match_id: str, storage_options: dict | None, problems: list[str]) -> dict[str, Any] | None:
+    """:func:`link_match_identities`, its trouble one line of ``problems`` (the exporter then
+    links at export time, and the next run tries again)."""
+    try:
+        return link_match_identities(output, match_id, storage_options)
+    except (CorruptShardError, ValueError, OSError) as error:
+        problems.append(f"identities of {match_id} not written ({type(error).__name__}: {error})")
+        return None
+
+
+def linker_version() -> str:
+    """The shot linker's version: its ``LINKER_VERSION`` when it has one, else the sha256 of its
+    module's source (the defaults of ``LinkConfig`` included), so a change of the linker
+    recomputes every match's identities at the next run that touches it."""
+    declared = getattr(shot_links, "LINKER_VERSION", None)
+    if declared:
+        return str(declared)
+    return "shot_links-" + hashlib.sha256(Path(shot_links.__file__).read_bytes()).hexdigest()[:12]
+
+
+def identity_rows(clips: list[dict[str, Any]], athletes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One identity row per ``(clip_id, track_id)`` of one match's clips (``storage.identities`` columns).
+
+    The clips of each source are linked by :func:`~soccerfactory.curation.tracking.shot_links.link_shot_tracks`
+    (a source's shots only: clips of two sources are never one shot sequence); identities are
+    numbered by first frame within the source, the sources one after the other (by source URL).
+
+    Args:
+        clips: The match's ``clips`` rows (``clip_id``, ``source_url``, ``fps``, ``shard_key``).
+        athletes: Their ``athletes`` rows (see :func:`~soccerfactory.curation.tracking.shot_links.shot_tracks_from_rows`).
+
+    Returns:
+        ``(rows, counts)``: the rows, and counts of links by kind plus ``refused`` (pairs the
+        linker chose and refused as ambiguous or inconsistent).
+    """
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for clip in sorted(clips, key=lambda c: (c["source_url"], c["start_frame"], c["clip_id"])):
+        by_source.setdefault(clip["source_url"], []).append(clip)
+    rows, counts, offset = [], {"refused": 0}, 0
+    for members in by_source.values():
+        keys = {c["clip_id"]: c["shard_key"] for c in members}
+        tracks = shot_tracks_from_rows(r for r in athletes if r["clip_id"] in keys)
+        if not tracks:
+            continue
+        links = link_shot_tracks(tracks, float(members[0]["fps"]))
+        for link in links.links:
+            counts[link.kind] = counts.get(link.kind, 0) + 1
+        counts["refused"] += len(links.refused)
+        parents = _link_parents(links, {t.key: int(t.frames[0]) for t in tracks})
+        for key, number in sorted(links.identity.items()):
+            parent, link = parents.get(key, (None, None))
+            rows.append({
+                "clip_id": key[0], "track_id": key[1], "shard_key": keys[key[0]], "identity": offset + number,
+                "link_kind": link.kind if link else None, "linked_to_clip": parent[0] if link else None,
+                "linked_to_track": parent[1] if link else None, "link_cost": float(link.cost) if link else None,
+                "link_reason": link.reason if link else None,
+            })
+        offset += max(links.identity.values())
+    return rows, counts
+
+
+def _link_parents(links, first_frame: dict) -> dict:
+    """``track -> (the track it joined its identity through, the link)``: each identity's links
+    form a tree (every link joined two identities), rooted here at its first track, so every
+    other track has exactly one. Usually the parent is the earlier track of the link; where two
+    chains met at a later track (a number read in one shot joins an athlete that a position
+    link followed: 1 of 112 tracks on dev seed 400), one of them hangs from that later track."""
+    neighbours: dict = {}
+    for link in links.links:
+        neighbours.setdefault(link.earlier, []).append((link.later, link))
+        neighbours.setdefault(link.later, []).append((link.earlier, link))
+    members: dict[int, list] = {}
+    for key, number in links.identity.items():
+        members.setdefault(number, []).append(key)
+    parents = {}
+    for keys in members.values():
+        root = min(keys, key=lambda k: (first_frame[k], k))
+        seen, queue = {root}, [root]
+        while queue:
+            node = queue.pop(0)
+            for other, link in sorted(neighbours.get(node, []), key=lambda item: item[0]):
+                if other not in seen:
+                    seen.add(other)
+                    parents[other] = (node, link)
+                    queue.append(other)
+    return parents
+
+
+def link_match_identities(output: str, match_id: str, storage_options: dict | None) -> dict[str, Any]:
+    """Link the tracks of one match's committed clips into athlete identities and store them
+    (``storage.identities``: one file per match, replaced atomically), unless the stored ones were
+    computed from the same shards by the same linker.
+
+    Returns:
+        ``{"status": "written" | "unchanged", "linker_version", "tracks", "identities",
+        "links": {kind: n}, "refused"}`` (counts only when written; ``left_out``: clips whose
+        shard does not read, linked by the run that curates them again).
+    """
+    manifests = sorted(find_manifests_by_prefix(output, match_id, "", storage_options), key=lambda m: m.clip_id)
+    version = linker_version()
+    fingerprint = identity_fingerprint(
+        [(m.clip_id, m.shard_key, m.files.get("athletes", {}).get("sha256", "")) for m in manifests] + [("", IDENTITY_SCHEMA_VERSION, version)]
+    )
+    stored = read_identities_info(output, match_id, storage_options)
+    if stored is not None and stored.get("fingerprint") == fingerprint:
+        return {"status": "unchanged", "linker_version": version}
+    clips, athletes, left_out = [], [], []
+    for manifest in manifests:
+        try:
+            tables = read_shard(manifest, ["clips", "athletes"], storage_options=storage_options)
+        except (CorruptShardError, ValueError):  # curated again by the next run, which links it then
+            left_out.append(manifest.clip_id)
+            continue
+        clips += [{**row, "shard_key": manifest.shard_key} for row in tables["clips"].to_pylist()]
+        athletes += tables["athletes"].select([c for c in _LINK_COLUMNS if c in tables["athletes"].column_names]).to_pylist()
+    rows, counts = identity_rows(clips, athletes)
+    table = identities_table(match_id, rows, version)
+    write_identities(output, match_id, table, fingerprint=fingerprint, storage_options=storage_options)
+    refused = counts.pop("refused")
+    summary = {
+        "status": "written", "linker_version": version, "tracks": len(rows), "identities": len({r["identity"] for r in rows}),
+        "links": counts, "refused": refused,
+    }
+    return {**summary, "left_out": left_out} if left_out else summary
 
 
 def _by_players(decision, letters: dict[str, tuple[str, str]]):

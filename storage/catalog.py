@@ -63,6 +63,7 @@ from soccerfactory.storage.event_labels import EVENT_LABEL_COLUMNS
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.fs import is_local_url, resolve_url
 from soccerfactory.storage.groundtruth import GROUND_TRUTH_SCHEMAS
+from soccerfactory.storage.identities import IDENTITY_VIEWS, refresh_identity_views
 from soccerfactory.storage.locations import GROUND_TRUTH_KEY, META_DDL, Locator, ensure_root, get_meta, read_locator, set_meta, shards_root_of
 from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.quarantine import QUARANTINE_DDL, check_shards, quarantine_shard
@@ -77,6 +78,7 @@ __all__ = [
     "register_known_filesystems",
     "connect",
     "register_ground_truth",
+    "register_identities",
     "create_tables",
     "ensure_catalog",
     "insert_shard",
@@ -398,6 +400,21 @@ def record_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float
     record = validate_run_record(record)
     with _write_transaction(path, wait_s) as connection:
         insert_run(connection, record)
+    register_identities(path, wait_s=wait_s)  # the identity files the run's per-match step wrote
+
+
+def register_identities(path: str | os.PathLike, storage_options: Mapping[str, Any] | None = None, wait_s: float = 30.0) -> int:
+    """Point the ``identities`` views at the identity files of the registered matches
+    (``storage/identities.py``: one existence check per match); returns how many they read.
+    Never raises for a file or root it cannot reach (logged; the next refresh looks again)."""
+    with connect(path, wait_s=wait_s) as connection:
+        try:
+            count = refresh_identity_views(connection, read_locator(connection, path), discover=True, storage_options=storage_options)
+        except (duckdb.Error, OSError, ValueError) as error:
+            log.warning("catalog: identities not refreshed: %s", str(error).splitlines()[0])
+            return 0
+        apply_comments(connection, IDENTITY_VIEWS)
+    return count
 
 
 def record_training_run(path: str | os.PathLike, record: Mapping[str, Any], wait_s: float = 30.0) -> None:

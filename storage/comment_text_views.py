@@ -25,6 +25,10 @@ VIEW_COMMENTS: dict[str, str] = {
     "quality_match": "The quality view rolled up per match (computed from the rows, not by averaging clips).",
     "track_flags": "One row per track (match_id, clip_id, track_id): the shard's flags and reasons plus flags derived in SQL "
     "(short, off-pitch, duplicate); flags is null when the track has none, reason says why for each flag.",
+    "identities": "One row per track (match_id, clip_id, track_id) whose match was linked: its athlete identity across the "
+    "shots of the match and the link that joined it to an earlier track (storage/identities.py); empty before any link.",
+    "athlete_identities": "The athletes view with each row's identity across shots (null where the match was not linked): "
+    "follow one athlete with WHERE match_id = ? AND identity = ?.",
     "truth_matches": "Where ground truth exists: per frame, curated athlete rows matched one to one to true visible boxes "
     "(greedy by IoU >= 0.5); status matched / false_positive (curated, no truth) / missed (truth, no curated row). "
     "Joined on (match_id, frame_index): curated and true clip ids differ.",
@@ -126,6 +130,23 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
         "mean_confidence": "Mean detector confidence, 0-1.",
         "mean_pitch_x": "Mean pitch_x over the rows with a position, metres from the centre mark along the touchlines.",
         "mean_pitch_y": "Mean pitch_y over the rows with a position, metres from the centre mark across the pitch.",
+    },
+    "identities": {
+        **_keys("match_id", "clip_id"),
+        "track_id": "The athlete in the clip (athletes.track_id).",
+        "identity": "The athlete across the match's shots: tracks with one identity are one athlete; unique within the match.",
+        "link_kind": "How the track joined its identity: jersey (same team letter and number), goalkeeper (a team's "
+        "goalkeeper), position (within a run's reach in pitch space across a cut); null: the identity's first track.",
+        "linked_to_clip": "The clip of the track it joined the identity through (usually an earlier shot); null for the first track.",
+        "linked_to_track": "The track it joined the identity through (its track_id in linked_to_clip); null for the first track.",
+        "link_cost": "The link's cost: distance / gate (0-1) for a position link, 0 for a label link; null when not linked.",
+        "link_reason": "The evidence of the link in words (distance, gap, gate, margin over the next best assignment).",
+        "linker_version": "The version of the shot linker that computed the identity (identities are recomputed when it changes).",
+    },
+    "athlete_identities": {
+        "identity": "identities.identity of the row's track: one athlete across the match's shots; null where not linked.",
+        "link_kind": "identities.link_kind of the row's track.",
+        "link_reason": "identities.link_reason of the row's track.",
     },
     "quality": {k: v for k, v in _QUALITY.items() if k != "n_clips"},
     "quality_match": {

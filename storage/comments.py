@@ -105,8 +105,12 @@ def _build() -> dict[str, Documented]:
         found[name] = Documented(name, "TABLE", "tables", OBJECT_COMMENTS[name], columns)
     for name in ("frames", "athletes", "ball", "cameras", "events"):
         found[name] = Documented(name, "VIEW", "data", OBJECT_COMMENTS[name], _schema_columns(SHARD_SCHEMAS[name].names, SHARD_COLUMNS[name]))
-    for name in ("tracks", "quality", "quality_match", "track_flags"):
+    for name in ("tracks", "quality", "quality_match", "track_flags", "identities"):
         found[name] = Documented(name, "VIEW", "aggregates", VIEW_COMMENTS[name], VIEW_COLUMNS[name])
+    found["athlete_identities"] = Documented(  # the athletes columns, then the identity's
+        "athlete_identities", "VIEW", "aggregates", VIEW_COMMENTS["athlete_identities"],
+        {**found["athletes"].columns, **VIEW_COLUMNS["athlete_identities"]},
+    )
     gt_keys = {**KEY_COLUMNS, "clip_id": _GT_CLIP_ID}
     for table, schema in GROUND_TRUTH_SCHEMAS.items():
         name = f"gt_{table}"

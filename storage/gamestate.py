@@ -34,11 +34,14 @@ athletes they show stay misses); ``unplaced="keep"`` writes them with ``bbox_pit
 image-space evaluation and other tools. The number is in ``info.rows_without_pitch_position``.
 
 Track ids: with ``frames="source"`` the clips (shots) of a source are one sequence, and each
-shot's tracks start afresh. By default tracks of different clips join only where their stored
-labels name one athlete (:func:`_sequence_track_ids`); a caller may pass ``identities``, a
-function of the rows that returns one id per ``(clip_id, track_id)``, e.g. the curation's
-pitch-space linker :func:`soccerfactory.curation.tracking.shot_links.identities_from_rows`
-(``soccerfactory export gsr`` and ``soccerfactory quality gamestate`` pass it).
+shot's tracks start afresh. The tracks of one athlete share an id where identities say so: the
+stored ones (the catalog's ``identities`` view, written by the curate flow's per-match step with
+the curation's shot linker, ``storage/identities.py``), or, for a sequence the catalog has not
+linked, a caller's ``identities``, a function of the rows that returns one id per
+``(clip_id, track_id)`` (``soccerfactory export gsr`` and ``soccerfactory quality gamestate``
+pass the same linker, :func:`soccerfactory.curation.tracking.shot_links.identities_from_rows`,
+for catalogs from before identities were stored). With neither, each clip's track is its own
+athlete (numbered 1..N over the sequence).
 
 Everything here reads stored columns only (layer 1): no curation code is imported.
 """
@@ -250,49 +253,52 @@ def _identity_numbers(athletes: Iterable[Mapping[str, Any]], track_ids: Mapping[
     return {track: next(iter(found)) for track, found in seen.items() if len(found) == 1}
 
 
-def _sequence_track_ids(athletes: list[dict[str, Any]], by_clip: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, int], int]:
-    """One id per athlete across the clips (shots) of a sequence, ``(clip_id, track_id) -> id``.
+def _stored_identities(tables: Mapping[str, pa.Table], by_clip: Mapping[str, Any]) -> dict[tuple[str, int], int]:
+    """``(clip_id, track_id) -> identity`` of the given clips from an ``identities`` table (the
+    catalog's view, ``storage/identities.py``); empty when there is none."""
+    table = tables.get("identities")
+    if table is None or table.num_rows == 0:
+        return {}
+    missing = [c for c in ("clip_id", "track_id", "identity") if c not in table.column_names]
+    if missing:
+        raise ValueError(f"table 'identities' lacks column(s) {missing} needed for the game-state export")
+    rows = table.select(["clip_id", "track_id", "identity"]).to_pylist()
+    return {(r["clip_id"], int(r["track_id"])): int(r["identity"]) for r in rows if r["clip_id"] in by_clip and r["identity"] is not None}
 
-    A shot starts its tracks afresh, so each clip's tracks would be new athletes after every cut
-    (30 s broadcast clips of 7-8 shots scored AssA 28). Where the labels name the athlete, the
-    tracks of different clips join: a player or goalkeeper with the same team letter (aligned
-    per match) and jersey number, and a team's goalkeeper without a number. A key worn by two tracks on screen together in one clip names
-    nobody and is not used; every other track keeps an id of its own, numbered by first frame.
+
+def _track_ids(
+    athletes: list[dict[str, Any]], by_clip: Mapping[str, Mapping[str, Any]], joined: Mapping[tuple[str, int], int], single_clip: bool,
+) -> dict[tuple[str, int], int]:
+    """One exported track id per ``(clip_id, track_id)``: the tracks of one identity of ``joined``
+    share one, every other track has its own.
+
+    One clip: a track keeps its stored id and an identity takes its smallest track id (an
+    identity's tracks never share a frame, and a track outside ``joined`` keeps an id no member
+    of an identity has). Several clips: ids 1..N in order of first appearance (clip start, first
+    frame), so a sequence's ids do not depend on how the match's other sources were numbered.
     """
-    spans: dict[tuple[str, int], list[int]] = {}
-    keys: dict[tuple[str, int], tuple[str, int] | None] = {}
+    first: dict[tuple[str, int], int] = {}
     for r in athletes:
         slot = (r["clip_id"], int(r["track_id"]))
-        frame = int(r["frame_index"])
-        span = spans.setdefault(slot, [frame, frame])
-        span[0], span[1] = min(span[0], frame), max(span[1], frame)
-        key = None
-        if r["role"] in _TEAM_ROLES and r["team"] is not None and r["jersey"] is not None:
-            key = (str(r["team"]), int(r["jersey"]))
-        elif r["role"] == "goalkeeper" and r["team"] is not None:  # one goalkeeper per team on the pitch
-            key = (str(r["team"]), -1)
-        keys[slot] = key if keys.get(slot, key) == key else None  # rows that disagree name nobody
-    holders: dict[tuple[str, int], list[tuple[str, int]]] = {}
-    for slot, key in keys.items():
-        if key is not None:
-            holders.setdefault(key, []).append(slot)
-    for key, slots in holders.items():
-        for a in slots:
-            for b in slots:
-                if a < b and a[0] == b[0] and spans[a][0] <= spans[b][1] and spans[b][0] <= spans[a][1]:
-                    keys[a] = keys[b] = None
-    order = sorted(spans, key=lambda slot: (by_clip[slot[0]]["start_frame"], spans[slot][0], slot))
+        first[slot] = min(first.get(slot, int(r["frame_index"])), int(r["frame_index"]))
+    if single_clip:
+        smallest: dict[int, int] = {}
+        for slot, identity in joined.items():
+            if slot in first:
+                smallest[identity] = min(smallest.get(identity, slot[1]), slot[1])
+        return {slot: smallest[joined[slot]] if slot in joined else slot[1] for slot in first}
+    order = sorted(first, key=lambda slot: (by_clip[slot[0]]["start_frame"], first[slot], slot))
     ids: dict[tuple[str, int], int] = {}
-    by_key: dict[tuple[str, int], int] = {}
+    numbers: dict[int, int] = {}  # identity -> its exported id
     next_id = 1
     for slot in order:
-        key = keys[slot]
-        if key is not None and key in by_key:
-            ids[slot] = by_key[key]
+        identity = joined.get(slot)
+        if identity is not None and identity in numbers:
+            ids[slot] = numbers[identity]
             continue
         ids[slot], next_id = next_id, next_id + 1
-        if key is not None:
-            by_key[key] = ids[slot]
+        if identity is not None:
+            numbers[identity] = ids[slot]
     return ids
 
 
@@ -313,6 +319,8 @@ def gamestate_predictions(
             tables and columns are ignored) of one clip, or with ``frames="source"`` of several
             clips of one source video. ``frames`` (the shard table) is used when present for the
             ``images`` list; otherwise every frame of the clips' ``[start_frame, stop_frame)``.
+            ``identities`` (``clip_id``, ``track_id``, ``identity``: the catalog's view) when
+            present joins the tracks of one athlete.
         sequence: The sequence number in the image ids (1-999).
         split: The SoccerNet split whose digit starts the image ids.
         frames: ``"clip"``: frames numbered 1.. from the clip's first frame (SoccerNet's own
@@ -321,12 +329,14 @@ def gamestate_predictions(
             (tracks are per clip, so a track never crosses a cut).
         unplaced: ``"drop"`` rows without a pitch position (the evaluator cannot score them) or
             ``"keep"`` them with ``bbox_pitch: null``.
-        identities: Called with the athletes rows and the clip rows; returns the track id of
-            every ``(clip_id, track_id)`` (one per athlete, joined across shots and gaps). None:
-            one clip keeps its track ids, several join by stored labels only.
-        identity_jersey: With ``identities``: a player or goalkeeper row without a number takes
-            its identity's number when the identity's rows carry exactly one (the athlete's
-            number was read in another shot); the count is in ``info.rows_numbered_by_identity``.
+        identities: Called with the athletes rows and the clip rows where ``tables`` has no
+            ``identities`` rows for every track; returns the track id of every
+            ``(clip_id, track_id)`` (one per athlete, joined across shots and gaps). None: the
+            stored identities where there are some, else each clip's track is its own athlete.
+        identity_jersey: With identities (stored or the caller's): a player or goalkeeper row
+            without a number takes its identity's number when the identity's rows carry exactly
+            one (the athlete's number was read in another shot); the count is in
+            ``info.rows_numbered_by_identity``.
 
     Returns:
         ``{"info", "images", "categories", "predictions"}``, JSON-ready.
@@ -358,15 +368,19 @@ def gamestate_predictions(
     side_reasons: dict[str, str] = {}
     for clip in clips:
         sides[clip["clip_id"]], side_reasons[clip["clip_id"]] = team_sides(clip, [r for r in athletes if r["clip_id"] == clip["clip_id"]])
-    if identities is not None:
-        track_ids = dict(identities(athletes, clips))
-        missing = {(r["clip_id"], int(r["track_id"])) for r in athletes} - set(track_ids)
+    slots = {(r["clip_id"], int(r["track_id"])) for r in athletes}
+    stored = _stored_identities(tables, by_clip)
+    unstored = len(slots - set(stored))
+    if stored and not unstored:
+        track_ids, linked, how = _track_ids(athletes, by_clip, stored, len(clips) == 1), True, "joined by the stored identities"
+    elif identities is not None:
+        track_ids, linked, how = dict(identities(athletes, clips)), True, "joined by the caller's identities"
+        missing = slots - set(track_ids)
         if missing:
             raise ValueError(f"identities gave no id to {len(missing)} track(s), e.g. {sorted(missing)[0]}")
-    elif len(clips) > 1:
-        track_ids = _sequence_track_ids(athletes, by_clip)
-    else:
-        track_ids = {(r["clip_id"], int(r["track_id"])): int(r["track_id"]) for r in athletes}
+    else:  # each clip's track is its own athlete (a cut starts the tracks afresh), but where stored identities join them
+        track_ids, linked = _track_ids(athletes, by_clip, stored, len(clips) == 1), bool(stored)
+        how = f"joined by the stored identities; {unstored} track(s) without one keep their own" if stored else "per clip (no identities)"
 
     frame_rows = tables.get("frames")
     if frame_rows is not None:
@@ -393,7 +407,7 @@ def gamestate_predictions(
         if slot not in best or row["confidence"] > best[slot]["confidence"]:
             best[slot] = row
     repeated = len(athletes) - len(best)
-    numbers = _identity_numbers(athletes, track_ids) if identities is not None and identity_jersey else {}
+    numbers = _identity_numbers(athletes, track_ids) if linked and identity_jersey else {}
     predictions, unplaced_rows, numbered_rows = [], 0, 0
     for row in sorted(best.values(), key=lambda r: (int(r["frame_index"]), by_clip[r["clip_id"]]["start_frame"], int(r["track_id"]))):
         key = (row["clip_id"], int(row["frame_index"]))
@@ -439,7 +453,7 @@ def gamestate_predictions(
             "height": int(first["height"]),
             "team_sides": {c: {**sides[c], "decided_by": side_reasons[c]} for c in sides},
             "rows_without_pitch_position": unplaced_rows,
-            "track_ids": "joined by the caller's identities" if identities is not None else "joined by stored team and jersey labels",
+            "track_ids": how,
             "n_track_ids": len(set(track_ids.values())),
             "rows_numbered_by_identity": numbered_rows,
             "repeated_track_rows_dropped": repeated,
@@ -463,6 +477,7 @@ def catalog_gamestate(
     first_sequence: int = 1,
     identities: Identities | None = None,
     identity_jersey: bool = True,
+    stored_identities: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Game-state prediction documents of the clips a catalog SQL selection names.
 
@@ -472,6 +487,9 @@ def catalog_gamestate(
             None selects every clip. Run on a locked-down read-only connection.
         split, frames, unplaced, identities, identity_jersey: As :func:`gamestate_predictions`.
         first_sequence: The sequence number of the first document (the next ones count up).
+        stored_identities: Join tracks by the catalog's ``identities`` view (absent in a catalog
+            from before it: then none are stored); False keeps each clip's tracks apart unless
+            ``identities`` is given.
 
     Returns:
         sequence name (:func:`sequence_name`, prefixed ``<match_id>.`` when names repeat across
@@ -501,6 +519,7 @@ def catalog_gamestate(
             groups.setdefault(key, []).append(clip)
         if first_sequence < 1 or first_sequence + len(groups) - 1 > 999:
             raise ValueError(f"{len(groups)} sequences from number {first_sequence}: image ids hold 3 digits of sequence number (1-999); select fewer")
+        linked = stored_identities and _has_identities(connection)
         names = [sequence_name(members[0]["clip_id"], frames) for members in groups.values()]
         if len(set(names)) < len(names):  # clip ids are unique within a match only
             names = [f"{match_id}.{name}" for (match_id, _), name in zip(groups, names)]
@@ -510,7 +529,7 @@ def catalog_gamestate(
             selection = " OR ".join("(match_id = ? AND clip_id = ?)" for _ in keys)
             parameters = [v for pair in keys for v in pair]
             tables = {"clips": pa.Table.from_pylist(members, schema=clips.schema)}
-            for table_name in ("athletes", "cameras", "frames"):
+            for table_name in ("athletes", "cameras", "frames") + (("identities",) if linked else ()):
                 tables[table_name] = connection.sql(f"SELECT * FROM {table_name} WHERE {selection}", params=parameters).to_arrow_table()
             document = gamestate_predictions(
                 tables, sequence=number, split=split, frames=frames, unplaced=unplaced, identities=identities, identity_jersey=identity_jersey,
@@ -520,6 +539,17 @@ def catalog_gamestate(
         return documents
     finally:
         connection.close()
+
+
+def _has_identities(connection) -> bool:
+    """Whether the catalog has the ``identities`` view (a catalog from before it has not)."""
+    import duckdb
+
+    try:
+        connection.sql("SELECT identity FROM identities LIMIT 0").fetchall()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def write_gamestate(document: Mapping[str, Any], path: str | os.PathLike) -> Path:

@@ -21,8 +21,8 @@ and truth views are late-bound SQL and stay as they are, comments included. A fu
 footer and recreates every view.
 
 Aggregates (``AGGREGATE_VIEWS``): ``tracks``, ``quality``, ``quality_match`` (the last two over
-``shard_stats``, so they add up one row per shard) and ``track_flags`` (per-track flags and their
-reasons). Where ground truth is catalogued, the ``truth_*`` views grading the curated labels
+``shard_stats``, so they add up one row per shard), ``track_flags`` (per-track flags and their
+reasons) and ``identities`` / ``athlete_identities`` (athletes across shots, ``storage/identities.py``). Where ground truth is catalogued, the ``truth_*`` views grading the curated labels
 against it (``storage/truth_views.py``).
 """
 
@@ -40,6 +40,7 @@ import pyarrow as pa
 from soccerfactory.storage.catalog_sql import literal, quote, registered_shards, sql_type
 from soccerfactory.storage.catalog_stats import quality_sql, refresh_stats
 from soccerfactory.storage.comments import apply_comments
+from soccerfactory.storage.identities import IDENTITY_VIEWS, identity_file_urls, refresh_identity_views
 from soccerfactory.storage.locations import (
     GROUND_TRUTH_KEY, VIEWS_BASE_KEY, Locator, duckdb_spellings, get_meta, read_locator, set_meta,
 )
@@ -55,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DATA_VIEWS: tuple[str, ...] = ("frames", "athletes", "ball", "cameras", "events")
-AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match", "track_flags")
+AGGREGATE_VIEWS: tuple[str, ...] = ("tracks", "quality", "quality_match", "track_flags") + IDENTITY_VIEWS
 
 
 def _null_column(field: pa.Field) -> str:
@@ -264,9 +265,9 @@ def ground_truth_urls(connection: duckdb.DuckDBPyConnection, locator: Locator) -
 
 
 def view_files(connection: duckdb.DuckDBPyConnection, locator: Locator) -> list[str]:
-    """Every file the catalog's views read (registered shards' data files, ground truth)."""
+    """Every file the catalog's views read (registered shards' data files, identity files, ground truth)."""
     urls, _ = _data_urls(connection, locator)
-    files = [url for table in DATA_VIEWS for url in urls[table]]
+    files = [url for table in DATA_VIEWS for url in urls[table]] + identity_file_urls(connection, locator)
     if get_meta(connection, GROUND_TRUTH_KEY) is None:
         # A catalog from before ground truth was recorded in catalog_meta: its gt_* views name
         # their (absolute) files in their SQL.
@@ -335,6 +336,8 @@ def create_views(
         except duckdb.Error as error:
             # Ground truth is a side dish: a deleted gt folder must not stop shard registration.
             log.warning("catalog: gt_%s left as it was: %s", table, str(error).splitlines()[0])
+    # Athlete identities across shots (storage/identities.py); a stored refresh looks for new files.
+    refresh_identity_views(connection, locator, temporary=temporary, discover=not temporary)
     if not temporary:
         connection.execute(_TRACKS_SQL)
         connection.execute(quality_sql("quality", ("match_id", "clip_id")))

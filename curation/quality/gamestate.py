@@ -273,9 +273,13 @@ def gamestate_quality(
     Returns:
         ``gs_hota`` (the official figure), ``no_jersey``, ``pitch_no_attributes`` and
         ``image_boxes`` (plain HOTA of the boxes), each combined over the clips and per clip, what was exported and
-        left out per clip, curation failures, and ``truth_quality`` rows per clip where the
-        catalog has that view (else null).
+        left out per clip, curation failures, ``truth_quality`` rows per clip where the
+        catalog has that view (else null), and ``breakdown``: where GS-HOTA is lost
+        (:mod:`~soccerfactory.curation.quality.gamestate_breakdown`: attribute vetoes,
+        fragmentation and wrong links, figures with one cause removed, link precision), combined
+        and per clip.
     """
+    from soccerfactory.curation.quality.gamestate_breakdown import catalog_breakdown, combine, combine_links, summary_lines
     from soccerfactory.curation.tracking.shot_links import identities_from_rows
     from soccerfactory.storage.catalog import register_ground_truth
     from soccerfactory.storage.gamestate import catalog_gamestate
@@ -287,7 +291,7 @@ def gamestate_quality(
         raise ValueError(f"seeds repeat: {list(seeds)}; give each once")
     if len(seeds) > 999:
         raise ValueError(f"{len(seeds)} seeds: image ids number at most 999 sequences")
-    pairs, clips, failures, truth_rows = {}, [], [], {}
+    pairs, clips, failures, truth_rows, diagnoses = {}, [], [], {}, {}
     for number, seed in enumerate(seeds, start=1):
         clip_dir = (render or _render)(work_dir, seed, seconds, say)
         match_id, root, link = _curated_root(work_dir, clip_dir)
@@ -312,6 +316,7 @@ def gamestate_quality(
             "ground_truth_rows": notes["athletes"], "ground_truth_rows_without_pitch": notes["without_pitch"],
         })
         truth_rows[match_id] = _truth_rows(catalog, match_id)
+        diagnoses[match_id] = catalog_breakdown(catalog, match_id, truth, predicted) if info["clips"] else None
         say(f"curated and exported seed {seed} ({match_id}): {len(info['clips'])} clips, {len(rows)} rows, "
             f"{info['rows_without_pitch_position']} without a pitch position, {len(failed)} failures")
     figures: dict[str, Any] = {"seeds": list(seeds), "seconds_per_clip": seconds, "split": split, "clips": clips, "curate_failures": failures}
@@ -320,4 +325,15 @@ def gamestate_quality(
         for match_id, scores in figures[evaluation]["sequences"].items():
             say(f"{evaluation} {match_id}: HOTA {scores['HOTA']:.1f} (DetA {scores['DetA']:.1f}, AssA {scores['AssA']:.1f})")
     figures["truth_quality"] = truth_rows
+    # Where the figure goes (gamestate_breakdown.py): attribute vetoes, fragmentation, oracle figures, link precision.
+    done = {m: d for m, d in diagnoses.items() if d is not None}
+    if done:
+        combined = combine(d["breakdown"] for d in done.values())
+        links = combine_links(d["links"] for d in done.values())
+        figures["breakdown"] = {
+            "combined": {**combined, "links": links.to_dict()},
+            "sequences": {m: {**d["breakdown"].to_dict(), "links": d["links"].to_dict()} for m, d in done.items()},
+        }
+        for line in summary_lines(combined, links):
+            say(line)
     return figures

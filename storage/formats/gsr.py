@@ -31,6 +31,7 @@ def export_gsr(
     unplaced: str = "drop",
     progress: Progress | None = None,
     identities: Identities | None = None,
+    stored_identities: bool = True,
 ) -> ExportSummary:
     """Write the game-state predictions of the clips a catalog selection names under ``out``.
 
@@ -42,8 +43,9 @@ def export_gsr(
             (the split digit of the image ids; one sequence per clip or per source; rows without
             a pitch position dropped or kept with ``bbox_pitch: null``).
         progress: Called with one line per sequence written.
-        identities: One track id per athlete across the clips of a sequence, as
-            :func:`~soccerfactory.storage.gamestate.gamestate_predictions` takes it.
+        identities, stored_identities: One track id per athlete across the clips of a sequence:
+            the catalog's stored identities, else the caller's function, as
+            :func:`~soccerfactory.storage.gamestate.catalog_gamestate` takes them.
 
     Returns:
         The summary; ``skipped`` counts rows without a pitch position (when dropped) and
@@ -53,7 +55,8 @@ def export_gsr(
         FileNotFoundError, ValueError: as :func:`~soccerfactory.storage.gamestate.catalog_gamestate`.
     """
     out = Path(out)
-    documents = catalog_gamestate(catalog, where, split=split, frames=frames, unplaced=unplaced, identities=identities)
+    documents = catalog_gamestate(catalog, where, split=split, frames=frames, unplaced=unplaced, identities=identities,
+                                   stored_identities=stored_identities)
     images = labels = unplaced_rows = repeated = 0
     for k, (name, document) in enumerate(documents.items(), start=1):
         write_gamestate(document, out / name / GSR_FILE)

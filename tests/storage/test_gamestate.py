@@ -119,11 +119,12 @@ def test_clips_of_one_source_merge_into_one_sequence_numbered_from_the_source(ta
     document = gamestate_predictions(merged, frames="source", unplaced="keep")
     frames = sorted(int(p["image_id"][-6:]) for p in document["predictions"])
     assert frames[0] == 101 and frames[-1] == 202  # source frame + 1
-    # Track ids are per clip unless the labels name the athlete: clip-1's A #7 (its track 1) is
-    # clip-0's A #7, its referee (track 2) is a new id.
-    assert sorted({p["track_id"] for p in document["predictions"]}) == [1, 2, 3, 4]
+    # Without identities each clip's track is its own athlete (no rule of the exporter's joins
+    # them: that is the shot linker's, stored by curate): 3 + 2 ids, numbered in order.
+    assert sorted({p["track_id"] for p in document["predictions"]}) == [1, 2, 3, 4, 5]
+    assert document["info"]["track_ids"] == "per clip (no identities)"
     by_track = {(p["attributes"]["jersey"], p["image_id"][-6:] >= "000201"): p["track_id"] for p in document["predictions"]}
-    assert by_track[("7", False)] == by_track[("7", True)]
+    assert by_track[("7", False)] != by_track[("7", True)]
     assert document["info"]["clips"] == ["clip-0", "clip-1"]
     with pytest.raises(ValueError, match="frames='source'"):
         gamestate_predictions(merged)
@@ -198,29 +199,45 @@ def test_a_track_repeated_in_a_frame_keeps_its_most_confident_row(tables):
     assert len(same) == 1 and same[0]["confidence"] == 0.99
 
 
-def test_tracks_of_one_athlete_keep_one_id_across_the_clips_of_a_sequence():
-    """After a cut the tracker starts afresh; the labels (team letter and number, or a team's
-    goalkeeper) join the athlete's tracks across clips, unless two tracks on screen together wear
-    the key."""
-    from soccerfactory.storage.gamestate import _sequence_track_ids
+def _identities(rows: list[tuple[str, int, int]]) -> pa.Table:
+    return pa.Table.from_pylist([{"clip_id": c, "track_id": t, "identity": i} for c, t, i in rows])
 
-    def rows(clip, track, frames, role="player", team="A", jersey=None):
-        return [{"clip_id": clip, "track_id": track, "frame_index": f, "role": role, "team": team, "jersey": jersey} for f in frames]
 
-    by_clip = {"c1": {"start_frame": 0}, "c2": {"start_frame": 100}}
-    athletes = (
-        rows("c1", 1, range(0, 50), jersey=10) + rows("c2", 7, range(100, 150), jersey=10)  # one athlete, two shots
-        + rows("c1", 2, range(0, 50)) + rows("c2", 8, range(100, 150))  # unnamed: two ids
-        + rows("c1", 3, range(0, 50), role="goalkeeper", team="B") + rows("c2", 9, range(120, 150), role="goalkeeper", team="B")
-        + rows("c2", 4, range(100, 120), jersey=5) + rows("c2", 5, range(110, 130), jersey=5)  # key worn twice at once
-        + rows("c1", 6, range(0, 10), jersey=5)
-    )
-    ids = _sequence_track_ids(athletes, by_clip)
-    assert ids[("c1", 1)] == ids[("c2", 7)]
-    assert ids[("c1", 2)] != ids[("c2", 8)]
-    assert ids[("c1", 3)] == ids[("c2", 9)]
-    assert len({ids[("c2", 4)], ids[("c2", 5)], ids[("c1", 6)]}) == 3
-    assert len(set(ids.values())) == 7 and min(ids.values()) == 1 and max(ids.values()) == 7
+def test_stored_identities_join_tracks_across_the_clips_of_a_sequence(tables):
+    """The catalog's identities (the shot linker's, stored by curate) join one athlete's tracks;
+    ids are renumbered 1..N in order of appearance; a track without a stored identity keeps its
+    own, and an unnumbered row takes its identity's only number."""
+    second = _consistent(example_shard_tables(clip_id="clip-1", n_frames=2, n_tracks=2, start_frame=200))
+    unread = _replace(second["athletes"], "jersey", [None] * second["athletes"].num_rows)
+    merged = {name: pa.concat_tables([tables[name], second[name]]) for name in ("clips", "athletes", "cameras", "frames")}
+    merged["athletes"] = pa.concat_tables([tables["athletes"], unread])
+    # Match-wide identities (another source took 1-40): clip-1's track 1 is clip-0's track 1.
+    stored = _identities([("clip-0", 1, 41), ("clip-0", 2, 42), ("clip-0", 3, 43), ("clip-1", 1, 41), ("clip-1", 2, 44)])
+    document = gamestate_predictions({**merged, "identities": stored}, frames="source", unplaced="keep")
+    ids = {(p["image_id"][-6:] >= "000201", p["attributes"]["role"], p["bbox_image"]["x"]): p["track_id"] for p in document["predictions"]}
+    assert sorted(set(ids.values())) == [1, 2, 3, 4]
+    assert document["info"]["track_ids"] == "joined by the stored identities" and document["info"]["n_track_ids"] == 4
+    first = {p["track_id"] for p in document["predictions"] if p["image_id"][-6:] < "000201" and p["attributes"]["jersey"] == "7"}
+    later = {p["track_id"] for p in document["predictions"] if p["image_id"][-6:] >= "000201" and p["attributes"]["role"] == "player"}
+    assert first == later == {1}
+    # clip-1's player had no number read: its identity's rows carry 7.
+    assert {p["attributes"]["jersey"] for p in document["predictions"] if p["track_id"] == 1} == {"7"}
+    assert document["info"]["rows_numbered_by_identity"] == unread.num_rows // 2 > 0  # clip-1's player rows, not its referee's
+    # A caller's function is not asked where the stored identities cover every track...
+    asked = []
+    gamestate_predictions({**merged, "identities": stored}, frames="source", identities=lambda a, c: asked.append(1) or {})
+    assert asked == []
+    # ...but is where they do not (clip-1 curated again since: its rows are not in the view).
+    partial = stored.filter(pa.compute.equal(stored.column("clip_id"), "clip-0"))
+    caller = gamestate_predictions({**merged, "identities": partial}, frames="source", unplaced="keep",
+                                   identities=lambda a, c: {(r["clip_id"], int(r["track_id"])): 9 for r in a})
+    assert {p["track_id"] for p in caller["predictions"]} == {9} and "caller" in caller["info"]["track_ids"]
+    # Without one, the tracks the view lacks keep their own ids.
+    own = gamestate_predictions({**merged, "identities": partial}, frames="source", unplaced="keep")
+    assert len({p["track_id"] for p in own["predictions"]}) == 5 and "2 track(s) without one" in own["info"]["track_ids"]
+    # One clip: a track keeps its stored id; an identity takes its smallest.
+    alone = gamestate_predictions({**tables, "identities": _identities([("clip-0", 1, 5), ("clip-0", 2, 6), ("clip-0", 3, 5)])})
+    assert {p["track_id"] for p in alone["predictions"]} == {1, 2}
 
 
 def test_a_caller_may_give_the_track_ids_of_a_sequence(tables):

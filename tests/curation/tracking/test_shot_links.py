@@ -164,6 +164,50 @@ def test_a_gap_of_shots_without_camera_is_bridged_up_to_max_gap():
     assert link_shot_tracks(tracks, FPS, LinkConfig(max_gap_s=2.0)).identity[("c3", 1)] != links.identity[("c1", 1)]
 
 
+def test_a_number_read_in_a_close_up_joins_the_shots_on_both_sides():
+    # Main shot, a close-up where player 1's number 7 is read (no camera), main shot again where
+    # 7 is read too: the label joins the close-up to the later shot, and the earlier shot's
+    # player 1 (no number) is still followed across by position: the close-up track has no
+    # position, so it is no reason to refuse the link (it was, on every such shot of dev seeds).
+    tracks = (
+        _squad("c1", 1, range(0, 100), SQUAD, (1.0, 0))
+        + [_track("c2", 1, range(100, 160), (0, 0), placed=False, jerseys=(7,))]
+        + _squad("c3", 1, range(160, 250), [(x + 99 / FPS + 2.4 + 0.6, y) for x, y in SQUAD], (1.0, 0))
+    )
+    tracks[-5] = _track("c3", 1, range(160, 250), _at_end(tracks[0]) + (3.0, 0), (1.0, 0), jerseys=(7,))
+    links = link_shot_tracks(tracks, FPS)
+    assert links.identity[("c1", 1)] == links.identity[("c2", 1)] == links.identity[("c3", 1)]
+    assert all(links.identity[("c1", k)] == links.identity[("c3", k)] for k in range(2, 6))
+    kinds = {(link.earlier, link.later): link.kind for link in links.links}
+    assert kinds[(("c2", 1), ("c3", 1))] == "jersey" and kinds[(("c1", 1), ("c3", 1))] == "position"
+    # What the linker found at each cut is kept: the cut c1 -> c3 had a common shift of 5 athletes.
+    assert links.cuts[("c1", "c3")].startswith("common shift") and "of 5 athletes" in links.cuts[("c1", "c3")]
+    # A positioned track between them still refuses the link.
+    between = tracks + [_track("c2", 2, range(100, 160), (0, 0))]
+    between[5] = _track("c2", 1, range(100, 130), _at_end(tracks[0]) + (1.0, 0), jerseys=(7,))
+    assert link_shot_tracks(between, FPS).identity[("c1", 1)] != link_shot_tracks(between, FPS).identity[("c3", 1)]
+
+
+def test_an_athlete_running_against_the_play_is_linked_in_a_second_pass():
+    # Five players walk together across a 2.4 s cut; a sixth sprinted 11 m the other way (the
+    # first pass allows 2.5 + 2.5 * 2.4 = 8.5 m once the shift is removed). Left alone at the
+    # ends of the cut, he is linked by the second, wider pass; with another loose start as near,
+    # he is refused as ambiguous.
+    shift = np.array([3.0, 0.0])
+    before = _squad("c1", 1, range(0, 50), SQUAD, (1.0, 0)) + [_track("c1", 9, range(0, 50), (0.0, 10.0))]
+    after = _squad("c2", 1, range(110, 160), [(x + 49 / FPS + shift[0], y) for x, y in SQUAD], (1.0, 0))
+    runner = _track("c2", 9, range(110, 160), _at_end(before[-1]) + shift + (-11.0, 0.0))
+    links = link_shot_tracks(before + after + [runner], FPS)
+    assert all(links.identity[("c1", k)] == links.identity[("c2", k)] for k in range(1, 6))
+    second = [link for link in links.links if link.reason.startswith("second pass")]
+    assert [(link.earlier, link.later) for link in second] == [(("c1", 9), ("c2", 9))]
+    assert link_shot_tracks(before + after + [runner], FPS, LinkConfig(wide_speed_mps=0)).identity[("c2", 9)] != links.identity[("c1", 9)]
+    rival = _track("c2", 10, range(110, 160), _at_end(before[-1]) + shift + (0.0, 12.0))
+    crowded = link_shot_tracks(before + after + [runner, rival], FPS)
+    assert crowded.identity[("c1", 9)] not in (crowded.identity[("c2", 9)], crowded.identity[("c2", 10)])
+    assert any(link.reason.startswith("ambiguous: second pass") for link in crowded.refused)
+
+
 def test_a_cut_without_a_common_shift_is_not_bridged():
     # One athlete left alone near where another appears after a cut: the new shot may show another
     # part of the pitch, so nothing says it is the same athlete.

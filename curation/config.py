@@ -331,6 +331,11 @@ class AttributeConfig(Section):
         0.6, gt=0, le=1, description="... and those agreeing reads carry at least this share of the tracklet's read confidence."
     )
     max_crops_per_track: int = Field(30, ge=1, description="Most team-colour crops per tracklet (spread over its life).")
+    # Dev seeds 400-403: 6 of the 10 tracks of a known team refused one had 0-1 team crops (1 fps);
+    # their crops of the jersey frames (3 fps) and the per-track crops give them a shirt colour.
+    team_min_crops: int = Field(
+        2, ge=0, description="A tracklet with fewer team-colour crops than this is read on all its kept crops (0: semantic frames only)."
+    )
     jersey_settle_reads: int = Field(
         3, ge=1, description="A tracklet is no longer read once this many reads agree on its number and none names another."
     )

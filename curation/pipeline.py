@@ -32,6 +32,7 @@ from soccerfactory.curation.attribute.jersey_reading import read_tracklets
 from soccerfactory.curation.attribute.flags import flag_columns, short_tracks
 from soccerfactory.curation.attribute.kits import TeamKits
 from soccerfactory.curation.attribute.relational import RoleRules, clip_kits, decide_roles, role_columns, tracklet_flags
+from soccerfactory.curation.attribute.team import team_crop_rows
 from soccerfactory.curation.chain import STAGE_SPECS, ChainError, StageSpec, validate_chain
 from soccerfactory.curation.config import AttributeConfig, VoteConfig
 from soccerfactory.curation.layout import ShardIdentity, shard_tables
@@ -130,7 +131,7 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
     """
     started = time.perf_counter()
     everything = spatial.crops
-    team_rows = np.flatnonzero(np.isin(everything.frame_index, spatial.semantic_frame_index))
+    team_rows = team_crop_rows(everything.frame_index, everything.track_id, spatial.semantic_frame_index, attribute.team_min_crops)
     rows = team_rows[_limit_per_track(everything[team_rows], attribute.max_crops_per_track)]
     crops = everything[rows]
     jersey_started = time.perf_counter()

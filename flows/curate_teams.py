@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +149,18 @@ def _identities(output: str, match_id: str, storage_options: dict | None, proble
 
 def linker_version() -> str:
     """The shot linker's version: its ``LINKER_VERSION`` when it has one, else the sha256 of its
-    module's source (the defaults of ``LinkConfig`` included), so a change of the linker
+    module's source and of the ``curation.tracking`` modules it takes names from (its geometry is
+    in ``shot_geometry``; the defaults of ``LinkConfig`` included), so a change of the linker
     recomputes every match's identities at the next run that touches it."""
     declared = getattr(shot_links, "LINKER_VERSION", None)
     if declared:
         return str(declared)
-    return "shot_links-" + hashlib.sha256(Path(shot_links.__file__).read_bytes()).hexdigest()[:12]
+    package = shot_links.__name__.rsplit(".", 1)[0]
+    used = {getattr(value, "__module__", None) for value in vars(shot_links).values()} | {shot_links.__name__}
+    digest = hashlib.sha256()
+    for name in sorted(n for n in used if isinstance(n, str) and n.startswith(package + ".")):
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return "shot_links-" + digest.hexdigest()[:12]
 
 
 def identity_rows(clips: list[dict[str, Any]], athletes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:

@@ -24,7 +24,7 @@ import numpy as np
 from soccerfactory.curation.arrays import readonly
 from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
 
-__all__ = ["SIDES", "KitModel", "TeamKits", "clip_kits", "fit_kit_model", "lab_to_hex", "team_side"]
+__all__ = ["SIDES", "KitModel", "TeamKits", "clip_kits", "fit_kit_model", "lab_to_hex", "shirt_colour", "team_side"]
 
 #: The goal a team defends: ``left`` is the goal at negative pitch x (SoccerNet frame).
 SIDES: tuple[str, ...] = ("left", "right")
@@ -236,3 +236,18 @@ def clip_kits(
     side_a, _ = team_side(track_id, in_kit, pitch_x, side_min_gap_m)
     colour_a, colour_b = model.rgb()
     return distance, TeamKits(colour_a=colour_a, colour_b=colour_b, side_a=side_a)
+
+
+def shirt_colour(colours: np.ndarray) -> tuple[str | None, int]:
+    """``("#rrggbb", crops)``: the median of a tracklet's crops' shirt colours (Lab ``(K, 3)``, NaN
+    rows unknown) in sRGB and how many crops had one; ``(None, 0)`` when none had.
+
+    It goes to ``athletes.shirt_colour`` / ``shirt_crops``, which the per-match step reads
+    (:mod:`~.match_tracks`): a clip whose own kits were refused (too few people, a lone kit) can
+    still be decided against the kits of the whole match.
+    """
+    lab = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
+    lab = lab[np.isfinite(lab).all(axis=1)]
+    if not len(lab):
+        return None, 0
+    return lab_to_hex(np.median(lab, axis=0)), int(len(lab))

@@ -28,6 +28,12 @@ decides with them, in match letters:
   referee; in no kit of the match at all (beyond twice ``kit_outlier`` from both team kits and
   from the colours between them) and without a position, ``other`` (as the clip rule for a kit in
   no team's). Both are flagged ``role-kit``.
+* **Corrections** of a referee its clip decided: one in neither clip kit whose shirt lies beyond
+  twice ``kit_outlier`` from the officials' kit and the other team's, within it of one team's, is
+  a player, of that team when within ``kit_member`` or on the pitch (most positioned rows inside
+  the lines: who plays there plays for a team); one the detector's votes made a referee against
+  its clip's team kit is a player of that team when its shirt, on two crops, is clearly in that
+  match kit and far from the officials'. Flagged ``role-kit``.
 * **Letters of an ambiguous clip.** A clip whose two kit colours pointed different ways (see
   :func:`~.match_teams.align_match`) keeps or swaps when its players' own tracklets say so: at
   least ``min_clip_votes`` tracklets with a team and two crops are clearly members of one match
@@ -50,10 +56,11 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from soccerfactory.curation.attribute.flags import FLAGS
+from soccerfactory.curation.attribute.flags import FLAGS, metres_outside
 from soccerfactory.curation.attribute.kits import KitModel, fit_kit_model
 from soccerfactory.curation.attribute.match_teams import hex_to_lab
 from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
+from soccerfactory.curation.pitch import PitchModel
 
 __all__ = [
     "ATHLETE_COLUMNS", "ClipTracklets", "MatchTrackRules", "MatchTracklets", "Tracklet", "TrackletFill",
@@ -63,6 +70,10 @@ __all__ = [
 _WEIGHT = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], dtype=np.float64)
 #: The clip rules that leave a detected player ``other`` for want of evidence (relational.py).
 _UNSUPPORTED_PLAYER = "not counted as a player: other"
+#: ... and a goalkeeper on a split detector vote alone (no kit evidence, no position).
+_UNSUPPORTED_GOALKEEPER = "not counted as a goalkeeper: other"
+#: The clip rule that makes a tracklet in a team's kit a referee on the detector's votes (relational.py).
+_DETECTOR_REFEREE = "'s kit, but the detector votes referee"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Tracklet:
         flags: Its ``flags`` (comma-separated names), None without.
         frames: ``int64`` frames of its rows.
         positioned: Rows with a pitch position.
+        inside: Rows with a pitch position on or inside the lines.
         shirt_colour: Its median shirt colour ``"#rrggbb"`` (``athletes.shirt_colour``), None without.
         shirt_crops: Crops that median is over (``athletes.shirt_crops``).
     """
@@ -89,6 +101,7 @@ class Tracklet:
     positioned: int = 0
     shirt_colour: str | None = None
     shirt_crops: int = 0
+    inside: int = 0
 
     @property
     def shirt(self) -> tuple[np.ndarray, int] | None:
@@ -311,14 +324,48 @@ def _not_an_official(clip_id: str, t: Tracklet, shirt, model: KitModel, official
     where = f"shirt d={d[0]:.1f}/{d[1]:.1f} spreads from the match's kit A/B and {d_ref:.1f} from its officials' kit over {crops} crops"
     clip_reason = (t.reason or "").strip()
     if d[k] <= far < d[1 - k]:
-        team = TEAMS[k] if d[k] <= rules.kit_member else None
+        on_pitch = _on_the_pitch(t, rules)
+        team = TEAMS[k] if d[k] <= rules.kit_member or on_pitch else None
         refused = "" if team else f", too far from kit {TEAMS[k]} for a member: no team"
+        if team and d[k] > rules.kit_member:
+            # Who plays on the pitch plays for one of the two teams; the other's kit is beyond twice
+            # kit_outlier, the officials' too. Dev seeds 402/403: three players in sun or shade 3.8-6.1
+            # spreads from their match kit and 19-23 from the other, 10-147 rows inside the lines,
+            # were refused a team. Off the pitch (staff) the membership rule stands.
+            refused = f", {t.inside} of {t.positioned} positioned rows inside the lines: a player of team {TEAMS[k]}"
         flag = f"role-kit: by the match's kits its shirt is no official's but nearest kit {TEAMS[k]}'s ({where}), its clip decided referee ({clip_reason}); decided player"
         return TrackletFill(clip_id, t.tracklet_id, "player", team, f"but by the match's kits: {where}: player{refused}", flag)
     if float(d.min()) > far and _off_segment(model, lab) > far and t.positioned < rules.min_positioned_rows:
         flag = f"role-kit: by the match's kits its shirt is in no kit ({where}), its clip decided referee; decided other"
         return TrackletFill(clip_id, t.tracklet_id, "other", None, f"but by the match's kits: {where}, in no kit of the match, no position: other", flag)
     return None
+
+
+#: Share of a tracklet's positioned rows that must lie on or inside the lines for it to be "on the pitch".
+_ON_PITCH_SHARE = 0.8
+
+
+def _on_the_pitch(t: Tracklet, rules: MatchTrackRules) -> bool:
+    """At least ``min_positioned_rows`` positioned rows, :data:`_ON_PITCH_SHARE` of them inside the lines."""
+    return t.inside >= rules.min_positioned_rows and t.inside >= _ON_PITCH_SHARE * t.positioned
+
+
+def _detector_referee_in_a_team_kit(clip_id: str, t: Tracklet, shirt, model: KitModel, officials, rules: MatchTrackRules) -> TrackletFill | None:
+    """A referee its clip decided on the detector's word against its kit (in a team's kit, but the
+    detector's referee votes reached ``detector_override``) is a player of that team when, on two
+    crops at least, its shirt is clearly in that match kit (within ``kit_member``, beyond
+    ``kit_outlier`` of the other) and beyond twice ``kit_outlier`` from the officials' kit. Dev seed
+    401: a player seen for 12 rows (2 crops 0.7 spreads from its clip's kit B) was voted referee at
+    87 % by the role classifier."""
+    lab, crops = shirt
+    d_ref = _distance(officials[0], officials[1], lab)
+    d = model.distance(lab[None])[0]
+    k = int(np.argmin(d))
+    if crops < rules.kit_min_crops or d_ref <= 2 * rules.kit_outlier or d[k] > rules.kit_member or d[1 - k] <= rules.kit_outlier:
+        return None
+    where = f"shirt d={d[0]:.1f}/{d[1]:.1f} spreads from the match's kit A/B and {d_ref:.1f} from its officials' kit over {crops} crops"
+    flag = f"role-kit: by the match's kits its shirt is team {TEAMS[k]}'s, no official's ({where}), its clip decided referee on the detector's votes; decided player"
+    return TrackletFill(clip_id, t.tracklet_id, "player", TEAMS[k], f"but by the match's kits: {where}: player, team {TEAMS[k]}", flag)
 
 
 def _off_segment(model: KitModel, lab: np.ndarray) -> float:
@@ -339,11 +386,20 @@ def _fill_clip(
     for t in clip.tracklets:
         shirt = shirts.get((clip.clip_id, t.tracklet_id))
         undecided_player = t.role == "player" and t.team is None and "its crops voted" not in (t.reason or "")
-        unsupported = t.role == "other" and (t.reason or "").endswith(_UNSUPPORTED_PLAYER)
+        # A player its clip refused a team because its crops' votes and its median kit disagree:
+        # never given a team here, but corrected like a decided player (dev seed 401: the grey
+        # referee, taken into a zoomed shot's navy kit A, 0.3 spreads from the officials' kit).
+        split_player = t.role == "player" and t.team is None and not undecided_player
+        unsupported = t.role == "other" and (t.reason or "").endswith((_UNSUPPORTED_PLAYER, _UNSUPPORTED_GOALKEEPER))
         lettered = relabel and t.role in ("player", "goalkeeper") and t.team is not None
         kept_player = t.role == "player" and t.team is not None and not lettered
         if t.role == "referee" and "in neither kit" in (t.reason or "") and shirt is not None and officials is not None:
             fill = _not_an_official(clip.clip_id, t, shirt, model, officials, rules)
+            if fill is not None:
+                out.append(fill)
+            continue
+        if t.role == "referee" and _DETECTOR_REFEREE in (t.reason or "") and shirt is not None and officials is not None:
+            fill = _detector_referee_in_a_team_kit(clip.clip_id, t, shirt, model, officials, rules)
             if fill is not None:
                 out.append(fill)
             continue
@@ -353,7 +409,7 @@ def _fill_clip(
             why = "no shirt colour" if shirt is None else "a goalkeeper's team follows the clip's letters"
             out.append(TrackletFill(clip.clip_id, t.tracklet_id, t.role, None, f"team refused: its clip's letters are ambiguous ({why})"))
             continue
-        if shirt is None or not (undecided_player or unsupported or lettered or kept_player):
+        if shirt is None or not (undecided_player or unsupported or lettered or kept_player or split_player):
             continue
         lab, crops = shirt
         d = model.distance(lab[None])[0]
@@ -365,13 +421,13 @@ def _fill_clip(
         # member's distance; dev seed 404, grey and white kits 4.8 spreads apart: one-crop players
         # 0.1-0.6 from their kit).
         one_crop_ok = separation >= rules.kit_member + rules.kit_outlier or d[k] <= rules.kit_member / 2
-        if not kept_player and clear and (enough or one_crop_ok):
+        if not (kept_player or split_player) and clear and (enough or one_crop_ok):
             out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", TEAMS[k], f"by the match's kits: {where}: player, team {TEAMS[k]}"))
             continue
         # In neither team's kit of the match. A player its clip decided (in its own kits, which had
         # taken in someone else) is corrected on two crops at least: a player's single crop lay 1.9
         # spreads from the officials' kit on dev seed 401.
-        corrected = kept_player or lettered
+        corrected = kept_player or lettered or split_player
         if float(d.min()) > rules.kit_outlier and (enough or not corrected):
             d_ref = math.inf if officials is None else _distance(officials[0], officials[1], lab)
             # One crop says little: it must lie in the core of the officials' kit, within half a
@@ -413,13 +469,15 @@ def _fill_clip(
 
 
 #: Columns of ``athletes`` :func:`tracklets_of` reads.
-ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x", "shirt_colour", "shirt_crops")
+ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x", "pitch_y", "shirt_colour", "shirt_crops")
 
 
-def tracklets_of(athletes: pa.Table) -> tuple[Tracklet, ...]:
+def tracklets_of(athletes: pa.Table, pitch: PitchModel | None = None) -> tuple[Tracklet, ...]:
     """The tracklets of a shard's ``athletes`` table (at least :data:`ATHLETE_COLUMNS`; a table
     written before ``shirt_colour`` / ``shirt_crops`` existed reads as no shirt colour); each
-    tracklet's decision is on all its rows, so the first row's is taken."""
+    tracklet's decision is on all its rows, so the first row's is taken. ``pitch`` (default
+    105 x 68 m) counts the rows on or inside its lines (``Tracklet.inside``)."""
+    pitch = pitch or PitchModel()
     n = athletes.num_rows
     columns = {name: athletes.column(name).to_pylist() if name in athletes.column_names else [None] * n for name in ATHLETE_COLUMNS}
     ids = np.asarray(columns["tracklet_id"], dtype=np.int64)
@@ -428,10 +486,13 @@ def tracklets_of(athletes: pa.Table) -> tuple[Tracklet, ...]:
     for t in np.unique(ids).tolist():
         rows = np.flatnonzero(ids == t)
         i = int(rows[0])
-        positioned = sum(columns["pitch_x"][j] is not None for j in rows.tolist())
+        xy = np.array([(columns["pitch_x"][j], columns["pitch_y"][j]) for j in rows.tolist()], dtype=np.float64)
+        known = np.isfinite(xy).all(axis=1)
+        positioned = int(np.sum([columns["pitch_x"][j] is not None for j in rows.tolist()]))
+        inside = int((metres_outside(xy[known], pitch) <= 0).sum()) if known.any() else 0
         out.append(Tracklet(
             t, columns["role"][i], columns["team"][i], columns["role_reason"][i], columns["flags"][i], frames[rows], positioned,
-            columns["shirt_colour"][i], int(columns["shirt_crops"][i] or 0),
+            columns["shirt_colour"][i], int(columns["shirt_crops"][i] or 0), inside,
         ))
     return tuple(out)
 

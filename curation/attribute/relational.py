@@ -28,7 +28,7 @@ import numpy as np
 
 from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side
 from soccerfactory.curation.attribute.officials import OfficialCandidate, line_outside, staff_beside_the_lines
-from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, lab_to_hex, team_side
+from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, shirt_colour, team_side
 from soccerfactory.curation.attribute.roles import role_from_class
 from soccerfactory.curation.attribute.team import TEAMS
 from soccerfactory.curation.pitch import PitchModel
@@ -222,6 +222,15 @@ def _decide_one(
             f"{ev.off_share:.0%} of {ev.positioned} positioned rows (median {ev.off_median_m:.1f} m out)"
         )
         return RoleDecision("other", None, ev.off_share, math.nan, f"{clause}: other", {"off-pitch": f"off-pitch: {clause}"})
+    if 0 < ev.positioned < rules.min_positioned_rows and ev.off_share >= 1.0:
+        # Too few positions for a share, but all off the pitch by the margin and sigmas (seen
+        # mostly without a camera, or a one-crop tracklet beside the pitch): no player stands
+        # there on every known row (dev seeds 400-403: off-pitch people 1.7-6 m out).
+        clause = (
+            f"feet outside the pitch by more than {rules.off_pitch_margin_m:g} m + {rules.off_pitch_sigmas:g} sigma on all "
+            f"{ev.positioned} of its positioned rows (median {ev.off_median_m:.1f} m out)"
+        )
+        return RoleDecision("other", None, 1.0, math.nan, f"{clause}: other", {"off-pitch": f"off-pitch: {clause}"})
 
     flags: dict[str, str] = {}
     kit_known = ev.kit is not None and ev.kit_crops >= max(rules.kit_min_crops, 1)
@@ -277,6 +286,16 @@ def _decide_one(
             "so not a goalkeeper, and nothing else says what it is"
         )
         return RoleDecision("other", None, math.nan, math.nan, f"{reason}: other", {**flags, "role-kit": f"role-kit: {reason}; decided other"})
+    if role == "goalkeeper" and not kit_known and not positioned and votes.get("goalkeeper", 0.0) < rules.detector_override:
+        # Named by a split detector vote alone: no kit evidence, no position. On dev seed 402 a
+        # steward of a zoomed shot (one crop, no camera) was voted goalkeeper at 55 %; every true
+        # goalkeeper of dev seeds 400-403 (6) was decided by its kit and its penalty area instead.
+        reason = (
+            f"{reason}; under the {rules.detector_override:.0%} that names a goalkeeper on the detector's word alone, "
+            "and no kit or position says goalkeeper, so not counted as a goalkeeper"
+        )
+        # The per-match step (match_tracks.py) may still find it a player in a match kit.
+        return RoleDecision("other", None, math.nan, math.nan, f"{reason}: other", flags)
     # Everything before ": <role>" is the evidence (_one_goalkeeper_per_goal relies on it).
     reason = f"{reason}: {role}"
     agreement = votes.get(role, 0.0) if votes else math.nan
@@ -495,21 +514,6 @@ def decide_roles(
             colour, crops = shirt_colour(colours[crop_track_id == t])
             decisions[t] = dataclasses.replace(decision, shirt_colour=colour, shirt_crops=crops)
     return ClipDecisions(decisions, kits, side_reason)
-
-
-def shirt_colour(colours: np.ndarray) -> tuple[str | None, int]:
-    """``("#rrggbb", crops)``: the median of a tracklet's crops' shirt colours (Lab ``(K, 3)``, NaN
-    rows unknown) in sRGB and how many crops had one; ``(None, 0)`` when none had.
-
-    It goes to ``athletes.shirt_colour`` / ``shirt_crops``, which the per-match step reads
-    (:mod:`~.match_tracks`): a clip whose own kits were refused (too few people, a lone kit) can
-    still be decided against the kits of the whole match.
-    """
-    lab = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
-    lab = lab[np.isfinite(lab).all(axis=1)]
-    if not len(lab):
-        return None, 0
-    return lab_to_hex(np.median(lab, axis=0)), int(len(lab))
 
 
 def _staff_beside_the_lines(decisions: dict[int, RoleDecision], evidence: dict[int, _Evidence], rules: RoleRules) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "TeamClassifier",
     "TeamLabels",
     "kit_order",
+    "team_crop_rows",
 ]
 
 #: Team labels; which kit is "A" is fixed per clip by :class:`KMeansColorTeams`.
@@ -115,6 +116,35 @@ class TeamLabels:
 
     def __len__(self) -> int:
         return int(self.team.shape[0])
+
+
+def team_crop_rows(frame_index: np.ndarray, track_id: np.ndarray, semantic_frames: np.ndarray, min_crops: int) -> np.ndarray:
+    """Rows of a clip's crops read for team colours: those of the semantic frames, and every crop of
+    a tracklet that has fewer than ``min_crops`` of those (its crops of the jersey frames and the
+    crops kept for tracks that live between the sampled frames, :func:`~soccerfactory.curation.spatial.annotate_spatial`).
+
+    A short tracklet seen on one semantic frame, or none, has no kit evidence, and the vote refuses
+    it a team (dev seeds 400-403, 1 fps team crops: 6 of the 10 tracks refused a team had 0-1
+    crops); its other crops are there, at the jersey rate.
+
+    Args:
+        frame_index: ``int64`` ``(M,)`` frame of each crop.
+        track_id: ``int64`` ``(M,)`` tracklet of each crop.
+        semantic_frames: ``int64`` the frames sampled for team colours.
+        min_crops: Semantic crops a tracklet needs to be read on those alone; 0 reads the semantic
+            frames only.
+
+    Returns:
+        ``int64`` sorted row indices.
+    """
+    frame_index = np.asarray(frame_index, dtype=np.int64).reshape(-1)
+    track_id = np.asarray(track_id, dtype=np.int64).reshape(-1)
+    semantic = np.isin(frame_index, np.asarray(semantic_frames, dtype=np.int64))
+    if min_crops <= 0 or not len(track_id):
+        return np.flatnonzero(semantic)
+    ids, counts = np.unique(track_id[semantic], return_counts=True)
+    enough = ids[counts >= min_crops]
+    return np.flatnonzero(semantic | ~np.isin(track_id, enough))
 
 
 @runtime_checkable

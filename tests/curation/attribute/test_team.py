@@ -149,3 +149,18 @@ def test_kit_order_is_darker_first_and_stable_for_kits_of_equal_lightness():
     assert kit_order(royal_blue + [3.0, 0, 0], purple, 6.0) == first  # lightness noise does not swap them
     black, navy_dark = np.array([10.3, 0.1, 0.1]), np.array([13.2, 14.2, -32.4])
     assert kit_order(navy_dark, black, 6.0) == (1, 0)  # the neutral kit first
+
+
+def test_team_crops_are_the_semantic_frames_plus_every_crop_of_a_tracklet_with_too_few_there():
+    from soccerfactory.curation.attribute.team import team_crop_rows
+
+    # Semantic frames 0 and 25; jersey frames every 8; track 7 lives between them (frames 8, 16).
+    frame_index = np.array([0, 0, 8, 8, 16, 16, 24, 25, 25, 32])
+    track_id = np.array([1, 2, 1, 7, 1, 7, 2, 1, 2, 2])
+    rows = team_crop_rows(frame_index, track_id, np.array([0, 25]), min_crops=2)
+    # Tracks 1 and 2 have two semantic crops each: those alone. Track 7 has none: all of its.
+    assert rows.tolist() == [0, 1, 3, 5, 7, 8]
+    # With min_crops 3 every track falls short: every crop.
+    assert team_crop_rows(frame_index, track_id, np.array([0, 25]), min_crops=3).tolist() == list(range(10))
+    # 0: the semantic frames only, as before.
+    assert team_crop_rows(frame_index, track_id, np.array([0, 25]), min_crops=0).tolist() == [0, 1, 7, 8]

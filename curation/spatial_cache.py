@@ -12,9 +12,9 @@ clip, ``<cache_dir>/<clip content hash[:24]>-<key[:24]>.npz``, and reuses it onl
 * the config sections the source-rate stages read (:data:`SPATIAL_SECTIONS`: decode, detect,
   track, calibrate, refine; never attribute, vote or run), and the values the config derives for
   them (calibrator arguments, view rules);
-* the sha256 of every model file those stages load (detector, role classifier, keypoint model, a
-  SAM 2 checkpoint, any later tracker weights: every :meth:`CurateConfig.model_files` entry not
-  under ``attribute.``);
+* the sha256 of every model file those stages may load (detector, role classifier, keypoint model,
+  a SAM 2 checkpoint: every :meth:`CurateConfig.model_files` entry not under ``attribute.``; every
+  other bundled weights file, such as the trackers' ReID weights; files named in ``track.params``);
 * the code: a hash of every module a shard depends on
   (:func:`~soccerfactory.curation.stages.shard_sources`) except those only the attribute, vote and
   layout steps run (:func:`spatial_sources`), plus the versions of the libraries that compute
@@ -79,7 +79,8 @@ SPATIAL_SECTIONS = ("decode", "detect", "track", "calibrate", "refine")
 #: to them leaves the spatial pass valid. Every other module, a new one included, invalidates it.
 _NOT_SPATIAL = (
     "curation/attribute/", "curation/vote.py", "curation/layout.py", "curation/pipeline.py", "curation/config.py",
-    "curation/chain.py", "curation/tracking/jersey_split.py", "curation/tracking/shot_links.py", "storage/schemas.py",
+    "curation/chain.py", "curation/tracking/jersey_split.py", "curation/tracking/shot_links.py",
+    "curation/tracking/shot_geometry.py", "storage/schemas.py",
     # This module: its format is versioned by SPATIAL_CACHE_VERSION and codec_schema(), both in the key.
     "curation/spatial_cache.py",
 )
@@ -163,6 +164,27 @@ def _library_versions() -> dict[str, str | None]:
     return versions
 
 
+def _model_contents(config: CurateConfig) -> dict[str, str | None]:
+    """sha256 of every model file the source-rate stages may load, by what it is.
+
+    The config's model files not under ``attribute.``; every other bundled ``.pt`` / ``.onnx``
+    (a tracker's ReID weights load from ``curation/weights/reid.pt`` through ``track.params``,
+    not through ``model_files``: retraining it in place must be a miss); and any file a
+    ``track.params`` value names.
+    """
+    from soccerfactory.curation.bundled import WEIGHTS_DIR
+
+    files = {f.what: _content(f.path) for f in config.model_files() if not f.what.startswith("attribute.")}
+    attribute_only = {Path(f.path).name for f in CurateConfig().model_files() if f.what.startswith("attribute.") and f.path}
+    for path in sorted(Path(WEIGHTS_DIR).glob("*")):
+        if path.suffix in (".pt", ".onnx") and path.name not in attribute_only:
+            files[f"bundled/{path.name}"] = _content(path)
+    for name, value in sorted(config.track.params.items()):
+        if isinstance(value, str) and Path(value).is_file():
+            files[f"track.params.{name}"] = _content(value)
+    return files
+
+
 def spatial_key_payload(clip: ClipSpec, config: CurateConfig) -> dict[str, Any]:
     """What :func:`spatial_key` hashes, as JSON types (see the module docstring)."""
     calibrate = config.calibrate
@@ -174,7 +196,7 @@ def spatial_key_payload(clip: ClipSpec, config: CurateConfig) -> dict[str, Any]:
         "clip": {"content_hash": clip.content_hash, "kind": clip.kind, "fps": clip.fps, "width": clip.width, "height": clip.height},
         "settings": json.loads(config.model_dump_json(include=set(SPATIAL_SECTIONS))),
         "derived": {"calibrator": derived, "view_rules": repr(calibrate.view_rules()), "detect_runtime": config.detect.device_runtime()},
-        "weights": {f.what: _content(f.path) for f in config.model_files() if not f.what.startswith("attribute.")},
+        "weights": _model_contents(config),
         "code": spatial_code_version(),
         "libraries": _library_versions(),
         "schema": codec_schema(),

@@ -115,7 +115,8 @@ def test_the_code_hash_covers_the_spatial_modules_only():
     assert {"curation/spatial.py", "curation/attribute/crops.py", "curation/detection/detector.py", "curation/tracking/trackers.py",
             "curation/calibration/calibrator.py", "curation/refine.py", "curation/video/decode.py", "curation/stages.py"} <= names
     assert not names & {"curation/vote.py", "curation/attribute/team.py", "curation/attribute/relational.py", "curation/layout.py",
-                        "curation/config.py", "curation/pipeline.py", "storage/schemas.py"}
+                        "curation/config.py", "curation/pipeline.py", "storage/schemas.py", "curation/tracking/shot_links.py",
+                        "curation/tracking/shot_geometry.py"}
 
 
 def _imports(path: Path) -> set[Path]:
@@ -163,12 +164,28 @@ def test_the_key_ignores_attribute_vote_and_run_but_not_what_the_pass_reads():
     assert sc.spatial_key(_clip(clip_id="renamed"), base) == key  # the same footage under another id
 
 
+def test_the_key_covers_the_bundled_reid_weights_but_not_the_jersey_digits():
+    weights = sc._model_contents(CurateConfig())
+    from soccerfactory.curation.bundled import WEIGHTS_DIR
+
+    if (WEIGHTS_DIR / "reid.pt").is_file():
+        assert weights["bundled/reid.pt"] is not None
+    assert not [name for name in weights if "jersey" in name]
+
+
 def test_a_swapped_model_file_changes_the_key(tmp_path):
     weights = tmp_path / "keypoints.pt"
     weights.write_bytes(b"a" * 100)
     config = load_config(overrides=[f"calibrate.weights={weights}"])
     before = sc.spatial_key(_clip(), config)
     weights.write_bytes(b"b" * 100)  # same name and size, other bytes
+    assert sc.spatial_key(_clip(), config) != before
+    # A file a tracker parameter names (e.g. ReID weights) counts by its bytes too.
+    reid = tmp_path / "reid.pt"
+    reid.write_bytes(b"a")
+    config = CurateConfig().with_values({"track.params": {"reid_weights": str(reid)}})
+    before = sc.spatial_key(_clip(), config)
+    reid.write_bytes(b"b")
     assert sc.spatial_key(_clip(), config) != before
 
 

@@ -15,6 +15,9 @@ else on the pitch wears. So each box is described by
   cosine above learned thresholds, shirt colour within fixed distances), and the number of them,
 * an attention summary of those other boxes (what the frame's kits look like),
 * its geometry (place in the image, height against the frame's median person),
+* optionally (weights trained with it) a context window around the box, 3 box heights tall and
+  6 wide, at 24 x 48 px: the goal frame, net and penalty-area lines a goalkeeper stands among
+  (the crop alone put the real held-out goalkeepers at F1 0.65; see role-classifier.json),
 
 and an MLP maps that to three logits. Trained with frame-wide hue rotations, the absolute colour
 carries little; the counts and the attention carry the relations.
@@ -28,7 +31,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["BOX_HW", "CROP_HW", "GEOMETRY", "ROLE_NAMES", "RoleNet", "STORED_HW", "colour_features", "network_crops"]
+__all__ = [
+    "BOX_HW", "CONTEXT_HW", "CONTEXT_SPAN", "CROP_HW", "GEOMETRY", "ROLE_NAMES", "RoleNet", "STORED_HW", "colour_features",
+    "network_crops",
+]
 
 #: Output order of the network's logits.
 ROLE_NAMES: tuple[str, ...] = ("player", "goalkeeper", "referee")
@@ -40,6 +46,11 @@ CROP_HW: tuple[int, int] = (48, 24)
 STORED_HW: tuple[int, int] = (76, 38)
 #: Where the box itself is in a stored crop: the central ``(64, 32)``.
 BOX_HW: tuple[int, int] = (64, 32)
+#: ``(height, width)`` of the context window the network sees (and the trainer stores).
+CONTEXT_HW: tuple[int, int] = (24, 48)
+#: ``(height, width)`` of the context window in box heights, centred on the box: a goal is 2.44 m
+#: tall and 7.32 m wide, 1.4 and 4 heights of a 1.8 m goalkeeper, so one standing in it sees it whole.
+CONTEXT_SPAN: tuple[float, float] = (3.0, 6.0)
 #: Geometry features per box (see :func:`soccerfactory.curation.detection.roles.box_geometry`).
 GEOMETRY = 6
 # Shirt colour distances (RGB in [0, 1]) at which the colour soft counts switch.
@@ -88,11 +99,12 @@ class RoleNet(nn.Module):
     Args:
         embed: Width of the crop embedding.
         counts: Learned similarity thresholds of the embedding soft counts.
+        window: Width of the context window's embedding; 0 = no context window (older weights).
     """
 
-    def __init__(self, embed: int = 64, counts: int = 8) -> None:
+    def __init__(self, embed: int = 64, counts: int = 8, window: int = 0) -> None:
         super().__init__()
-        self.embed, self.counts = int(embed), int(counts)
+        self.embed, self.counts, self.window = int(embed), int(counts), int(window)
         # ~6 MFLOPs per crop: a 2-core CPU classifies a 720p frame's ~25 boxes in a few ms.
         self.cnn = nn.Sequential(
             _conv(3, 16, 2),  # 24 x 12
@@ -106,12 +118,22 @@ class RoleNet(nn.Module):
         token = embed + 6
         self.query, self.key, self.value = nn.Linear(token, 32), nn.Linear(token, 32), nn.Linear(token, embed)
         relational = 2 * (counts + len(_COLOUR_THRESHOLDS)) + 1
+        if self.window:
+            # ~1.5 MFLOPs per window: lines and posts are coarse, a few channels see them.
+            self.window_cnn = nn.Sequential(
+                _conv(3, 16, 2),  # 12 x 24
+                _conv(16, 32, 2),  # 6 x 12
+                _conv(32, 48, 2), _conv(48, 48),  # 3 x 6
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(48, self.window),
+            )
         self.head = nn.Sequential(
-            nn.Linear(embed + 6 + GEOMETRY + relational + embed, 128), nn.ReLU(inplace=True), nn.Dropout(0.1),
+            nn.Linear(embed + 6 + GEOMETRY + relational + embed + self.window, 128), nn.ReLU(inplace=True), nn.Dropout(0.1),
             nn.Linear(128, 64), nn.ReLU(inplace=True), nn.Linear(64, len(ROLE_NAMES)),
         )
 
-    def forward(self, crops: torch.Tensor, geometry: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, crops: torch.Tensor, geometry: torch.Tensor, pairs: torch.Tensor, windows: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits of every box of a batch of frames.
 
         Args:
@@ -119,6 +141,8 @@ class RoleNet(nn.Module):
             geometry: ``float32`` ``(B, K, GEOMETRY)``.
             pairs: ``bool`` ``(B, K, K)``: box ``j`` is context of box ``i`` (a confident, real
                 box of the same frame that is not ``i`` itself or a box on the same person).
+            windows: ``float32`` ``(B, K, 3, 24, 48)`` in ``[0, 1]``: the context windows
+                (:data:`CONTEXT_HW`); required when the network has a context branch, else ignored.
 
         Returns:
             ``float32`` ``(B, K, 3)`` logits in :data:`ROLE_NAMES` order.
@@ -146,4 +170,10 @@ class RoleNet(nn.Module):
         scores = scores.masked_fill(~pairs, -1e4)
         weights = torch.softmax(scores, dim=-1) * (n_context > 0).float()
         context = weights @ self.value(token)
-        return self.head(torch.cat([embedding, colour, geometry, relational, context], dim=-1))
+        parts = [embedding, colour, geometry, relational, context]
+        if self.window:
+            if windows is None:
+                raise ValueError("this role network has a context branch: pass the context windows")
+            flat_windows = windows.reshape(b * k, *windows.shape[2:])
+            parts.append(self.window_cnn((flat_windows - _MEAN.to(flat_windows)) / _STD.to(flat_windows)).view(b, k, self.window))
+        return self.head(torch.cat(parts, dim=-1))

@@ -41,6 +41,7 @@ __all__ = [
     "configured_roles",
     "context_pairs",
     "cut_crops",
+    "cut_windows",
     "nms_keep",
 ]
 
@@ -128,6 +129,54 @@ def cut_crops(image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int] | None 
     return crops
 
 
+def cut_windows(
+    image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int] = (24, 48), span: tuple[float, float] = (3.0, 6.0)
+) -> np.ndarray:
+    """Context windows of boxes: ``span`` box heights (tall, wide) centred on each box, resized to ``size``.
+
+    What surrounds a person (goal frame, net, penalty-area lines) is the goalkeeper's cue that no
+    kit colour gives (``role_net.CONTEXT_HW`` and ``CONTEXT_SPAN`` are these defaults). Parts
+    outside the frame are black: the frame's edge is itself a cue, and repeating a border row
+    would paint lines that are not there.
+
+    Args:
+        image: ``uint8`` ``(H, W, 3)`` BGR frame at its own resolution.
+        xyxy: ``float`` ``(N, 4)`` boxes in pixels of ``image``.
+        size: ``(height, width)`` of a window.
+        span: ``(height, width)`` of a window in box heights.
+
+    Returns:
+        ``uint8`` ``(N, height, width, 3)``.
+    """
+    import cv2
+
+    out_h, out_w = size
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    height, width = image.shape[:2]
+    windows = np.zeros((len(boxes), out_h, out_w, 3), dtype=np.uint8)
+    for n, (x1, y1, x2, y2) in enumerate(boxes):
+        bh = max(y2 - y1, 1.0)
+        cx, cy, half_h, half_w = (x1 + x2) / 2, (y1 + y2) / 2, span[0] * bh / 2, span[1] * bh / 2
+        gx1, gy1 = int(np.floor(cx - half_w)), int(np.floor(cy - half_h))
+        gx2, gy2 = max(int(np.ceil(cx + half_w)), gx1 + 1), max(int(np.ceil(cy + half_h)), gy1 + 1)
+        cx1, cy1, cx2, cy2 = max(gx1, 0), max(gy1, 0), min(gx2, width), min(gy2, height)
+        if cx2 <= cx1 or cy2 <= cy1:
+            continue
+        # Resize the part inside the frame straight into its place of the output window.
+        sx, sy = out_w / (gx2 - gx1), out_h / (gy2 - gy1)
+        ox1, oy1 = int(round((cx1 - gx1) * sx)), int(round((cy1 - gy1) * sy))
+        ox2, oy2 = max(int(round((cx2 - gx1) * sx)), ox1 + 1), max(int(round((cy2 - gy1) * sy)), oy1 + 1)
+        ox2, oy2 = min(ox2, out_w), min(oy2, out_h)
+        if ox2 <= ox1 or oy2 <= oy1:
+            continue
+        patch = image[cy1:cy2, cx1:cx2]
+        shrink = patch.shape[0] > oy2 - oy1 or patch.shape[1] > ox2 - ox1
+        windows[n, oy1:oy2, ox1:ox2] = cv2.resize(
+            patch, (ox2 - ox1, oy2 - oy1), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
+    return windows
+
+
 def box_geometry(xyxy: np.ndarray, width: int, height: int, context: np.ndarray) -> np.ndarray:
     """Where each box is and how tall against the frame's other people: ``float32`` ``(N, 6)``.
 
@@ -162,7 +211,8 @@ class CropRoleClassifier:
 
     Args:
         weights: The trainer's file (default: the bundled ``role-classifier.pt``); a plain dict
-            (``state_dict`` and settings) read with ``torch.load(weights_only=True)``.
+            (``state_dict`` and settings) read with ``torch.load(weights_only=True)``. A file whose
+            ``window`` is above 0 also gets each box's context window (:func:`cut_windows`).
         device: ``"cpu"``, ``"cuda:0"``, ...
         context_conf: Boxes at or above this detector confidence describe the frame (the kits
             around); every person box is classified, whatever its confidence.
@@ -197,7 +247,7 @@ class CropRoleClassifier:
 
         device = f"cuda:{device}" if str(device).isdigit() else str(device)  # ultralytics' "0" is torch's "cuda:0"
 
-        self.net = RoleNet(int(saved.get("embed", 64)), int(saved.get("counts", 8)))
+        self.net = RoleNet(int(saved.get("embed", 64)), int(saved.get("counts", 8)), int(saved.get("window", 0)))
         self.net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})
         self.net.eval().to(device)
         self.device, self.context_conf, self.dedup_iou, self.max_batch = device, float(context_conf), float(dedup_iou), int(max_batch)
@@ -217,7 +267,7 @@ class CropRoleClassifier:
         """
         import torch
 
-        from soccerfactory.curation.detection.role_net import CROP_HW, STORED_HW, network_crops
+        from soccerfactory.curation.detection.role_net import CONTEXT_HW, CONTEXT_SPAN, CROP_HW, STORED_HW, network_crops
 
         out: list[np.ndarray] = [np.zeros((0, 3), np.float32) for _ in images]
         todo = [f for f in range(len(images)) if len(boxes[f])]
@@ -232,6 +282,7 @@ class CropRoleClassifier:
             crops = np.zeros((len(group), k, STORED_HW[0], STORED_HW[1], 3), np.uint8)
             geometry = np.zeros((len(group), k, 6), np.float32)
             pairs = np.zeros((len(group), k, k), bool)
+            windows = np.zeros((len(group), k, CONTEXT_HW[0], CONTEXT_HW[1], 3), np.uint8) if self.net.window else None
             for g, f in enumerate(group):
                 xyxy = np.asarray(boxes[f], np.float32)
                 n = len(xyxy)
@@ -240,10 +291,17 @@ class CropRoleClassifier:
                 crops[g, :n] = cut_crops(images[f], xyxy, STORED_HW)
                 geometry[g, :n] = box_geometry(xyxy, images[f].shape[1], images[f].shape[0], context)
                 pairs[g, :n, :n] = context_pairs(xyxy, context)
+                if windows is not None:
+                    windows[g, :n] = cut_windows(images[f], xyxy, CONTEXT_HW, CONTEXT_SPAN)
             with torch.inference_mode():
                 stored = torch.from_numpy(crops).to(self.device).permute(0, 1, 4, 2, 3).reshape(len(group) * k, 3, *STORED_HW)
                 tensor = network_crops(stored).view(len(group), k, 3, *CROP_HW)
-                logits = self.net(tensor, torch.from_numpy(geometry).to(self.device), torch.from_numpy(pairs).to(self.device))
+                window_tensor = None
+                if windows is not None:
+                    window_tensor = torch.from_numpy(windows).to(self.device).permute(0, 1, 4, 2, 3).float().div_(255.0)
+                logits = self.net(
+                    tensor, torch.from_numpy(geometry).to(self.device), torch.from_numpy(pairs).to(self.device), window_tensor
+                )
                 probs = torch.softmax(logits, dim=-1).cpu().numpy()
             for g, f in enumerate(group):
                 out[f] = probs[g, : len(boxes[f])].astype(np.float32)

@@ -17,6 +17,11 @@ their boxes as context (close-ups). Loss: cross-entropy with class weights (inve
 the counts). The epoch with the best mean macro-F1 over the two held-out sets is written; the
 real ``valid`` split is only reported (``--evaluate``), never used to choose.
 
+``--window N`` adds the context-window branch (:func:`~soccerfactory.curation.detection.roles.cut_windows`,
+embedding width N); ``--init FILE`` starts from a trained file (same tensors copied, a widened
+head keeps its old columns), e.g. to add the window to the shipped network in a few epochs.
+Every epoch's weights stay in the work folder (``epoch-N.pt``) for inspection.
+
 Run (renders ~4 min, trains under 25 min on 2 cores)::
 
     python -m soccerfactory.curation.training.role_classifier --work-dir /tmp/sf-train/role-classifier
@@ -37,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from soccerfactory.curation.bundled import WEIGHTS_DIR
-from soccerfactory.curation.detection.role_net import BOX_HW, CROP_HW, STORED_HW, network_crops
-from soccerfactory.curation.detection.roles import ROLE_CLASS_IDS, box_geometry, context_pairs, cut_crops
+from soccerfactory.curation.detection.role_net import BOX_HW, CONTEXT_HW, CONTEXT_SPAN, CROP_HW, STORED_HW, network_crops
+from soccerfactory.curation.detection.roles import ROLE_CLASS_IDS, box_geometry, context_pairs, cut_crops, cut_windows
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 
 __all__ = ["HOLDOUT_VIDEOS", "TrainRoles", "build_role_data", "main", "train_role_classifier"]
@@ -71,6 +76,8 @@ class TrainRoles:
     seed: int = 0
     threads: int = 2
     time_minutes: float = 22.0  #: stop after the epoch that passes this
+    window: int = 0  #: width of the context window's embedding (0: crop only, the issue-14 network)
+    init: Path | None = None  #: start from these weights (every tensor of matching name; see _warm_start)
 
 
 # --------------------------------------------------------------------------- data
@@ -80,7 +87,8 @@ def _frame_record(image: np.ndarray, xyxy: np.ndarray, roles: np.ndarray, source
     keep = (xyxy[:, 3] - xyxy[:, 1] >= 8) & (xyxy[:, 2] - xyxy[:, 0] >= 3)
     xyxy, roles = xyxy[keep], roles[keep]
     return {
-        "crops": cut_crops(image, xyxy, _STORED), "xyxy": xyxy.astype(np.float32), "roles": roles.astype(np.int64),
+        "crops": cut_crops(image, xyxy, _STORED), "windows": cut_windows(image, xyxy, CONTEXT_HW, CONTEXT_SPAN),
+        "xyxy": xyxy.astype(np.float32), "roles": roles.astype(np.int64),
         "size": (image.shape[1], image.shape[0]), "source": source, "group": group,
     }
 
@@ -132,7 +140,7 @@ def build_role_data(settings: TrainRoles) -> list[dict]:
     real_split = settings.real_split
     cache = settings.work_dir / "data.npz"
     key = json.dumps({"real": str(real_split), "seeds": settings.synth_seeds, "seconds": settings.synth_seconds,
-                      "every": settings.synth_every})
+                      "every": settings.synth_every, "windows": [CONTEXT_HW, CONTEXT_SPAN]})
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             if str(data["key"]) == key:
@@ -142,7 +150,8 @@ def build_role_data(settings: TrainRoles) -> list[dict]:
     counts = np.array([len(r["roles"]) for r in records])
     np.savez(
         cache, key=np.array(key), counts=counts,
-        crops=np.concatenate([r["crops"] for r in records]), xyxy=np.concatenate([r["xyxy"] for r in records]),
+        crops=np.concatenate([r["crops"] for r in records]), windows=np.concatenate([r["windows"] for r in records]),
+        xyxy=np.concatenate([r["xyxy"] for r in records]),
         roles=np.concatenate([r["roles"] for r in records]), size=np.array([r["size"] for r in records]),
         source=np.array([r["source"] for r in records]), group=np.array([r["group"] for r in records]),
     )
@@ -152,10 +161,10 @@ def build_role_data(settings: TrainRoles) -> list[dict]:
 def _unpack(data: Any) -> list[dict]:
     ends = np.cumsum(data["counts"])
     starts = ends - data["counts"]
-    crops, xyxy, roles = data["crops"], data["xyxy"], data["roles"]
+    crops, windows, xyxy, roles = data["crops"], data["windows"], data["xyxy"], data["roles"]
     return [
-        {"crops": crops[a:b], "xyxy": xyxy[a:b], "roles": roles[a:b], "size": tuple(int(v) for v in data["size"][i]),
-         "source": str(data["source"][i]), "group": str(data["group"][i])}
+        {"crops": crops[a:b], "windows": windows[a:b], "xyxy": xyxy[a:b], "roles": roles[a:b],
+         "size": tuple(int(v) for v in data["size"][i]), "source": str(data["source"][i]), "group": str(data["group"][i])}
         for i, (a, b) in enumerate(zip(starts, ends))
     ]
 
@@ -179,12 +188,14 @@ def _batch(records: list[dict], rng: np.random.Generator | None, settings: Train
     k = max(len(r["roles"]) for r in records)
     b = len(records)
     crops = np.zeros((b, k, _STORED[0], _STORED[1], 3), np.uint8)
+    windows = np.zeros((b, k, CONTEXT_HW[0], CONTEXT_HW[1], 3), np.uint8)
     geometry = np.zeros((b, k, 6), np.float32)
     pairs = np.zeros((b, k, k), bool)
     targets = np.full((b, k), -1, np.int64)
     for i, r in enumerate(records):
         n = len(r["roles"])
         crops[i, :n] = r["crops"]
+        windows[i, :n] = r["windows"]
         targets[i, :n] = r["roles"]
         context = np.ones(n, bool)
         if rng is not None:
@@ -200,15 +211,18 @@ def _batch(records: list[dict], rng: np.random.Generator | None, settings: Train
         geometry[i, :n] = box_geometry(xyxy, r["size"][0], r["size"][1], context)
         pairs[i, :n, :n] = context_pairs(r["xyxy"], context)
     tensor = torch.from_numpy(crops).permute(0, 1, 4, 2, 3).float().div_(255.0)  # (B, K, 3, 76, 38)
+    around = torch.from_numpy(windows).permute(0, 1, 4, 2, 3).float().div_(255.0)  # (B, K, 3, 24, 48)
     flat = tensor.reshape(b * k, 3, *_STORED)
     if rng is None:
         flat = network_crops(flat)  # exactly what CropRoleClassifier feeds the network
     else:
-        flat = _augment(flat, b, k, rng, settings)
-    return flat.reshape(b, k, 3, *_CROP), torch.from_numpy(geometry), torch.from_numpy(pairs), torch.from_numpy(targets)
+        flat, around = _augment(flat, around, b, k, rng, settings)
+    return (flat.reshape(b, k, 3, *_CROP), torch.from_numpy(geometry), torch.from_numpy(pairs), torch.from_numpy(targets),
+            around)
 
 
-def _augment(flat, b: int, k: int, rng: np.random.Generator, settings: TrainRoles):
+def _augment(flat, around, b: int, k: int, rng: np.random.Generator, settings: TrainRoles):
+    """Augmented crops ``(B*K, 3, 48, 24)`` and context windows ``(B, K, 3, 24, 48)`` (the frame's colour transform too)."""
     import torch
     from torch.nn import functional as F
 
@@ -232,15 +246,17 @@ def _augment(flat, b: int, k: int, rng: np.random.Generator, settings: TrainRole
             out[chosen] = F.interpolate(small, size=_CROP, mode="bilinear", align_corners=False)
     # One colour transform per frame: hue rotation about the grey axis, saturation, brightness, contrast.
     frames = out.view(b, k, 3, *_CROP)
+    around = around.clone()
     for i in range(b):
         angle = rng.uniform(0, 2 * math.pi) if rng.random() < settings.hue_p else 0.0
         matrix = torch.from_numpy(_hue_matrix(angle, rng.uniform(0.6, 1.4)).astype(np.float32))
-        x = torch.einsum("ij,kjhw->kihw", matrix, frames[i])
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.7, 1.3)
-        frames[i] = x
+        contrast, brightness = rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3)
+        for tensor in (frames, around):
+            x = torch.einsum("ij,kjhw->kihw", matrix, tensor[i])
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            tensor[i] = (x - mean) * contrast + mean * brightness
     frames = frames + torch.from_numpy(rng.normal(0, 0.02, (b, k, 1, 1, 1)).astype(np.float32))
-    return frames.clamp_(0, 1).view(n, 3, *_CROP)
+    return frames.clamp_(0, 1).view(n, 3, *_CROP), around.clamp_(0, 1)
 
 
 def _hue_matrix(angle: float, saturation: float) -> np.ndarray:
@@ -264,8 +280,8 @@ def role_scores(net, records: list[dict], settings: TrainRoles) -> dict[str, Any
     with torch.inference_mode():
         for start in range(0, len(records), 16):
             part = records[start:start + 16]
-            crops, geometry, pairs, targets = _batch(part, None, settings)
-            predicted = net(crops, geometry, pairs).argmax(-1)
+            crops, geometry, pairs, targets, windows = _batch(part, None, settings)
+            predicted = net(crops, geometry, pairs, windows).argmax(-1)
             valid = targets >= 0
             truth.append(targets[valid].numpy())
             guess.append(predicted[valid].numpy())
@@ -288,6 +304,7 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
     import torch
 
     from soccerfactory.curation.detection.role_net import RoleNet
+    from soccerfactory.curation.hashing import sha256_file
 
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -299,7 +316,9 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
         f"({time.perf_counter() - started:.0f} s)")
     counts = np.bincount(np.concatenate([r["roles"][r["roles"] >= 0] for r in train]), minlength=3)
     weights = torch.tensor((counts.sum() / (3 * counts)) ** 0.5, dtype=torch.float32)
-    net = RoleNet()
+    net = RoleNet(window=settings.window)
+    if settings.init is not None:
+        log(_warm_start(net, Path(settings.init)))
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     # Goalkeepers are the rarest role (214 real boxes, one per frame at most); their frames come
     # ``goalkeeper_repeat`` times per epoch.
@@ -315,8 +334,9 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
         order = rng.permutation(pool)
         losses = []
         for start in range(0, len(order), settings.batch_frames):
-            crops, geometry, pairs, targets = _batch([train[i] for i in order[start:start + settings.batch_frames]], rng, settings)
-            logits = net(crops, geometry, pairs)
+            crops, geometry, pairs, targets, windows = _batch(
+                [train[i] for i in order[start:start + settings.batch_frames]], rng, settings)
+            logits = net(crops, geometry, pairs, windows)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), targets.reshape(-1), weight=weights, ignore_index=-1)
             optimiser.zero_grad()
             loss.backward()
@@ -329,8 +349,11 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
         log(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, held-out macro-F1 real {real['macro_f1']} synth {synth['macro_f1']} "
             f"(referee recall {real['referee']['recall']}/{synth['referee']['recall']}, goalkeeper "
             f"{real['goalkeeper']['recall']}/{synth['goalkeeper']['recall']}), {time.perf_counter() - train_started:.0f} s")
+        epoch_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(_checkpoint(epoch_state, net), settings.work_dir / f"epoch-{epoch + 1}.pt")  # for inspection
         if score > best:
-            best, best_state = score, {k: v.detach().clone() for k, v in net.state_dict().items()}
+            best, best_state = score, epoch_state
             chosen = epoch + 1
         if (time.perf_counter() - train_started) / 60 > settings.time_minutes:
             log(f"time budget of {settings.time_minutes} min spent after epoch {epoch + 1}")
@@ -338,10 +361,10 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
     out = out or WEIGHTS_DIR / "role-classifier.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
     params = sum(p.numel() for p in net.parameters())
-    torch.save({"state_dict": best_state, "embed": net.embed, "counts": net.counts, "roles": ["player", "goalkeeper", "referee"],
-                "crop_hw": list(_CROP), "stored_hw": list(_STORED)}, out)
+    torch.save(_checkpoint(best_state, net), out)
     record = {
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
+        "init_sha256": None if settings.init is None else sha256_file(Path(settings.init)),
         "parameters": int(params), "chosen_epoch": chosen, "epochs_run": len(history), "history": history,
         "train_frames": {"real": sum(r["source"] == "real" for r in train), "synthetic": sum(r["source"] == "synth" for r in train)},
         "train_boxes": {name: int(c) for name, c in zip(("player", "goalkeeper", "referee"), counts)},
@@ -353,6 +376,37 @@ def train_role_classifier(settings: TrainRoles, out: Path | None = None, log=pri
     return record
 
 
+def _warm_start(net: Any, path: Path) -> str:
+    """Copy a trained file's tensors into ``net``: same shapes whole; the head's first layer, which
+    grew by the context window's inputs (appended last), keeps its old columns and starts the new
+    ones at zero, so training begins from the old network's decisions. Returns a log line."""
+    import torch
+
+    saved = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    own = net.state_dict()
+    copied, widened = 0, 0
+    for name, tensor in saved.items():
+        if name not in own:
+            continue
+        if own[name].shape == tensor.shape:
+            own[name] = tensor.float().clone()
+            copied += 1
+        elif own[name].dim() == 2 and own[name].shape[0] == tensor.shape[0] and own[name].shape[1] > tensor.shape[1]:
+            grown = torch.zeros_like(own[name])
+            grown[:, : tensor.shape[1]] = tensor.float()
+            own[name] = grown
+            widened += 1
+    net.load_state_dict(own)
+    return f"warm start from {path}: {copied} tensors copied, {widened} widened, {len(own) - copied - widened} new"
+
+
+def _checkpoint(state: dict, net: Any) -> dict:
+    """The plain dict the weights file holds (``torch.load(weights_only=True)`` reads it)."""
+    return {"state_dict": state, "embed": net.embed, "counts": net.counts, "window": net.window,
+            "roles": ["player", "goalkeeper", "referee"], "crop_hw": list(_CROP), "stored_hw": list(_STORED),
+            "window_hw": list(CONTEXT_HW), "window_span": list(CONTEXT_SPAN)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, default=TrainRoles.work_dir)
@@ -362,12 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-minutes", type=float, default=TrainRoles.time_minutes)
     parser.add_argument("--goalkeeper-repeat", type=int, default=TrainRoles.goalkeeper_repeat)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--window", type=int, default=TrainRoles.window, help="context window embedding width (0: none)")
+    parser.add_argument("--init", type=Path, default=None, help="start from these weights (a role-classifier.pt)")
+    parser.add_argument("--lr", type=float, default=TrainRoles.lr)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--evaluate", action="store_true", help="only measure the weights (--out) and write the manifest")
     args = parser.parse_args(argv)
     start, stop = (int(v) for v in args.synth_seeds.split(":"))
     settings = TrainRoles(work_dir=args.work_dir, synth_seeds=(start, stop), epochs=args.epochs, time_minutes=args.time_minutes,
-                          seed=args.seed, threads=args.threads, goalkeeper_repeat=args.goalkeeper_repeat)
+                          seed=args.seed, threads=args.threads, goalkeeper_repeat=args.goalkeeper_repeat, window=args.window,
+                          init=args.init, lr=args.lr)
     if args.evaluate:
         from soccerfactory.curation.training.role_evaluation import write_manifest
 

@@ -128,11 +128,15 @@ def write_manifest(weights: Path, settings: Any, command: str, dev_seed: int = 4
         "sha256": sha256_file(weights),
         "bytes": weights.stat().st_size,
         "model": "role-classifier",
-        "architecture": "RoleNet (curation/detection/role_net.py): crop CNN + relational counts + attention over the frame's boxes",
+        "architecture": "RoleNet (curation/detection/role_net.py): crop CNN + relational counts + attention over the frame's boxes"
+                        + (" + context-window CNN (3 x 6 box heights around the box at 24x48)" if trained["settings"].get("window") else ""),
         "parameters": trained["parameters"],
-        "input": "person boxes of a frame at its own resolution: crops 64x32 (box grown 3/32 per side to 76x38 and centre-cut)",
+        "input": "person boxes of a frame at its own resolution: crops 64x32 (box grown 3/32 per side to 76x38 and centre-cut)"
+                 + ("; context windows 24x48 (3 box heights tall, 6 wide, centred on the box, black outside the frame)"
+                    if trained["settings"].get("window") else ""),
         "outputs": ["player", "goalkeeper", "referee"],
-        "format": "plain dict {state_dict (fp32), embed, counts, roles, crop_hw, stored_hw}; torch.load(weights_only=True)",
+        "format": "plain dict {state_dict (fp32), embed, counts, window, roles, crop_hw, stored_hw, window_hw, window_span}; "
+                  "torch.load(weights_only=True)",
         "data": {
             "real": "football-players train split (298 frames), frames unstretched to 1920x1080, labelled person boxes",
             "real_holdout_videos": trained["holdout"]["real_videos"],
@@ -146,7 +150,10 @@ def write_manifest(weights: Path, settings: Any, command: str, dev_seed: int = 4
         "reproduce": "python -m soccerfactory.curation.training.role_classifier --work-dir /tmp/sf-train/role-classifier "
                      f"--synth-seeds {trained['settings']['synth_seeds'][0]}:{trained['settings']['synth_seeds'][1]} "
                      f"--epochs {trained['settings']['epochs']} --goalkeeper-repeat {trained['settings']['goalkeeper_repeat']} "
-                     "&& python -m soccerfactory.curation.training.role_classifier --evaluate",
+                     f"--window {trained['settings'].get('window', 0)} --lr {trained['settings']['lr']} "
+                     + (f"--init {trained['settings']['init']} (sha256 {trained.get('init_sha256')}) "
+                        if trained["settings"].get("init") else "")
+                     + "&& python -m soccerfactory.curation.training.role_classifier --evaluate",
         "reproduce_as_run": command,
         "hyper_parameters": trained["settings"],
         "chosen_epoch": trained["chosen_epoch"],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.config import CurateConfig, DetectConfig
-from soccerfactory.curation.detection.role_net import CROP_HW, RoleNet
+from soccerfactory.curation.detection.role_net import CONTEXT_HW, CONTEXT_SPAN, CROP_HW, RoleNet
 from soccerfactory.curation.detection.roles import (
     CropRoleClassifier,
     box_geometry,
@@ -16,6 +17,7 @@ from soccerfactory.curation.detection.roles import (
     configured_roles,
     context_pairs,
     cut_crops,
+    cut_windows,
     nms_keep,
 )
 from soccerfactory.curation.types import BALL, GOALKEEPER, PLAYER, REFEREE, Detections, Frames
@@ -35,6 +37,38 @@ def test_crop_is_the_box_grown_and_repeats_the_border_outside_the_frame():
     image[:, 199] = (0, 255, 0)
     edge = cut_crops(image, np.array([[180, 10, 200, 90]]), (76, 38))[0]
     assert (edge[40, -1] == (0, 255, 0)).all()
+
+
+def test_context_window_is_centred_on_the_box_scales_with_it_and_is_black_outside_the_frame():
+    image = np.zeros((200, 400, 3), np.uint8)
+    image[:, 200:] = 255  # right half white: the edge runs through the box's centre
+    box = np.array([[190, 80, 210, 120]], np.float32)  # 40 px tall: window 120 x 240 px
+    window = cut_windows(image, box, CONTEXT_HW, CONTEXT_SPAN)[0]
+    assert window.shape == (*CONTEXT_HW, 3)
+    assert (window[:, : CONTEXT_HW[1] // 2 - 1] == 0).all() and (window[:, CONTEXT_HW[1] // 2 + 1:] == 255).all()
+    # Twice the box in a twice larger frame: the same window (it is measured in box heights).
+    big = cv2.resize(image, (800, 400), interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(cut_windows(big, box * 2, CONTEXT_HW, CONTEXT_SPAN)[0], window)
+    # A box at the top-left corner: what lies outside the frame is black, not a repeated border.
+    corner = cut_windows(np.full((200, 400, 3), 90, np.uint8), np.array([[0, 0, 10, 20]], np.float32))[0]
+    assert (corner[0, 0] == 0).all() and (corner[-1, -1] == 90).all()
+
+
+def test_network_with_a_context_window_needs_it_and_reads_it():
+    torch.manual_seed(0)
+    net = RoleNet(window=32).eval()
+    crops, geometry = torch.rand(1, 3, 3, *CROP_HW), torch.rand(1, 3, 6)
+    pairs = ~torch.eye(3, dtype=torch.bool)[None]
+    windows = torch.rand(1, 3, 3, *CONTEXT_HW)
+    with torch.inference_mode():
+        with pytest.raises(ValueError, match="context windows"):
+            net(crops, geometry, pairs)
+        before = net(crops, geometry, pairs, windows)
+        moved = windows.clone()
+        moved[0, 1] = torch.rand(3, *CONTEXT_HW)
+        after = net(crops, geometry, pairs, moved)
+    assert not torch.allclose(before[0, 1], after[0, 1])
+    torch.testing.assert_close(before[0, [0, 2]], after[0, [0, 2]])  # a window speaks for its own box only
 
 
 def test_context_excludes_itself_duplicates_and_unconfident_boxes():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from soccerfactory.curation.detection.role_net import CROP_HW
+from soccerfactory.curation.detection.role_net import CONTEXT_HW, CROP_HW
 from soccerfactory.curation.detection.roles import CropRoleClassifier
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.training.role_classifier import (
@@ -16,6 +16,7 @@ from soccerfactory.curation.training.role_classifier import (
     TrainRoles,
     _batch,
     _hue_matrix,
+    _warm_start,
     build_role_data,
     split_records,
     train_role_classifier,
@@ -49,7 +50,7 @@ def _small_real_split(tmp_path, videos=("121364", "08fd33"), per_video=2):
 def test_training_is_deterministic_holds_out_and_writes_a_safe_loadable_file(tmp_path):
     settings = TrainRoles(
         work_dir=tmp_path / "work", real_split=_small_real_split(tmp_path), synth_seeds=(100, 102), synth_holdout=1,
-        synth_seconds=1.0, synth_every=12, epochs=1, batch_frames=4, threads=1,
+        synth_seconds=1.0, synth_every=12, epochs=1, batch_frames=4, threads=1, window=16,
     )
     records = build_role_data(settings)
     train, real_out, synth_out = split_records(records, settings)
@@ -61,8 +62,11 @@ def test_training_is_deterministic_holds_out_and_writes_a_safe_loadable_file(tmp
     roles = np.concatenate([r["roles"] for r in records])
     assert set(roles.tolist()) <= {-1, 0, 1, 2} and (roles >= 0).any()
 
-    crops, geometry, pairs, targets = _batch(train[:2], np.random.default_rng(0), settings)
+    assert all(r["windows"].shape == (len(r["roles"]), *CONTEXT_HW, 3) for r in records)
+    crops, geometry, pairs, targets, windows = _batch(train[:2], np.random.default_rng(0), settings)
     assert crops.shape[2:] == (3, *CROP_HW) and float(crops.min()) >= 0 and float(crops.max()) <= 1
+    assert windows.shape[:2] == crops.shape[:2] and windows.shape[2:] == (3, *CONTEXT_HW)
+    assert float(windows.min()) >= 0 and float(windows.max()) <= 1
     assert not pairs.diagonal(dim1=1, dim2=2).any()
 
     first = train_role_classifier(settings, tmp_path / "a.pt", log=lambda line: None)
@@ -71,9 +75,26 @@ def test_training_is_deterministic_holds_out_and_writes_a_safe_loadable_file(tmp
     a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.load(tmp_path / "a.pt", weights_only=True)["window"] == settings.window > 0
     classifier = CropRoleClassifier(tmp_path / "a.pt")
+    assert classifier.net.window == settings.window
     p = classifier.probabilities([np.zeros((720, 1280, 3), np.uint8)], [np.array([[10, 10, 40, 90]], np.float32)], [np.ones(1)])[0]
     assert p.shape == (1, 3) and p.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_warm_start_adds_a_context_window_without_changing_the_old_decisions(tmp_path):
+    from soccerfactory.curation.detection.role_net import RoleNet
+
+    torch.manual_seed(0)
+    old = RoleNet().eval()
+    torch.save({"state_dict": old.state_dict()}, tmp_path / "old.pt")
+    new = RoleNet(window=32)
+    assert "1 widened" in _warm_start(new, tmp_path / "old.pt")
+    new.eval()
+    crops, geometry = torch.rand(1, 4, 3, *CROP_HW), torch.rand(1, 4, 6)
+    pairs = ~torch.eye(4, dtype=torch.bool)[None]
+    with torch.inference_mode():
+        torch.testing.assert_close(new(crops, geometry, pairs, torch.rand(1, 4, 3, *CONTEXT_HW)), old(crops, geometry, pairs))
 
 
 def test_refuses_the_held_out_synthetic_seeds(tmp_path):

@@ -79,8 +79,8 @@ class Breakdown:
             and ``across_shots`` (a wrong link).
         figures: :data:`VARIANTS` name -> ``{"HOTA", "DetA", "AssA"}`` in percent (the mean
             over the evaluator's 19 thresholds).
-        counts: The raw HOTA counts per variant (``HOTA_TP``, ``HOTA_FN``, ``HOTA_FP`` summed
-            over thresholds are not kept; the per-threshold arrays are) for combining sequences.
+        counts: trackeval's per-sequence HOTA result per variant (per-threshold arrays), kept
+            so that :func:`combine` can sum sequences as the evaluator does.
     """
 
     truth_rows: int

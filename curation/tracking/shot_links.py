@@ -145,8 +145,12 @@ class LinkConfig:
         wide_speed_mps: A second pass over the ends and starts still loose after the first
             (a track whose identity already goes on, or began earlier, takes no part), across
             cuts that have a common shift, with ``shift_speed_mps`` widened to this: athletes who
-            ran against the play. Same ambiguity test. 0 turns it off. Dev seeds 400-403: 5 m/s
-            added 7 links, all right (GS-HOTA 44.4 -> 45.3); 7 m/s 6 links, 45.0.
+            ran against the play. Same ambiguity test. 0 turns it off. Dev seeds 400-403 (the
+            previous version's cached shots): 5 m/s added 7 links, all right (GS-HOTA 44.4 ->
+            45.3; 3.5 m/s 45.2, 7 m/s 45.0); dev seeds 400-402 (this version's): 10 links, 1 wrong
+            (49.9 -> 51.1; all links 126 of 127 -> 135 of 137 right). Keeping the tracks of pairs
+            the first pass refused out of it avoided that wrong link but kept only 2 of the 14
+            right ones of seeds 400-403 and 400-401 (44.5 and 54.3).
     """
 
     base_m: float = 3.0
@@ -390,7 +394,7 @@ def link_shot_tracks(tracks: Sequence[ShotTrack], fps: float, config: LinkConfig
     if config.wide_speed_mps > 0 and shifts:
         # Athletes who ran further than the gate allows, among the ends and starts still loose
         # (a pair the first pass found ambiguous may be clear now that its rivals are linked:
-        # keeping those out lost 6 of the 7 right links of dev seeds 400-403).
+        # keeping those out lost 12 of the 14 right links of dev seeds 400-403, and 1 wrong one).
         def loose(a: TrackKey, b: TrackKey) -> str | None:
             if any(t.frames[0] > by_key[a].frames[-1] for t in group_of[a]) or any(t.frames[-1] < by_key[b].frames[0] for t in group_of[b]):
                 return "already followed"

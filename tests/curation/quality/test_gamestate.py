@@ -156,3 +156,10 @@ def test_gamestate_quality_scores_a_perfect_curation_of_each_clip(tmp_path):
     # Exact feet positions against box-bottom positions: every athlete matched, with the right labels.
     assert figures["gs_hota"]["combined"]["DetRe"] > 99.5 and figures["image_boxes"]["combined"]["HOTA"] == 100.0
     assert any(line.startswith("curated and exported seed 405") for line in lines)
+    # Where the figure goes: nothing lost to attributes or links on a perfect curation, and it says so.
+    breakdown = figures["breakdown"]
+    assert set(breakdown["sequences"]) == set(curated)
+    assert set(breakdown["combined"]["attribute_errors"]) == {"all_right"} and not breakdown["combined"]["merges"]
+    assert breakdown["combined"]["figures"]["gs_hota"]["HOTA"] == pytest.approx(figures["gs_hota"]["combined"]["HOTA"], abs=0.01)
+    assert breakdown["combined"]["links"]["precision"] in (None, 1.0)
+    assert any(line.startswith("of ") and "rows matched by position: 100% all right" in line for line in lines)

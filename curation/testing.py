@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from soccerfactory.curation.video.clips import ClipSpec
 
-__all__ = ["TEST_OPENVINO_ENV", "exported_runtimes_under_test", "copy_image_sequence", "decode_frames", "decode_video", "source_item", "write_video", "groundtruth_shard", "make_camera", "make_detections", "make_frames", "make_tracks"]
+__all__ = ["TEST_OPENVINO_ENV", "exported_runtimes_under_test", "copy_image_sequence", "decode_frames", "decode_video", "source_item", "write_video", "groundtruth_shard", "in_truth_convention", "make_camera", "render_match", "make_detections", "make_frames", "make_tracks"]
 
 
 #: OpenVINO loaded into a process makes later torch training in that process crash (SIGSEGV, seen in
@@ -242,6 +242,38 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         metadata={"run_id": "test", "clip": dataclasses.asdict(clip)},
     )
     return clip, tables
+
+
+def in_truth_convention(tables: dict[str, pa.Table], truth: dict) -> dict[str, pa.Table]:
+    """Shard tables (:func:`groundtruth_shard`) with each athlete at the game-state ground truth's
+    ``bbox_pitch`` bottom middle (the box's bottom back-projected, SoccerNet's convention) instead
+    of the exact feet position: an export of them scores 100 against ``truth`` (a
+    ``ground_truth_document``)."""
+    import pyarrow as pa
+
+    frame_of = {image["image_id"]: image["frame_index"] for image in truth["images"]}
+    middle = {
+        (frame_of[a["image_id"]], a["track_id"]): (a["bbox_pitch"]["x_bottom_middle"], a["bbox_pitch"]["y_bottom_middle"])
+        for a in truth["annotations"] if a["supercategory"] == "object" and a["attributes"]["role"] != "ball"
+    }
+    athletes = tables["athletes"]
+    keys = list(zip(athletes.column("frame_index").to_pylist(), athletes.column("track_id").to_pylist()))
+    for column, k in (("pitch_x", 0), ("pitch_y", 1)):
+        index = athletes.schema.get_field_index(column)
+        athletes = athletes.set_column(index, athletes.schema.field(index), pa.array([middle[key][k] for key in keys], pa.float32()))
+    return {**tables, "athletes": athletes}
+
+
+def render_match(folder: Path, seed: int) -> Path:
+    """``folder`` holding one rendered 2.4 s 360p match ``synth-<seed>`` and the sources file that
+    names its video's source id after the match (``soccerfactory-sources.json``): footage the
+    ``curate`` flow curates as one match."""
+    from soccerfactory.curation.synth import SynthConfig, render_clip
+
+    match = f"synth-{seed}"
+    render_clip(SynthConfig(seconds=2.4, seed=seed, width=640, height=360), folder / match)
+    (folder / "soccerfactory-sources.json").write_text(json.dumps({f"{match}/video.mp4": match}))
+    return folder
 
 
 def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:

@@ -13,7 +13,7 @@ import pytest
 from soccerfactory.curation.attribute.match_teams import ciede2000, hex_to_lab
 from soccerfactory.curation.config import load_config
 from soccerfactory.curation.layout import swap_team_letters
-from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import render_match
 from soccerfactory.flows.curate import run_curate
 from soccerfactory.storage.catalog import register_ground_truth
 from soccerfactory.storage.shards import delete_shard, find_manifest, read_shard, rewrite_shard
@@ -26,10 +26,7 @@ FAST = ["detect.imgsz=640", "detect.ball_slices=0", "run.max_parallel_clips=1", 
 
 @pytest.fixture(scope="module")
 def footage(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("match")
-    render_clip(SynthConfig(seconds=2.4, seed=SEED, width=640, height=360), folder / MATCH)
-    (folder / "soccerfactory-sources.json").write_text(json.dumps({f"{MATCH}/video.mp4": MATCH}))
-    return folder
+    return render_match(tmp_path_factory.mktemp("match"), SEED)
 
 
 def _clips(catalog: Path) -> list[dict]:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from soccerfactory.curation.config import load_config
-from soccerfactory.curation.synth import SynthConfig, render_clip
+from soccerfactory.curation.testing import render_match
 from soccerfactory.flows.curate import run_curate
 from soccerfactory.flows.curate_teams import align_match_teams, identity_rows, link_match_identities, linker_version
 from soccerfactory.storage.catalog import register_ground_truth
@@ -97,10 +97,7 @@ def test_identities_are_per_source_and_unique_within_the_match():
 
 @pytest.fixture(scope="module")
 def footage(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("match")
-    render_clip(SynthConfig(seconds=2.4, seed=SEED, width=640, height=360), folder / MATCH)
-    (folder / "soccerfactory-sources.json").write_text(json.dumps({f"{MATCH}/video.mp4": MATCH}))
-    return folder
+    return render_match(tmp_path_factory.mktemp("match"), SEED)
 
 
 @pytest.mark.slow

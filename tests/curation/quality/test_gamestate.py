@@ -12,7 +12,7 @@ import pytest
 
 from soccerfactory.curation.quality.gamestate import EVALUATIONS, ground_truth_document, gs_hota
 from soccerfactory.curation.synth import SynthConfig, render_clip
-from soccerfactory.curation.testing import groundtruth_shard
+from soccerfactory.curation.testing import groundtruth_shard, in_truth_convention
 from soccerfactory.storage.gamestate import gamestate_predictions
 
 SEQUENCE = 4
@@ -28,22 +28,6 @@ def render(tmp_path_factory):
     _, tables = groundtruth_shard(base / "clip", base / "shards", match_id="synth-402")
     truth, notes = ground_truth_document(base / "clip" / "Labels-GameState.json", SEQUENCE)
     return tables, truth, notes
-
-
-def _in_truth_convention(tables: dict[str, pa.Table], truth: dict) -> dict[str, pa.Table]:
-    """The shard with each athlete at the ground truth's ``bbox_pitch`` bottom middle (the box's
-    bottom back-projected, SoccerNet's convention) instead of the exact feet position."""
-    frame_of = {image["image_id"]: image["frame_index"] for image in truth["images"]}
-    middle = {
-        (frame_of[a["image_id"]], a["track_id"]): (a["bbox_pitch"]["x_bottom_middle"], a["bbox_pitch"]["y_bottom_middle"])
-        for a in truth["annotations"] if a["supercategory"] == "object" and a["attributes"]["role"] != "ball"
-    }
-    athletes = tables["athletes"]
-    keys = list(zip(athletes.column("frame_index").to_pylist(), athletes.column("track_id").to_pylist()))
-    for column, k in (("pitch_x", 0), ("pitch_y", 1)):
-        index = athletes.schema.get_field_index(column)
-        athletes = athletes.set_column(index, athletes.schema.field(index), pa.array([middle[key][k] for key in keys], pa.float32()))
-    return {**tables, "athletes": athletes}
 
 
 def _score(truth: dict, predicted: dict, evaluation: str = "gs_hota") -> dict:
@@ -70,7 +54,7 @@ def test_ground_truth_rows_without_pitch_position_are_removed_and_counted(render
 
 def test_ground_truth_exported_as_predictions_scores_100(render):
     tables, truth, _ = render
-    predicted = gamestate_predictions(_in_truth_convention(tables, truth), sequence=SEQUENCE, frames="source")
+    predicted = gamestate_predictions(in_truth_convention(tables, truth), sequence=SEQUENCE, frames="source")
     # groundtruth_shard stores no side: the teams' mean positions decide it, and agree with the truth.
     assert all(v["decided_by"].startswith("mean pitch_x") for v in predicted["info"]["team_sides"].values())
     for evaluation in EVALUATIONS:
@@ -92,7 +76,7 @@ def _perturbed(predicted: dict, track_id: int, **attributes) -> dict:
 
 def test_a_wrong_team_or_jersey_scores_less(render):
     tables, truth, _ = render
-    predicted = gamestate_predictions(_in_truth_convention(tables, truth), sequence=SEQUENCE, frames="source")
+    predicted = gamestate_predictions(in_truth_convention(tables, truth), sequence=SEQUENCE, frames="source")
     player = next(p for p in predicted["predictions"] if p["attributes"]["role"] == "player" and p["attributes"]["jersey"])
     other_side = {"left": "right", "right": "left"}[player["attributes"]["team"]]
     for wrong in (_perturbed(predicted, player["track_id"], team=other_side), _perturbed(predicted, player["track_id"], jersey="100")):
@@ -106,7 +90,7 @@ def test_a_wrong_team_or_jersey_scores_less(render):
 
 def test_rows_without_position_are_misses_not_crashes(render):
     tables, truth, _ = render
-    placed = _in_truth_convention(tables, truth)
+    placed = in_truth_convention(tables, truth)
     athletes = placed["athletes"]
     first = min(athletes.column("frame_index").to_pylist())
     # No camera on the first 10 frames: those rows lose their positions.

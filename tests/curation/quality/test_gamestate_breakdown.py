@@ -7,13 +7,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from soccerfactory.curation.quality.gamestate import ground_truth_document, gs_hota
 from soccerfactory.curation.quality.gamestate_breakdown import combine, combine_links, gamestate_breakdown, link_precision, summary_lines
 from soccerfactory.curation.synth import SynthConfig, render_clip
-from soccerfactory.curation.testing import groundtruth_shard
+from soccerfactory.curation.testing import groundtruth_shard, in_truth_convention
 from soccerfactory.curation.tracking.shot_links import ShotTrack, link_shot_tracks
 from soccerfactory.storage.gamestate import gamestate_predictions
 
@@ -28,17 +27,7 @@ def exported(tmp_path_factory):
     render_clip(SynthConfig(seconds=2.0, seed=402, width=1280, height=720), base / "clip")
     _, tables = groundtruth_shard(base / "clip", base / "shards", match_id="synth-402")
     truth, _ = ground_truth_document(base / "clip" / "Labels-GameState.json", SEQUENCE)
-    frame_of = {image["image_id"]: image["frame_index"] for image in truth["images"]}
-    middle = {
-        (frame_of[a["image_id"]], a["track_id"]): (a["bbox_pitch"]["x_bottom_middle"], a["bbox_pitch"]["y_bottom_middle"])
-        for a in truth["annotations"] if a["supercategory"] == "object" and a["attributes"]["role"] != "ball"
-    }
-    athletes = tables["athletes"]
-    keys = list(zip(athletes.column("frame_index").to_pylist(), athletes.column("track_id").to_pylist()))
-    for column, k in (("pitch_x", 0), ("pitch_y", 1)):
-        index = athletes.schema.get_field_index(column)
-        athletes = athletes.set_column(index, athletes.schema.field(index), pa.array([middle[key][k] for key in keys], pa.float32()))
-    predicted = gamestate_predictions({**tables, "athletes": athletes}, sequence=SEQUENCE, frames="source")
+    predicted = gamestate_predictions(in_truth_convention(tables, truth), sequence=SEQUENCE, frames="source")
     return truth, predicted
 
 

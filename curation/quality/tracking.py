@@ -37,6 +37,7 @@ DEFAULT_TRACKERS: dict[str, dict[str, Any]] = {
     "bytetrack-no-cleanup": {"track.backend": "bytetrack", "track.min_track_s": 0.0, "track.stitch_max_gap_s": 0.0},
     "bytetrack-no-jersey-link": {"track.backend": "bytetrack", "vote.link_by_jersey": False},
     "strongsort": {"track.backend": "strongsort"},
+    "strongsort-colour": {"track.backend": "strongsort", "track.params": {"appearance": "colour"}},
     "strongsort-no-cmc": {"track.backend": "strongsort", "track.params": {"cmc": "none"}},
     "strongsort-ecc": {"track.backend": "strongsort", "track.params": {"cmc": "ecc"}},
     "ocsort": {"track.backend": "ocsort"},

@@ -14,9 +14,8 @@ from soccerfactory.curation.synth.render import render_clip
 from soccerfactory.curation.testing import decode_video
 from soccerfactory.curation.tracking.reid import REID_DIM
 from soccerfactory.curation.tracking.trackers import build_tracker
-from soccerfactory.curation.types import GOALKEEPER, PLAYER, REFEREE, Detections, Frames
-
-CLASS_IDS = {"goalkeeper": GOALKEEPER, "player": PLAYER, "referee": REFEREE}
+from soccerfactory.curation.types import Detections, Frames
+from tests.curation.tracking.test_trackers import gt_detections, run_in_batches
 
 
 @pytest.fixture(scope="module")
@@ -25,26 +24,6 @@ def clip(tmp_path_factory):
     output = tmp_path_factory.mktemp("track-reid-clip")
     render_clip(SynthConfig(seconds=2.0, seed=1, width=1280, height=720), output)
     return decode_video(output / "video.mp4", fps=25.0), pd.read_parquet(output / "gt" / "athletes.parquet")
-
-
-def gt_detections(gt: pd.DataFrame) -> Detections:
-    return Detections(
-        xyxy=gt[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),
-        confidence=np.full(len(gt), 0.9, dtype=np.float32),
-        class_id=gt["class"].map(CLASS_IDS).to_numpy(),
-        frame_index=gt.frame_index.to_numpy(),
-    )
-
-
-def run_in_batches(tracker, frames: Frames, detections: Detections, batch: int = 8) -> np.ndarray:
-    """The predicted id of every input row (-1: not output), tracking batch by batch."""
-    predicted = np.full(len(detections), -1, dtype=np.int64)
-    for start in range(0, len(frames), batch):
-        chunk = frames[start : start + batch]
-        rows = np.flatnonzero(np.isin(detections.frame_index, chunk.frame_index))
-        out = tracker.update(chunk, detections[rows])
-        predicted[rows[out.data["det_index"]]] = out.track_id
-    return predicted
 
 
 def idf1_of(gt_ids: np.ndarray, predicted: np.ndarray) -> float:

@@ -61,16 +61,28 @@ def secret_paths(options: Mapping[str, Any] | None, prefix: str = "") -> list[st
     return found
 
 
+#: Query parameters that carry a credential: the signature and key id of a presigned S3 URL
+#: (``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``, ``AWSAccessKeyId``,
+#: ``Signature``), Google's (``X-Goog-Signature``, ``X-Goog-Credential``), an Azure SAS (``sig``),
+#: a CloudFront signed URL (``Signature``, ``Key-Pair-Id``) and bearer tokens (``token``,
+#: ``access_token``). Narrower than :data:`_SECRET_NAME`: a query's ``key`` is usually a name.
+_SECRET_QUERY = re.compile(r"signature|credential|token|passw|secret|accesskeyid|^sig$|^key-pair-id$", re.IGNORECASE)
+
+
 def check_url_credentials(urls: Iterable[str]) -> None:
-    """Refuse a URL with a password in it (``ftp://user:pw@host/x``, ``sftp://``, ``https://``).
+    """Refuse a URL with a password in it (``ftp://user:pw@host/x``, ``sftp://``, ``https://``),
+    or with a credential in its query: a presigned or signed URL (``?X-Amz-Signature=...``, an
+    Azure SAS ``?sig=...``, ``?token=...``).
 
     A source or output URL is a Prefect parameter and is written into run records, manifests and
-    the catalog, so a password inside one would be stored everywhere.
+    the catalog, so a password inside one would be stored everywhere; a presigned URL's signature
+    is a credential too (anyone holding it reads the object until it expires), and it expires, so
+    a stored one would not even re-run.
 
     Raises:
-        ValueError: naming the URL with its password masked, and where the password goes instead.
+        ValueError: naming the URL with its password or query masked, and what to give instead.
     """
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     for url in urls:
         for link in str(url).split("::"):
@@ -86,6 +98,14 @@ def check_url_credentials(urls: Iterable[str]) -> None:
                 raise ValueError(
                     f"{masked} has a password in it, which would be stored with the run (Prefect, run records, catalog); "
                     f"drop it from the URL and give it through the environment or fsspec config (FSSPEC_{parts.scheme.upper()}_PASSWORD)"
+                )
+            signed = sorted({name for name, _ in parse_qsl(parts.query, keep_blank_values=True) if _SECRET_QUERY.search(name)})
+            if signed:
+                masked = parts._replace(query="***", fragment="").geturl()  # never the signature itself
+                raise ValueError(
+                    f"{masked} carries a credential in its query ({', '.join(signed)}): a presigned or signed URL would be stored "
+                    f"with the run (Prefect, run records, catalog) and expires; give the bucket's own URL (e.g. s3://bucket/key) "
+                    f"with credentials from the environment or --storage-options, or copy the file locally first"
                 )
 
 

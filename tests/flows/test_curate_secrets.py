@@ -124,6 +124,20 @@ def test_a_source_url_with_a_password_is_one_line_exit_2_before_anything_is_writ
     assert not output.exists()
 
 
+def test_a_presigned_source_url_is_one_line_exit_2_before_anything_is_written(tmp_path):
+    from typer.testing import CliRunner
+
+    from soccerfactory.flows.cli import app
+
+    output = tmp_path / "out"
+    url = "https://127.0.0.1:9/bucket/clip.mp4?X-Amz-Expires=600&X-Amz-Signature=feedSECRET"
+    result = CliRunner().invoke(app, ["curate", url, "--output", str(output)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: https://127.0.0.1:9/bucket/clip.mp4?*** carries a credential in its query (X-Amz-Signature)"), result.output
+    assert len(result.output.strip().splitlines()) == 1 and "feedSECRET" not in result.output
+    assert not output.exists()
+
+
 def test_run_curate_refuses_a_url_with_a_password_before_the_flow_starts(tmp_path):
     from soccerfactory.flows.curate import run_curate
 

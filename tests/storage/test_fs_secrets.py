@@ -81,3 +81,26 @@ def test_a_url_with_a_password_is_refused_without_repeating_the_password():
     message = str(error.value)
     assert "hunter2" not in message and "user" not in message
     assert message.startswith("ftp://***@host:21/in has a password in it") and "FSSPEC_FTP_PASSWORD" in message
+
+
+@pytest.mark.parametrize("url, names", [
+    ("https://bucket.s3.amazonaws.com/clip.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20261207"
+     "&X-Amz-Date=20261207T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=0123abcdSECRET", "X-Amz-Credential, X-Amz-Signature"),
+    ("https://acct.blob.core.windows.net/c/clip.mp4?sv=2022-11-02&se=2026-12-08&sp=r&sig=SECRETsas%3D", "sig"),
+    ("https://d111.cloudfront.net/clip.mp4?Expires=1765000000&Signature=SECRETcf&Key-Pair-Id=K2JCJMDEHXQW5F", "Key-Pair-Id, Signature"),
+    ("simplecache::https://host/clip.mp4?token=SECRETtoken", "token"),
+])
+def test_a_presigned_or_signed_url_is_refused_without_repeating_its_query(url, names):
+    from soccerfactory.storage.fs_secrets import check_url_credentials
+
+    with pytest.raises(ValueError) as error:
+        check_url_credentials(["s3://bucket/in", url])
+    message = str(error.value)
+    assert "SECRET" not in message and "AKIAEXAMPLE" not in message
+    assert f"carries a credential in its query ({names})" in message and "?***" in message and "s3://bucket/key" in message
+
+
+def test_a_query_without_credentials_passes():
+    from soccerfactory.storage.fs_secrets import check_url_credentials
+
+    check_url_credentials(["https://host/clip.mp4?v=2&start=10", "https://host/api?key=match-7&format=mp4", "s3://bucket/in?versionId=3"])

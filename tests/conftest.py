@@ -101,6 +101,20 @@ def catalog(tmp_path_factory):
 _AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 
+@pytest.fixture
+def no_network(monkeypatch) -> None:
+    """Every socket refused for the test: creating one, connecting and resolving raise OSError (a
+    model or library that reaches for the network at run time fails the test)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during an offline test")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """moto's S3 server (real HTTP S3) on 127.0.0.1 and a free port, one per test session: its URL."""

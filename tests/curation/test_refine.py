@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import numpy as np
 import pandas as pd
@@ -230,13 +229,7 @@ def test_sam2_checkpoint_is_loaded_weights_only(tmp_path):
 
 
 @pytest.mark.slow
-def test_sam2_runs_offline_from_a_local_checkpoint(random_sam2_checkpoint, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted by SAM 2")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+def test_sam2_runs_offline_from_a_local_checkpoint(random_sam2_checkpoint, no_network):
     refiner = build_refiner("sam2", config=SAM2_CONFIG, checkpoint=random_sam2_checkpoint, batch_size=2)
     frames = make_frames(1, height=48, width=64)
     detections = make_detections(3, image_size=(64, 48))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import numpy as np
 import pandas as pd
@@ -52,13 +51,7 @@ def test_empty_batches_carry_an_empty_reid_array():
     assert out.data["reid"].shape == (0, REID_DIM)
 
 
-def test_strongsort_with_reid_keeps_identities_offline(clip, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted during tracking")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+def test_strongsort_with_reid_keeps_identities_offline(clip, no_network):
     frames, gt = clip
     predicted = run_in_batches(build_tracker("strongsort", appearance="reid"), frames, gt_detections(gt))
     colour = run_in_batches(build_tracker("strongsort", appearance="colour"), frames, gt_detections(gt))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 from soccerfactory.curation.synth.config import SynthConfig
 from soccerfactory.curation.synth.render import render_clip
@@ -14,7 +13,7 @@ from soccerfactory.curation.testing import decode_video
 from soccerfactory.curation.tracking.reid import REID_DIM
 from soccerfactory.curation.tracking.trackers import build_tracker
 from soccerfactory.curation.types import Detections, Frames
-from tests.curation.tracking.test_trackers import gt_detections, run_in_batches
+from tests.curation.tracking.test_trackers import gt_detections, identity_figures, run_in_batches
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +24,8 @@ def clip(tmp_path_factory):
     return decode_video(output / "video.mp4", fps=25.0), pd.read_parquet(output / "gt" / "athletes.parquet")
 
 
-def idf1_of(gt_ids: np.ndarray, predicted: np.ndarray) -> float:
-    tracked = predicted >= 0
-    gt_keys, gt_of_row = np.unique(gt_ids, return_inverse=True)
-    pred_keys, pred_of_row = np.unique(predicted[tracked], return_inverse=True)
-    overlap = np.zeros((len(gt_keys), len(pred_keys)))
-    np.add.at(overlap, (gt_of_row[tracked], pred_of_row), 1)
-    r, c = linear_sum_assignment(-overlap)
-    return float(2 * overlap[r, c].sum() / (len(gt_ids) + tracked.sum()))
+def _idf1(gt_ids: np.ndarray, predicted: np.ndarray) -> float:
+    return identity_figures(gt_ids, predicted)[0]
 
 
 def test_unknown_appearance_lists_choices():
@@ -56,8 +49,8 @@ def test_strongsort_with_reid_keeps_identities_offline(clip, no_network):
     predicted = run_in_batches(build_tracker("strongsort", appearance="reid"), frames, gt_detections(gt))
     colour = run_in_batches(build_tracker("strongsort", appearance="colour"), frames, gt_detections(gt))
     # StrongSORT confirms a track after 3 frames, so a perfect run scores a little under 1.
-    assert idf1_of(gt.track_id.to_numpy(), predicted) > 0.93
-    assert idf1_of(gt.track_id.to_numpy(), predicted) >= idf1_of(gt.track_id.to_numpy(), colour) - 0.02
+    assert _idf1(gt.track_id.to_numpy(), predicted) > 0.93
+    assert _idf1(gt.track_id.to_numpy(), predicted) >= _idf1(gt.track_id.to_numpy(), colour) - 0.02
 
 
 def test_reid_rows_align_with_colour_rows_and_bytetrack_ids_do_not_change(clip):

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from soccerfactory.curation.attribute.jersey_digits import PATCH_SIZE, number_patch
+from soccerfactory.curation.video.decode import frames_at
 
 __all__ = ["REAL_TRAIN_LABELS", "REAL_VALID_LABELS", "PatchSet", "find_fonts", "font_patch", "font_patches", "montage", "real_patches", "render_patches"]
 
@@ -157,19 +158,12 @@ def render_patches(
             wanted.setdefault(frame, []).append(position)
         patches = np.zeros((len(rows), *PATCH_SIZE, 3), np.uint8)
         boxes = rows[["x1", "y1", "x2", "y2"]].to_numpy(float)
-        capture = cv2.VideoCapture(str(clip_dir / "video.mp4"))
-        frame_index = 0
-        while wanted:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            for position in wanted.pop(frame_index, []):
+        for frame_index, frame in frames_at(clip_dir / "video.mp4", wanted):
+            for position in wanted[frame_index]:
                 x1, y1, x2, y2 = boxes[position]
                 w, h = x2 - x1, y2 - y1
                 d = rng.uniform(-jitter, jitter, 4) * np.array([w, h, w, h])
                 patches[position] = number_patch(frame, (x1 + d[0], y1 + d[1], x2 + d[2], y2 + d[3]))
-            frame_index += 1
-        capture.release()
         number = np.where(legible[keep], rows.jersey.fillna(-1).to_numpy(float), -1).astype(np.int32)
         parts.append(PatchSet(patches, legible[keep], number, "render"))
         progress(f"render seed {seed}: {int(legible[keep].sum())} legible + {int((~legible[keep]).sum())} not")

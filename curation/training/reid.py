@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from soccerfactory.curation.tracking.reid import CROP_HW, DEFAULT_REID_WEIGHTS, MARGIN, REID_DIM, ReidNet, cut_crops, to_tensor
+from soccerfactory.curation.video.decode import frames_at
 
 __all__ = ["CropSet", "evaluate_reid", "main", "render_crops", "train_reid"]
 
@@ -131,19 +132,11 @@ def render_crops(
         crops = np.zeros((len(rows), *STORED_HW, 3), np.uint8)
         look = np.zeros((len(rows), 52), np.float32)
         by_frame = rows.groupby("frame_index").indices
-        capture = cv2.VideoCapture(str(clip_dir / "video.mp4"))
-        frame_index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            at = by_frame.get(frame_index)
-            if at is not None:
-                crops[at] = cut_crops(frame, boxes[at], MARGIN, STORED_HW)
-                if colour:
-                    look[at] = appearance_embeddings(frame, boxes[at])
-            frame_index += 1
-        capture.release()
+        for frame_index, frame in frames_at(clip_dir / "video.mp4", by_frame):
+            at = by_frame[frame_index]
+            crops[at] = cut_crops(frame, boxes[at], MARGIN, STORED_HW)
+            if colour:
+                look[at] = appearance_embeddings(frame, boxes[at])
         team = np.where(rows.role.isin(["player", "goalkeeper"]), np.where(rows.team == "left", 0, 1), 2)
         parts.append(CropSet(
             crops, rows.track_id.map(ids).to_numpy(np.int64), np.full(len(rows), k, np.int64), team.astype(np.int64),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ from soccerfactory.curation.video.checks import BadInputError, diagnose_iso_medi
 from soccerfactory.curation.video.clips import ClipSpec, check_positive_int
 from soccerfactory.curation.video.sources import extension, image_sequence, local_copy, open_source_url
 
-__all__ = ["decode_image", "open_capture", "read_frames"]
+__all__ = ["decode_image", "frames_at", "open_capture", "read_frames"]
 
 
 # --------------------------------------------------------------------------- opening
@@ -165,3 +165,26 @@ def read_frames(
     check_positive_int("read_frames", "stride", stride)
     reader = _read_video if clip.kind == "video" else _read_sequence
     return reader(clip, int(batch_size), int(stride), storage_options)
+
+
+def frames_at(path: str | os.PathLike, wanted: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame index, BGR uint8 (H, W, 3) image)`` of each ``wanted`` frame of a local video
+    file, in frame order, decoded sequentially (seeking is not frame-exact in every codec) and
+    stopping after the last wanted one. For the trainers that cut crops from rendered clips; the
+    pipeline reads clips with :func:`read_frames`."""
+    todo = sorted({int(f) for f in wanted})
+    if not todo:
+        return
+    capture = cv2.VideoCapture(str(path))
+    try:
+        index, k = 0, 0
+        while k < len(todo):
+            ok, frame = capture.read()
+            if not ok:
+                return
+            if index == todo[k]:
+                yield index, frame
+                k += 1
+            index += 1
+    finally:
+        capture.release()

@@ -78,6 +78,7 @@ class Attributes:
         jersey_frame_index: ``int64`` ``(M,)`` frame of each jersey read, or None (one read per
             tracklet and frame).
         jersey_seconds: Wall time of the jersey reading (part of ``seconds``).
+        jersey_readers: ``int8`` ``(M,)`` independent readers behind each jersey read, or None (one each).
         frame_index: ``int64`` ``(N,)`` frame of each team-colour crop, or None (unknown: a
             tracklet cannot be cut by its jersey reads).
         colours: ``float32`` ``(N, 3)`` CIE Lab shirt colour of each team-colour crop (NaN
@@ -98,6 +99,7 @@ class Attributes:
     jersey_seconds: float = 0.0
     frame_index: np.ndarray | None = None
     colours: np.ndarray | None = None
+    jersey_readers: np.ndarray | None = None
 
     @property
     def jersey_tracks(self) -> np.ndarray:
@@ -143,7 +145,7 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
     jersey_seconds = time.perf_counter() - jersey_started
     jerseys = {
         "jersey": reads.number, "jersey_confidence": reads.confidence, "jersey_track_id": reads.track_id,
-        "jersey_frame_index": reads.frame_index, "jersey_seconds": jersey_seconds,
+        "jersey_frame_index": reads.frame_index, "jersey_seconds": jersey_seconds, "jersey_readers": reads.readers,
     }
     if len(crops) == 0:
         empty_f = np.zeros(0, dtype=np.float32)
@@ -220,6 +222,7 @@ def vote_clip(
     jersey_votes = jersey_consensus(
         attributes.jersey_tracks, attributes.jersey, attributes.jersey_confidence, jersey_min_confidence,
         attribute.jersey_min_reads, attribute.jersey_min_share, frame_index=attributes.jersey_frame_index,
+        readers=attributes.jersey_readers if attribute.jersey_count_readers else None,
     )
     rules = RoleRules(
         kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier, kit_min_crops=vote.kit_min_crops,

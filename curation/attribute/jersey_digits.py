@@ -260,7 +260,9 @@ class AgreeingJerseyReader:
 
     ``"digits+rapidocr"``: the digit network reads; where it reads nothing the bundled OCR may
     read instead; a crop both read differently is left unread (one of them is wrong, and a wrong
-    number is worse than none).
+    number is worse than none). A crop both read alike carries both readers
+    (:attr:`~soccerfactory.curation.attribute.jersey.JerseyReads.readers`), so that the
+    consistency rule may count it as two agreeing reads (``attribute.jersey_count_readers``).
 
     Args:
         first: the reader whose reads are kept.
@@ -277,4 +279,8 @@ class AgreeingJerseyReader:
         clash = (a.number > 0) & (b.number > 0) & (a.number != b.number)
         both = (a.number > 0) & (a.number == b.number)
         confidence = np.where(both, np.maximum(a.confidence, b.confidence), confidence)
-        return JerseyReads(np.where(clash, -1, number).astype(np.int32), np.where(clash, 0.0, confidence).astype(np.float32))
+        readers = np.where(both, a.readers.astype(np.int16) + b.readers, np.where(a.number > 0, a.readers, b.readers))
+        return JerseyReads(
+            np.where(clash, -1, number).astype(np.int32), np.where(clash, 0.0, confidence).astype(np.float32),
+            np.where(clash, 0, readers).astype(np.int8),
+        )

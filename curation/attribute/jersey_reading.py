@@ -30,19 +30,25 @@ class JerseyObservations:
         frame_index: ``int64`` ``(N,)`` its frame.
         number: ``int32`` ``(N,)`` ``1..99``, ``-1`` = nothing read.
         confidence: ``float32`` ``(N,)`` in ``[0, 1]``, ``0`` where nothing was read.
+        readers: ``int8`` ``(N,)`` independent readers behind each read (``0`` where nothing was
+            read; :attr:`~soccerfactory.curation.attribute.jersey.JerseyReads.readers`); None:
+            one per read.
     """
 
     track_id: np.ndarray
     frame_index: np.ndarray
     number: np.ndarray
     confidence: np.ndarray
+    readers: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        number = np.asarray(self.number).reshape(-1).astype(np.int32)
         arrays = {
             "track_id": np.asarray(self.track_id).reshape(-1).astype(np.int64),
             "frame_index": np.asarray(self.frame_index).reshape(-1).astype(np.int64),
-            "number": np.asarray(self.number).reshape(-1).astype(np.int32),
+            "number": number,
             "confidence": np.asarray(self.confidence, dtype=np.float32).reshape(-1),
+            "readers": (number > 0).astype(np.int8) if self.readers is None else np.asarray(self.readers).reshape(-1).astype(np.int8),
         }
         sizes = {name: a.shape[0] for name, a in arrays.items()}
         if len(set(sizes.values())) != 1:
@@ -55,7 +61,7 @@ class JerseyObservations:
 
     @classmethod
     def empty(cls) -> JerseyObservations:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int8))
 
 
 def coarse_to_fine(n: int) -> np.ndarray:
@@ -121,6 +127,7 @@ def read_tracklets(
     order: list[int] = []
     numbers: list[np.ndarray] = []
     confidences: list[np.ndarray] = []
+    readers: list[np.ndarray] = []
     step = 0
     while True:
         batch = [
@@ -138,10 +145,11 @@ def read_tracklets(
         order.extend(batch)
         numbers.append(reads.number)
         confidences.append(reads.confidence)
+        readers.append(reads.readers)
         step += 1
     rows = np.asarray(order, dtype=np.int64)
     return JerseyObservations(
-        crops.track_id[rows], crops.frame_index[rows], np.concatenate(numbers), np.concatenate(confidences)
+        crops.track_id[rows], crops.frame_index[rows], np.concatenate(numbers), np.concatenate(confidences), np.concatenate(readers)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -34,6 +35,23 @@ def test_two_agreeing_reads_in_different_frames_do():
     assert _consensus([0, 0], [7, 7], [0.9, 0.8], frame=np.array([5, 5])) == {0: None}
     # min_reads=1 accepts a single read (the rule is configurable).
     assert _consensus([0], [7], [0.9], min_reads=1) == {0: 7}
+
+
+def test_a_read_two_readers_agree_on_counts_twice():
+    frames = np.array([3, 8])
+    # One read each: track 0 by both readers, track 1 by one reader only.
+    both = {"frame": frames, "readers": np.int8([2, 1])}
+    assert _consensus([0, 1], [7, 4], [0.9, 0.99], **both) == {0: 7, 1: None}
+    # Without reader counts (attribute.jersey_count_readers off) neither is a number.
+    assert _consensus([0, 1], [7, 4], [0.9, 0.99], frame=frames) == {0: None, 1: None}
+    # Two readers on one frame are counted once per frame, not once per crop.
+    assert _consensus([0, 0], [7, 7], [0.9, 0.9], frame=np.array([5, 5]), readers=np.int8([1, 1])) == {0: None}
+    # A rival read both readers agree on is confirmed too: two numbers, no number.
+    assert _consensus([0] * 4, [29, 29, 29, 30], [0.9] * 4, frame=np.arange(4), readers=np.int8([1, 1, 1, 2])) == {0: None}
+    # The share rule still weighs confidence: a doubly read 7 against three 1s is refused.
+    assert _consensus([0] * 4, [7, 1, 1, 1], [0.9] * 4, frame=np.arange(4), readers=np.int8([2, 1, 1, 1])) == {0: None}
+    with pytest.raises(ValueError, match="readers"):
+        _consensus([0], [7], [0.9], readers=np.int8([0]))
 
 
 def test_disagreeing_reads_must_be_dominated():
@@ -81,6 +99,15 @@ def test_vote_clip_applies_the_rule():
     assert by_track == {0: None, 1: 9, 2: None}  # a stray read, two agreeing reads, a tie
     loose = vote_clip(spatial, attributes, AttributeConfig(jersey_min_reads=1), VoteConfig(link_by_jersey=False))
     assert {int(t): j for t, j in zip(loose.tracklet_id, loose.jersey)}[0] == 7
+
+
+def test_vote_clip_counts_readers_only_when_configured():
+    spatial, attributes = _clip({0: [7, -1, -1, -1], 1: [9, -1, -1, -1]})
+    attributes = dataclasses.replace(attributes, jersey_readers=np.int8([2, 0, 0, 0, 1, 0, 0, 0]))
+    labels = vote_clip(spatial, attributes, AttributeConfig(), VoteConfig(link_by_jersey=False))
+    assert {int(t): j for t, j in zip(labels.tracklet_id, labels.jersey)} == {0: 7, 1: None}
+    off = vote_clip(spatial, attributes, AttributeConfig(jersey_count_readers=False), VoteConfig(link_by_jersey=False))
+    assert {int(t): j for t, j in zip(off.tracklet_id, off.jersey)} == {0: None, 1: None}
 
 
 def test_two_confirmed_numbers_on_one_tracklet_give_none():

@@ -144,7 +144,18 @@ def test_agreeing_reader_fills_in_and_refuses_clashes(some_crops):
     reads = AgreeingJerseyReader(first, second).read(crops)
     assert reads.number.tolist() == [7, 23, -1, 9]
     assert reads.confidence.tolist() == pytest.approx([0.99, 0.85, 0.0, 0.8])
+    # Only the crop both read alike carries two readers; the clash carries none.
+    assert reads.readers.tolist() == [2, 1, 0, 1]
+    assert AgreeingJerseyReader(NoJerseyReader(), NoJerseyReader()).read(crops).readers.tolist() == [0] * 4
     assert AgreeingJerseyReader(NoJerseyReader(), NoJerseyReader()).read(crops).number.tolist() == [-1] * 4
+
+
+def test_jersey_reads_check_their_readers():
+    assert JerseyReads(np.int32([7, -1]), np.float32([0.9, 0.0])).readers.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="readers"):
+        JerseyReads(np.int32([7, -1]), np.float32([0.9, 0.0]), np.int8([0, 0]))  # a read by nobody
+    with pytest.raises(ValueError, match="readers"):
+        JerseyReads(np.int32([7, -1]), np.float32([0.9, 0.0]), np.int8([1, 1]))  # nothing read by someone
 
 
 def test_digits_skip_referees_and_small_boxes(digits_reader):

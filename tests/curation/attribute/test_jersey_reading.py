@@ -55,6 +55,8 @@ def test_a_settled_tracklet_is_no_longer_read():
     assert per_track[3] == 20  # a rival read keeps it open for the consensus to weigh
     assert isinstance(obs, JerseyObservations) and len(obs) == len(offered)
     assert set(obs.number[obs.track_id == 1].tolist()) == {7}
+    # Each read keeps the count of readers behind it (one here), nothing read keeps none.
+    assert obs.readers.tolist() == (obs.number > 0).astype(int).tolist()
 
 
 def test_the_budget_bounds_the_crops_offered_and_spreads_them():

@@ -39,6 +39,19 @@ class OneLineErrors(TyperGroup):
         except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(1)
+        except RuntimeError as error:
+            # Prefect's own temporary server (a user's PREFECT_HOME or profile) that did not answer in
+            # time: an overloaded machine or a slow first migration, not a bug; say what to do.
+            if not str(error).startswith("Timed out while attempting to connect to ephemeral Prefect API server"):
+                raise
+            timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20")
+            typer.echo(
+                f"error: Prefect's temporary server did not answer within {timeout} s (a loaded machine, or the first "
+                "migration of a new PREFECT_HOME): raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start one "
+                "with `soccerfactory server` and set PREFECT_API_URL",
+                err=True,
+            )
+            sys.exit(1)
         except TyperException as error:  # typer's own click: UsageError, BadParameter, NoSuchOption ...
             if type(error).__name__ == "NoArgsIsHelpError":  # `soccerfactory catalog` alone: its help
                 typer.echo(error.ctx.get_help())

@@ -165,14 +165,16 @@ def embedded_prefect_env(
         Variables to set (no removals), for ``apply_env`` or ``subprocess_env``.
     """
     environ = os.environ if environ is None else environ
-    wanted: dict[str, str] = dict(ANALYTICS_OFF)
+    # The start-up timeout is set even for a user's own Prefect home or profile (it is only read when
+    # a temporary server starts): Prefect's 20 s default ran out on a fresh PREFECT_HOME at load 16
+    # (its first database migration) and the command ended in a traceback.
+    wanted: dict[str, str] = {**ANALYTICS_OFF, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)}
     if not _user_configured_prefect(environ):
         home = Path(root).expanduser().resolve() / ".prefect"
         wanted.update(
             {
                 "PREFECT_HOME": str(home),
                 "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
-                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS),
                 "PREFECT_SERVER_DATABASE_CONNECTION_URL": sqlite_url(home),
             }
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from soccerfactory.flows.cli_common import fail, local_root, reported, run_with_config
+from soccerfactory.flows.cli_common import OneLineErrors, fail, local_root, reported, run_with_config
 
 
 def test_local_root_follows_the_storage_rule_for_local_urls(tmp_path):
@@ -60,3 +60,33 @@ def test_reported_lets_a_bug_through():
     with pytest.raises(RuntimeError):
         reported(bug)
     assert reported(lambda: 3) == 3
+
+
+def _group_raising(error: Exception):
+    app = typer.Typer(cls=OneLineErrors)
+
+    @app.command()
+    def go() -> None:
+        raise error
+
+    @app.command()
+    def other() -> None:  # two commands: a group, as soccerfactory is
+        pass
+
+    return typer.main.get_command(app)
+
+
+def test_a_prefect_server_that_did_not_start_in_time_is_one_line_exit_1(capsys, monkeypatch):
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    command = _group_raising(RuntimeError("Timed out while attempting to connect to ephemeral Prefect API server."))
+    with pytest.raises(SystemExit) as exit_info:
+        command.main(["go"], prog_name="soccerfactory")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "120 s" in err and "PREFECT_API_URL" in err
+    assert "Traceback" not in err
+
+
+def test_any_other_runtime_error_is_a_bug_and_goes_through():
+    with pytest.raises(RuntimeError, match="something else"):
+        _group_raising(RuntimeError("something else")).main(["go"], prog_name="soccerfactory")

@@ -14,6 +14,7 @@ import pytest
 
 from soccerfactory.flows.prefect_env import (
     ANALYTICS_OFF,
+    EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     USER_CONFIG_VARIABLES,
     apply_env,
     embedded_prefect,
@@ -24,6 +25,7 @@ from soccerfactory.flows.prefect_env import (
 )
 
 USER_PREFECT_DIR = Path.home() / ".prefect"
+STARTUP_TIMEOUT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)}
 
 
 def _snapshot(directory: Path) -> dict[str, int] | None:
@@ -144,7 +146,7 @@ def test_embedded_env_defaults_to_a_project_local_home(tmp_path):
 )
 def test_embedded_env_respects_a_user_configured_prefect(tmp_path, variable, value):
     environ = {"HOME": str(tmp_path / "user"), variable: value}
-    assert embedded_prefect_env(tmp_path / "project", environ=environ) == ANALYTICS_OFF
+    assert embedded_prefect_env(tmp_path / "project", environ=environ) == {**ANALYTICS_OFF, **STARTUP_TIMEOUT}
 
 
 def test_embedded_env_respects_an_active_profile_with_an_api_url(tmp_path):
@@ -152,7 +154,7 @@ def test_embedded_env_respects_an_active_profile_with_an_api_url(tmp_path):
     profiles.parent.mkdir(parents=True)
     profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
     environ = {"HOME": str(tmp_path / "user")}
-    assert embedded_prefect_env(tmp_path / "project", environ=environ) == ANALYTICS_OFF
+    assert embedded_prefect_env(tmp_path / "project", environ=environ) == {**ANALYTICS_OFF, **STARTUP_TIMEOUT}
 
 
 def test_embedded_env_never_overrides_a_variable_the_user_set(tmp_path):
@@ -161,7 +163,10 @@ def test_embedded_env_never_overrides_a_variable_the_user_set(tmp_path):
         "PREFECT_API_URL": "http://127.0.0.1:4200/api",
         "DO_NOT_TRACK": "0",
     }
-    assert embedded_prefect_env(tmp_path, environ=environ) == {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    assert embedded_prefect_env(tmp_path, environ=environ) == {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **STARTUP_TIMEOUT}
+    # ... the start-up timeout included.
+    environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "30"
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in embedded_prefect_env(tmp_path, environ=environ)
 
 
 def test_embedded_env_respects_user_api_url_in_the_real_environment(tmp_path):

@@ -158,6 +158,8 @@ class TrackConfig(Section):
     duplicate_min_s: float = Field(
         0.5, ge=0, description="Fewest seconds of such overlap; the shorter track's rows merge into the longer (0 = off)."
     )
+    appearance_embeddings: bool = Field(True, description="ReID embedding (weights/reid.pt, ~1.2 ms a crop, nothing decoded again) of every kept "
+                                        "crop into athletes.appearance: the per-match shot linker tells teammates apart by it.")
 
 
 #: Calibration backends that place the camera from a pitch keypoint model (a weights file).
@@ -540,6 +542,9 @@ class CurateConfig(BaseModel):
                 "python -m soccerfactory.curation.training.jersey_digits --work DIR (see curation/weights/README.md), "
                 "or set attribute.jersey=rapidocr",
             ))
+        if self.track.appearance_embeddings:
+            files.append(ModelFile(bundled_weights("reid.pt"), "track.appearance_embeddings (ReID weights)", STATE_DICT,
+                                   "python -m soccerfactory.curation.training.reid --work DIR, or set track.appearance_embeddings=false"))
         return files
 
 

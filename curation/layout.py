@@ -266,7 +266,17 @@ def _athlete_columns(clip: ClipSpec, tracks: Tracks, labels: AthleteLabels) -> d
         "track_length": labels.track_length,
         "role_reason": list(labels.role_reason), "flags": list(labels.flags), "flag_reason": list(labels.flag_reason),
         "shirt_colour": list(labels.shirt_colour), "shirt_crops": labels.shirt_crops,
+        "appearance": _embedding_rows(tracks.data.get("reid"), n),
     }
+
+
+def _embedding_rows(embeddings: Any, n: int) -> list[list[float] | None]:
+    """``athletes.appearance``: each row's ReID embedding (``tracks.data["reid"]``, ``float32``
+    ``(N, D)``, NaN on rows without a crop) as a list, None where it has none."""
+    if embeddings is None:
+        return [None] * n
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    return [row.tolist() if np.isfinite(row).all() else None for row in embeddings]
 
 
 def _ball_columns(clip: ClipSpec, frames: np.ndarray, ball: Detections) -> dict[str, Any]:

@@ -139,7 +139,14 @@ def _build(config: CurateConfig) -> ClipStages:
         ball_slicer=ball_slicer,
         ball_tracking={"max_gap_s": detect.ball_max_gap_s, "max_speed": detect.ball_max_speed},
         postprocess_tracks=cleanup,
+        reid=_reid_embedder() if track.appearance_embeddings else None,
     )
+
+
+def _reid_embedder():
+    from soccerfactory.curation.tracking.reid import ReidEmbedder  # imports torch
+
+    return ReidEmbedder()
 
 
 def _new_tracker(backend: str, params: dict, fps: float):

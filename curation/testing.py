@@ -197,7 +197,7 @@ def groundtruth_shard(clip_dir: Path, root: Path, match_id: str = "synth-match")
         "jersey_votes": [0] * len(people),
         "track_length": [lengths[r["track_id"]] for r in people],
         "role_reason": ["ground truth"] * len(people), "flags": [None] * len(people), "flag_reason": [None] * len(people),
-        "shirt_colour": [None] * len(people), "shirt_crops": [0] * len(people),
+        "shirt_colour": [None] * len(people), "shirt_crops": [0] * len(people), "appearance": [None] * len(people),
     }
     ball_rows = {r["frame_index"]: r for r in gt["ball"]}
     balls = [ball_rows[f] for f in frames]

@@ -92,7 +92,7 @@ def synthetic_tables(rows_per_shard: int = 10_000, seed: int = SEED) -> dict[str
         "jersey_agreement": np.where(jersey == None, np.nan, agreement).astype(np.float32),  # noqa: E711 (object array)
         "jersey_votes": np.where(jersey == None, 0, 3).astype(np.int32), "track_length": np.full(n, 250, np.int32),  # noqa: E711
         "role_reason": ["detector class votes"] * n, "flags": [None] * n, "flag_reason": [None] * n,
-        "shirt_colour": [None] * n, "shirt_crops": [0] * n,
+        "shirt_colour": [None] * n, "shirt_crops": [0] * n, "appearance": [None] * n,
     }
     for name in ("pitch_sigma_m", "team_agreement", "jersey_agreement"):
         athletes[name] = [None if np.isnan(v) else float(v) for v in athletes[name]]

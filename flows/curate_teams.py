@@ -40,6 +40,7 @@ from soccerfactory.curation.attribute.match_tracks import (
 )
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.tracking import shot_links
+from soccerfactory.curation.tracking.shot_appearance import rows_with_vectors
 from soccerfactory.curation.tracking.shot_links import link_shot_tracks, shot_tracks_from_rows
 from soccerfactory.curation.layout import swap_team_letters
 from soccerfactory.flows.curate_run import io_error
@@ -53,7 +54,7 @@ __all__ = ["ALIGNED", "align_match_teams", "identity_rows", "link_match_identiti
 #: Marked actions that make a clip a reference for the rest of its match.
 ALIGNED = ("keep", "swap")
 #: The athletes columns the shot linker reads.
-_LINK_COLUMNS = ("clip_id", "frame_index", "track_id", "team", "role", "jersey", "pitch_x", "pitch_y")
+_LINK_COLUMNS = ("clip_id", "frame_index", "track_id", "team", "role", "jersey", "pitch_x", "pitch_y", "appearance")
 
 
 def match_rules(config: CurateConfig) -> MatchTeamRules:
@@ -257,7 +258,7 @@ def link_match_identities(output: str, match_id: str, storage_options: dict | No
             left_out.append(manifest.clip_id)
             continue
         clips += [{**row, "shard_key": manifest.shard_key} for row in tables["clips"].to_pylist()]
-        athletes += tables["athletes"].select([c for c in _LINK_COLUMNS if c in tables["athletes"].column_names]).to_pylist()
+        athletes += rows_with_vectors(tables["athletes"].select([c for c in _LINK_COLUMNS if c in tables["athletes"].column_names]))
     rows, counts = identity_rows(clips, athletes)
     table = identities_table(match_id, rows, version)
     write_identities(output, match_id, table, fingerprint=fingerprint, storage_options=storage_options)

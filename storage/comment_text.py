@@ -120,6 +120,8 @@ SHARD_COLUMNS: dict[str, dict[str, str]] = {
         "flag_reason": "One clause per flag, with the evidence; null when no flag.",
         "shirt_colour": "The tracklet's median shirt colour over its crops, #rrggbb (what the match's kits are fitted from); null when no crop had one.",
         "shirt_crops": "Crops of the tracklet that shirt_colour is the median of; 0 when none had a colour.",
+        "appearance": "Unit ReID embedding (64 floats, curation/weights/reid.pt) of this row's team/jersey crop; null on rows without a crop. "
+        "The per-match shot linker compares the mean of a track's rows with other tracks' (cosine).",
     },
     "ball": {
         **{k: v.replace("the box", "the ball's box") + " Null when there is no ball." for k, v in _BOX.items()},

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 IDENTITY_SCHEMA_VERSION = "1"
 #: How a track joined the identity of an earlier one (the shot linker's link kinds).
-LINK_KINDS: tuple[str, ...] = ("jersey", "goalkeeper", "position")
+LINK_KINDS: tuple[str, ...] = ("jersey", "goalkeeper", "position", "appearance")
 #: ``catalog_meta`` key: ``{match_id: stored path}`` of the identity files the views read.
 IDENTITY_FILES_KEY = "identity_files"
 IDENTITY_VIEWS: tuple[str, ...] = ("identities", "athlete_identities")
@@ -69,10 +69,10 @@ IDENTITY_SCHEMA = pa.schema([
     pa.field("track_id", pa.int64(), nullable=False),
     pa.field("shard_key", pa.string(), nullable=False),  # the clip's shard the identity was computed from
     pa.field("identity", pa.int64(), nullable=False),  # unique within the match
-    pa.field("link_kind", pa.string()),  # jersey / goalkeeper / position; null: the identity's first track
+    pa.field("link_kind", pa.string()),  # jersey / goalkeeper / position / appearance; null: the identity's first track
     pa.field("linked_to_clip", pa.string()),
     pa.field("linked_to_track", pa.int64()),
-    pa.field("link_cost", pa.float64()),  # d / gate for position links, 0 for label links
+    pa.field("link_cost", pa.float64()),  # d / gate for position links, 1 - cosine for appearance links, 0 for label links
     pa.field("link_reason", pa.string()),
     pa.field("linker_version", pa.string(), nullable=False),
 ])

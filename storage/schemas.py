@@ -39,13 +39,16 @@ __all__ = [
 # flag reasons (athletes). Shards of version 1 are named and skipped by ``catalog rebuild``.
 # 3: athletes.shirt_colour and shirt_crops (version 2 had the tracklet's shirt colour only as a
 # "[shirt #rrggbb over N crops]" clause inside role_reason, where nothing should parse it).
-SHARD_SCHEMA_VERSION = "3"
+# 4: athletes.appearance, the ReID embedding of the row's crop (the per-match shot linker's evidence).
+SHARD_SCHEMA_VERSION = "4"
 #: Manifest schema versions this code can catalogue (a shard of another version is quarantined, not
 #: read as if it were this one). A version-2 shard lacks only :data:`ADDED_COLUMNS` of version 3,
 #: which read as null (:func:`columns_added_after`).
-READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION, "2")
+READABLE_SHARD_SCHEMA_VERSIONS: tuple[str, ...] = (SHARD_SCHEMA_VERSION, "3", "2")
 #: Version -> table -> the columns that version added (all nullable): what an older shard lacks.
-ADDED_COLUMNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {"3": {"athletes": ("shirt_colour", "shirt_crops")}}
+ADDED_COLUMNS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "3": {"athletes": ("shirt_colour", "shirt_crops")}, "4": {"athletes": ("appearance",)},
+}
 
 
 def columns_added_after(table: str, version: str) -> tuple[str, ...]:
@@ -156,6 +159,9 @@ SHARD_SCHEMAS: dict[str, pa.Schema] = {
             pa.field("flag_reason", pa.string()),  # one clause per flag, with the evidence
             pa.field("shirt_colour", pa.string()),  # tracklet's median shirt colour "#rrggbb"; null without
             pa.field("shirt_crops", pa.int32()),  # crops that median is over; 0 without
+            # Unit ReID embedding (curation/tracking/reid.py) of this row's team/jersey crop; null on
+            # rows without a crop. A track's mean tells teammates apart for the shot linker.
+            pa.field("appearance", pa.list_(pa.float32())),
         ],
         "One row per tracked athlete per frame; labels are the tracklet's consensus.",
     ),
@@ -405,6 +411,7 @@ def example_shard_tables(
                 "jersey_votes": 0 if referee or track == 1 else 2, "track_length": n_frames,
                 "role_reason": "detector class votes", "flags": None, "flag_reason": None,
                 "shirt_colour": None if referee else ("#202080", "#e0e0e0")[track % 2], "shirt_crops": 0 if referee else n_frames,
+                "appearance": [float(v) for v in np.eye(8, dtype=np.float32)[track % 8]] if i % 2 == 0 else None,
             }
             for name, value in row.items():
                 athletes[name].append(value)

@@ -449,6 +449,8 @@ def catalog_breakdown(catalog: Any, match_id: str, truth: Mapping[str, Any], pre
 
     columns = "clip_id, frame_index, track_id, team, role, jersey, pitch_x, pitch_y"
     with connect(catalog, read_only=True) as connection:
+        if connection.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'athletes' AND column_name = 'appearance'").fetchall()[0][0]:
+            columns += ", appearance"  # the linker's appearance pass reads it (shot_appearance.py)
         athletes = connection.sql(f"SELECT {columns} FROM athletes WHERE match_id = ?", params=[match_id]).to_arrow_table().to_pylist()
         fps = connection.execute("SELECT any_value(fps) FROM clips WHERE match_id = ?", [match_id]).fetchall()[0][0]
         has_truth = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'truth_tracks'").fetchall()[0][0]

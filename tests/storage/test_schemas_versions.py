@@ -24,7 +24,7 @@ def _write(root, clip_id, n):
 def _as_version_2(manifest):
     """The shard as version 2 wrote it: its athletes file without the columns version 3 added."""
     path = Path(shard_file_urls(manifest)["athletes"])
-    pq.write_table(pq.ParquetFile(path).read().drop_columns(list(ADDED_COLUMNS["3"]["athletes"])), path)
+    pq.write_table(pq.ParquetFile(path).read().drop_columns(list(columns_added_after("athletes", "2"))), path)
     data = json.loads(Path(manifest.url).read_text())
     data["schema_version"] = "2"
     data["files"]["athletes"].update(bytes=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
@@ -33,9 +33,10 @@ def _as_version_2(manifest):
 
 
 def test_columns_added_after_names_what_an_older_version_lacks():
-    assert SHARD_SCHEMA_VERSION == "3"
-    assert columns_added_after("athletes", "2") == ("shirt_colour", "shirt_crops")
-    assert columns_added_after("athletes", "3") == () and columns_added_after("clips", "2") == ()
+    assert SHARD_SCHEMA_VERSION == "4"
+    assert columns_added_after("athletes", "2") == ("shirt_colour", "shirt_crops", "appearance")
+    assert columns_added_after("athletes", "3") == ("appearance",) and ADDED_COLUMNS["4"] == {"athletes": ("appearance",)}
+    assert columns_added_after("athletes", "4") == () and columns_added_after("clips", "2") == ()
 
 
 def test_a_version_2_shard_registers_and_reads_beside_a_current_one(tmp_path):

@@ -149,6 +149,24 @@ def _beside(track: Any, other: Any) -> bool:
     return bool(np.intersect1d(track.frames, other.frames).size)
 
 
+def _nearest(
+    a: TrackKey, b: TrackKey, best_of_end: Mapping[TrackKey, list[tuple[float, TrackKey]]], best_of_start: Mapping[TrackKey, list[tuple[float, TrackKey]]],
+    ends: Mapping[TrackKey, _End | None], starts: Mapping[TrackKey, _End | None],
+) -> bool:
+    """Whether position ranks the pair first too: ``b``'s first positioned row is the nearest to
+    ``a``'s last among ``a``'s candidates, and ``a``'s the nearest to ``b``'s among ``b``'s (both
+    positioned; raw distances: a cut's common shift moves every candidate alike)."""
+
+    def d(x: TrackKey, y: TrackKey) -> float:
+        e, t = ends[x], starts[y]
+        return np.inf if e is None or t is None else float(np.linalg.norm(t.xy - e.xy))
+
+    here = d(a, b)
+    if not np.isfinite(here):
+        return False
+    return all(d(a, o) > here for _, o in best_of_end[a] if o != b) and all(d(o, b) > here for _, o in best_of_start[b] if o != a)
+
+
 def _reachable(a: _End | None, b: _End | None, fps: float, config: Any) -> bool:
     """Whether an athlete could stand at ``b`` after ``a`` (no position at either: nothing says no)."""
     if a is None or b is None:
@@ -175,7 +193,8 @@ def appearance_links(
     positions is not constrained). Every candidate competes with every other candidate of either
     of its tracks. A pair is returned when its cosine similarity is at least
     ``appearance_min_similarity`` and beats every rival pair of both tracks by at least
-    ``appearance_margin``. Sorted by margin, largest first.
+    ``appearance_margin``, or by ``appearance_agree_margin`` where position ranks it first too
+    (:func:`_nearest`). Sorted by margin, largest first.
     """
     usable = [t for t in tracks if t.appearance is not None and t.appearance_crops >= config.appearance_min_crops]
     if len(usable) < 2:
@@ -217,7 +236,10 @@ def appearance_links(
             note = f"no rival pair; the most alike teammate beside them at {runner_up:.2f}"
         margin = similarity - runner_up
         if margin < config.appearance_margin:
-            continue
+            # Two cues that agree: position ranks the pair first too, so a smaller margin will do.
+            if margin < config.appearance_agree_margin or not _nearest(a, b, best_of_end, best_of_start, ends, starts):
+                continue
+            note += "; position ranks it first too"
         gap = (int(by_key[b].frames[0]) - int(by_key[a].frames[-1])) / fps
         out.append((a, b, similarity, margin, gap, note))
     out.sort(key=lambda item: (-item[3], item[0], item[1]))

@@ -185,3 +185,26 @@ def test_a_lone_candidate_is_judged_against_the_teammates_beside_it():
     assert (link.earlier, link.later, link.kind) == (("c1", 0), ("c3", 5), "appearance") and "beside them" in link.reason
     twin = _track("c1", 1, range(0, 50), (20.0, 0.0), look=_look(0, 0.1, seed=4), jerseys=(7,))  # looks the same: not clear
     assert not link_shot_tracks(alone + [twin], FPS).links
+
+
+def test_a_small_appearance_margin_is_enough_where_position_agrees():
+    # Two teammates 10 m apart, back 8 s later: each is 0.032 more alike to himself than to the
+    # other (below appearance_margin, above appearance_agree_margin).
+    def unit(v):
+        return v / np.linalg.norm(v)
+
+    axis = np.eye(DIM)
+    x, y = unit(5.5 * axis[0] + axis[1]), unit(5.5 * axis[0] + axis[2])
+    x_later, y_later = unit(5.5 * axis[0] + axis[1] + 0.3 * axis[3]), unit(5.5 * axis[0] + axis[2] + 0.3 * axis[4])
+    before = [_track("c1", 0, range(0, 50), (0.0, 0.0), look=x), _track("c1", 1, range(0, 50), (10.0, 0.0), look=y)]
+
+    def linked(x_at, y_at):
+        after = [_track("c3", 5, range(250, 300), x_at, look=x_later), _track("c3", 6, range(250, 300), y_at, look=y_later)]
+        return link_shot_tracks(before + after, FPS).links
+
+    links = linked((1.0, 0.0), (11.0, 0.0))  # each came back where he left: position ranks the same pairs first
+    assert {(link.earlier, link.later) for link in links} == {(("c1", 0), ("c3", 5)), (("c1", 1), ("c3", 6))}
+    assert all(link.kind == "appearance" and "position ranks it first too" in link.reason for link in links)
+    assert not linked((11.0, 0.0), (1.0, 0.0))  # the two cues disagree: nothing
+    assert not link_shot_tracks(before + [_track("c3", 5, range(250, 300), (1.0, 0.0), look=x_later), _track("c3", 6, range(250, 300), (11.0, 0.0), look=y_later)],
+                                FPS, LinkConfig(appearance_agree_margin=0.05)).links

@@ -28,6 +28,7 @@ import numpy as np
 
 from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side
 from soccerfactory.curation.attribute.officials import OfficialCandidate, line_outside, staff_beside_the_lines
+from soccerfactory.curation.attribute.one_referee import apply_one_referee
 from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, shirt_colour, team_side
 from soccerfactory.curation.attribute.roles import role_from_class
 from soccerfactory.curation.attribute.team import TEAMS
@@ -450,6 +451,9 @@ def decide_roles(
     5. Referees standing beside the lines who cannot be assistants (not in the centre referee's
        kit, a second one beyond one touchline at the same time, behind a goal line:
        :func:`~.officials.staff_beside_the_lines`) are ``other``, flagged ``off-pitch``.
+    6. One referee works on the field of play: of the referees standing inside it at the same time,
+       a group in one kit is a team the kit models missed and the rest keep one
+       (:func:`~.one_referee.surplus_referees`); the others become players, flagged ``role-kit``.
 
     Where the detector's majority disagrees with the kit-based role, the track is flagged
     ``role-kit``. The side each team defends is then named from the players decided
@@ -506,6 +510,7 @@ def decide_roles(
                     decisions[t] = _decide_one(evidence[t], team_votes.get(t), kits, rules, kits_apart, crowd)
     _one_goalkeeper_per_goal(tracks, decisions, evidence)
     _staff_beside_the_lines(decisions, evidence, rules)
+    apply_one_referee(tracks, decisions, evidence, pitch, rules.kit_member, crop_track_id, crop_colours)
     if crop_colours is not None:
         colours = np.asarray(crop_colours, dtype=np.float32).reshape(-1, 3)
         if colours.shape[0] != crop_track_id.shape[0]:

@@ -71,6 +71,7 @@ def match_track_rules(config: CurateConfig) -> MatchTrackRules:
     return MatchTrackRules(
         kit_min_spread=attribute.kit_min_spread, kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier,
         kit_min_crops=config.vote.kit_min_crops, min_positioned_rows=config.vote.min_positioned_rows,
+        off_pitch_margin_m=config.vote.off_pitch_margin_m, side_min_gap_m=attribute.side_min_gap_m,
     )
 
 

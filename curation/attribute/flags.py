@@ -1,4 +1,6 @@
-"""Where a tracklet stands on the pitch (off it, in a penalty area) and the per-track flags of a clip.
+"""Where a tracklet stands on the pitch (off it, in a penalty area), the per-track flags of a clip, and
+the row columns of its role decisions (:func:`role_columns`, :func:`tracklet_flags`: the decisions
+of :func:`~.relational.decide_roles` mapped onto the clip's rows).
 
 A curated row carries ``flags``: the comma-separated, sorted names of what is doubtful about its
 track, and ``flag_reason``: one clause per flag, in the same order, with the evidence:
@@ -20,12 +22,13 @@ right goal, ``y`` towards the near touchline.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from soccerfactory.curation.pitch import PENALTY_AREA_LENGTH, PENALTY_AREA_WIDTH, PitchModel
 
-__all__ = ["FLAGS", "flag_columns", "metres_outside", "penalty_area_side", "short_tracks"]
+__all__ = ["FLAGS", "flag_columns", "metres_outside", "penalty_area_side", "role_columns", "short_tracks", "tracklet_flags"]
 
 #: Every flag a track can carry, in the order they are written.
 FLAGS: tuple[str, ...] = ("duplicate", "off-pitch", "role-kit", "short")
@@ -123,3 +126,42 @@ def flag_columns(
             cache[key] = (",".join(f for f, _ in hits), "; ".join(c for _, c in hits)) if hits else (None, None)
         names[i], reasons[i] = cache[key]
     return names, reasons
+
+
+def role_columns(decisions: Mapping[int, Any], track_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's tracklet decision: ``role``, ``team``, ``role_reason``, ``shirt_colour`` (object
+    ``(N,)``), ``shirt_crops`` (``int32`` ``(N,)``) and ``role_agreement``, ``team_agreement``
+    (``float32`` ``(N,)``); None / NaN / 0 for unknown ids."""
+    track_rows = np.asarray(track_rows, dtype=np.int64).reshape(-1)
+    n = len(track_rows)
+    out = {
+        "role": np.full(n, None, dtype=object), "team": np.full(n, None, dtype=object),
+        "role_reason": np.full(n, None, dtype=object), "shirt_colour": np.full(n, None, dtype=object),
+        "shirt_crops": np.zeros(n, dtype=np.int32),
+        "role_agreement": np.full(n, np.nan, dtype=np.float32), "team_agreement": np.full(n, np.nan, dtype=np.float32),
+    }
+    for t, decision in decisions.items():
+        rows = track_rows == t
+        out["role"][rows] = decision.role
+        out["team"][rows] = decision.team
+        out["role_reason"][rows] = decision.reason
+        out["shirt_colour"][rows] = decision.shirt_colour
+        out["shirt_crops"][rows] = decision.shirt_crops
+        out["role_agreement"][rows] = decision.role_agreement
+        out["team_agreement"][rows] = decision.team_agreement
+    return out
+
+
+def tracklet_flags(decisions: Mapping[int, Any], tracks: Any) -> dict[str, dict[int, str]]:
+    """Flag name -> {tracklet id: clause}: the decisions' ``off-pitch`` and ``role-kit`` and the
+    ``duplicate`` merges recorded in ``tracks.data["duplicate_reason"]``."""
+    flags: dict[str, dict[int, str]] = {"duplicate": {}, "off-pitch": {}, "role-kit": {}}
+    for t, decision in decisions.items():
+        for name, clause in decision.flags.items():
+            flags[name][t] = clause
+    reasons = tracks.data.get("duplicate_reason")
+    if reasons is not None and tracks.track_id is not None:
+        for t, reason in zip(tracks.track_id.tolist(), reasons):
+            if reason is not None:
+                flags["duplicate"][t] = f"duplicate: {reason}"
+    return flags

@@ -38,9 +38,19 @@ decides with them, in match letters:
   :func:`~.match_teams.align_match`) keeps or swaps when its players' own tracklets say so: at
   least ``min_clip_votes`` tracklets with a team and two crops are clearly members of one match
   kit, and all of them agree on the one assignment. A clip they do not settle has every team
-  given anew: a player clearly in one match kit gets its letter, any other player and every
-  goalkeeper (whose team came from the clip's sides, in the clip's letters) is refused one.
+  given anew: a player clearly in one match kit gets its letter, any other player is refused one,
+  and a goalkeeper (whose team came from the clip's sides, in the clip's letters) joins the team
+  that defends its half by the players' new letters, or is refused one.
+* **Confused kits.** A clip aligned by this run whose own kits split its players otherwise than
+  the match's (two of its players at least clearly in the other match kit than their letter) has
+  its teams given anew the same way; the match's kits are refitted without it.
+* **Nearest by far.** A tracklet its clip decided ``player`` whose team is open (refused, or given
+  anew) and whose shirt is not clearly a member of a match kit gets the nearest kit's letter when
+  the shirt lies within twice ``kit_outlier`` of it, 2.5 times as far from the other kit and 1.5
+  times as far from the officials' (a shot's light moves a kit by more than a member's distance).
 
+None of these makes a player or a goalkeeper of a tracklet whose median position lies beyond a line
+by more than ``off_pitch_margin_m`` (the clip rule's): it becomes ``other``, flagged ``off-pitch``.
 Everything else stays as the clip decided it, refused where it was refused. Distances are in
 spreads of the match kits (weighted Lab, as :class:`~.kits.KitModel`), each spread the median
 distance of the member tracklets' colours from their kit, floored at ``kit_min_spread``.
@@ -50,17 +60,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 
 import numpy as np
-import pyarrow as pa
 
-from soccerfactory.curation.attribute.flags import FLAGS, metres_outside
 from soccerfactory.curation.attribute.kits import KitModel, fit_kit_model
-from soccerfactory.curation.attribute.match_teams import hex_to_lab
+from soccerfactory.curation.attribute.match_rows import ATHLETE_COLUMNS, Tracklet, TrackletFill, fill_athletes, tracklets_of
 from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS
-from soccerfactory.curation.pitch import PitchModel
 
 __all__ = [
     "ATHLETE_COLUMNS", "ClipTracklets", "MatchTrackRules", "MatchTracklets", "Tracklet", "TrackletFill",
@@ -74,41 +80,6 @@ _UNSUPPORTED_PLAYER = "not counted as a player: other"
 _UNSUPPORTED_GOALKEEPER = "not counted as a goalkeeper: other"
 #: The clip rule that makes a tracklet in a team's kit a referee on the detector's votes (relational.py).
 _DETECTOR_REFEREE = "'s kit, but the detector votes referee"
-
-
-@dataclasses.dataclass(frozen=True)
-class Tracklet:
-    """One tracklet of a clip as the shard holds it.
-
-    Attributes:
-        tracklet_id: The tracker's id (``athletes.tracklet_id``).
-        role, team: The clip's decision (team in the clip's own letters).
-        reason: Its ``role_reason``.
-        flags: Its ``flags`` (comma-separated names), None without.
-        frames: ``int64`` frames of its rows.
-        positioned: Rows with a pitch position.
-        inside: Rows with a pitch position on or inside the lines.
-        shirt_colour: Its median shirt colour ``"#rrggbb"`` (``athletes.shirt_colour``), None without.
-        shirt_crops: Crops that median is over (``athletes.shirt_crops``).
-    """
-
-    tracklet_id: int
-    role: str
-    team: str | None
-    reason: str | None
-    flags: str | None
-    frames: np.ndarray
-    positioned: int = 0
-    shirt_colour: str | None = None
-    shirt_crops: int = 0
-    inside: int = 0
-
-    @property
-    def shirt(self) -> tuple[np.ndarray, int] | None:
-        """``(Lab (3,), crops)`` of its shirt colour, None without one."""
-        if not self.shirt_colour or self.shirt_crops <= 0:
-            return None
-        return hex_to_lab(self.shirt_colour), int(self.shirt_crops)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +110,11 @@ class MatchTrackRules:
         min_clip_votes: Tracklets that must agree to decide an ambiguous clip's letters.
         min_positioned_rows: Fewer rows with a pitch position than this is "no position"
             (``vote.min_positioned_rows``, as the clip rules count it).
+        off_pitch_margin_m: A tracklet whose median position lies further than this beyond a
+            line is never made a player or a goalkeeper here (``vote.off_pitch_margin_m``; the
+            clip rule of :func:`~.relational.decide_roles` for a player standing beyond a line).
+        side_min_gap_m: The teams' players' mean x must differ by this much to name the side a
+            relabelled clip's goalkeeper defends (``attribute.side_min_gap_m``).
     """
 
     kit_min_spread: float
@@ -147,19 +123,8 @@ class MatchTrackRules:
     kit_min_crops: int = 2
     min_clip_votes: int = 3
     min_positioned_rows: int = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class TrackletFill:
-    """A tracklet decided by the match: its new role and team (match letters), the clause why, and a
-    ``role-kit`` flag clause when the match's kits overrule its clip's role."""
-
-    clip_id: str
-    tracklet_id: int
-    role: str
-    team: str | None
-    clause: str
-    flag: str | None = None  # a role-kit clause to add, None: none
+    off_pitch_margin_m: float = 1.5
+    side_min_gap_m: float = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,8 +182,11 @@ def decide_match_tracklets(clips: Sequence[ClipTracklets], rules: MatchTrackRule
         return MatchTracklets({}, {}, "no match kits: fewer than two aligned tracklets with a shirt colour per team")
     letters = _ambiguous_letters(clips, shirts, model, rules)
     actions = {c.clip_id: letters.get(c.clip_id, (c.action, ""))[0] for c in clips}
-    if letters:  # the clips its players aligned are the match's kits' too
-        model = _team_model([dataclasses.replace(c, action=actions[c.clip_id]) for c in clips], shirts, aligned, rules) or model
+    confused = _confused_clips(clips, shirts, model, rules)
+    if letters or confused:  # the clips its players aligned are the match's kits' too; the confused ones are not
+        model = _team_model(
+            [dataclasses.replace(c, action="ambiguous" if c.clip_id in confused else actions[c.clip_id]) for c in clips], shirts, aligned, rules
+        ) or model
     officials = _officials_kit(clips, shirts, model, rules)
     # How far apart the two kits are: kit B's centre in kit A's spreads, and the converse.
     separation = min(float(model.distance(model.centres[1:2])[0, 0]), float(model.distance(model.centres[0:1])[0, 1]))
@@ -229,12 +197,14 @@ def decide_match_tracklets(clips: Sequence[ClipTracklets], rules: MatchTrackRule
         # a match kit no better than a coin. An aligned clip of an earlier run is left as it is.
         if clip.action == "reference" or actions[clip.clip_id] not in aligned | {"no-kits", "ambiguous"}:
             continue
-        out = _fill_clip(clip, shirts, model, separation, officials, rules, relabel=actions[clip.clip_id] == "ambiguous")
+        relabel = confused.get(clip.clip_id) or ("its clip's letters are ambiguous" if actions[clip.clip_id] == "ambiguous" else None)
+        out = _fill_clip(clip, shirts, model, separation, officials, rules, relabel=relabel)
         if out:
             fills[clip.clip_id] = out
     note = (
         f"match kits from {int(model.members[0])}/{int(model.members[1])} tracklets (A/B), {separation:.1f} spreads apart"
         + ("" if officials is None else f"; officials' kit from {officials[2]} referee tracklets")
+        + "".join(f"; {clip_id}: {why}, its teams given anew" for clip_id, why in sorted(confused.items()))
     )
     return MatchTracklets(fills, letters, note)
 
@@ -255,24 +225,61 @@ def _team_model(clips, shirts, aligned, rules: MatchTrackRules) -> KitModel | No
     return fit_kit_model(np.array(labs), np.array(teams, dtype=object), rules.kit_min_spread, rules.kit_outlier)
 
 
+def _letter_votes(clip: ClipTracklets, shirts, model: KitModel, rules: MatchTrackRules) -> tuple[int, int]:
+    """``(same, other)``: the clip's player tracklets with a team and ``kit_min_crops`` crops whose
+    shirt is clearly in one match kit (within ``kit_member``, beyond ``kit_outlier`` of the other):
+    in the kit of their letter (the clip's letter in match letters after its action), in the other."""
+    same = other = 0
+    for t in clip.tracklets:
+        shirt = shirts.get((clip.clip_id, t.tracklet_id))
+        letter = _match_letter(t.team, clip.action)
+        if t.role != "player" or letter is None or shirt is None or shirt[1] < rules.kit_min_crops:
+            continue
+        d = model.distance(shirt[0][None])[0]
+        k = int(np.argmin(d))
+        if d[k] > rules.kit_member or d[1 - k] <= rules.kit_outlier:
+            continue  # not clearly one match kit's: no vote
+        if TEAMS[k] == letter:
+            same += 1
+        else:
+            other += 1
+    return same, other
+
+
+#: Players clearly in the other match kit than their letter that make an aligned clip's kits confused.
+_CONFUSED_MIN_PLAYERS = 2
+
+
+def _confused_clips(clips, shirts, model: KitModel, rules: MatchTrackRules) -> dict[str, str]:
+    """``{clip id: why}`` of the clips aligned by this run (``keep`` / ``swap``) whose own kits split
+    the players otherwise than the match's kits: at least :data:`_CONFUSED_MIN_PLAYERS` of its player
+    tracklets (two crops or more) clearly wear the other match kit than the letter they got.
+
+    The letter alignment prices the clip's two kit colours, not how the clip split its people by
+    them: a clip whose "kits" were one team in sun and in shade, or one team and the other's
+    goalkeeper and referee, can still price clearly, and then its letters name the right kits
+    while its players sit in the wrong ones (held-out seeds 301-305: 9 of the 16 tracks refused or
+    given a wrong team were in one such shot). Its teams are then given anew against the match's
+    kits, as an ambiguous clip's (:func:`_fill_clip` with ``relabel``)."""
+    out = {}
+    for clip in clips:
+        if clip.action not in ("keep", "swap"):
+            continue
+        same, other = _letter_votes(clip, shirts, model, rules)
+        if other >= _CONFUSED_MIN_PLAYERS:
+            out[clip.clip_id] = (
+                f"its clip's kits are confused ({other} of its player tracklets clearly wear the other match kit than their "
+                f"letter, {same} their own)"
+            )
+    return out
+
+
 def _ambiguous_letters(clips, shirts, model: KitModel, rules: MatchTrackRules) -> dict[str, tuple[str, str]]:
     out = {}
     for clip in clips:
         if clip.action != "ambiguous":
             continue
-        same = other = 0
-        for t in clip.tracklets:
-            shirt = shirts.get((clip.clip_id, t.tracklet_id))
-            if t.role != "player" or t.team not in TEAMS or shirt is None or shirt[1] < rules.kit_min_crops:
-                continue
-            d = model.distance(shirt[0][None])[0]
-            k = int(np.argmin(d))
-            if d[k] > rules.kit_member or d[1 - k] <= rules.kit_outlier:
-                continue  # not clearly one match kit's: no vote
-            if TEAMS[k] == t.team:
-                same += 1
-            else:
-                other += 1
+        same, other = _letter_votes(clip, shirts, model, rules)
         votes = f"{same} of its player tracklets wear the match kit of their letter, {other} the other"
         if max(same, other) >= rules.min_clip_votes and min(same, other) == 0:
             out[clip.clip_id] = ("keep" if same else "swap", f"decided by its players' shirts against the match kits: {votes}")
@@ -377,12 +384,15 @@ def _off_segment(model: KitModel, lab: np.ndarray) -> float:
 
 
 def _fill_clip(
-    clip: ClipTracklets, shirts, model: KitModel, separation: float, officials, rules: MatchTrackRules, relabel: bool = False
+    clip: ClipTracklets, shirts, model: KitModel, separation: float, officials, rules: MatchTrackRules, relabel: str | None = None
 ) -> list[TrackletFill]:
-    """The tracklets of one clip the match decides. ``relabel``: the clip's letters stay ambiguous,
-    so every team in it is given anew in match letters, or refused."""
+    """The tracklets of one clip the match decides. ``relabel``: why the clip's letters name no
+    match kit for sure (its letters ambiguous, its kits confused), so every team in it is given anew
+    in match letters, or refused; None: they do."""
     out: list[TrackletFill] = []
+    by_id = {t.tracklet_id: t for t in clip.tracklets}
     referee_like: list[tuple[Tracklet, str, bool]] = []  # (tracklet, clause, decided a player by its clip)
+    keepers: list[Tracklet] = []  # goalkeepers of a relabelled clip
     for t in clip.tracklets:
         shirt = shirts.get((clip.clip_id, t.tracklet_id))
         undecided_player = t.role == "player" and t.team is None and "its crops voted" not in (t.reason or "")
@@ -391,7 +401,7 @@ def _fill_clip(
         # referee, taken into a zoomed shot's navy kit A, 0.3 spreads from the officials' kit).
         split_player = t.role == "player" and t.team is None and not undecided_player
         unsupported = t.role == "other" and (t.reason or "").endswith((_UNSUPPORTED_PLAYER, _UNSUPPORTED_GOALKEEPER))
-        lettered = relabel and t.role in ("player", "goalkeeper") and t.team is not None
+        lettered = relabel is not None and t.role in ("player", "goalkeeper") and t.team is not None
         kept_player = t.role == "player" and t.team is not None and not lettered
         if t.role == "referee" and "in neither kit" in (t.reason or "") and shirt is not None and officials is not None:
             fill = _not_an_official(clip.clip_id, t, shirt, model, officials, rules)
@@ -403,11 +413,12 @@ def _fill_clip(
             if fill is not None:
                 out.append(fill)
             continue
-        if lettered and (shirt is None or t.role == "goalkeeper"):
-            # Its letter is the clip's, which names no match kit for sure; a goalkeeper's comes from
-            # the clip's sides, in the same letters.
-            why = "no shirt colour" if shirt is None else "a goalkeeper's team follows the clip's letters"
-            out.append(TrackletFill(clip.clip_id, t.tracklet_id, t.role, None, f"team refused: its clip's letters are ambiguous ({why})"))
+        if lettered and t.role == "goalkeeper":
+            keepers.append(t)  # its team came from the clip's sides, in its letters: decided from the players' below
+            continue
+        if lettered and shirt is None:
+            # Its letter is the clip's, which names no match kit for sure.
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, t.role, None, f"team refused: {relabel} (no shirt colour)"))
             continue
         if shirt is None or not (undecided_player or unsupported or lettered or kept_player or split_player):
             continue
@@ -451,8 +462,16 @@ def _fill_clip(
                 flag = f"role-kit: by the match's kits its shirt is in no team's kit ({where}), its clip decided player; decided other"
                 out.append(TrackletFill(clip.clip_id, t.tracklet_id, "other", None, clause, flag))
                 continue
+        if (lettered or undecided_player) and _nearest_by_far(d, lab, crops, officials, rules):
+            # Its clip made it a player; only its letter is open, and its shirt is far nearer one
+            # match kit than the other and the officials'. A shot's light moves a kit by more than a
+            # member's distance (dev seeds 400-402: 8 players 2.6-6.0 spreads from their match kit,
+            # 7.8-23.9 from the other, 7.6-19.9 from the officials'), and refusing it counts as wrong.
+            ratio = f"{d[1 - k] / max(d[k], 1e-6):.1f} times as far from the other"
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", TEAMS[k], f"by the match's kits: {where}, {ratio}: player, team {TEAMS[k]}"))
+            continue
         if lettered:
-            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", None, f"team refused: its clip's letters are ambiguous and its {where} name no kit clearly"))
+            out.append(TrackletFill(clip.clip_id, t.tracklet_id, "player", None, f"team refused: {relabel} and its {where} name no kit clearly"))
     for t, clause, was_player in referee_like:
         if was_player:  # seen by a clip with kits, two crops in the officials' kit: a referee or an assistant
             clip_reason = (t.reason or "").strip()
@@ -465,91 +484,78 @@ def _fill_clip(
         rivals = [u.tracklet_id for u, _, other in referee_like if not other and u is not t and np.intersect1d(u.frames, t.frames).size]
         if not rivals:
             out.append(TrackletFill(clip.clip_id, t.tracklet_id, "referee", None, clause))
-    return out
+    out += [_keeper_by_sides(clip.clip_id, k, out, by_id, relabel, rules) for k in keepers]
+    return [_kept_off_the_pitch(fill, by_id[fill.tracklet_id], rules) for fill in out]
 
 
-#: Columns of ``athletes`` :func:`tracklets_of` reads.
-ATHLETE_COLUMNS = ("tracklet_id", "frame_index", "role", "team", "role_reason", "flags", "pitch_x", "pitch_y", "shirt_colour", "shirt_crops")
+def _keeper_by_sides(clip_id: str, keeper: Tracklet, fills: list[TrackletFill], by_id: dict, relabel: str, rules: MatchTrackRules) -> TrackletFill:
+    """A goalkeeper of a relabelled clip joins the team defending the goal of its half, the sides
+    named by the players' new letters (their mean x, each player once, as
+    :func:`~.relational.players_side`): its clip's sides were named in letters that name no match
+    kit for sure. Refused when the teams' players do not stand apart by ``side_min_gap_m`` or it has
+    no position."""
+    xs: dict[str, list[float]] = {name: [] for name in TEAMS}
+    for fill in fills:
+        x = by_id[fill.tracklet_id].mean_x
+        if fill.role == "player" and fill.team in TEAMS and math.isfinite(x):
+            xs[fill.team].append(x)
+    refused = f"team refused: {relabel} (a goalkeeper's team followed the clip's letters"
+    if not xs["A"] or not xs["B"] or not math.isfinite(keeper.mean_x):
+        return TrackletFill(clip_id, keeper.tracklet_id, "goalkeeper", None, f"{refused}; no positioned players of both teams or no position of its own)")
+    a, b = float(np.mean(xs["A"])), float(np.mean(xs["B"]))
+    if abs(a - b) < rules.side_min_gap_m:
+        return TrackletFill(clip_id, keeper.tracklet_id, "goalkeeper", None, f"{refused}; the teams' players' mean x differ by {abs(a - b):.1f} m)")
+    left = "A" if a < b else "B"  # the team whose players stand further left defends the left goal
+    team = left if keeper.mean_x < 0 else ("B" if left == "A" else "A")
+    side = "left" if keeper.mean_x < 0 else "right"
+    clause = (
+        f"by the match's kits: {relabel}; its mean x {keeper.mean_x:+.1f} m, in the {side} half, whose goal team {team} defends "
+        f"(players given anew: team A at mean x {a:+.1f} m, team B at {b:+.1f} m): goalkeeper, team {team}"
+    )
+    return TrackletFill(clip_id, keeper.tracklet_id, "goalkeeper", team, clause)
 
 
-def tracklets_of(athletes: pa.Table, pitch: PitchModel | None = None) -> tuple[Tracklet, ...]:
-    """The tracklets of a shard's ``athletes`` table (at least :data:`ATHLETE_COLUMNS`; a table
-    written before ``shirt_colour`` / ``shirt_crops`` existed reads as no shirt colour); each
-    tracklet's decision is on all its rows, so the first row's is taken. ``pitch`` (default
-    105 x 68 m) counts the rows on or inside its lines (``Tracklet.inside``)."""
-    pitch = pitch or PitchModel()
-    n = athletes.num_rows
-    columns = {name: athletes.column(name).to_pylist() if name in athletes.column_names else [None] * n for name in ATHLETE_COLUMNS}
-    ids = np.asarray(columns["tracklet_id"], dtype=np.int64)
-    frames = np.asarray(columns["frame_index"], dtype=np.int64)
-    out = []
-    for t in np.unique(ids).tolist():
-        rows = np.flatnonzero(ids == t)
-        i = int(rows[0])
-        xy = np.array([(columns["pitch_x"][j], columns["pitch_y"][j]) for j in rows.tolist()], dtype=np.float64)
-        known = np.isfinite(xy).all(axis=1)
-        positioned = int(np.sum([columns["pitch_x"][j] is not None for j in rows.tolist()]))
-        inside = int((metres_outside(xy[known], pitch) <= 0).sum()) if known.any() else 0
-        out.append(Tracklet(
-            t, columns["role"][i], columns["team"][i], columns["role_reason"][i], columns["flags"][i], frames[rows], positioned,
-            columns["shirt_colour"][i], int(columns["shirt_crops"][i] or 0), inside,
-        ))
-    return tuple(out)
+#: A player's shirt this many times as far from the other match kit as from the nearest names its
+#: team where it is no member of that kit (:func:`_nearest_by_far`) ...
+_NEAREST_RATIO = 2.5
+#: ... and this many times as far from the officials' kit, and beyond ``kit_outlier`` of it.
+_OFFICIALS_RATIO = 1.5
 
 
-_CLAUSE_SPLIT = re.compile("; (?=(?:" + "|".join(re.escape(f) for f in FLAGS) + "): )")
+def _nearest_by_far(d: np.ndarray, lab: np.ndarray, crops: int, officials, rules: MatchTrackRules) -> bool:
+    """A player's shirt (on ``kit_min_crops`` crops) within twice ``kit_outlier`` of its nearest match
+    kit, :data:`_NEAREST_RATIO` times as far from the other kit and, when the officials' kit is
+    known, :data:`_OFFICIALS_RATIO` times as far from it and beyond ``kit_outlier``. Only for
+    tracklets their clip decided ``player``: colour alone does not tell a player from staff in a
+    colour near a team's (dev seed 400: stewards in high-vis 2.9-3.2 spreads from the lime kit,
+    removed by their positions), so this names a team, never the role. On dev seeds 400-402 the
+    true players beyond a member's distance lay 3.0-8.2 times as far from the other kit (one, 4.1
+    from its kit, 2.2 times) and 1.7-7.3 times as far from the officials'; the referees 1.6-1.8
+    times as far from one kit as from the other, 0.0-0.6 spreads from the officials' kit."""
+    k = int(np.argmin(d))
+    if crops < rules.kit_min_crops or d[k] > 2 * rules.kit_outlier or d[1 - k] < _NEAREST_RATIO * d[k]:
+        return False
+    if officials is None:
+        return True
+    d_ref = _distance(officials[0], officials[1], lab)
+    return d_ref > rules.kit_outlier and d_ref >= _OFFICIALS_RATIO * d[k]
 
 
-def _without_flag(flags: str | None, reasons: str | None, name: str) -> tuple[str | None, str | None]:
-    names = [f for f in (flags or "").split(",") if f and f != name]
-    clauses = [c for c in _CLAUSE_SPLIT.split(reasons or "") if c and not c.startswith(f"{name}: ")]
-    return (",".join(names) or None), ("; ".join(clauses) or None)
+def _stands_beyond_a_line(t: Tracklet, rules: MatchTrackRules) -> bool:
+    """Its median position more than ``off_pitch_margin_m`` beyond a line, over enough positioned rows."""
+    return t.positioned >= rules.min_positioned_rows and math.isfinite(t.outside_median_m) and t.outside_median_m > rules.off_pitch_margin_m
 
 
-def _with_flag(flags: str | None, reasons: str | None, clause: str) -> tuple[str, str]:
-    """Add a flag clause (``"<name>: ..."``), names and clauses kept in :data:`FLAGS` order."""
-    name = clause.split(":", 1)[0]
-    names = [f for f in (flags or "").split(",") if f] + [name]
-    clauses = [c for c in _CLAUSE_SPLIT.split(reasons or "") if c] + [clause]
-    order = {f: k for k, f in enumerate(FLAGS)}
-    clauses.sort(key=lambda c: order.get(c.split(":", 1)[0], len(FLAGS)))
-    return ",".join(sorted(set(names), key=lambda f: order.get(f, len(FLAGS)))), "; ".join(clauses)
-
-
-def fill_athletes(athletes: pa.Table, fills: Sequence[TrackletFill]) -> pa.Table:
-    """``athletes`` with the fills' tracklets decided: ``role``, ``team`` (match letters; apply
-    after any letter swap of the clip), ``team_agreement`` null (no share of crops was measured
-    against the match kits), ``role_agreement`` the detector's confidence-weighted share of a new
-    role (null for ``other``), the clause appended to ``role_reason``; a tracklet that was
-    ``other`` or gets a ``role-kit`` clause loses its old ``role-kit`` flag (it named the old role)."""
-    if not fills:
-        return athletes
-    by_id = {f.tracklet_id: f for f in fills}
-    ids = athletes.column("tracklet_id").to_pylist()
-    names = ("role", "team", "role_reason", "team_agreement", "role_agreement", "flags", "flag_reason")
-    data = {name: athletes.column(name).to_pylist() for name in names}
-    classes, confidence = athletes.column("class").to_pylist(), athletes.column("confidence").to_pylist()
-    agreement = {}  # the detector's confidence-weighted share for the new role, as the clip rules give it
-    for t, fill in by_id.items():
-        rows = [i for i, u in enumerate(ids) if u == t]
-        total = sum(confidence[i] or 0.0 for i in rows)
-        votes = sum(confidence[i] or 0.0 for i in rows if classes[i] == fill.role)
-        agreement[t] = None if fill.role == "other" or total <= 0 else votes / total
-    for i, t in enumerate(ids):
-        fill = by_id.get(t)
-        if fill is None:
-            continue
-        if fill.role != data["role"][i]:
-            data["role_agreement"][i] = agreement[t]
-        if data["role"][i] == "other" or fill.flag:
-            data["flags"][i], data["flag_reason"][i] = _without_flag(data["flags"][i], data["flag_reason"][i], "role-kit")
-        if fill.flag:
-            data["flags"][i], data["flag_reason"][i] = _with_flag(data["flags"][i], data["flag_reason"][i], fill.flag)
-        data["role"][i], data["team"][i], data["team_agreement"][i] = fill.role, fill.team, None
-        data["role_reason"][i] = f"{data['role_reason'][i] or ''}; {fill.clause}".lstrip("; ")
-    out = athletes
-    for name, values in data.items():
-        index = out.schema.get_field_index(name)
-        field = out.schema.field(name)
-        out = out.set_column(index, field, pa.array(values, field.type))
-    return out
+def _kept_off_the_pitch(fill: TrackletFill, t: Tracklet, rules: MatchTrackRules) -> TrackletFill:
+    """A fill that would make a player or a goalkeeper of someone its clip did not (a referee, an
+    ``other``) standing beyond a line makes it ``other`` instead, flagged ``off-pitch``: the match's
+    kits say whose colours it wears, not that it plays (a coach or a ball kid in a colour near a
+    team's kit). The clip rule's (:func:`~.relational.decide_roles`) counterpart; a player its clip
+    decided keeps its role (a player fetching the ball stands beyond a line too)."""
+    if fill.role not in ("player", "goalkeeper") or t.role in ("player", "goalkeeper") or not _stands_beyond_a_line(t, rules):
+        return fill
+    clause = (
+        f"its feet a median {t.outside_median_m:.1f} m beyond the lines over {t.positioned} positioned rows, "
+        f"over the {rules.off_pitch_margin_m:g} m a {fill.role} may stand out"
+    )
+    return TrackletFill(fill.clip_id, fill.tracklet_id, "other", None, f"{fill.clause}; but {clause}: other", f"off-pitch: {clause}")

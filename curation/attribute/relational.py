@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side
+from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side, role_columns, tracklet_flags
 from soccerfactory.curation.attribute.officials import OfficialCandidate, line_outside, staff_beside_the_lines
 from soccerfactory.curation.attribute.one_referee import apply_one_referee
 from soccerfactory.curation.attribute.kits import SIDES, KitModel, TeamKits, clip_kits, fit_kit_model, shirt_colour, team_side
@@ -223,15 +223,16 @@ def _decide_one(
             f"{ev.off_share:.0%} of {ev.positioned} positioned rows (median {ev.off_median_m:.1f} m out)"
         )
         return RoleDecision("other", None, ev.off_share, math.nan, f"{clause}: other", {"off-pitch": f"off-pitch: {clause}"})
-    if 0 < ev.positioned < rules.min_positioned_rows and ev.off_share >= 1.0:
-        # Too few positions for a share, but all off the pitch by the margin and sigmas (seen
-        # mostly without a camera, or a one-crop tracklet beside the pitch): no player stands
-        # there on every known row (dev seeds 400-403: off-pitch people 1.7-6 m out).
+    if 0 < ev.positioned < rules.min_positioned_rows and ev.off_share >= rules.off_pitch_share:
+        # Too few positions for position evidence, but most of them off the pitch by the margin
+        # and sigmas (seen mostly without a camera, or a short tracklet beside the pitch): the
+        # same share as with many rows. On dev seeds 400-402 no player or goalkeeper had more
+        # than 7 % of its positioned rows off the pitch; off-pitch people stand 1.7-6 m out.
         clause = (
-            f"feet outside the pitch by more than {rules.off_pitch_margin_m:g} m + {rules.off_pitch_sigmas:g} sigma on all "
-            f"{ev.positioned} of its positioned rows (median {ev.off_median_m:.1f} m out)"
+            f"feet outside the pitch by more than {rules.off_pitch_margin_m:g} m + {rules.off_pitch_sigmas:g} sigma on "
+            f"{ev.off_share:.0%} of its {ev.positioned} positioned rows (median {ev.off_median_m:.1f} m out)"
         )
-        return RoleDecision("other", None, 1.0, math.nan, f"{clause}: other", {"off-pitch": f"off-pitch: {clause}"})
+        return RoleDecision("other", None, ev.off_share, math.nan, f"{clause}: other", {"off-pitch": f"off-pitch: {clause}"})
 
     flags: dict[str, str] = {}
     kit_known = ev.kit is not None and ev.kit_crops >= max(rules.kit_min_crops, 1)
@@ -271,6 +272,25 @@ def _decide_one(
             if votes.get(other, 0.0) >= rules.detector_override:
                 role = other
                 reason += f", but {_detector_clause(votes)}"
+    member = kit_known and d is not None and float(d.min()) <= rules.kit_member
+    if role in ("player", "goalkeeper") and positioned and not member and ev.outside_median_m > rules.off_pitch_margin_m:
+        # Who plays stands on the pitch: a player's median position is on or inside the lines
+        # (dev seeds 400-402: 247 players and goalkeepers, every median 0.0 m out), a goalkeeper's
+        # on its goal line. The off-pitch share above adds two sigmas of each position's
+        # uncertainty, so someone 1.7-2.8 m beyond a line (a coach or a ball kid in a colour near
+        # a team's kit, someone just behind a goal, where sigmas are largest) passes it; every
+        # off-pitch person of those seeds stood at a median of 1.7 m out or more (seed 404: one at
+        # 1.8 m, 3.2 spreads from a kit, voted player at 54 %). A member of a team's kit is left
+        # alone: a player fetching the ball for a throw-in stood a median 1.9 m (up to 4 m) beyond
+        # the touchline for 4 s on seed 404, 0.3 spreads from its kit. Referees are left to the
+        # officials' rules (assistants stand up to 1.8 m out).
+        clause = (
+            f"its feet a median {ev.outside_median_m:.1f} m beyond the {ev.line or 'lines'} over {ev.positioned} positioned rows, "
+            f"over the {rules.off_pitch_margin_m:g} m a {role} may stand out"
+        )
+        return RoleDecision(
+            "other", None, math.nan, math.nan, f"{reason}; but {clause}: other", {**flags, "off-pitch": f"off-pitch: {clause}"}
+        )
     kit_roles = ("player",) if kit_says.startswith("a player") else ("referee", "goalkeeper")
     if kit_known and detector_role is not None and detector_role not in kit_roles:
         flags["role-kit"] = f"role-kit: the kit says {kit_says} ({kit_clause}), {_detector_clause(votes)}; decided {role}"
@@ -432,7 +452,10 @@ def decide_roles(
 
     1. Feet outside the pitch (by ``off_pitch_margin_m`` + ``off_pitch_sigmas`` x its position's
        one-sigma radius) on at least ``off_pitch_share`` of its positioned rows: ``other``, no
-       team, flagged ``off-pitch``. Without positions it is never called off the pitch. Its
+       team, flagged ``off-pitch`` (with fewer than ``min_positioned_rows`` positions, the same
+       share of them). A tracklet the detector (or a kit it is no member of) would make a player
+       or a goalkeeper whose median position lies more than ``off_pitch_margin_m`` beyond a line
+       (no sigmas) is ``other`` too. Without positions it is never called off the pitch. Its
        jersey is left as read: a substitute warming up wears a real number, and without a team it
        is never joined to a player's track by number.
     2. Its median kit distance beyond ``kit_outlier`` from both kits: in neither kit. A goalkeeper
@@ -563,42 +586,3 @@ def _one_goalkeeper_per_goal(tracks: Tracks, decisions: dict[int, RoleDecision],
             evidence_clause = old.reason.rsplit(": goalkeeper", 1)[0]
             reason = f"{evidence_clause}, but track {rivals[0]} is that goal's goalkeeper at the same time: referee"
             decisions[t] = RoleDecision("referee", None, votes.get("referee", 0.0) if votes else math.nan, math.nan, reason, dict(old.flags))
-
-
-def role_columns(decisions: Mapping[int, RoleDecision], track_rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Each row's tracklet decision: ``role``, ``team``, ``role_reason``, ``shirt_colour`` (object
-    ``(N,)``), ``shirt_crops`` (``int32`` ``(N,)``) and ``role_agreement``, ``team_agreement``
-    (``float32`` ``(N,)``); None / NaN / 0 for unknown ids."""
-    track_rows = np.asarray(track_rows, dtype=np.int64).reshape(-1)
-    n = len(track_rows)
-    out = {
-        "role": np.full(n, None, dtype=object), "team": np.full(n, None, dtype=object),
-        "role_reason": np.full(n, None, dtype=object), "shirt_colour": np.full(n, None, dtype=object),
-        "shirt_crops": np.zeros(n, dtype=np.int32),
-        "role_agreement": np.full(n, np.nan, dtype=np.float32), "team_agreement": np.full(n, np.nan, dtype=np.float32),
-    }
-    for t, decision in decisions.items():
-        rows = track_rows == t
-        out["role"][rows] = decision.role
-        out["team"][rows] = decision.team
-        out["role_reason"][rows] = decision.reason
-        out["shirt_colour"][rows] = decision.shirt_colour
-        out["shirt_crops"][rows] = decision.shirt_crops
-        out["role_agreement"][rows] = decision.role_agreement
-        out["team_agreement"][rows] = decision.team_agreement
-    return out
-
-
-def tracklet_flags(decisions: Mapping[int, RoleDecision], tracks: Tracks) -> dict[str, dict[int, str]]:
-    """Flag name -> {tracklet id: clause}: the decisions' ``off-pitch`` and ``role-kit`` and the
-    ``duplicate`` merges recorded in ``tracks.data["duplicate_reason"]``."""
-    flags: dict[str, dict[int, str]] = {"duplicate": {}, "off-pitch": {}, "role-kit": {}}
-    for t, decision in decisions.items():
-        for name, clause in decision.flags.items():
-            flags[name][t] = clause
-    reasons = tracks.data.get("duplicate_reason")
-    if reasons is not None and tracks.track_id is not None:
-        for t, reason in zip(tracks.track_id.tolist(), reasons):
-            if reason is not None:
-                flags["duplicate"][t] = f"duplicate: {reason}"
-    return flags

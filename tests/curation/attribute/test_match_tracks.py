@@ -4,6 +4,8 @@ is that team's player; where the tracklet stands is read off the shard's rows.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 
@@ -90,3 +92,87 @@ def test_a_goalkeeper_refused_on_a_split_vote_is_decided_by_the_match_kits():
         Tracklet(41, "other", None, refused, None, np.arange(20, 30, dtype=np.int64), 0, "#171a3a", 3, 0),  # navy: no kit of the match
     )
     assert sorted(fills) == [40] and (fills[40].role, fills[40].team) == ("player", "B")
+
+
+def test_the_match_kits_never_make_a_player_of_someone_standing_beyond_a_line():
+    shade = _shade(LIME, -24)
+    beyond = Tracklet(40, "referee", None, NEITHER, None, np.arange(10, dtype=np.int64), 40, shade, 6, 8, outside_median_m=2.4)
+    at_the_line = Tracklet(41, "referee", None, NEITHER, None, np.arange(20, 30, dtype=np.int64), 40, shade, 6, 8, outside_median_m=1.2)
+    fills = _decide(beyond, at_the_line)
+    assert (fills[40].role, fills[40].team) == ("other", None)
+    assert fills[40].flag == "off-pitch: its feet a median 2.4 m beyond the lines over 40 positioned rows, over the 1.5 m a player may stand out"
+    assert fills[40].clause.endswith(": other")
+    assert (fills[41].role, fills[41].team) == ("player", None)  # within the margin: the kits' word stands
+
+
+def test_tracklets_carry_the_median_metres_beyond_the_lines():
+    n = 4
+    athletes = pa.table({
+        "tracklet_id": pa.array([1] * n, pa.int64()), "frame_index": pa.array(range(n), pa.int64()),
+        "role": ["player"] * n, "team": ["A"] * n, "role_reason": ["kit"] * n, "flags": pa.array([None] * n, pa.string()),
+        "pitch_x": pa.array([-55.0, -55.5, -54.0, None], pa.float32()), "pitch_y": pa.array([0.0, 1.0, 2.0, None], pa.float32()),
+        "shirt_colour": [LIME] * n, "shirt_crops": pa.array([3] * n, pa.int32()),
+    })
+    (t,) = tracklets_of(athletes)
+    assert t.positioned == 3 and abs(t.outside_median_m - 2.5) < 1e-6
+
+
+def test_an_aligned_clip_whose_kits_split_its_players_otherwise_has_its_teams_given_anew():
+    from tests.curation.attribute.test_match_teams import _aligned_clip as aligned, _t
+
+    # Its letters priced clearly (kit A cyan, kit B lime), but its kit A took in three lime players in shade.
+    confused = ClipTracklets("odd", "keep", (
+        _t(1, "player", "A", _shade(CYAN, 1)), _t(2, "player", "A", _shade(CYAN, -1)),
+        _t(3, "player", "A", _shade(LIME, -4)), _t(4, "player", "A", _shade(LIME, -5)), _t(5, "player", "A", _shade(LIME, -6)),
+        _t(6, "player", "B", _shade(LIME, 2)),
+        _t(7, "goalkeeper", "A", "#f03c3c"),
+    ))
+    # One player clearly in the other kit is no confusion: the clip's letters stand.
+    one_off = ClipTracklets("one", "keep", aligned("one").tracklets[:-1] + (_t(30, "player", "A", _shade(LIME, 1)),))
+    result = decide_match_tracklets([aligned("c1"), aligned("c2", "swap"), confused, one_off], _track_rules())
+    fills = {f.tracklet_id: f for f in result.fills["odd"]}
+    assert {t: (f.role, f.team) for t, f in fills.items()} == {
+        1: ("player", "A"), 2: ("player", "A"), 3: ("player", "B"), 4: ("player", "B"), 5: ("player", "B"), 6: ("player", "B"),
+        7: ("goalkeeper", None),
+    }
+    assert fills[7].clause.startswith("team refused: its clip's kits are confused (3 of its player tracklets clearly wear the other")
+    assert "odd: its clip's kits are confused" in result.note and "one:" not in result.note
+    assert "one" not in result.fills
+
+
+def test_a_player_refused_a_team_gets_the_kit_it_is_far_nearer_where_it_is_no_member_of_it():
+    from tests.curation.attribute.test_match_teams import _aligned_clip as aligned
+
+    refused = "kit d=3.0/9.0 spreads from team A/B over 3 crops, too far for a member, too near for neither: player; team unknown: 1 crop vote(s) for B"
+    shot = ClipTracklets("c3", "keep", aligned("c3").tracklets + (
+        Tracklet(40, "player", None, refused, None, np.arange(10, dtype=np.int64), 0, _shade(LIME, -30), 3, 0),  # lime in deep shade
+        Tracklet(41, "player", None, refused, None, np.arange(10, 20, dtype=np.int64), 0, "#70dc80", 3, 0),  # between the kits
+        Tracklet(42, "player", None, refused, None, np.arange(20, 30, dtype=np.int64), 0, _shade(LIME, -30), 1, 0),  # one crop
+    ))
+    result = decide_match_tracklets([aligned(f"c{k}") for k in (1, 2, 4)] + [shot], _track_rules())
+    fills = {f.tracklet_id: f for f in result.fills.get("c3", [])}
+    assert sorted(fills) == [40]
+    assert (fills[40].role, fills[40].team) == ("player", "B") and "times as far from the other: player, team B" in fills[40].clause
+
+
+def test_a_relabelled_clips_goalkeeper_joins_the_team_its_players_new_letters_put_at_its_goal():
+    from tests.curation.attribute.test_match_teams import _aligned_clip as aligned
+
+    def placed(t, role, team, shirt, x):
+        return Tracklet(t, role, team, "kit d=0.5/9.0 spreads from team A/B: player", None, np.arange(10, dtype=np.int64), 10, shirt, 3, 10, 0.0, x)
+
+    players = (
+        placed(1, "player", "A", _shade(CYAN, 1), -20.0), placed(2, "player", "A", _shade(CYAN, -1), -15.0),
+        placed(3, "player", "A", _shade(LIME, -4), 18.0), placed(4, "player", "A", _shade(LIME, -5), 22.0),
+    )
+    keeper = placed(7, "goalkeeper", "B", "#f03c3c", 48.0)  # its clip's sides put it in its letter B
+    result = decide_match_tracklets([aligned("c1"), aligned("c2", "swap"), ClipTracklets("odd", "keep", players + (keeper,))], _track_rules())
+    fills = {f.tracklet_id: f for f in result.fills["odd"]}
+    assert [(fills[t].role, fills[t].team) for t in (1, 2, 3, 4)] == [("player", "A"), ("player", "A"), ("player", "B"), ("player", "B")]
+    assert (fills[7].role, fills[7].team) == ("goalkeeper", "B")
+    assert "in the right half, whose goal team B defends (players given anew: team A at mean x -17.5 m, team B at +20.0 m)" in fills[7].clause
+    # The teams' players not apart: refused.
+    close = tuple(dataclasses.replace(p, mean_x=1.0) for p in players)
+    result = decide_match_tracklets([aligned("c1"), aligned("c2", "swap"), ClipTracklets("odd", "keep", close + (keeper,))], _track_rules())
+    fills = {f.tracklet_id: f for f in result.fills["odd"]}
+    assert fills[7].team is None and "mean x differ by 0.0 m" in fills[7].clause

@@ -39,6 +39,7 @@ import numpy as np
 from soccerfactory.curation.attribute.crops import AthleteCrops
 from soccerfactory.curation.attribute.jersey import JerseyReader
 from soccerfactory.curation.attribute.team import TeamClassifier
+from soccerfactory.curation.calibration.propagate import propagate_and_gate
 from soccerfactory.curation.calibration.results import CalibrationResult, pitch_position, pitch_position_uncertainty
 from soccerfactory.curation.calibration.view import FrameViews
 from soccerfactory.curation.calibration.view_classify import ViewEvidence, classify_views, frame_evidence, with_cameras
@@ -363,6 +364,8 @@ class _ClipPass:
         # Trackers age tracks in steps, so they need the rate they are fed at, not the source rate.
         self.tracker = stages.new_tracker(fps=clip.fps / stride)
         self.calibrator = stages.new_calibrator() if stages.new_calibrator is not None else None
+        # The background's image motion, frame to frame, to carry cameras within the shot (calibrate.propagate).
+        self.motion = calibrate.image_motion() if calibrate.propagate and self.calibrator is not None else None
         # The ball search remembers where the ball was (per clip); a plain callable is used as it is.
         slicer = stages.ball_slicer
         self.ball_slicer = slicer.for_clip() if slicer is not None and hasattr(slicer, "for_clip") else slicer
@@ -421,6 +424,9 @@ class _ClipPass:
             by_frame = dict(zip(frames.frame_index.tolist(), results))
         with self.timer("views"):
             self.evidence_parts.append(frame_evidence(frames, results, detections[~is_ball], self.pitch))
+        if self.motion is not None:
+            with self.timer("motion"):
+                self.motion.add(frames, detections[~is_ball])
         pitch_xy, pitch_sigma = _pitch_xy_sigma(tracks.xyxy, tracks.frame_index, by_frame)
         tracks = tracks.with_data(pitch_xy=pitch_xy, pitch_sigma_m=pitch_sigma)
         rows = _crop_rows(tracks.frame_index, tracks.track_id, self.cropped, self.last_crop, self.crop_gap) if len(tracks) else np.zeros(0, bool)
@@ -535,7 +541,13 @@ def annotate_spatial(
         evidence = with_cameras(evidence, filled, _merge(work.athlete_parts, Detections.empty()), pitch)
         tracks, crop_x = _place_positions(tracks, crops, crop_x, filled)
     with timer("views"):
-        views, gated = classify_views(evidence, calibrations if calibrator is not None else None, calibrate.view_rules())
+        if work.motion is not None:
+            # Cameras carried from the kept ones by image motion (calibrate.propagate), gated again like all.
+            views, gated, carried = propagate_and_gate(evidence, calibrations, work.motion.motions, calibrate.propagation_rules(),
+                                                       calibrate.view_rules(), _merge(work.athlete_parts, Detections.empty()), pitch)
+            tracks, crop_x = _place_positions(tracks, crops, crop_x, {f: p.result for f, p in carried.items()})
+        else:
+            views, gated = classify_views(evidence, calibrations if calibrator is not None else None, calibrate.view_rules())
         # Refusing only ever removes a camera, so positions on frames that keep theirs stand.
         refused = [f for f, before, after in zip(frame_index.tolist(), calibrations, gated) if before.valid and not after.valid]
         calibrations = list(gated)

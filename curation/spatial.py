@@ -25,6 +25,7 @@ the clip and frames it happened on.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import queue
 import threading
@@ -288,7 +289,10 @@ class _DecodeAhead:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._timer = timer
-        self._thread = threading.Thread(target=self._run, args=(batches,), name="soccerfactory-decode", daemon=True)
+        # In a copy of the caller's context: a remote clip is opened here, with the run's storage
+        # secrets, which live in a context variable (storage/fs_secrets.py), not in fsspec's config.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, batches),
+                                        name="soccerfactory-decode", daemon=True)
         self._thread.start()
 
     def _run(self, batches: Iterator[Frames]) -> None:

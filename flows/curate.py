@@ -64,7 +64,7 @@ from soccerfactory.curation.config import AttributeConfig, CalibrateConfig, Cura
 from soccerfactory.curation.vote import AthleteLabels
 from soccerfactory.storage.failpoints import failpoint
 from soccerfactory.storage.fs import local_path
-from soccerfactory.storage.fs_secrets import check_url_credentials, installed_secrets, secret_paths, split_secrets, worker_env
+from soccerfactory.storage.fs_secrets import check_url_credentials, run_secrets, secret_paths, split_secrets, worker_env
 from soccerfactory.storage.runs import claim_clip
 from soccerfactory.storage.manifest import ShardManifest, clip_content_hash
 from soccerfactory.storage.shards import ShardCollisionError, find_manifest, find_manifests_by_prefix, verify_shard, write_shard
@@ -175,15 +175,16 @@ def run_curate(
     shards are written where the clip runs and registered by this process alone.
 
     Secrets in ``storage_options`` (``key``, ``secret``, ``token``, ...) never become Prefect
-    parameters: the flow gets the rest, and the secrets reach the filesystems through fsspec's
-    configuration, in this process and in a local cluster's workers
+    parameters: the flow gets the rest, and the secrets reach the run's filesystems as their
+    storage options, from a context variable this process's flow and tasks see (never fsspec's
+    process-wide config), and a local cluster's workers from their environment
     (:mod:`soccerfactory.storage.fs_secrets`). Workers of ``run.dask_address`` use their own.
     """
     config = config or CurateConfig()
     public, secrets = split_secrets(storage_options)
     urls = [*([source] if isinstance(source, str) else source), output]
     check_url_credentials(urls)  # a URL is a parameter too, and is written into records
-    with installed_secrets(secrets, urls), curate_task_runner(config.run, worker_env(secrets, urls)) as runner:
+    with run_secrets(secrets, urls), curate_task_runner(config.run, worker_env(secrets, urls)) as runner:
         return curate.with_options(task_runner=runner)(source, output, config, catalog, public)
 
 

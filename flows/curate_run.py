@@ -22,6 +22,7 @@ from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.storage.catalog import CatalogLockedError
 from soccerfactory.storage.failpoints import failpoint
+from soccerfactory.storage.fs_secrets import mask_secrets
 from soccerfactory.storage.manifest import ShardManifest
 from soccerfactory.storage.run_records import scan_run_records, write_run_record
 from soccerfactory.storage.runs import RunLock, owner_info
@@ -48,7 +49,7 @@ def io_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_c
 def one_line(error: BaseException | str) -> str:
     """The first line of an error, named by its type unless it is a bad input (which names the file)."""
     text = str(error).strip() or type(error).__name__
-    line = text.splitlines()[0]
+    line = mask_secrets(text.splitlines()[0])  # a store's error may quote a credential of the run
     return line if isinstance(error, (BadInputError, str)) else f"{type(error).__name__}: {line}"
 
 

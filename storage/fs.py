@@ -19,16 +19,27 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.storage.failpoints import failpoint
+from soccerfactory.storage.fs_secrets import with_run_secrets
 
-__all__ = ["local_path", "TEMP_MARK", "resolve_url", "is_local_url", "to_url", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["local_path", "TEMP_MARK", "filesystem_of", "resolve_url", "is_local_url", "to_url", "write_bytes_atomic", "write_json_atomic"]
 
 #: Marks the temporary file of an atomic write (``.<name>.tmp-<hex>``); what dead writers leave.
 TEMP_MARK = ".tmp-"
 
 
+def filesystem_of(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem and the path inside it for ``url``, exactly as ``fsspec.core.url_to_fs``
+    gives them, with the current run's secrets for the URL's stores added under ``storage_options``
+    (``storage.fs_secrets.with_run_secrets``): the one place a filesystem is built from a URL, so
+    credentials reach the filesystems that need them and never fsspec's process-wide config."""
+    text = os.fspath(url)
+    return fsspec.core.url_to_fs(text, **with_run_secrets(text, storage_options))
+
+
 def resolve_url(url: str | os.PathLike, storage_options: Mapping[str, Any] | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The fsspec filesystem and the path inside it for ``url`` (local paths become absolute)."""
-    fs, path = fsspec.core.url_to_fs(os.fspath(url), **dict(storage_options or {}))
+    """The fsspec filesystem and the path inside it for ``url`` (local paths become absolute,
+    trailing slashes dropped); built by :func:`filesystem_of`."""
+    fs, path = filesystem_of(url, storage_options)
     return fs, path.rstrip("/") or "/"
 
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import ClipSpec, SourceItem
+from soccerfactory.storage.fs import filesystem_of
 
 __all__ = [
     "DEFAULT_SEQUENCE_FPS",
@@ -63,7 +63,7 @@ _NUMBERED_RE = re.compile(r"^(.*?)(\d+)$")
 def open_source_url(url: str, storage_options: dict | None) -> tuple[Any, str]:
     """``(filesystem, path)`` of an fsspec URL; :class:`BadInputError` for a protocol that cannot be opened."""
     try:
-        return url_to_fs(url, **(storage_options or {}))
+        return filesystem_of(url, storage_options)  # with the run's secrets (storage/fs_secrets.py)
     except (ValueError, ImportError) as error:
         # Unknown protocol, or its package missing ("Install s3fs to access S3").
         raise BadInputError(url, f"cannot open this URL: {error}") from error

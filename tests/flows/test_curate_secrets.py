@@ -14,9 +14,11 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from pathlib import Path
 
+import fsspec.config
 import pytest
 from prefect import flow
 
@@ -167,3 +169,90 @@ def test_a_local_clusters_workers_get_the_secrets_in_their_environment_and_a_rem
     warnings = [r.getMessage() for r in caplog.records if "storage secrets" in r.getMessage()]
     assert len(warnings) == 1 and address in warnings[0] and "own credentials" in warnings[0]
     assert '"s"' not in warnings[0]
+
+
+class _Outsider(threading.Thread):
+    """Other code in the process while a run goes on (another flow, a library): a thread started
+    without the run's context that keeps reading fsspec's process-wide config and the environment,
+    and keeps trying the bucket with options of its own and no keys."""
+
+    def __init__(self, bucket: str, endpoint: str, secrets: tuple[str, ...]) -> None:
+        super().__init__(daemon=True)
+        self.bucket, self.endpoint, self.secrets = bucket, endpoint, secrets
+        self.samples: list[float] = []  # times (epoch seconds) at which nothing was found
+        self.leaks: list[str] = []
+        self.listed: list[str] = []  # what a bucket listing without keys returned (nothing, ever)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import time
+
+        import fsspec
+        import fsspec.config
+
+        last_try = 0.0
+        while not self.stop.is_set():
+            snapshot = json.dumps(fsspec.config.conf, default=str) + json.dumps(dict(os.environ))
+            self.leaks += [f"config/environ holds {text[:4]}..." for text in self.secrets if text in snapshot]
+            fs, _ = fsspec.core.url_to_fs(self.bucket, client_kwargs={"endpoint_url": self.endpoint}, skip_instance_cache=True)
+            if fs.key is not None or fs.secret is not None:
+                self.leaks.append("a filesystem built outside the run got keys")
+            if time.time() - last_try > 0.5:  # a real request: no keys from anywhere, so refused
+                last_try = time.time()
+                try:
+                    self.listed.append(json.dumps(fs.ls(self.bucket)))
+                except Exception:  # noqa: BLE001 - NoCredentialsError is what is expected
+                    pass
+            self.samples.append(time.time())
+            self.stop.wait(0.02)
+
+
+def _epoch(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+@pytest.mark.slow
+def test_a_runs_keys_are_never_in_fsspecs_config_during_or_after_a_run_or_a_failed_one(moto_s3, tmp_path):
+    """The keys travel as the run's own storage options: a thread outside the run never finds them
+    in fsspec's config or the environment, nor reaches the bucket, while a real curate runs over
+    moto (which only succeeds with them); a run failing midway (its catalog cannot be created, after
+    its lock and record are in the bucket) leaves nothing behind and still marks its record failed."""
+    from soccerfactory.flows.curate import run_curate
+    from soccerfactory.storage.fs_secrets import with_run_secrets
+    from soccerfactory.storage.run_records import scan_run_records
+
+    bucket, endpoint = moto_s3
+    key, secret = f"AKIA{uuid.uuid4().hex[:16].upper()}", f"sf-secret-{uuid.uuid4().hex}"
+    options = {"key": key, "secret": secret, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    render_clip(SynthConfig(seconds=0.8, seed=405, width=640, height=360), tmp_path / "render")
+    fs, _ = resolve_url(bucket, options)
+    fs.put_file(str(tmp_path / "render" / "video.mp4"), f"{bucket}/landing/kickoff.mp4")
+    config = load_config(overrides=FAST)
+    outsider = _Outsider(bucket, endpoint, (key, secret))
+    outsider.start()
+    try:
+        summary = run_curate(f"{bucket}/landing", f"{bucket}/curated", config, catalog=str(tmp_path / "catalog.duckdb"),
+                             storage_options=options)
+        assert summary.count("curated") == 1 and not summary.failures, summary.failures  # the keys reached the bucket
+        # A run that fails after its lock and first record are in the bucket: its catalog's folder is a file.
+        (tmp_path / "not-a-folder").write_text("x")
+        with pytest.raises(Exception) as failed:
+            run_curate(f"{bucket}/landing", f"{bucket}/failing", config, catalog=str(tmp_path / "not-a-folder" / "c.duckdb"),
+                       storage_options=options)
+    finally:
+        outsider.stop.set()
+        outsider.join()
+    assert not outsider.leaks and not outsider.listed, (outsider.leaks, outsider.listed)
+    (done,) = scan_run_records(f"{bucket}/curated", options)[0]
+    during = [t for t in outsider.samples if _epoch(done["started_at"]) <= t <= _epoch(done["finished_at"])]
+    assert len(during) >= 10, len(during)  # the outsider looked while the run was going on
+    (record,) = scan_run_records(f"{bucket}/failing", options)[0]
+    assert record["status"] == "failed", record  # the failure hook still reached the bucket with the run's keys
+    assert key not in str(failed.value) and secret not in str(failed.value)
+    assert key not in json.dumps(record) and secret not in json.dumps(record)
+    # After both runs: nothing in the config, the environment or this context.
+    snapshot = json.dumps(fsspec.config.conf, default=str) + json.dumps(dict(os.environ))
+    assert key not in snapshot and secret not in snapshot
+    assert with_run_secrets(f"{bucket}/curated", None) == {}

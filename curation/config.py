@@ -122,6 +122,24 @@ class DetectConfig(Section):
         "boxes (curation/detection/roles.py); none = the detector's class.",
     )
     role_weights: Path | None = Field(None, description="Role classifier .pt; None = the bundled role-classifier.pt.")
+    # Frame-level kit evidence (curation/detection/frame_evidence.py), chosen on the role classifier's
+    # held-out train videos (27 goalkeepers; valid never tuned on) and dev seeds 400-402 (per box):
+    # slope 0.75 / cap 4.5: goalkeeper AP50 0.661 -> 0.770, referee 0.858 -> 0.854, persons
+    # unchanged; synthetic role errors 30 -> 19 (referee recall 0.948 -> 0.985, goalkeeper
+    # precision 0.918 -> 0.905). Slope 1 / cap 6: 0.770 real but 26 synthetic errors (players in
+    # frames with a thin kit turned goalkeeper); slope 0.5: 0.710 real, 18 synthetic; cap 3: 0.731.
+    role_kit_slope: float = Field(
+        0.75, ge=0, description="Player log-odds per kit spread a shirt sits inside (or beyond) the frame's team kits; 0 = off."
+    )
+    role_kit_cap: float = Field(4.5, ge=0, description="Largest change of the player log-odds from the kit evidence.")
+    # The goalkeeper is the last man (same module): on the held-out train videos every true keeper had
+    # at most 2 people beyond it, 9 of 13 false ones 4 or more. On top of the kits goalkeeper AP50
+    # 0.770 -> 0.876 (slope 1: 0.855; free 2: 0.849); dev seeds 400-402 role errors 19 -> 17,
+    # goalkeeper recall 1.0 kept (their keepers had up to 4 people beyond: staff, zooms).
+    role_keeper_depth_slope: float = Field(
+        2.0, ge=0, description="Goalkeeper log-odds lost per person beyond role_keeper_depth_free on the box's nearer side (2 at most); 0 = off."
+    )
+    role_keeper_depth_free: int = Field(3, ge=0, description="People beyond a goalkeeper (towards its goal) that cost nothing.")
 
     def resolved_weights(self) -> Path:
         return self.weights or bundled_weights("detector.pt")

@@ -7,7 +7,10 @@ class again from a crop of every person box, cut from the frame at its own resol
 the frame's other boxes (:class:`~soccerfactory.curation.detection.role_net.RoleNet`: does anyone
 else wear this kit, and how many), then writes one class per box:
 
-* class = the role the classifier finds most probable;
+* class = the most probable role after the frame's relational evidence
+  (:mod:`~soccerfactory.curation.detection.frame_evidence`: a shirt inside one of the frame's two
+  team kits counts for ``player``, one far from both against it; a box with more than a few
+  people beyond it on both sides is no goalkeeper);
 * confidence = the detector's (the box's existence: the tracker thresholds on it, so tracking and
   the persons AP stay what they were);
 * person boxes on one person (IoU >= ``dedup_iou``) that the detector kept as two classes
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from soccerfactory.curation.bundled import bundled_weights, require_weights
+from soccerfactory.curation.detection.frame_evidence import FrameEvidence
 from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import BALL, GOALKEEPER, PLAYER, REFEREE, Detections, Frames
 
@@ -68,6 +72,10 @@ class RoleClassifier(Protocol):
     version: str
 
     def __call__(self, frames: Frames, detections: Detections) -> Detections: ...
+
+    def decide(self, frames: Frames, detections: Detections) -> tuple[Detections, np.ndarray]:
+        """``__call__``'s rows and the probability of each row's role (NaN on ball rows)."""
+        ...
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -218,6 +226,8 @@ class CropRoleClassifier:
             around); every person box is classified, whatever its confidence.
         dedup_iou: Person boxes overlapping this much are one person: the less confident goes.
         max_batch: Most boxes per forward pass (frames are never split).
+        kit: The frame-level relational evidence, kits and the goalkeeper's depth
+            (:class:`~.frame_evidence.FrameEvidence`); None = the network's probabilities alone.
     """
 
     name = "crops"
@@ -229,6 +239,7 @@ class CropRoleClassifier:
         context_conf: float = 0.25,
         dedup_iou: float = 0.7,
         max_batch: int = 512,
+        kit: FrameEvidence | None = None,
     ) -> None:
         from soccerfactory.curation.hashing import sha256_file
         from soccerfactory.curation.safe_load import UnsafeCheckpointError, load_state
@@ -252,7 +263,11 @@ class CropRoleClassifier:
         self.net.eval().to(device)
         self.device, self.context_conf, self.dedup_iou, self.max_batch = device, float(context_conf), float(dedup_iou), int(max_batch)
         self.weights = path
-        self.version = f"{path.name}@{sha256_file(path)[:12]}"
+        self.kit = kit
+        # The kit evidence changes the classes written, so it is part of what the run record names.
+        self.version = f"{path.name}@{sha256_file(path)[:12]}" + (
+            "" if kit is None else f"+kit:{kit.slope:g}/{kit.cap:g}+depth:{kit.depth_slope:g}/{kit.depth_free}"
+        )
 
     def probabilities(self, images: list[np.ndarray], boxes: list[np.ndarray], confidences: list[np.ndarray]) -> list[np.ndarray]:
         """Role probabilities of the person boxes of several frames.
@@ -315,10 +330,25 @@ class CropRoleClassifier:
             probable role as ``class_id`` and the detector's confidence; of person boxes on one
             person (IoU >= ``dedup_iou``) only the most confident stays.
         """
+        return self.decide(frames, detections)[0]
+
+    def decide(self, frames: Frames, detections: Detections) -> tuple[Detections, np.ndarray]:
+        """What :meth:`__call__` returns, and the probability of each kept row's role.
+
+        Returns:
+            ``(detections, role_probability)``: ``float32`` ``(N_kept,)`` the (kit-adjusted)
+            probability of the written class, NaN on ball rows. ``confidence * role_probability``
+            ranks a class's boxes by how likely they are that class (``soccerfactory quality
+            detector`` reports the AP50 of that ranking beside the detector confidence's).
+        """
         person = detections.class_id != BALL
+        role_probability = np.full(len(detections), np.nan, np.float32)
         if not person.any():
-            return detections
+            return detections, role_probability
         positions = {int(f): p for p, f in enumerate(frames.frame_index.tolist())}
+        stray = person & ~np.isin(detections.frame_index, list(positions))
+        if stray.any():
+            raise ValueError(f"detections of frames {sorted(set(detections.frame_index[stray].tolist()))} are not in the batch")
         rows_of = [np.flatnonzero(person & (detections.frame_index == f)) for f in frames.frame_index.tolist()]
         probs = self.probabilities(
             list(frames.images), [detections.xyxy[r] for r in rows_of], [detections.confidence[r] for r in rows_of]
@@ -326,21 +356,32 @@ class CropRoleClassifier:
         class_id = detections.class_id.copy()
         keep = np.ones(len(detections), bool)
         lookup = np.asarray(ROLE_CLASS_IDS, np.int64)
-        for rows, p in zip(rows_of, probs):
+        for slot, (rows, p) in enumerate(zip(rows_of, probs)):
             if not len(rows):
                 continue
-            class_id[rows] = lookup[p.argmax(axis=1)]
-            keep[rows] = nms_keep(detections.xyxy[rows], detections.confidence[rows], self.dedup_iou)
-        stray = person & ~np.isin(detections.frame_index, list(positions))
-        if stray.any():
-            raise ValueError(f"detections of frames {sorted(set(detections.frame_index[stray].tolist()))} are not in the batch")
+            unique = nms_keep(detections.xyxy[rows], detections.confidence[rows], self.dedup_iou)
+            if self.kit is not None:
+                from soccerfactory.curation.detection.frame_evidence import depth_adjusted, depth_rank, frame_kit_spreads, kit_adjusted
+
+                context = (detections.confidence[rows] >= self.context_conf) & unique
+                if self.kit.slope > 0:
+                    # The kits are the confident players of the frame, one box per person (the
+                    # network's context boxes that it calls player).
+                    _, spreads = frame_kit_spreads(frames.images[slot], detections.xyxy[rows], context & (p.argmax(axis=1) == 0), self.kit)
+                    p = kit_adjusted(p, spreads, self.kit)
+                if self.kit.depth_slope > 0:
+                    p = depth_adjusted(p, depth_rank(detections.xyxy[rows], context), self.kit)
+            best = p.argmax(axis=1)
+            class_id[rows] = lookup[best]
+            role_probability[rows] = p[np.arange(len(rows)), best]
+            keep[rows] = unique
         return Detections(
             xyxy=detections.xyxy[keep], confidence=detections.confidence[keep], class_id=class_id[keep],
             frame_index=detections.frame_index[keep],
             track_id=None if detections.track_id is None else detections.track_id[keep],
             mask=None if detections.mask is None else detections.mask[keep],
             data={k: v[keep] for k, v in detections.data.items()}, class_names=detections.class_names,
-        )
+        ), role_probability[keep]
 
 
 def _build_crops(weights: str | os.PathLike | None = None, **params: Any) -> CropRoleClassifier:
@@ -364,10 +405,13 @@ def build_role_classifier(name: str = "crops", **params: Any) -> RoleClassifier 
 
 
 def configured_roles(detect: Any) -> RoleClassifier | None:
-    """The role classifier of a ``DetectConfig`` (``detect.role_classifier``, ``role_weights``, ``device``),
-    None for ``none``. Its context is the boxes the pipeline keeps (``detect.conf`` and above)."""
+    """The role classifier of a ``DetectConfig`` (``detect.role_classifier``, ``role_weights``, ``device``,
+    ``role_kit_*``, ``role_keeper_depth_*``), None for ``none``. Its context is the boxes the pipeline keeps (``detect.conf`` and above)."""
     if detect.role_classifier == "none":
         return None
     return build_role_classifier(
         detect.role_classifier, weights=detect.resolved_role_weights(), device=detect.device, context_conf=detect.conf,
+        kit=FrameEvidence(slope=detect.role_kit_slope, cap=detect.role_kit_cap, depth_slope=detect.role_keeper_depth_slope,
+                          depth_free=detect.role_keeper_depth_free)
+        if detect.role_kit_slope > 0 or detect.role_keeper_depth_slope > 0 else None,
     )

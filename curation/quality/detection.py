@@ -10,6 +10,7 @@ with the run's config.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +55,8 @@ def detector_quality(
     Returns:
         ``{"images", "runs": [{"imgsz", "ap50": {...}, "ball_full_frame": {...},
         "ball_with_slices": {...}, "ms_per_image", "ms_per_image_slices", "role_classifier": {"name",
-        "version", "ms_per_image", "ap50_detector_class": {...}} (with a role classifier)}], ...}``.
+        "version", "ms_per_image", "ap50_detector_class": {...}, "ap50_class_score": {...} (classes ranked by
+        confidence x role probability)} (with a role classifier)}], ...}``.
     """
     config = config or CurateConfig()
     detect = config.detect
@@ -82,12 +84,20 @@ def detector_quality(
             # each frame's boxes (context: those at detect.conf and above).
             detector_ap = detection_ap50(truth, predictions, image_ids=np.arange(len(images)))
             started = time.perf_counter()
-            predictions = Detections.merge([
-                roles(Frames(images=image[None], frame_index=np.array([position]), timestamp_s=np.array([0.0]), fps=25.0,
-                             source=str(images[position].path)), part)
+            decided = [
+                roles.decide(Frames(images=image[None], frame_index=np.array([position]), timestamp_s=np.array([0.0]), fps=25.0,
+                                    source=str(images[position].path)), part)
                 for position, (image, part) in enumerate(zip(pixels, found))
-            ])
+            ]
             roles_ms = 1000 * (time.perf_counter() - started) / len(pixels)
+            predictions = Detections.merge([part for part, _ in decided])
+            # Each class ranked by how likely its boxes are that class (detector confidence x role
+            # probability), beside the written confidence's ranking; persons stay the detector's.
+            role_probability = np.concatenate([p for _, p in decided])
+            class_score = dataclasses.replace(
+                predictions, confidence=(predictions.confidence * np.where(np.isnan(role_probability), 1.0, role_probability)).astype(np.float32)
+            )
+            class_score_ap = detection_ap50(truth, class_score, image_ids=np.arange(len(images)), groups={})
         ap = detection_ap50(truth, predictions, image_ids=np.arange(len(images)))
         at_operating_point = predictions[predictions.confidence >= detect.conf]
         best_ball = best_ball_per_frame(at_operating_point)
@@ -99,7 +109,8 @@ def detector_quality(
         }
         if roles is not None:
             run["role_classifier"] = {"name": roles.name, "version": roles.version, "ms_per_image": round(roles_ms, 1),
-                                      "ap50_detector_class": {name: round(value, 4) for name, value in detector_ap.items()}}
+                                      "ap50_detector_class": {name: round(value, 4) for name, value in detector_ap.items()},
+                                      "ap50_class_score": {name: round(value, 4) for name, value in class_score_ap.items()}}
         if detect.ball_slices:
             # Every labelled image is sliced when its ball is missing: ``ball_slice_every`` thins
             # slicing over a video's frames, not over independent images (every=1).

@@ -97,7 +97,7 @@ def _build(config: CurateConfig) -> ClipStages:
     detect = config.detect
     detector = build_detector(
         detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
-        iou=detect.iou, device=detect.device, runtime=detect.device_runtime(), roles=configured_roles(detect),
+        iou=detect.iou, device=detect.device, runtime=detect.device_runtime(), roles=configured_roles(detect, config.attribute),
     )
     new_calibrator = None
     if config.calibrate.enabled:

@@ -47,14 +47,7 @@ from soccerfactory.curation.types import GOALKEEPER, PLAYER, Frames, Tracks
 __all__ = ["FrameEvidence", "depth_adjusted", "depth_rank", "frame_kit_spreads", "kit_adjusted"]
 
 
-def _attribute_default(name: str) -> float:
-    # One place for the kit thresholds: the tracklet-level kit models' (AttributeConfig).
-    from soccerfactory.curation.config import AttributeConfig
-
-    return float(AttributeConfig.model_fields[name].default)
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class FrameEvidence:
     """How far from the frame's team kits a box's shirt must be to count against ``player``.
 
@@ -73,9 +66,11 @@ class FrameEvidence:
 
     slope: float = 0.75
     cap: float = 4.5
-    member: float = dataclasses.field(default_factory=lambda: _attribute_default("kit_member"))
-    min_spread: float = dataclasses.field(default_factory=lambda: _attribute_default("kit_min_spread"))
-    outlier: float = dataclasses.field(default_factory=lambda: _attribute_default("kit_outlier"))
+    # No defaults: one place for the kit thresholds, the tracklet-level kit models' (AttributeConfig,
+    # passed in by configured_roles; config sits above this layer).
+    member: float
+    min_spread: float
+    outlier: float
     depth_slope: float = 2.0
     depth_free: int = 3
 

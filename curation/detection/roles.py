@@ -404,14 +404,16 @@ def build_role_classifier(name: str = "crops", **params: Any) -> RoleClassifier 
     return pick_builder(ROLE_CLASSIFIERS, name, "role classifier")(**params)
 
 
-def configured_roles(detect: Any) -> RoleClassifier | None:
+def configured_roles(detect: Any, attribute: Any) -> RoleClassifier | None:
     """The role classifier of a ``DetectConfig`` (``detect.role_classifier``, ``role_weights``, ``device``,
-    ``role_kit_*``, ``role_keeper_depth_*``), None for ``none``. Its context is the boxes the pipeline keeps (``detect.conf`` and above)."""
+    ``role_kit_*``, ``role_keeper_depth_*``), None for ``none``. Its context is the boxes the pipeline keeps
+    (``detect.conf`` and above); the frame's kit evidence uses the ``AttributeConfig``'s kit thresholds."""
     if detect.role_classifier == "none":
         return None
     return build_role_classifier(
         detect.role_classifier, weights=detect.resolved_role_weights(), device=detect.device, context_conf=detect.conf,
         kit=FrameEvidence(slope=detect.role_kit_slope, cap=detect.role_kit_cap, depth_slope=detect.role_keeper_depth_slope,
-                          depth_free=detect.role_keeper_depth_free)
+                          depth_free=detect.role_keeper_depth_free, member=attribute.kit_member,
+                          min_spread=attribute.kit_min_spread, outlier=attribute.kit_outlier)
         if detect.role_kit_slope > 0 or detect.role_keeper_depth_slope > 0 else None,
     )

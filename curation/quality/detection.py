@@ -65,7 +65,7 @@ def detector_quality(
         raise FileNotFoundError(f"no labelled images in {split_dir}")
     truth = Detections.merge([image.labels for image in images])
     pixels = [image.load() for image in images]
-    roles = configured_roles(detect)
+    roles = configured_roles(detect, config.attribute)
     runs = []
     for size in imgsz or [detect.imgsz]:
         detector = build_detector(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.curation.bundled import bundled_weights
-from soccerfactory.curation.config import DetectConfig
+from soccerfactory.curation.config import AttributeConfig, DetectConfig
 from soccerfactory.curation.detection.frame_evidence import (
     FrameEvidence,
     depth_adjusted,
@@ -20,6 +20,13 @@ from soccerfactory.curation.types import BALL, GOALKEEPER, PLAYER, Detections, F
 
 WEIGHTS = bundled_weights("role-classifier.pt")
 needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason="role-classifier.pt not shipped in this checkout")
+
+
+def _rules(**changes) -> FrameEvidence:
+    """The frame evidence with the kit thresholds of the default AttributeConfig (what the pipeline passes)."""
+    attribute = AttributeConfig()
+    kit = {"member": attribute.kit_member, "min_spread": attribute.kit_min_spread, "outlier": attribute.kit_outlier}
+    return FrameEvidence(**{**kit, **changes})
 
 
 def _painted_frame() -> tuple[np.ndarray, np.ndarray]:
@@ -40,17 +47,17 @@ def test_team_shirts_sit_inside_a_kit_and_the_keeper_outside_both():
     image, boxes = _painted_frame()
     players = np.ones(len(boxes), bool)
     players[-1] = False
-    lab, spreads = frame_kit_spreads(image, boxes, players, FrameEvidence())
+    lab, spreads = frame_kit_spreads(image, boxes, players, _rules())
     assert lab.shape == (13, 3) and np.isfinite(lab).all()
-    assert (spreads[:12] <= FrameEvidence().member).all()
-    assert spreads[12] > 3 * FrameEvidence().member
+    assert (spreads[:12] <= _rules().member).all()
+    assert spreads[12] > 3 * _rules().member
     # One kit only in view: no two kits, no evidence.
-    _, alone = frame_kit_spreads(image, boxes[:6], np.ones(6, bool), FrameEvidence())
+    _, alone = frame_kit_spreads(image, boxes[:6], np.ones(6, bool), _rules())
     assert np.isnan(alone).all()
 
 
 def test_adjustment_moves_player_odds_keeps_keeper_against_referee_and_is_capped():
-    rules = FrameEvidence(slope=1.0, cap=2.0, member=2.5)
+    rules = _rules(slope=1.0, cap=2.0, member=2.5)
     p = np.array([[0.3, 0.6, 0.1], [0.3, 0.6, 0.1], [0.3, 0.6, 0.1], [0.3, 0.6, 0.1]], np.float32)
     out = kit_adjusted(p, np.array([0.5, 20.0, np.nan, 2.5]), rules)
     np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-6)
@@ -62,7 +69,7 @@ def test_adjustment_moves_player_odds_keeps_keeper_against_referee_and_is_capped
     # Capped at 2 logits: odds player / keeper multiplied by exactly e^2 at 0.5 spreads.
     assert out[0, 0] / out[0, 1] == pytest.approx(0.5 * np.exp(2.0), rel=1e-4)
     with pytest.raises(ValueError):
-        FrameEvidence(slope=-1)
+        _rules(slope=-1)
 
 
 def test_keeper_depth_counts_people_beyond_on_the_nearer_side_and_costs_only_beyond_free():
@@ -72,7 +79,7 @@ def test_keeper_depth_counts_people_beyond_on_the_nearer_side_and_costs_only_bey
     context[8] = False  # a second box on someone, or an unsure one: no witness
     rank = depth_rank(xyxy, context)
     assert rank.tolist() == [0, 1, 2, 3, 4, 3, 2, 1, 1, 0]
-    rules = FrameEvidence(depth_slope=2.0, depth_free=3)
+    rules = _rules(depth_slope=2.0, depth_free=3)
     p = np.tile(np.array([[0.2, 0.7, 0.1]], np.float32), (10, 1))
     out = depth_adjusted(p, rank, rules)
     np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-6)
@@ -88,12 +95,12 @@ def test_config_turns_it_on_and_off():
     detect = DetectConfig()
     assert detect.role_kit_slope > 0 and detect.role_keeper_depth_slope > 0
     if WEIGHTS.is_file():
-        assert configured_roles(detect).kit == FrameEvidence(
+        assert configured_roles(detect, AttributeConfig()).kit == _rules(
             slope=detect.role_kit_slope, cap=detect.role_kit_cap, depth_slope=detect.role_keeper_depth_slope,
             depth_free=detect.role_keeper_depth_free,
         )
-        assert configured_roles(DetectConfig(role_kit_slope=0, role_keeper_depth_slope=0)).kit is None
-        assert configured_roles(DetectConfig(role_kit_slope=0)).kit.slope == 0
+        assert configured_roles(DetectConfig(role_kit_slope=0, role_keeper_depth_slope=0), AttributeConfig()).kit is None
+        assert configured_roles(DetectConfig(role_kit_slope=0), AttributeConfig()).kit.slope == 0
 
 
 @needs_weights
@@ -109,17 +116,17 @@ def test_real_frame_roles_and_role_probability():
     labels = image.labels
     persons = labels[labels.class_id != BALL]
     pixels = image.load()
-    _, spreads = frame_kit_spreads(pixels, persons.xyxy, persons.class_id == PLAYER, FrameEvidence())
+    _, spreads = frame_kit_spreads(pixels, persons.xyxy, persons.class_id == PLAYER, _rules())
     inside = spreads[persons.class_id == PLAYER]
     # Most players wear the two kits (small far-side players and shadows misread: 0.75 here).
-    assert np.nanmedian(inside) <= 1.5 and np.nanmean(inside <= FrameEvidence().member) >= 0.7
-    assert (spreads[persons.class_id == GOALKEEPER] > FrameEvidence().member).all()  # the keeper wears neither
+    assert np.nanmedian(inside) <= 1.5 and np.nanmean(inside <= _rules().member) >= 0.7
+    assert (spreads[persons.class_id == GOALKEEPER] > _rules().member).all()  # the keeper wears neither
 
     ball = Detections(np.array([[10, 10, 20, 20]]), np.array([0.6]), np.array([BALL]), np.array([0]))
     detections = Detections.merge([Detections(persons.xyxy, np.full(len(persons), 0.9), persons.class_id, np.zeros(len(persons), np.int64)), ball])
     frames = Frames(images=pixels[None], frame_index=np.array([0]), timestamp_s=np.array([0.0]), fps=25.0, source="t")
-    out = CropRoleClassifier(kit=FrameEvidence())(frames, detections)
-    again, probability = CropRoleClassifier(kit=FrameEvidence()).decide(frames, detections)
+    out = CropRoleClassifier(kit=_rules())(frames, detections)
+    again, probability = CropRoleClassifier(kit=_rules()).decide(frames, detections)
     np.testing.assert_array_equal(out.class_id, again.class_id)
     assert np.isnan(probability[-1]) and out.class_id[-1] == BALL
     assert ((probability[:-1] >= 1 / 3) & (probability[:-1] <= 1)).all()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from soccerfactory.curation.bundled import bundled_weights
-from soccerfactory.curation.config import CurateConfig, DetectConfig
+from soccerfactory.curation.config import AttributeConfig, CurateConfig, DetectConfig
 from soccerfactory.curation.detection.role_net import CONTEXT_HW, CONTEXT_SPAN, CROP_HW, RoleNet
 from soccerfactory.curation.detection.roles import (
     CropRoleClassifier,
@@ -117,7 +117,7 @@ def test_missing_weights_say_which_file_and_how_to_retrain(tmp_path):
 
 
 def test_none_keeps_the_detector_class_and_unknown_names_are_refused():
-    assert configured_roles(DetectConfig(role_classifier="none")) is None
+    assert configured_roles(DetectConfig(role_classifier="none"), AttributeConfig()) is None
     with pytest.raises(ValueError, match="valid choices: crops, none"):
         build_role_classifier("vit")
 

@@ -387,8 +387,13 @@ class AttributeConfig(Section):
     max_crops_per_track: int = Field(30, ge=1, description="Most team-colour crops per tracklet (spread over its life).")
     # Dev seeds 400-403: 6 of the 10 tracks of a known team refused one had 0-1 team crops (1 fps);
     # their crops of the jersey frames (3 fps) and the per-track crops give them a shirt colour.
+    # At 2, a 2-3 s tracklet was read on its 2-3 semantic crops, and one or two of them occluded
+    # set its median: dev seed 400 a lime player 3.0 spreads from its kit (2 of 3 crops shaded;
+    # its 8 kept crops put it at the kit's centre), seed 401 a teal player "in neither kit" (1 of 2
+    # crops mixed; 7 kept). At 4 (seeds 400-402 + 404): team with refusals 357 -> 359 of 360 tracks,
+    # role 470 -> 471 of 472 (a 0.4 s tracklet went the other way), for 34 % more team crops.
     team_min_crops: int = Field(
-        2, ge=0, description="A tracklet with fewer team-colour crops than this is read on all its kept crops (0: semantic frames only)."
+        4, ge=0, description="A tracklet with fewer team-colour crops than this is read on all its kept crops (0: semantic frames only)."
     )
     jersey_settle_reads: int = Field(
         3, ge=1, description="A tracklet is no longer read once this many reads agree on its number and none names another."

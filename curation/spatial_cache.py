@@ -79,6 +79,7 @@ SPATIAL_SECTIONS = ("decode", "detect", "track", "calibrate", "refine")
 #: to them leaves the spatial pass valid. Every other module, a new one included, invalidates it.
 _NOT_SPATIAL = (
     "curation/attribute/", "curation/vote.py", "curation/layout.py", "curation/pipeline.py", "curation/config.py",
+    "curation/config_calibrate.py",
     "curation/chain.py", "curation/tracking/jersey_split.py", "curation/tracking/shot_links.py",
     "curation/tracking/shot_geometry.py", "storage/schemas.py",
     # This module: its format is versioned by SPATIAL_CACHE_VERSION and codec_schema(), both in the key.
@@ -91,7 +92,7 @@ _SPATIAL_ANYWAY = ("curation/attribute/crops.py",)
 #: key). tests/curation/test_spatial_cache.py fails when the import graph reaches another one.
 IMPORTED_NOT_RUN = (
     "curation/attribute/__init__.py", "curation/attribute/jersey.py", "curation/attribute/kits.py",
-    "curation/attribute/team.py", "curation/config.py", "curation/vote.py",
+    "curation/attribute/team.py", "curation/config.py", "curation/config_calibrate.py", "curation/vote.py",
 )
 #: Libraries whose version can change a box, a track or a camera.
 _LIBRARIES = (

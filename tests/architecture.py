@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "curation/video/", "curation/detection/", "curation/tracking/", "curation/calibration/", "curation/refine.py",
         "curation/attribute/", "curation/vote.py", "curation/layout.py",
     )),
-    (4, "curation assembly", ("curation/config.py", "curation/chain.py", "curation/stages.py", "curation/pipeline.py", "curation/spatial.py",
+    (4, "curation assembly", ("curation/config.py", "curation/config_calibrate.py", "curation/chain.py", "curation/stages.py", "curation/pipeline.py", "curation/spatial.py",
                                    "curation/spatial_cache.py")),
     (5, "curation around it", (
         "curation/quality/", "curation/preview/", "curation/synth/", "curation/training/",

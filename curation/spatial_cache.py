@@ -87,12 +87,18 @@ _NOT_SPATIAL = (
 )
 #: ... except these, which the spatial pass runs (the crops it cuts).
 _SPATIAL_ANYWAY = ("curation/attribute/crops.py",)
-#: Unhashed modules that the spatial modules import without running their code: the protocols of
+#: Unhashed modules that the spatial modules import without running code that decides a result: the protocols of
 #: ClipStages (team classifier, jersey reader) and the config sections (their values are in the
 #: key). tests/curation/test_spatial_cache.py fails when the import graph reaches another one.
 IMPORTED_NOT_RUN = (
     "curation/attribute/__init__.py", "curation/attribute/jersey.py", "curation/attribute/kits.py",
     "curation/attribute/team.py", "curation/config.py", "curation/config_calibrate.py", "curation/vote.py",
+    # The shot linker's geometry, imported by tracking/shot_appearance.py (whose crop embedding runs
+    # in the pass; its linking runs in the per-match step).
+    "curation/tracking/shot_geometry.py",
+    # Storage I/O: opening a remote clip runs them, but they only open files (with the run's
+    # secrets), deciding no box, track or camera.
+    "storage/fs.py", "storage/fs_secrets.py", "storage/failpoints.py",
 )
 #: Libraries whose version can change a box, a track or a camera.
 _LIBRARIES = (

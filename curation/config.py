@@ -89,10 +89,14 @@ class DetectConfig(Section):
     # identical for torch, onnx and openvino) at 273 ms/frame against torch's 491 (720p, batch 8,
     # interleaved, one run; 1.29-1.80x in three runs at load 3-6). OpenVINO ties it (270 ms, within 5 %) and
     # loads slower (1.3 s against 0.6 s). End to end (4 s 720p clip, with calibrate.runtime) 1.12x.
-    runtime: Literal["torch", "onnx", "openvino"] = Field(
+    # Not onnx-int8, by the same bar: 107 ms/frame against onnx's 276 and torch's 515 (one run, load 5),
+    # person AP50 0.9669, but ball recall 0.711 (one ball of 45 fewer than torch's 0.733).
+    runtime: Literal["torch", "onnx", "openvino", "onnx-int8"] = Field(
         "onnx",
         description="On the CPU: torch runs the .pt file; onnx / openvino an export of it made locally on first use and cached "
-        "next to the weights. A GPU device always runs torch.",
+        "next to the weights; onnx-int8 that onnx export quantized to int8, built once beforehand with "
+        "`python -m soccerfactory.curation.training.quantize` (minutes; calibrated on the real train split and synthetic "
+        "frames). A GPU device always runs torch.",
     )
     # 3 x 3 slices at confidence 0.1, retried below 0.5, chosen with `soccerfactory quality ball`
     # on the ball ground truth of five held-out synthetic clips (150 frames), never on the real

@@ -1,8 +1,11 @@
 """CPU inference runtimes for the project's models: the export cache and the sessions.
 
 ``detect.runtime`` and ``calibrate.runtime`` pick how a model runs: ``torch`` (the ``.pt`` file as
-trained), ``onnx`` (ONNX Runtime) or ``openvino`` (OpenVINO). The exported files are made here,
-locally, from the bundled (or configured) weights: nothing is downloaded.
+trained), ``onnx`` (ONNX Runtime), ``openvino`` (OpenVINO) or ``onnx-int8`` (ONNX Runtime on an
+int8 model quantized from the ``onnx`` export by an explicit command,
+:mod:`~soccerfactory.curation.training.quantize`). The
+exported files are made here, locally, from the bundled (or configured) weights: nothing is
+downloaded.
 
 **The export cache.** :func:`cached_export` keys an export by the sha256 of the weights file, the
 model kind, the runtime, the export settings (input size, opset, ...) and the versions of the
@@ -50,11 +53,13 @@ from soccerfactory.curation.hashing import sha256_file
 __all__ = [
     "RUNTIMES",
     "CACHE_ENV",
+    "ONNX_RUNTIMES",
     "Export",
     "Runtime",
     "cache_root",
     "cached_export",
     "default_threads",
+    "find_export",
     "library_versions",
     "load_session",
     "onnx_session",
@@ -62,9 +67,11 @@ __all__ = [
     "openvino_model",
 ]
 
-Runtime = Literal["torch", "onnx", "openvino"]
+Runtime = Literal["torch", "onnx", "openvino", "onnx-int8"]
 #: The runtimes a model stage can use, in the order the config lists them.
-RUNTIMES: tuple[str, ...] = ("torch", "onnx", "openvino")
+RUNTIMES: tuple[str, ...] = ("torch", "onnx", "openvino", "onnx-int8")
+#: The runtimes whose files ONNX Runtime reads.
+ONNX_RUNTIMES: tuple[str, ...] = ("onnx", "onnx-int8")
 #: Environment variable naming the cache folder (overrides next-to-weights and the user cache).
 CACHE_ENV = "SOCCERFACTORY_RUNTIME_CACHE"
 MANIFEST = "manifest.json"
@@ -106,7 +113,8 @@ def library_versions(runtime: str, extra: tuple[str, ...] = ()) -> dict[str, str
     """Versions of the packages that write (torch, onnx, ``extra``) and read a ``runtime``'s files."""
     if runtime not in RUNTIMES or runtime == "torch":
         raise ValueError(f"runtime must be one of {RUNTIMES[1:]} for an export, got {runtime!r}")
-    packages = ["torch", "onnx", *extra, "onnxruntime" if runtime == "onnx" else "openvino"]
+    # onnx-int8: onnxruntime also writes the file (its quantization tool).
+    packages = ["torch", "onnx", *extra, "onnxruntime" if runtime in ONNX_RUNTIMES else "openvino"]
     return {name: _version(name) for name in packages}
 
 
@@ -201,6 +209,39 @@ def _sweep(root: Path, weights: Path, weights_sha256: str, kind: str, runtime: s
                 shutil.rmtree(child, ignore_errors=True)
 
 
+def _locate(
+    weights: str | os.PathLike, kind: str, runtime: str, settings: Mapping[str, Any], versions: Mapping[str, Any] | None,
+    cache_dir: str | os.PathLike | None,
+) -> tuple[Path, str, dict, Path]:
+    """(resolved weights, their sha256, versions, the entry's folder) of an export's cache key."""
+    weights = Path(weights).resolve()
+    if not weights.is_file():
+        raise FileNotFoundError(f"{kind} weights not found: {weights}; point the config at a local file")
+    versions = dict(versions if versions is not None else library_versions(runtime))
+    digest = sha256_file(weights)
+    name = f"{weights.stem}-{runtime}-{_key(digest, kind, runtime, settings, versions)}"
+    return weights, digest, versions, cache_root(weights, cache_dir) / name
+
+
+def find_export(
+    weights: str | os.PathLike,
+    kind: str,
+    runtime: str,
+    settings: Mapping[str, Any],
+    versions: Mapping[str, Any] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> Export | None:
+    """The complete cached entry :func:`cached_export` would return for these arguments, or None;
+    never exports (for models built by an explicit command, such as the int8 detector).
+
+    Raises:
+        FileNotFoundError: ``weights`` is missing.
+    """
+    _, _, _, final = _locate(weights, kind, runtime, settings, versions, cache_dir)
+    manifest = _read_entry(final)
+    return Export(final, final / manifest["entry"], manifest, reused=True) if manifest is not None else None
+
+
 def cached_export(
     weights: str | os.PathLike,
     kind: str,
@@ -216,7 +257,7 @@ def cached_export(
         weights: The trained file (``.pt``).
         kind: What the model is (``"detector"``, ``"pitch-keypoints"``): part of the key and the
             entry's name.
-        runtime: ``"onnx"`` or ``"openvino"``.
+        runtime: ``"onnx"``, ``"openvino"`` or ``"onnx-int8"``.
         settings: Export settings (JSON-able): part of the key.
         export: ``export(weights_copy, out_dir) -> (entry_name, meta)``: writes the exported
             files into the empty folder ``out_dir`` from ``weights_copy`` (a private copy of the
@@ -232,14 +273,8 @@ def cached_export(
         FileNotFoundError: ``weights`` is missing.
         OSError: no writable cache folder.
     """
-    weights = Path(weights).resolve()
-    if not weights.is_file():
-        raise FileNotFoundError(f"{kind} weights not found: {weights}; point the config at a local file")
-    versions = dict(versions if versions is not None else library_versions(runtime))
-    digest = sha256_file(weights)
-    root = cache_root(weights, cache_dir)
-    name = f"{weights.stem}-{runtime}-{_key(digest, kind, runtime, settings, versions)}"
-    final = root / name
+    weights, digest, versions, final = _locate(weights, kind, runtime, settings, versions, cache_dir)
+    root, name = final.parent, final.name
     manifest = _read_entry(final)
     if manifest is not None:
         return Export(final, final / manifest["entry"], manifest, reused=True)
@@ -354,17 +389,17 @@ class _Session:
 
     def __init__(self, runtime: str, path: Path, threads: int | None) -> None:
         self.runtime = runtime
-        if runtime == "onnx":
+        if runtime in ONNX_RUNTIMES:
             self._session = onnx_session(path, threads)
             self._input = self._session.get_inputs()[0].name
         elif runtime == "openvino":
             self._compiled = openvino_model(path, threads)
         else:
-            raise ValueError(f"runtime must be 'onnx' or 'openvino' here, got {runtime!r}")
+            raise ValueError(f"runtime must be one of {RUNTIMES[1:]} here, got {runtime!r}")
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self.runtime == "onnx":
+        if self.runtime in ONNX_RUNTIMES:
             return self._session.run(None, {self._input: x})
         result = self._compiled(x)
         return [result[output] for output in self._compiled.outputs]

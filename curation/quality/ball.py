@@ -97,7 +97,8 @@ def ball_quality(
     candidates, slice_ms = {}, {}
     for grid in grids:
         # retry_below=1 slices every frame; the policies below decide which of them would have been.
-        record = _SliceRecord(detector)
+        # The slices run on the detector the pipeline's slicer uses (fp32 onnx under detect.runtime=onnx-int8).
+        record = _SliceRecord(getattr(detector, "slice_detector", detector))
         slicer = BallSlicer(record, slices=grid, overlap=detect.ball_slice_overlap, conf=min(slice_conf), every=1, imgsz=detect.imgsz,
                             retry_below=1.0)
         started = time.perf_counter()

@@ -287,7 +287,7 @@ def test_describe_a_view_prints_its_comment_and_columns_with_types_and_meaning(c
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert text.startswith("athletes (view): One row per tracked athlete per frame")
-    assert "column type comment" in text and "(34 columns)" in text
+    assert "column type comment" in text and "(35 columns)" in text
     pitch_x = " ".join(CATALOG["athletes"].columns["pitch_x"].split())
     assert f"pitch_x FLOAT {pitch_x}" in text  # wrapped on screen, whole in the text
     as_json = runner.invoke(app, ["query", "--describe", "clips", "--catalog", str(root / "catalog.duckdb"), "--format", "json"])

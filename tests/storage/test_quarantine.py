@@ -92,7 +92,7 @@ def test_registration_refuses_a_schema_version_this_code_does_not_read(tmp_path)
     _edit_manifest(future, schema_version="99")
     result = register_shards(catalog, [read_manifest(future.url), _write(root, "clip-1", 2)])
     assert result["registered"] == 1
-    assert result["quarantined"] == [f"match-1/clip-0: {future.url}: schema version '99' is not one this code reads (3, 2); "
+    assert result["quarantined"] == [f"match-1/clip-0: {future.url}: schema version '99' is not one this code reads (4, 3, 2); "
                                      "re-curate the clip, or catalogue it with the SoccerFactory version that wrote it"]
     assert _counts(catalog, "SELECT count(*) FROM shards", "SELECT count(*) FROM quarantine") == [1, 1]
 

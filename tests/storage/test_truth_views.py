@@ -86,7 +86,7 @@ def _curated_tables() -> dict[str, pa.Table]:
                 "refined_x1": None, "refined_y1": None, "refined_x2": None, "refined_y2": None, "mask_score": None,
                 "team_agreement": None if team is None else 1.0, "role_agreement": 1.0, "jersey_agreement": None,
                 "jersey_votes": 0, "track_length": len(frames), "role_reason": "test",
-                "flags": None, "flag_reason": None, "shirt_colour": None, "shirt_crops": 0,
+                "flags": None, "flag_reason": None, "shirt_colour": None, "shirt_crops": 0, "appearance": None,
             }
             for name, value in row.items():
                 rows[name].append(value)

@@ -101,6 +101,17 @@ def catalog(tmp_path_factory):
 _AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 
+@pytest.fixture(scope="module")
+def runtime_cache(tmp_path_factory):
+    """A private runtime export cache for one test module (``SOCCERFACTORY_RUNTIME_CACHE``, restored afterwards)."""
+    from soccerfactory.curation.runtimes import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("runtime-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
+
+
 @pytest.fixture
 def no_network(monkeypatch) -> None:
     """Every socket refused for the test: creating one, connecting and resolving raise OSError (a

@@ -11,7 +11,7 @@ import pytest
 from soccerfactory.curation.calibration.heatmap import INPUT_SIZE, HeatmapKeypointDetector, load_keypoint_net, prepare_input
 from soccerfactory.curation.calibration.heatmap_runtime import ExportedKeypointNet, export_keypoint_net
 from soccerfactory.curation.testing import exported_runtimes_under_test
-from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST
+from soccerfactory.curation.runtimes import MANIFEST
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 
 FIELD = DEFAULT_DATA_ROOT / "football-field" / "valid" / "images"
@@ -20,11 +20,9 @@ WITH_OPENVINO = "openvino" in EXPORTED
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("runtime-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_ENV, str(folder))
-        yield folder
+def cache(runtime_cache):
+    """This module's private export cache (tests/conftest.py)."""
+    return runtime_cache
 
 
 @pytest.fixture(scope="module")

@@ -33,12 +33,9 @@ WITH_OPENVINO = "openvino" in EXPORTED
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A private export cache for this module (restored afterwards)."""
-    folder = tmp_path_factory.mktemp("runtime-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_ENV, str(folder))
-        yield folder
+def cache(runtime_cache):
+    """This module's private export cache (tests/conftest.py)."""
+    return runtime_cache
 
 
 @pytest.fixture(scope="module")

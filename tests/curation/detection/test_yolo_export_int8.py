@@ -22,7 +22,7 @@ from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, build_detector
 from soccerfactory.curation.detection.yolo_export import INT8, INT8_COMMAND, QuantizeSettings, export_yolo, float_nodes, letterboxed
-from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST, cache_root, onnx_session
+from soccerfactory.curation.runtimes import MANIFEST, cache_root, onnx_session
 from soccerfactory.curation.training.quantize import build_int8_detector, calibration_frames, main
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 
@@ -34,11 +34,9 @@ pytestmark = pytest.mark.skipif(not (PLAYERS / "train" / "images").is_dir(), rea
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("runtime-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_ENV, str(folder))
-        yield folder
+def cache(runtime_cache):
+    """This module's private export cache (tests/conftest.py)."""
+    return runtime_cache
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ clip, ``<cache_dir>/<clip content hash[:24]>-<key[:24]>.npz``, and reuses it onl
 * the clip: its content hash (the source's bytes and the clip's frame range), fps and frame size;
 * the config sections the source-rate stages read (:data:`SPATIAL_SECTIONS`: decode, detect,
   track, calibrate, refine; never attribute, vote or run), and the values the config derives for
-  them (calibrator arguments, view rules);
+  them (calibrator arguments, view rules, the attribute kit thresholds the detector's frame evidence
+  reads);
 * the sha256 of every model file those stages may load (detector, role classifier, keypoint model,
   a SAM 2 checkpoint: every :meth:`CurateConfig.model_files` entry not under ``attribute.``; every
   other bundled weights file, such as the trackers' ReID weights; files named in ``track.params``);
@@ -202,12 +203,22 @@ def spatial_key_payload(clip: ClipSpec, config: CurateConfig) -> dict[str, Any]:
         "version": SPATIAL_CACHE_VERSION,
         "clip": {"content_hash": clip.content_hash, "kind": clip.kind, "fps": clip.fps, "width": clip.width, "height": clip.height},
         "settings": json.loads(config.model_dump_json(include=set(SPATIAL_SECTIONS))),
-        "derived": {"calibrator": derived, "view_rules": repr(calibrate.view_rules()), "detect_runtime": config.detect.device_runtime()},
+        "derived": {"calibrator": derived, "view_rules": repr(calibrate.view_rules()), "detect_runtime": config.detect.device_runtime(),
+                    "role_kits": _role_kit_thresholds(config)},
         "weights": _model_contents(config),
         "code": spatial_code_version(),
         "libraries": _library_versions(),
         "schema": codec_schema(),
     }
+
+
+def _role_kit_thresholds(config: CurateConfig) -> list[float] | None:
+    """The attribute section's kit thresholds when the detector's frame evidence reads them
+    (curation/detection/frame_evidence.py, through ``configured_roles``), else None."""
+    detect, attribute = config.detect, config.attribute
+    if detect.role_classifier == "none" or detect.role_kit_slope <= 0:
+        return None
+    return [attribute.kit_member, attribute.kit_min_spread, attribute.kit_outlier]
 
 
 def spatial_key(clip: ClipSpec, config: CurateConfig) -> str:

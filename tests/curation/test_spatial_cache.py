@@ -153,12 +153,16 @@ def test_the_key_ignores_attribute_vote_and_run_but_not_what_the_pass_reads():
     clip, base = _clip(), CurateConfig()
     key = sc.spatial_key(clip, base)
     assert sc.spatial_key(clip, CurateConfig()) == key  # stable (no object address in it)
-    for unchanged in ({"vote.min_votes": 3}, {"vote.link_by_jersey": False}, {"attribute.kit_member": 3.0},
+    for unchanged in ({"vote.min_votes": 3}, {"vote.link_by_jersey": False}, {"attribute.jersey_min_reads": 3},
                       {"attribute.jersey": "rapidocr"}, {"run.max_parallel_clips": 1}, {"run.spatial_cache": False}):
         assert sc.spatial_key(clip, base.with_values(unchanged)) == key, unchanged
+    # The kit thresholds are attribute settings the detector's frame evidence reads too.
     for changed in ({"decode.jersey_fps": 2.0}, {"detect.conf": 0.3}, {"track.min_track_s": 0.8}, {"calibrate.view_window": 3},
-                    {"calibrate.enabled": False}, {"refine.enabled": False}):
+                    {"calibrate.enabled": False}, {"refine.enabled": False}, {"attribute.kit_member": 3.0}):
         assert sc.spatial_key(clip, base.with_values(changed)) != key, changed
+    # ... unless the frame evidence is off.
+    off = base.with_values({"detect.role_kit_slope": 0})
+    assert sc.spatial_key(clip, off.with_values({"attribute.kit_member": 3.0})) == sc.spatial_key(clip, off)
     assert sc.spatial_key(_clip(stop=5), base) != key
     assert sc.spatial_key(_clip(b"other footage"), base) != key
     assert sc.spatial_key(_clip(clip_id="renamed"), base) == key  # the same footage under another id

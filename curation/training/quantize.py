@@ -65,25 +65,17 @@ def _train_images(data_root: Path) -> list[Path]:
 
 def _synthetic_frames(count: int, seed: int) -> list[np.ndarray]:
     """``count`` frames spread over a rendered 720p broadcast clip (cuts, zooms, close-ups)."""
-    import cv2
-
     from soccerfactory.curation.synth import SynthConfig, render_clip
+    from soccerfactory.curation.video.decode import frames_at
 
     seconds = max(2.0, count / 5)  # one frame in five: neighbouring frames add little
     with tempfile.TemporaryDirectory(prefix="sf-calibration-") as folder:
-        render_clip(SynthConfig(seconds=seconds, seed=seed, width=FRAME_SIZE[0], height=FRAME_SIZE[1], shots="broadcast", staff=6), folder)
-        capture = cv2.VideoCapture(str(Path(folder) / "video.mp4"))
-        frames = []
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            frames.append(image)
-        capture.release()
+        written = render_clip(SynthConfig(seconds=seconds, seed=seed, width=FRAME_SIZE[0], height=FRAME_SIZE[1], shots="broadcast", staff=6), folder).frames
+        keep = np.linspace(0, written - 1, min(count, written)).round().astype(int) if written else []
+        frames = [image for _, image in frames_at(Path(folder) / "video.mp4", keep)]
     if not frames:
         raise RuntimeError(f"the synthetic calibration clip (seed {seed}) could not be read back")
-    keep = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
-    return [frames[i] for i in keep]
+    return frames
 
 
 def calibration_frames(settings: QuantizeSettings, data_root: str | os.PathLike | None = None) -> tuple[dict[str, list[np.ndarray]], dict]:

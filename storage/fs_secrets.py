@@ -144,21 +144,20 @@ def split_secrets(options: Mapping[str, Any] | None) -> tuple[dict[str, Any] | N
     return public, secrets
 
 
+def _link_protocols(url: str) -> list[str]:
+    """The protocol of each link of ``url``, outermost first (``simplecache::s3://b`` -> ``["simplecache", "s3"]``)."""
+    return [link.split("://", 1)[0].lower() if "://" in link else "file" for link in str(url).split("::")]
+
+
 def url_protocols(urls: Iterable[str]) -> list[str]:
     """The remote stores' fsspec protocols the URLs use (``s3``, ``gcs``, ...), in order, without
     local files; of a chained URL (``simplecache::s3://b``) the links that name a store (``s3``)."""
     protocols: list[str] = []
     for url in urls:
-        for link in str(url).split("::"):
-            protocol = link.split("://", 1)[0].lower() if "://" in link else "file"
+        for protocol in _link_protocols(url):
             if protocol not in _LOCAL and protocol not in protocols:
                 protocols.append(protocol)
     return protocols
-
-
-def _link_protocols(url: str) -> list[str]:
-    """The protocol of each link of ``url``, outermost first (``simplecache::s3://b`` -> ``["simplecache", "s3"]``)."""
-    return [link.split("://", 1)[0].lower() if "://" in link else "file" for link in str(url).split("::")]
 
 
 #: Secret values shorter than this are not masked in text: they would hit ordinary words (a

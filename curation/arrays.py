@@ -13,6 +13,7 @@ converts tensors by duck typing).
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "as_int64",
     "check_length",
     "check_shape",
+    "components",
     "readonly",
     "row_index",
     "to_numpy",
@@ -117,3 +119,47 @@ def to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "numpy"):
         x = x.numpy()
     return np.asarray(x)
+
+
+def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of the undirected graph on nodes ``0 .. n-1`` with edges ``pairs``.
+
+    The one union-find of the package: duplicate tracks joined transitively
+    (:func:`~soccerfactory.curation.tracking.tracklets.find_duplicates`), referees in one kit
+    (:mod:`~soccerfactory.curation.attribute.one_referee`), a shot cut's competing link candidates
+    (:mod:`~soccerfactory.curation.tracking.shot_geometry`).
+
+    Args:
+        n: Number of nodes (``>= 0``).
+        pairs: ``(i, j)`` edges, ``0 <= i, j < n`` (a self-edge or a repeated edge is harmless).
+
+    Returns:
+        Every node in exactly one component (a node without an edge is a component of its own);
+        each component's nodes ascending, the components ordered by their smallest node, so the
+        result does not depend on the order of ``pairs``.
+
+    Raises:
+        ValueError: ``n < 0`` or an edge names a node outside ``0 .. n-1``.
+    """
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"components: n must be >= 0, got {n}")
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps the trees shallow
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        i, j = operator.index(i), operator.index(j)
+        if not (0 <= i < n and 0 <= j < n):
+            raise ValueError(f"components: edge ({i}, {j}) names a node outside 0..{n - 1}")
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):  # ascending, so each component is ascending and keyed in order of its smallest node
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())

@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from soccerfactory.curation.arrays import components
+
 __all__ = ["INSIDE_M", "SAME_SHIRT_DELTA_E", "RefereeCandidate", "surplus_referees"]
 
 #: Metres inside every line a referee's median position must be to count as on the field of play.
@@ -79,25 +81,14 @@ class RefereeCandidate:
 
 def _groups(candidates: Sequence[RefereeCandidate]) -> list[list[RefereeCandidate]]:
     """Candidates joined when they overlap in time and their shirts are one kit (one linkage)."""
-    parent = list(range(len(candidates)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(candidates):
-        for j in range(i + 1, len(candidates)):
-            b = candidates[j]
-            if a.shirt_lab is None or b.shirt_lab is None or not np.intersect1d(a.frames, b.frames).size:
-                continue
-            if float(np.linalg.norm(np.asarray(a.shirt_lab) - np.asarray(b.shirt_lab))) <= SAME_SHIRT_DELTA_E:
-                parent[root(i)] = root(j)
-    out: dict[int, list[RefereeCandidate]] = {}
-    for i, c in enumerate(candidates):
-        out.setdefault(root(i), []).append(c)
-    return list(out.values())
+    pairs = [
+        (i, j)
+        for i, a in enumerate(candidates)
+        for j in range(i + 1, len(candidates))
+        if a.shirt_lab is not None and candidates[j].shirt_lab is not None and np.intersect1d(a.frames, candidates[j].frames).size
+        and float(np.linalg.norm(np.asarray(a.shirt_lab) - np.asarray(candidates[j].shirt_lab))) <= SAME_SHIRT_DELTA_E
+    ]
+    return [[candidates[i] for i in group] for group in components(len(candidates), pairs)]
 
 
 def _instead(c: RefereeCandidate, kit_member: float) -> tuple[str, str | None, str] | None:

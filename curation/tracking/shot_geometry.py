@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from soccerfactory.curation.arrays import components
+
 TrackKey = tuple[str, int]
 _UNLINKED = 0.5  # cost of leaving one side of a pair without a partner, in gate units
 
@@ -149,20 +151,16 @@ def _assignment_cost(cost: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
 
 
 def _components(candidates: Sequence[tuple[TrackKey, TrackKey]]) -> list[list[tuple[TrackKey, TrackKey]]]:
-    """Candidate (ending, starting) pairs grouped into connected components of their graph."""
-    parent: dict[tuple[str, TrackKey], tuple[str, TrackKey]] = {}
-
-    def root(node):
-        while parent.get(node, node) != node:
-            parent[node] = parent.get(parent[node], parent[node])
-            node = parent[node]
-        return node
-
+    """Candidate (ending, starting) pairs grouped into connected components of their graph, in
+    order of each group's first pair, pairs in their given order."""
+    node: dict[tuple[str, TrackKey], int] = {}
     for a, b in candidates:  # an end and a start are different nodes even of one track
-        parent[root(("end", a))] = root(("start", b))
-    groups: dict[tuple[str, TrackKey], list[tuple[TrackKey, TrackKey]]] = {}
+        node.setdefault(("end", a), len(node))
+        node.setdefault(("start", b), len(node))
+    label = {k: c for c, group in enumerate(components(len(node), [(node[("end", a)], node[("start", b)]) for a, b in candidates])) for k in group}
+    groups: dict[int, list[tuple[TrackKey, TrackKey]]] = {}
     for pair in candidates:
-        groups.setdefault(root(("end", pair[0])), []).append(pair)
+        groups.setdefault(label[node[("end", pair[0])]], []).append(pair)
     return list(groups.values())
 
 

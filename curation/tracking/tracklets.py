@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soccerfactory.curation.arrays import components
 from soccerfactory.curation.types import REFEREE, Tracks
 
 __all__ = ["TrackMapping", "TrackletCleanup", "box_iou_pairs", "find_duplicates", "link_by_jersey", "relabel_tracks"]
@@ -94,24 +95,16 @@ def find_duplicates(tracks: Tracks, min_iou: float, min_share: float, min_frames
     if not overlapping:
         return TrackMapping()
     frame_sets = {int(t): set(frames[track_id == t].tolist()) for t in np.unique(track_id)}
-    parent: dict[int, int] = {}
-
-    def root(t: int) -> int:
-        while parent.get(t, t) != t:
-            t = parent[t]
-        return t
-
     evidence: dict[tuple[int, int], tuple[int, int]] = {}
     for (a, b), count in sorted(overlapping.items()):
         shared = len(frame_sets[a] & frame_sets[b])
         if count >= min_frames and count >= min_share * shared:
             evidence[(a, b)] = (count, shared)
-            parent[root(b)] = root(a)
-    groups: dict[int, list[int]] = {}
-    for t in {t for pair in evidence for t in pair}:
-        groups.setdefault(root(t), []).append(t)
+    ids = sorted({t for pair in evidence for t in pair})
+    at = {t: k for k, t in enumerate(ids)}
     mapping, reasons = {}, {}
-    for members in groups.values():
+    for group in components(len(ids), [(at[a], at[b]) for a, b in evidence]):
+        members = [ids[k] for k in group]
         kept = min(members, key=lambda t: (-len(frame_sets[t]), t))
         others = sorted(t for t in members if t != kept)
         mapping.update({t: kept for t in others})

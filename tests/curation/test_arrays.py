@@ -102,3 +102,41 @@ def test_to_numpy_duck_types_tensors():
 
     assert to_numpy(FakeTensor()).tolist() == [1.0, 2.0]
     assert to_numpy([3, 4]).tolist() == [3, 4]
+
+
+def test_components_joins_transitively_and_keeps_lone_nodes():
+    from soccerfactory.curation.arrays import components
+
+    # 0-2 and 2-4 make one component through 2; 1 and 3 have no edge; 5-6 a pair.
+    assert components(7, [(4, 2), (2, 0), (6, 5)]) == [[0, 2, 4], [1], [3], [5, 6]]
+
+
+def test_components_does_not_depend_on_edge_order_and_takes_numpy_ints():
+    from soccerfactory.curation.arrays import components
+
+    rng = np.random.default_rng(3)
+    edges = [(int(a), int(b)) for a, b in rng.integers(0, 40, size=(25, 2))]
+    expected = components(40, edges)
+    for _ in range(5):
+        shuffled = [edges[k] for k in rng.permutation(len(edges))]
+        assert components(40, [(np.int64(b), np.int64(a)) for a, b in shuffled]) == expected
+    # every node exactly once, each group ascending, groups ordered by their smallest node
+    flat = [i for group in expected for i in group]
+    assert sorted(flat) == list(range(40))
+    assert all(group == sorted(group) for group in expected)
+    assert [group[0] for group in expected] == sorted(group[0] for group in expected)
+
+
+def test_components_of_nothing_and_self_edges():
+    from soccerfactory.curation.arrays import components
+
+    assert components(0, []) == []
+    assert components(2, [(1, 1), (0, 0)]) == [[0], [1]]
+
+
+@pytest.mark.parametrize("n, edges", [(-1, []), (3, [(0, 3)]), (3, [(-1, 0)])])
+def test_components_refuses_nodes_outside_the_graph(n, edges):
+    from soccerfactory.curation.arrays import components
+
+    with pytest.raises(ValueError, match="components"):
+        components(n, edges)

@@ -93,6 +93,9 @@ class ClipStages:
     postprocess_tracks: Callable[[Tracks, float, int], dict[int, int]] | None = None
     #: ReID embedder of the kept crops (``track.appearance_embeddings``): ``athletes.appearance``.
     reid: Any = None
+    #: Full-frame boxes below this confidence (the detector runs lower, ``detect.track_conf``) go to
+    #: the tracker only, to extend its tracks; views, cameras, motion and the ball see the rest.
+    keep_conf: float = 0.0
 
 
 # --------------------------------------------------------------------------- step 1: spatial
@@ -406,11 +409,13 @@ class _ClipPass:
         try:
             with self.timer("detect"):
                 detections = stages.detector(frames)
+            trackable = detections[detections.class_id != BALL]
+            detections = detections[detections.confidence >= stages.keep_conf]
             if self.ball_slicer is not None:
                 with self.timer("ball_slices"):
                     detections = self.ball_slicer(frames, detections)
             with self.timer("track"):
-                tracks = self.tracker.update(frames, detections[detections.class_id != BALL])
+                tracks = self.tracker.update(frames, trackable)
             if stages.refiner is not None and len(tracks):
                 with self.timer("refine"):
                     tracks = stages.refiner(frames, tracks)

@@ -96,7 +96,7 @@ def _build(config: CurateConfig) -> ClipStages:
     check_config(config)
     detect = config.detect
     detector = build_detector(
-        detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
+        detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=min(detect.conf, detect.track_conf),
         iou=detect.iou, device=detect.device, runtime=detect.device_runtime(), roles=configured_roles(detect, config.attribute),
     )
     new_calibrator = None
@@ -140,6 +140,7 @@ def _build(config: CurateConfig) -> ClipStages:
         ball_tracking={"max_gap_s": detect.ball_max_gap_s, "max_speed": detect.ball_max_speed},
         postprocess_tracks=cleanup,
         reid=_reid_embedder() if track.appearance_embeddings else None,
+        keep_conf=detect.conf,
     )
 
 

@@ -4,6 +4,7 @@ decode queue that stays bounded."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -20,6 +21,7 @@ from soccerfactory.curation.synth import SynthConfig, render_clip
 from soccerfactory.curation.testing import make_frames, source_item, write_video, decode_frames
 from soccerfactory.curation.tracking.trackers import build_tracker
 from soccerfactory.curation.tracking.tracklets import TrackletCleanup
+from soccerfactory.curation.types import BALL, PLAYER, Detections
 from soccerfactory.curation.video.checks import BadInputError
 from soccerfactory.curation.video.clips import split_clips
 from soccerfactory.curation.video.scan import scan_video
@@ -150,3 +152,48 @@ def test_the_decode_queue_stays_bounded_while_the_consumer_is_slow():
     finally:
         ahead.close()
     assert taken == 10 and len(produced) <= 13  # the thread stopped instead of reading to the end
+
+
+class FadingDetector(TruthDetector):
+    """The truth boxes; athlete 0's box at confidence 0.15 on the middle frames, a lone 0.15 box on
+    nobody, and a 0.15 ball."""
+
+    def __call__(self, frames):
+        detections = super().__call__(frames)
+        confidence = detections.confidence.copy()
+        middle = (detections.frame_index >= 5) & (detections.frame_index < 10)
+        first_athlete = np.r_[True, detections.frame_index[1:] != detections.frame_index[:-1]] & (detections.class_id != BALL)
+        confidence[middle & first_athlete] = 0.15
+        confidence[detections.class_id == BALL] = 0.15
+        nobody = Detections(xyxy=np.tile(np.array([[1, 1, 11, 31]], np.float32), (len(frames), 1)), confidence=np.full(len(frames), 0.15, np.float32),
+                            class_id=np.full(len(frames), PLAYER), frame_index=frames.frame_index)
+        return Detections.merge([Detections(detections.xyxy, confidence, detections.class_id, detections.frame_index), nobody])
+
+
+def test_boxes_under_keep_conf_only_extend_tracks(rendered):
+    """detect.track_conf: a weak box carries its athlete's track over the frames it is weak on, but
+    starts no track of its own, and the ball, views and cameras never see it."""
+    root, boxes, cameras = rendered
+    clip = clip_of(root).head(15)
+    decode, calibrate = DecodeConfig(batch_size=3, semantic_fps=5.0), CalibrateConfig()
+    stages = ClipStages(**{**_stages(boxes, cameras).__dict__, "detector": FadingDetector(boxes)})
+    both = annotate_spatial(clip, dataclasses.replace(stages, keep_conf=0.25), decode, calibrate=calibrate)
+    strong = annotate_spatial(clip, dataclasses.replace(stages, keep_conf=0.25, detector=_Above(FadingDetector(boxes), 0.25)), decode, calibrate=calibrate)
+    weak_rows = both.tracks.confidence < 0.25
+    assert weak_rows.sum() >= 3  # athlete 0 stays tracked while its box is weak
+    assert not np.any((both.tracks.xyxy[:, 2] <= 11) & (both.tracks.xyxy[:, 3] <= 31))  # the lone weak box is no track
+    assert len(both.tracks) == len(strong.tracks) + int(weak_rows.sum())
+    assert len(both.ball) == len(strong.ball) == 0  # a 0.15 ball is below conf: not the ball
+    assert list(both.views.view) == list(strong.views.view)
+    assert [r.valid for r in both.calibrations] == [r.valid for r in strong.calibrations]
+
+
+class _Above:
+    name = version = "above"
+
+    def __init__(self, detector, conf):
+        self.detector, self.conf = detector, conf
+
+    def __call__(self, frames):
+        detections = self.detector(frames)
+        return detections[detections.confidence >= self.conf]

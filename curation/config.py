@@ -253,6 +253,15 @@ class AttributeConfig(Section):
     jersey_max_crops_per_track: int = Field(
         60, ge=1, description="Most crops offered to the jersey reader per tracklet (coarse to fine over its life); bounds OCR time."
     )
+    # A number is a label only where a person could read it: on the hand-labelled football-players
+    # backs the smallest number a person read was about 8 px (a 64 px box at 1080p), 1 of 99 visible
+    # backs with 60-70 px boxes; estimated as box height x 0.13 (curation.attribute.jersey_reading.legible_size).
+    # Dev seed 400 (30 s): GS-HOTA 60.5 -> 64.4, jersey precision per track 27/27 -> 14/14, coverage
+    # 13/16 -> 12/16; chosen from the human reading, not from these figures.
+    jersey_min_number_px: float = Field(
+        8.0, ge=0, description="A read on a crop whose back number would be shorter than this (box height x 0.13, pixels) is no "
+        "label: it never makes a tracklet's number, it only speaks against another one.",
+    )
     # Kit models (curation/attribute/relational.py): each team's kit is the median shirt colour of
     # its players' crops and their median distance from it (the spread; weighted Lab, L* counting
     # half). Solid synthetic kits have spreads of 1-3, so without a floor every shadow would be a

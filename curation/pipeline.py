@@ -79,6 +79,9 @@ class Attributes:
             tracklet and frame).
         jersey_seconds: Wall time of the jersey reading (part of ``seconds``).
         jersey_readers: ``int8`` ``(M,)`` independent readers behind each jersey read, or None (one each).
+        jersey_legible: ``bool`` ``(M,)`` the read's number was big enough for a person to read
+            (``attribute.jersey_min_number_px``), or None (every read); the others only speak
+            against a number (:func:`~soccerfactory.curation.attribute.jersey.jersey_consensus`).
         frame_index: ``int64`` ``(N,)`` frame of each team-colour crop, or None (unknown: a
             tracklet cannot be cut by its jersey reads).
         colours: ``float32`` ``(N, 3)`` CIE Lab shirt colour of each team-colour crop (NaN
@@ -100,6 +103,12 @@ class Attributes:
     frame_index: np.ndarray | None = None
     colours: np.ndarray | None = None
     jersey_readers: np.ndarray | None = None
+    jersey_legible: np.ndarray | None = None
+
+    @property
+    def legible_jersey(self) -> np.ndarray:
+        """``int32`` ``(M,)`` the jersey reads, ``-1`` where the number was too small to be a label."""
+        return self.jersey if self.jersey_legible is None else np.where(self.jersey_legible, self.jersey, -1).astype(np.int32)
 
     @property
     def jersey_tracks(self) -> np.ndarray:
@@ -140,12 +149,13 @@ def attribute_clip(spatial: SpatialResult, stages: ClipStages, attribute: Attrib
     jersey_crops = everything[np.flatnonzero(np.isin(everything.frame_index, spatial.jersey_frames))]
     reads = read_tracklets(
         stages.jersey_reader, jersey_crops, settle_reads=attribute.jersey_settle_reads,
-        max_crops_per_track=attribute.jersey_max_crops_per_track,
+        max_crops_per_track=attribute.jersey_max_crops_per_track, min_number_px=attribute.jersey_min_number_px,
     )
     jersey_seconds = time.perf_counter() - jersey_started
     jerseys = {
         "jersey": reads.number, "jersey_confidence": reads.confidence, "jersey_track_id": reads.track_id,
         "jersey_frame_index": reads.frame_index, "jersey_seconds": jersey_seconds, "jersey_readers": reads.readers,
+        "jersey_legible": reads.legible,
     }
     if len(crops) == 0:
         empty_f = np.zeros(0, dtype=np.float32)
@@ -222,7 +232,7 @@ def vote_clip(
     jersey_votes = jersey_consensus(
         attributes.jersey_tracks, attributes.jersey, attributes.jersey_confidence, jersey_min_confidence,
         attribute.jersey_min_reads, attribute.jersey_min_share, frame_index=attributes.jersey_frame_index,
-        readers=attributes.jersey_readers if attribute.jersey_count_readers else None,
+        readers=attributes.jersey_readers if attribute.jersey_count_readers else None, legible=attributes.jersey_legible,
     )
     rules = RoleRules(
         kit_member=attribute.kit_member, kit_outlier=attribute.kit_outlier, kit_min_crops=vote.kit_min_crops,
@@ -268,7 +278,7 @@ def _split_by_jersey(tracks: Tracks, attributes: Attributes, vote: VoteConfig, m
         return tracks, attributes
     rows, crops, reads = split_tracklets(
         tracks.track_id, tracks.frame_index, tracks.xyxy, attributes.track_id, attributes.frame_index, attributes.jersey_tracks,
-        read_frames, attributes.jersey, attributes.jersey_confidence, min_confidence, min_reads, vote.crossing_iou,
+        read_frames, attributes.legible_jersey, attributes.jersey_confidence, min_confidence, min_reads, vote.crossing_iou,
     )
     return dataclasses.replace(tracks, track_id=rows), dataclasses.replace(attributes, track_id=crops, jersey_track_id=reads)
 

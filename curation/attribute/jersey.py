@@ -31,6 +31,7 @@ __all__ = [
     "RapidOcrJerseyReader",
     "bundled_rapidocr_models",
     "jersey_consensus",
+    "number_line",
     "number_region",
 ]
 
@@ -112,6 +113,7 @@ def jersey_consensus(
     min_share: float,
     frame_index: np.ndarray | None = None,
     readers: np.ndarray | None = None,
+    legible: np.ndarray | None = None,
 ) -> TrackVotes:
     """One number per tracklet, counted only when several reads in different frames agree.
 
@@ -140,6 +142,14 @@ def jersey_consensus(
     Otherwise the consensus is ``None`` (a single stray read, or reads that disagree, never
     become a number) while ``agreement`` and ``n_votes`` still describe the reads.
 
+    Reads where ``legible`` is False (a number too small for a person to read:
+    :func:`~.jersey_reading.legible_size`) never vote: the winner, its share and its
+    ``min_reads`` come from the legible reads alone. They still count as rivals: a number they
+    confirm (``min_reads`` of them, with the legible reads of that number) other than the winner
+    refuses it, as a confirmed rival does (dev seed 400: a tracklet read #29 three times on 60 px
+    boxes, then #30 on one 73 px crop after the tracker swapped it onto #30; without its small
+    reads it became #30 over rows that were mostly #29's).
+
     Args:
         track_id: ``int64`` ``(N,)`` tracklet of each read; ``-1`` never votes.
         number: ``int`` ``(N,)`` read numbers, ``-1`` = not read.
@@ -150,6 +160,8 @@ def jersey_consensus(
         frame_index: optional ``int64`` ``(N,)`` frame of each read.
         readers: optional integer ``(N,)`` readers that made each read (:attr:`JerseyReads.readers`);
             None counts every read once.
+        legible: optional ``bool`` ``(N,)``: the read's number was big enough to be read by a
+            person; None: every read.
 
     Returns:
         :class:`~soccerfactory.curation.vote.TrackVotes` with ``None`` where the rule refuses.
@@ -165,6 +177,12 @@ def jersey_consensus(
     if number.shape != confidence.shape or number.shape != np.shape(track_id):
         raise ValueError(f"track_id, number and confidence must be aligned, got {np.shape(track_id)}, {number.shape}, {confidence.shape}")
     read = (number >= 1) & (confidence >= min_confidence)
+    seen = read.copy()  # every read, legible or not: what may speak against a number
+    if legible is not None:
+        legible = np.asarray(legible, dtype=bool).reshape(-1)
+        if legible.shape != number.shape:
+            raise ValueError(f"legible must be aligned with number, got shape {legible.shape}")
+        read &= legible
     values = np.array([int(j) if ok else None for j, ok in zip(number, read)], dtype=object)
     votes = vote_tracklets(track_id, values, confidence, frame_index)
     tracks = np.asarray(track_id, dtype=np.int64)
@@ -173,15 +191,16 @@ def jersey_consensus(
         count = np.ones(len(tracks), np.int64)
     else:
         count = np.asarray(readers).reshape(-1).astype(np.int64)
-        if count.shape != number.shape or (count[read] < 1).any():
+        if count.shape != number.shape or (count[seen] < 1).any():
             raise ValueError(f"readers must be aligned with number and >= 1 on every read, got shape {count.shape}")
     consensus = votes.consensus.copy()
     for k, (track, winner) in enumerate(zip(votes.track_ids, votes.consensus)):
         if winner is None:
             continue
         mine = read & (tracks == track)
-        confirmed = [j for j in np.unique(number[mine]).tolist() if _agreeing_reads(frames, count, mine & (number == j)) >= min_reads]
-        if confirmed != [winner] or votes.agreement[k] < min_share:
+        rivals = seen & (tracks == track) & (number != winner)
+        confirmed = [j for j in np.unique(number[rivals]).tolist() if _agreeing_reads(frames, count, rivals & (number == j)) >= min_reads]
+        if _agreeing_reads(frames, count, mine & (number == winner)) < min_reads or confirmed or votes.agreement[k] < min_share:
             consensus[k] = None
     return TrackVotes(votes.track_ids, consensus, votes.agreement, votes.n_votes)
 
@@ -471,6 +490,38 @@ def number_region(
         ``uint8`` BGR image of the band with a small replicated border, or ``None`` when the
         box is too small or no digit-like blob (or none tall enough) is found.
     """
+    line = number_line(image, mask, box, ink_delta)
+    if line is None:
+        return None
+    ys0, ys1, torso = line
+    bh = float(box[3]) - float(box[1])
+    if ys1 - ys0 < max(min_number_height * bh, min_number_px):
+        return None
+    th = torso.shape[0]
+    pad = max(1, round(0.2 * (ys1 - ys0)))
+    band = torso[max(ys0 - pad, 0) : min(ys1 + pad, th)]
+    # Recognisers expect a margin around a text line.
+    border = max(2, band.shape[0] // 3)
+    return cv2.copyMakeBorder(band, border, border, border, border, cv2.BORDER_REPLICATE)
+
+
+def number_line(
+    image: np.ndarray, mask: np.ndarray | None, box: np.ndarray, ink_delta: float = 30.0
+) -> tuple[int, int, np.ndarray] | None:
+    """Where the line of digits is on the back: the rows of the number's blobs (see :func:`number_region`).
+
+    Args:
+        image: ``uint8`` BGR crop.
+        mask: ``bool`` foreground mask of the crop, or ``None``.
+        box: ``xyxy`` of the athlete in crop pixels.
+        ink_delta: Lab distance from the shirt colour above which a pixel is number ink.
+
+    Returns:
+        ``(top, bottom, torso)``: the first and one-past-last row of the line of digits in
+        ``torso``, the ``uint8`` BGR band of the back it was found in (middle 80 % of the box
+        width, 17 %..52 % of its height), or ``None`` when no digit-like blob is found.
+        ``bottom - top`` is the number's height in pixels.
+    """
     x1, y1, x2, y2 = (float(v) for v in box)
     bw, bh = x2 - x1, y2 - y1
     # The shirt spans about 18 %..50 % of a standing athlete's height from the top of the box.
@@ -512,10 +563,4 @@ def number_region(
     ]
     ys0 = min(stats[k][1] for k in line)
     ys1 = max(stats[k][1] + stats[k][3] for k in line)
-    if ys1 - ys0 < max(min_number_height * bh, min_number_px):
-        return None
-    pad = max(1, round(0.2 * (ys1 - ys0)))
-    band = torso[max(ys0 - pad, 0) : min(ys1 + pad, th)]
-    # Recognisers expect a margin around a text line.
-    border = max(2, band.shape[0] // 3)
-    return cv2.copyMakeBorder(band, border, border, border, border, cv2.BORDER_REPLICATE)
+    return int(ys0), int(ys1), torso

@@ -10,9 +10,11 @@ else wear this kit, and how many), then writes one class per box:
 * class = the most probable role after the frame's relational evidence
   (:mod:`~soccerfactory.curation.detection.frame_evidence`: a shirt inside one of the frame's two
   team kits counts for ``player``, one far from both against it; a box with more than a few
-  people beyond it on both sides is no goalkeeper);
+  people beyond it on both sides is no goalkeeper; of two goalkeepers near one goal the less
+  sure is more likely a player);
 * confidence = the detector's (the box's existence: the tracker thresholds on it, so tracking and
-  the persons AP stay what they were);
+  the persons AP stay what they were); the box's score for its class is :func:`class_confidence`
+  (detector confidence x role probability, from :meth:`CropRoleClassifier.decide`);
 * person boxes on one person (IoU >= ``dedup_iou``) that the detector kept as two classes
   become one box, the most confident, since both would now carry the same class.
 
@@ -42,6 +44,7 @@ __all__ = [
     "RoleClassifier",
     "box_geometry",
     "build_role_classifier",
+    "class_confidence",
     "configured_roles",
     "context_pairs",
     "cut_crops",
@@ -267,6 +270,7 @@ class CropRoleClassifier:
         # The kit evidence changes the classes written, so it is part of what the run record names.
         self.version = f"{path.name}@{sha256_file(path)[:12]}" + (
             "" if kit is None else f"+kit:{kit.slope:g}/{kit.cap:g}+depth:{kit.depth_slope:g}/{kit.depth_free}"
+            + (f"+rival:{kit.rival_slope:g}/{kit.rival_span:g}" if kit.rival_slope > 0 else "")
         )
 
     def probabilities(self, images: list[np.ndarray], boxes: list[np.ndarray], confidences: list[np.ndarray]) -> list[np.ndarray]:
@@ -356,21 +360,38 @@ class CropRoleClassifier:
         class_id = detections.class_id.copy()
         keep = np.ones(len(detections), bool)
         lookup = np.asarray(ROLE_CLASS_IDS, np.int64)
+        shirts = None
+        if self.kit is not None and self.kit.slope > 0:
+            from soccerfactory.curation.detection.kit_colours import sampled_shirt_colours
+
+            # Every person box of the batch at once (the per-call cost is paid once a batch).
+            slots = np.concatenate([np.full(len(r), s, np.int64) for s, r in enumerate(rows_of)])
+            shirts = sampled_shirt_colours(frames.images, detections.xyxy[np.concatenate(rows_of)], slots)
+            shirts = np.split(shirts, np.cumsum([len(r) for r in rows_of])[:-1])
         for slot, (rows, p) in enumerate(zip(rows_of, probs)):
             if not len(rows):
                 continue
             unique = nms_keep(detections.xyxy[rows], detections.confidence[rows], self.dedup_iou)
             if self.kit is not None:
-                from soccerfactory.curation.detection.frame_evidence import depth_adjusted, depth_rank, frame_kit_spreads, kit_adjusted
+                from soccerfactory.curation.detection.frame_evidence import (
+                    depth_adjusted,
+                    depth_rank,
+                    frame_kit_spreads,
+                    keeper_rivals_adjusted,
+                    kit_adjusted,
+                )
 
                 context = (detections.confidence[rows] >= self.context_conf) & unique
-                if self.kit.slope > 0:
+                if shirts is not None:
                     # The kits are the confident players of the frame, one box per person (the
                     # network's context boxes that it calls player).
-                    _, spreads = frame_kit_spreads(frames.images[slot], detections.xyxy[rows], context & (p.argmax(axis=1) == 0), self.kit)
+                    _, spreads = frame_kit_spreads(None, detections.xyxy[rows], context & (p.argmax(axis=1) == 0), self.kit, shirts[slot])
                     p = kit_adjusted(p, spreads, self.kit)
                 if self.kit.depth_slope > 0:
                     p = depth_adjusted(p, depth_rank(detections.xyxy[rows], context), self.kit)
+                if self.kit.rival_slope > 0:
+                    p = keeper_rivals_adjusted(p, detections.xyxy[rows], detections.confidence[rows], context,
+                                               frames.images.shape[2], self.kit)
             best = p.argmax(axis=1)
             class_id[rows] = lookup[best]
             role_probability[rows] = p[np.arange(len(rows)), best]
@@ -382,6 +403,26 @@ class CropRoleClassifier:
             mask=None if detections.mask is None else detections.mask[keep],
             data={k: v[keep] for k, v in detections.data.items()}, class_names=detections.class_names,
         ), role_probability[keep]
+
+
+def class_confidence(confidence: np.ndarray, role_probability: np.ndarray) -> np.ndarray:
+    """A role box's confidence for its class: detector confidence x the probability of the role written.
+
+    The detection convention (a box's score for a class is its objectness times the class's
+    probability): a goalkeeper box the classifier is unsure of ranks below a sure one of the same
+    detector confidence. The detector confidence alone stays the box's existence (the tracker's
+    thresholds, the persons AP); ``soccerfactory quality detector`` ranks each role by this.
+
+    Args:
+        confidence: ``float`` ``(N,)`` detector confidences.
+        role_probability: ``float`` ``(N,)`` from :meth:`CropRoleClassifier.decide` (NaN on ball rows).
+
+    Returns:
+        ``float32`` ``(N,)``: the product, the confidence itself where the probability is NaN.
+    """
+    confidence = np.asarray(confidence, np.float32)
+    probability = np.asarray(role_probability, np.float32)
+    return np.where(np.isnan(probability), confidence, confidence * probability).astype(np.float32)
 
 
 def _build_crops(weights: str | os.PathLike | None = None, **params: Any) -> CropRoleClassifier:
@@ -406,14 +447,15 @@ def build_role_classifier(name: str = "crops", **params: Any) -> RoleClassifier 
 
 def configured_roles(detect: Any, attribute: Any) -> RoleClassifier | None:
     """The role classifier of a ``DetectConfig`` (``detect.role_classifier``, ``role_weights``, ``device``,
-    ``role_kit_*``, ``role_keeper_depth_*``), None for ``none``. Its context is the boxes the pipeline keeps
+    ``role_kit_*``, ``role_keeper_depth_*``, ``role_keeper_rival_*``), None for ``none``. Its context is the boxes the pipeline keeps
     (``detect.conf`` and above); the frame's kit evidence uses the ``AttributeConfig``'s kit thresholds."""
     if detect.role_classifier == "none":
         return None
     return build_role_classifier(
         detect.role_classifier, weights=detect.resolved_role_weights(), device=detect.device, context_conf=detect.conf,
         kit=FrameEvidence(slope=detect.role_kit_slope, cap=detect.role_kit_cap, depth_slope=detect.role_keeper_depth_slope,
-                          depth_free=detect.role_keeper_depth_free, member=attribute.kit_member,
+                          depth_free=detect.role_keeper_depth_free, rival_slope=detect.role_keeper_rival_slope,
+                          rival_span=detect.role_keeper_rival_span, member=attribute.kit_member,
                           min_spread=attribute.kit_min_spread, outlier=attribute.kit_outlier)
-        if detect.role_kit_slope > 0 or detect.role_keeper_depth_slope > 0 else None,
+        if detect.role_kit_slope > 0 or detect.role_keeper_depth_slope > 0 or detect.role_keeper_rival_slope > 0 else None,
     )

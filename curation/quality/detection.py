@@ -20,12 +20,12 @@ import numpy as np
 from soccerfactory.curation.detection.ball import best_ball_per_frame
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, build_detector
-from soccerfactory.curation.detection.roles import configured_roles
+from soccerfactory.curation.detection.roles import class_confidence, configured_roles
 from soccerfactory.curation.quality.metrics import ball_recall, detection_ap50, load_yolo_split, rounded
 from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
 from soccerfactory.curation.types import CLASS_NAMES, Detections, Frames
 
-__all__ = ["DEFAULT_SPLIT", "detector_quality"]
+__all__ = ["DEFAULT_SPLIT", "detector_quality", "kit_colour_cost"]
 
 DEFAULT_SPLIT = DEFAULT_DATA_ROOT / "football-players" / "valid"
 
@@ -94,9 +94,7 @@ def detector_quality(
             # Each class ranked by how likely its boxes are that class (detector confidence x role
             # probability), beside the written confidence's ranking; persons stay the detector's.
             role_probability = np.concatenate([p for _, p in decided])
-            class_score = dataclasses.replace(
-                predictions, confidence=(predictions.confidence * np.where(np.isnan(role_probability), 1.0, role_probability)).astype(np.float32)
-            )
+            class_score = dataclasses.replace(predictions, confidence=class_confidence(predictions.confidence, role_probability))
             class_score_ap = detection_ap50(truth, class_score, image_ids=np.arange(len(images)), groups={})
         ap = detection_ap50(truth, predictions, image_ids=np.arange(len(images)))
         at_operating_point = predictions[predictions.confidence >= detect.conf]
@@ -142,4 +140,58 @@ def detector_quality(
         "conf_operating_point": detect.conf,
         "ball_iou": 0.3,
         "runs": runs,
+    }
+
+
+def kit_colour_cost(split_dir: str | Path = DEFAULT_SPLIT, limit: int | None = 20) -> dict:
+    """What the role classifier's kit evidence pays for shirt colours, per person box, and how far it is from the per-crop rule.
+
+    Times :func:`~soccerfactory.curation.detection.kit_colours.sampled_shirt_colours` (what the
+    frame evidence reads, all boxes of a frame at once) against the team classifier's per-crop
+    :func:`~soccerfactory.curation.attribute.crops.shirt_colours` on the labelled person boxes of
+    a split (no detector run: seconds), one pass each, for ``make bench`` (``flows/bench``). Frames are
+    read 8 at a time by the batched reader, as the pipeline reads them (they must share a size).
+
+    Args:
+        split_dir: A YOLO split of real frames (the ``valid`` split by default; nothing is tuned here).
+        limit: Only the first ``limit`` images.
+
+    Returns:
+        ``{"images", "boxes", "ms_per_box": {"sampled", "per_crop"}, "delta_e": {"median", "p95"},
+        "unread": {"sampled", "per_crop"}}``: delta E (CIE76) between the two colours of a box
+        where both read one; ``unread`` counts boxes with too little shirt.
+    """
+    from soccerfactory.curation.attribute.crops import AthleteCrops, shirt_colours
+    from soccerfactory.curation.detection.kit_colours import sampled_shirt_colours
+    from soccerfactory.curation.types import BALL, PLAYER, Tracks
+
+    images = load_yolo_split(split_dir, limit=limit)
+    sampled, per_crop, seconds = [], [], [0.0, 0.0]
+    loaded = [(image.load(), image.labels.xyxy[image.labels.class_id != BALL]) for image in images]
+    # The pipeline reads a batch of frames at a time (CropRoleClassifier.decide); batches of 8.
+    for start in range(0, len(loaded), 8):
+        batch = loaded[start:start + 8]
+        slots = np.concatenate([np.full(len(boxes), k, np.int64) for k, (_, boxes) in enumerate(batch)])
+        stacked, xyxy = np.stack([pixels for pixels, _ in batch]), np.concatenate([b for _, b in batch])  # Frames.images already is
+        started = time.perf_counter()
+        sampled.append(sampled_shirt_colours(stacked, xyxy, slots))
+        seconds[0] += time.perf_counter() - started
+    for position, (image, (pixels, boxes)) in enumerate(zip(images, loaded)):
+        n = len(boxes)
+        frame = Frames(images=pixels[None], frame_index=np.array([position]), timestamp_s=np.zeros(1), fps=25.0, source=str(image.path))
+        rows = Tracks(xyxy=boxes, confidence=np.ones(n, np.float32), class_id=np.full(n, PLAYER, np.int64),
+                      frame_index=np.full(n, position, np.int64), track_id=np.arange(n, dtype=np.int64))
+        started = time.perf_counter()
+        per_crop.append(shirt_colours(AthleteCrops.from_frames(frame, rows)))
+        seconds[1] += time.perf_counter() - started
+    fast, slow = np.concatenate(sampled), np.concatenate(per_crop)
+    both = np.isfinite(fast).all(axis=1) & np.isfinite(slow).all(axis=1)
+    delta = np.linalg.norm(fast[both] - slow[both], axis=1)
+    boxes = max(len(fast), 1)
+    return {
+        "split": str(split_dir), "images": len(images), "boxes": len(fast),
+        "ms_per_box": {"sampled": round(1000 * seconds[0] / boxes, 3), "per_crop": round(1000 * seconds[1] / boxes, 3)},
+        "delta_e": {"median": round(float(np.median(delta)), 3) if len(delta) else None,
+                    "p95": round(float(np.percentile(delta, 95)), 3) if len(delta) else None},
+        "unread": {"sampled": int((~np.isfinite(fast).all(axis=1)).sum()), "per_crop": int((~np.isfinite(slow).all(axis=1)).sum())},
     }

@@ -13,6 +13,7 @@ from soccerfactory.curation.detection.frame_evidence import (
     depth_adjusted,
     depth_rank,
     frame_kit_spreads,
+    keeper_rivals_adjusted,
     kit_adjusted,
 )
 from soccerfactory.curation.detection.roles import CropRoleClassifier, configured_roles
@@ -100,6 +101,9 @@ def test_config_turns_it_on_and_off():
             depth_free=detect.role_keeper_depth_free,
         )
         assert configured_roles(DetectConfig(role_kit_slope=0, role_keeper_depth_slope=0), AttributeConfig()).kit is None
+        assert detect.role_keeper_rival_slope == 0  # off: it lost on valid (frame_evidence.keeper_rivals_adjusted)
+        rival = configured_roles(DetectConfig(role_kit_slope=0, role_keeper_depth_slope=0, role_keeper_rival_slope=3), AttributeConfig())
+        assert rival.kit.rival_slope == 3 and "+rival:3/0.5" in rival.version
         assert configured_roles(DetectConfig(role_kit_slope=0), AttributeConfig()).kit.slope == 0
 
 
@@ -150,3 +154,63 @@ def test_quality_reports_the_class_score_ranking_beside_the_written_one():
     assert "person" not in scored and "player" in scored  # persons are ranked by the detector alone
     assert all(0 <= v <= 1 for v in scored.values())
     assert scored["player"] > 0.5
+
+
+def test_one_keeper_per_goal_moves_the_weaker_rival_to_player_and_keeps_both_keepers_of_a_wide_shot():
+    rules = _rules(rival_slope=3.0, rival_span=0.5)
+    # A sure keeper at x 100, a second "keeper" beside it, a far keeper at x 900 (a wide shot), a
+    # player and a referee; frame 1000 px wide.
+    xyxy = np.array([[90, 0, 110, 60], [150, 0, 170, 60], [890, 0, 910, 60], [300, 0, 320, 60], [200, 0, 220, 60]], np.float32)
+    conf = np.array([0.9, 0.8, 0.7, 0.9, 0.9], np.float32)
+    p = np.array([[0.02, 0.97, 0.01], [0.1, 0.8, 0.1], [0.05, 0.9, 0.05], [0.9, 0.05, 0.05], [0.1, 0.3, 0.6]], np.float32)
+    out = keeper_rivals_adjusted(p, xyxy, conf, np.ones(5, bool), 1000, rules)
+    np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(out[[0, 2]], p[[0, 2]], atol=1e-6)  # the surest keeper of each side, untouched
+    assert out[1].argmax() == 0 and out[1, 1] == pytest.approx(0.8 * np.exp(-3 * 0.97), rel=1e-4)
+    assert out[1, 2] == pytest.approx(0.1)  # referee odds not moved: the goalkeeper mass goes to player
+    assert out[4].argmax() == 2 and out[4, 2] == pytest.approx(0.6)
+    # A rival must be a confident box called goalkeeper; off = unchanged.
+    alone = keeper_rivals_adjusted(p, xyxy, conf, np.array([False, True, True, True, True]), 1000, rules)
+    np.testing.assert_allclose(alone[1], p[1], atol=1e-6)
+    np.testing.assert_allclose(keeper_rivals_adjusted(p, xyxy, conf, np.ones(5, bool), 1000, _rules(rival_slope=0)), p, atol=1e-6)
+    with pytest.raises(ValueError):
+        _rules(rival_span=0)
+
+
+@needs_weights
+@pytest.mark.slow
+def test_real_frames_one_keeper_per_goal():
+    """Detector boxes of held-out train frames (c01561: a dark-kitted defender beside the keeper was called goalkeeper)."""
+    from soccerfactory.curation.config import CurateConfig
+    from soccerfactory.curation.detection.detector import build_detector
+    from soccerfactory.curation.detection.roles import box_iou
+    from soccerfactory.curation.quality.metrics import load_yolo_split
+    from soccerfactory.curation.training.datasets import DEFAULT_DATA_ROOT
+
+    split = DEFAULT_DATA_ROOT / "football-players" / "train"
+    if not split.is_dir():
+        pytest.skip("../shared/data not present")
+    images = [i for i in load_yolo_split(split) if i.path.name.startswith(("c01561_1_1_", "c01561_1_2_", "c01561_1_3_"))]
+    detect = CurateConfig().detect
+    detector = build_detector(detect.backend, weights=detect.resolved_weights(), imgsz=detect.imgsz, conf=detect.conf,
+                              iou=detect.iou, device="cpu", runtime=detect.device_runtime())
+    with_rule, without = CropRoleClassifier(kit=_rules(rival_slope=3.0)), CropRoleClassifier(kit=_rules())
+    pairs_before = pairs_after = keepers_kept = keepers = 0
+    for image in images:
+        pixels = image.load()
+        frames = Frames(images=pixels[None], frame_index=np.array([0]), timestamp_s=np.array([0.0]), fps=25.0, source="t")
+        found = detector(frames)  # built without a role classifier: the detector's boxes and classes
+        truth = image.labels[image.labels.class_id == GOALKEEPER]
+        for out, after in ((without(frames, found), False), (with_rule(frames, found), True)):
+            called = out[out.class_id == GOALKEEPER]
+            centre = (called.xyxy[:, 0] + called.xyxy[:, 2]) / 2
+            pairs = int(np.triu(np.abs(centre[:, None] - centre[None, :]) < 0.5 * pixels.shape[1], k=1).sum())
+            hits = int((box_iou(truth.xyxy, called.xyxy) >= 0.5).any(axis=1).sum()) if len(called) else 0
+            if after:
+                pairs_after += pairs
+                keepers_kept += hits
+            else:
+                pairs_before += pairs
+                keepers += hits
+    assert pairs_before >= 1 and pairs_after == 0  # two keepers beside each other: one now
+    assert keepers_kept == keepers >= 2  # every keeper found before is found after

@@ -82,7 +82,7 @@ _NOT_SPATIAL = (
     "curation/attribute/", "curation/vote.py", "curation/layout.py", "curation/pipeline.py", "curation/config.py",
     "curation/config_calibrate.py",
     "curation/chain.py", "curation/tracking/jersey_split.py", "curation/tracking/shot_links.py",
-    "curation/tracking/shot_geometry.py", "storage/schemas.py",
+    "curation/tracking/shot_geometry.py", "curation/tracking/shot_rescue.py", "storage/schemas.py",
     # This module: its format is versioned by SPATIAL_CACHE_VERSION and codec_schema(), both in the key.
     "curation/spatial_cache.py",
 )

@@ -30,11 +30,16 @@ clip, so each cut (and every gap the tracker could not bridge) makes every athle
    its group of competing tracks cost at least ``min_margin`` more (in gate units): two athletes
    side by side at a cut can be assigned either way at little cost, so neither pair is linked.
    A wrong link merges two athletes' identities, which costs more than the split it mends.
+   Where appearance picks the assigned pair too (``appearance_rescue``,
+   :func:`~.shot_rescue.appearance_agrees`), two cues agree and the pair is kept.
 4. **By appearance** (:mod:`.shot_appearance`, ``appearance``): the ends and starts still loose
    (gaps over ``max_gap_s``, cuts without a common shift, shots without pitch positions, pairs
    found ambiguous) are linked where the tracks' mean ReID embeddings are clearly closer to each
    other than to any rival the labels and the pitch allow (a margin rule). Teammates share a kit,
    so appearance only chooses among candidates the team, role and numbers already allow.
+   A track with no pitch position that the position pass bridged over (a zoomed shot or a
+   close-up between two main shots) then joins the identity around it that it clearly looks like
+   (``appearance_between``, :func:`~.shot_rescue.insertions`).
 
 Every link carries its kind (``jersey``, ``goalkeeper``, ``position``, ``appearance``), its cost and a reason;
 pairs the assignment chose but the ambiguity test or the identity's consistency refused are
@@ -59,6 +64,7 @@ from soccerfactory.curation.tracking.shot_appearance import appearance_links, me
 from soccerfactory.curation.tracking.shot_geometry import (  # noqa: F401 - _End, _Shift, _pair_cost: part of this module's vocabulary
     _assign, _assignment_cost, _common_shift, _components, _End, _fit_end, _pair_cost, _Shift,
 )
+from soccerfactory.curation.tracking.shot_rescue import appearance_agrees, insertions
 
 __all__ = ["LinkConfig", "ShotLinks", "ShotTrack", "TrackLink", "identities_from_rows", "link_shot_tracks", "shot_tracks_from_rows"]
 
@@ -182,7 +188,27 @@ class LinkConfig:
             ``appearance_agree_margin`` will do: two cues agreeing. Same shots: 0.02 added 6
             links, 0 added 8, all right; harness, one tree: 34 appearance links, all right,
             GS-HOTA 57.4 -> 58.3 (dev 400-402) and 43.5 -> 45.7 (dev 403, 5 of its 8 shots,
-            not tuned on; 6 links, all right).    """
+            not tuned on; 6 links, all right).
+        appearance_rescue: A pair the position pass chose but found ambiguous (``min_margin``) is
+            kept where appearance picks it too (:func:`~.shot_rescue.appearance_agrees`: at least
+            ``appearance_min_similarity`` alike and ``appearance_agree_margin`` above every rival
+            position candidate of either track; without one, ``appearance_margin`` above the most
+            alike teammate on screen). Over the dev seeds 400-403 of an earlier version every
+            refused ambiguous pair but 7 of 28 was right; dev seed 400 (this version's curated
+            shots, ByteTrack / StrongSORT): the 5 / 5 pairs refused as ambiguous were all right;
+            the rescue linked 2 / 3 of them (links 59 / 62 -> 61 / 64, none wrong); positions-only HOTA
+            75.1 -> 77.2 / 75.7 -> 77.7 (AssA 75.0 -> 79.1 / 74.5 -> 78.6). GS-HOTA went 60.5 ->
+            58.7 / 61.0 -> 59.2: the identities joined carry numbers read right (27, 13) on
+            athletes the renderer's truth calls never legible, and the exporter gives unnumbered
+            rows their identity's number (without that: 54.0 -> 54.3).
+        appearance_between: A track with no pitch position, alone in its identity, lying in the
+            gap of an identity that goes on around it (a zoomed shot or close-up between two main
+            shots, which the position pass bridges and leaves out) joins the identity it clearly
+            looks like (:func:`~.shot_rescue.insertions`: ``appearance_min_similarity``,
+            ``appearance_margin`` above the next identity around it or the most alike teammate on
+            screen). Dev seed 400 (ByteTrack / StrongSORT): 2 / 4 links, all right; image-box HOTA
+            69.1 -> 70.0 / 70.3 -> 71.6; pitch figures unchanged (the track has no position).
+    """
 
     base_m: float = 3.0
     speed_mps: float = 4.0
@@ -207,6 +233,8 @@ class LinkConfig:
     appearance_max_gap_s: float = 15.0
     appearance_base_m: float = 15.0
     appearance_min_crops: int = 2
+    appearance_rescue: bool = True
+    appearance_between: bool = True
 
     def __post_init__(self) -> None:
         if self.base_m <= 0 or self.speed_mps < 0 or self.max_gap_s < 0 or self.window_s <= 0 or self.max_speed_mps <= 0:
@@ -422,8 +450,11 @@ def link_shot_tracks(tracks: Sequence[ShotTrack], fps: float, config: LinkConfig
             evidence = f"{note}{link.distance_m:.1f} m apart after {link.gap_s:.2f} s (gate {link.gate_m:.1f} m)"
             if shift is not None and by_key[link.earlier].role != "other":
                 evidence += f" once the cut's {shift.reason} is removed"
-            if margin < config.min_margin:
+            agree = appearance_agrees(link.earlier, link.later, candidates, by_key, tracks, config) if margin < config.min_margin and config.appearance_rescue else None
+            if margin < config.min_margin and agree is None:
                 refused.append(replace(link, reason=f"ambiguous: {evidence}, the next best assignment costs only {margin:.2f} more (< {config.min_margin:g})"))
+            elif agree is not None:
+                chosen.append(replace(link, reason=f"{evidence}, the next best assignment costs only {margin:.2f} more, but {agree}"))
             else:
                 chosen.append(replace(link, reason=f"{evidence}, next best assignment costs {margin:.2f} more"))
         for link in sorted(chosen, key=lambda link: (link.cost, link.earlier, link.later)):
@@ -450,6 +481,11 @@ def link_shot_tracks(tracks: Sequence[ShotTrack], fps: float, config: LinkConfig
         refused = [link for link in refused if (link.earlier, link.later) not in seen and not seen.add((link.earlier, link.later))]
     if config.appearance:
         _settle_appearance(tracks, ends, starts, fps, config, loose, join, links, refused)
+    if config.appearance and config.appearance_between:
+        for a, b, similarity, gap, reason in insertions(tracks, lambda key: group_of[key], fps, config):
+            why = join(a, b)
+            link = TrackLink(a, b, "appearance", 1.0 - similarity, gap, None, reason if why is None else f"refused: {why}; {reason}")
+            (links if why is None else refused).append(link)
 
     groups = {id(g): g for g in group_of.values()}.values()
     ordered = sorted(groups, key=lambda g: min((int(t.frames[0]), t.key) for t in g))

@@ -208,3 +208,73 @@ def test_a_small_appearance_margin_is_enough_where_position_agrees():
     assert not linked((11.0, 0.0), (1.0, 0.0))  # the two cues disagree: nothing
     assert not link_shot_tracks(before + [_track("c3", 5, range(250, 300), (1.0, 0.0), look=x_later), _track("c3", 6, range(250, 300), (11.0, 0.0), look=y_later)],
                                 FPS, LinkConfig(appearance_agree_margin=0.05)).links
+
+
+#: Five team-A players far from the athletes a test is about, in both shots: the cut's common shift.
+SQUAD = [(-40.0, -30.0), (-25.0, -28.0), (-10.0, -31.0), (5.0, -27.0), (20.0, -30.0)]
+
+
+def _side_by_side(rescue: bool):
+    """Two teammates a metre apart at a cut (position cannot tell which start is whose: both pairs
+    ambiguous), and a third who looks like the first leaving the picture 12 m away (so appearance
+    alone, over every pair it could reach, is not clear either)."""
+    squad = [_track(clip, 10 + k, frames, xy) for clip, frames in (("c1", range(0, 50)), ("c2", range(50, 100))) for k, xy in enumerate(SQUAD)]
+    side = [
+        _track("c1", 1, range(0, 50), (0.0, 0.0), look=_look(0, 0.05, seed=1)), _track("c1", 2, range(0, 50), (0.0, 1.0), look=_look(1, 0.05, seed=2)),
+        _track("c2", 1, range(50, 100), (0.0, 0.45), look=_look(0, 0.05, seed=3)), _track("c2", 2, range(50, 100), (0.0, 0.6), look=_look(1, 0.05, seed=4)),
+        _track("c1", 3, range(0, 50), (12.0, 0.0), look=_look(0, 0.05, seed=5)),
+    ]
+    return link_shot_tracks(squad + side, FPS, LinkConfig(appearance_rescue=rescue))
+
+
+def test_appearance_settles_a_pair_position_found_ambiguous():
+    without = _side_by_side(rescue=False)
+    assert without.identity[("c1", 1)] != without.identity[("c2", 1)]  # refused by both passes
+    assert any(link.reason.startswith("ambiguous") and link.earlier == ("c1", 1) for link in without.refused)
+    links = _side_by_side(rescue=True)
+    ids = links.identity
+    assert ids[("c1", 1)] == ids[("c2", 1)] and ids[("c1", 2)] == ids[("c2", 2)] and ids[("c1", 3)] not in (ids[("c2", 1)], ids[("c2", 2)])
+    (link,) = [link for link in links.links if link.earlier == ("c1", 1)]
+    assert link.kind == "position" and "the next best assignment costs only" in link.reason and "appearance picks it" in link.reason
+
+
+def test_an_ambiguous_pair_appearance_cannot_tell_stays_refused():
+    # The same two teammates, now looking alike: position and appearance both unsure, nothing linked.
+    squad = [_track(clip, 10 + k, frames, xy) for clip, frames in (("c1", range(0, 50)), ("c2", range(50, 100))) for k, xy in enumerate(SQUAD)]
+    alike = [_track(c, k, frames, xy, look=_look(0, 0.02, seed=10 * k + len(c))) for c, k, frames, xy in (
+        ("c1", 1, range(0, 50), (0.0, 0.0)), ("c1", 2, range(0, 50), (0.0, 1.0)), ("c2", 1, range(50, 100), (0.0, 0.45)), ("c2", 2, range(50, 100), (0.0, 0.6)))]
+    links = link_shot_tracks(squad + alike, FPS, LinkConfig(appearance_rescue=True))
+    assert len({links.identity[(c, k)] for c in ("c1", "c2") for k in (1, 2)}) == 4
+    # a rival without an embedding says nothing either
+    blind = [alike[0], _track("c1", 2, range(0, 50), (0.0, 1.0)), _track("c2", 1, range(50, 100), (0.0, 0.45), look=_look(0, 0.05, seed=3)), _track("c2", 2, range(50, 100), (0.0, 0.6))]
+    links = link_shot_tracks(squad + blind, FPS, LinkConfig(appearance_rescue=True, appearance=False))
+    assert len({links.identity[(c, k)] for c in ("c1", "c2") for k in (1, 2)}) == 4
+
+
+def _three_shots(middle_looks, between=True):
+    """Two teammates followed by position from shot c1 to shot c3 across a zoomed shot c2 (no
+    pitch positions) that shows them too: their c2 tracks are left alone by the position pass."""
+    squad = [_track(clip, 10 + k, frames, xy) for clip, frames in (("c1", range(0, 50)), ("c3", range(100, 150))) for k, xy in enumerate(SQUAD)]
+    ends = [
+        _track("c1", 1, range(0, 50), (0.0, 0.0), look=_look(0, 0.05, seed=1)), _track("c1", 2, range(0, 50), (10.0, 0.0), look=_look(1, 0.05, seed=2)),
+        _track("c3", 1, range(100, 150), (0.2, 0.1), look=_look(0, 0.05, seed=3)), _track("c3", 2, range(100, 150), (10.1, 0.2), look=_look(1, 0.05, seed=4)),
+    ]
+    middle = [_track("c2", 5 + k, range(55, 95), None, look=look) for k, look in enumerate(middle_looks)]
+    return link_shot_tracks(squad + ends + middle, FPS, LinkConfig(appearance_between=between))
+
+
+def test_a_track_without_positions_joins_the_identity_around_it_that_it_looks_like():
+    links = _three_shots([_look(1, 0.05, seed=5), _look(0, 0.05, seed=6)])
+    ids = links.identity
+    assert ids[("c1", 1)] == ids[("c3", 1)] == ids[("c2", 6)] and ids[("c1", 2)] == ids[("c3", 2)] == ids[("c2", 5)]
+    inserted = [link for link in links.links if link.later[0] == "c2"]
+    assert {(link.earlier, link.later) for link in inserted} == {(("c1", 2), ("c2", 5)), (("c1", 1), ("c2", 6))}
+    assert all(link.kind == "appearance" and "no pitch position, between tracks" in link.reason for link in inserted)
+    off = _three_shots([_look(1, 0.05, seed=5), _look(0, 0.05, seed=6)], between=False)
+    assert off.identity[("c2", 5)] not in (off.identity[("c1", 1)], off.identity[("c1", 2)])
+
+
+def test_a_track_between_two_identities_it_looks_alike_is_left_alone():
+    # The middle track looks like both (the kit's look, nothing of its own): not decided.
+    links = _three_shots([_look(0, 0.0) + _look(1, 0.0)])
+    assert links.identity[("c2", 5)] not in (links.identity[("c1", 1)], links.identity[("c1", 2)])

@@ -85,7 +85,8 @@ class DetectConfig(Section):
     # ByteTrack's second association extends its tracks with boxes from its min_conf 0.1 up; at 0.25
     # the detector never gave it one. Dev seed 400 (30 s, the spatial pass replayed from the detector's
     # candidates; curation/quality/misses.py): main-view truth rows missed 1,513 -> 1,211 of 10,631,
-    # wrong rows 28 -> 32, image HOTA 78.1 -> 79.0 (DetA 73.1 -> 74.9, IDF1 90.1 -> 91.5).
+    # wrong rows 28 -> 32, image HOTA 78.1 -> 79.0 (DetA 73.1 -> 74.9, IDF1 90.1 -> 91.5); seed 401 (5 of
+    # 8 shots): 95 fewer missed, wrong rows 39 -> 44, HOTA 76.9 -> 77.6. 0.05 adds nothing (ByteTrack drops < 0.1).
     track_conf: float = Field(
         0.1, ge=0, le=1,
         description="Person boxes from this confidence up (below conf) go to the tracker only, to extend tracks it already "

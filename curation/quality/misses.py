@@ -196,14 +196,15 @@ def miss_breakdown(
         track_frame, track_xyxy: ``(K,)`` / ``(K, 4)`` the spatial pass's tracked rows.
         candidate_frame, candidate_xyxy, candidate_confidence, candidate_class: ``(N, ...)`` the
             detector's candidates at a floor confidence and a loose NMS.
-        conf, iou: The detector's operating point (confidence, NMS IoU).
+        conf, iou: The detector's operating point (confidence, NMS IoU): the lowest confidence
+            the tracker is given (``min(detect.conf, detect.track_conf)``).
         truth_pitch, final_pitch: ``(T, 2)`` / ``(F, 2)`` pitch metres (NaN: none); None skips
             the position check.
         frame_size: ``(width, height)`` for the edge test.
         min_iou: IoU of a box match.
         max_position_m: Farthest pitch position that still matches (GS-HOTA's 5 m).
         window: Frames on either side in which a tracked row of the same athlete tells a gap
-            from a head, a tail or never.
+            from a head, a tail or never (it may reach into the next shot of a sequence).
         athlete_classes: Candidate classes that are people (default: all but the ball).
         dedup_iou: The role stage's class-agnostic dedup of the operating point's person boxes
             (:class:`~soccerfactory.curation.detection.roles.CropRoleClassifier`, 0.7): a box it

@@ -86,14 +86,15 @@ _NOT_SPATIAL = (
     # This module: its format is versioned by SPATIAL_CACHE_VERSION and codec_schema(), both in the key.
     "curation/spatial_cache.py",
 )
-#: ... except these, which the spatial pass runs (the crops it cuts).
-_SPATIAL_ANYWAY = ("curation/attribute/crops.py",)
+#: ... except these, which the spatial pass runs: the crops it cuts, and the team classifier's kit
+#: clustering and kit model that the detector's frame evidence runs to decide roles
+#: (curation/detection/frame_evidence.py), so a change to them re-runs the pass.
+_SPATIAL_ANYWAY = ("curation/attribute/crops.py", "curation/attribute/team.py", "curation/attribute/kits.py")
 #: Unhashed modules that the spatial modules import without running code that decides a result: the protocols of
 #: ClipStages (team classifier, jersey reader) and the config sections (their values are in the
 #: key). tests/curation/test_spatial_cache.py fails when the import graph reaches another one.
 IMPORTED_NOT_RUN = (
-    "curation/attribute/__init__.py", "curation/attribute/jersey.py", "curation/attribute/kits.py",
-    "curation/attribute/team.py", "curation/config.py", "curation/config_calibrate.py", "curation/vote.py",
+    "curation/attribute/__init__.py", "curation/attribute/jersey.py", "curation/config.py", "curation/config_calibrate.py", "curation/vote.py",
     # The shot linker's geometry, imported by tracking/shot_appearance.py (whose crop embedding runs
     # in the pass; its linking runs in the per-match step).
     "curation/tracking/shot_geometry.py",

@@ -165,7 +165,7 @@ class KMeansColorTeams:
       (k = 2, fixed seed, several attempts) on their median Lab shirt colour, ``L*`` scaled
       by ``lightness_weight`` so that shading weighs less than hue. With eight or more people
       in view the two team centres are the two most-populated of four clusters, halves of one
-      kit merged (:meth:`_team_centres`), so referees the detector called players cannot take
+      kit merged (:meth:`team_centres`), so referees the detector called players cannot take
       a team's cluster.
     * Labelling is deterministic: ``"A"`` is the cluster whose centre is darker (lower
       ``L*``; kits of near-equal lightness by :func:`kit_order`), a property of the colours,
@@ -225,7 +225,7 @@ class KMeansColorTeams:
             return TeamLabels(team, confidence, colours)
 
         data = np.ascontiguousarray(features[players], dtype=np.float32)
-        centres = self._team_centres(data, crops.track_id[players])
+        centres = self.team_centres(data, crops.track_id[players])
         if float(np.linalg.norm(centres[0] - centres[1])) < self.min_separation:
             return TeamLabels(team, confidence, colours)
         lab = centres / np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
@@ -247,7 +247,7 @@ class KMeansColorTeams:
         _, labels, centres = cv2.kmeans(np.ascontiguousarray(data), k, None, criteria, self.attempts, cv2.KMEANS_PP_CENTERS)
         return labels.reshape(-1), centres
 
-    def _team_centres(self, data: np.ndarray, track_id: np.ndarray) -> np.ndarray:
+    def team_centres(self, data: np.ndarray, track_id: np.ndarray) -> np.ndarray:
         """The two team centres ``(2, 3)`` in feature space, robust to people in other kits.
 
         Two-means splits off whatever is furthest: a referee the detector called a player, in red

@@ -147,9 +147,9 @@ def _two_kits(lab: np.ndarray, players: np.ndarray) -> np.ndarray | None:
     if len(rows) < 2:
         return None
     data = np.ascontiguousarray(lab[rows] * weight, dtype=np.float32)
-    # KMeansColorTeams.fit_predict reads the colours of crops itself; its clustering step is
-    # what is reused here (a public fit on colours would be the attribute package's to add).
-    centres = teams._team_centres(data, rows)
+    # KMeansColorTeams.fit_predict reads the colours of crops itself; its clustering step
+    # (team_centres) is what is reused here, on colours already read.
+    centres = teams.team_centres(data, rows)
     if float(np.linalg.norm(centres[0] - centres[1])) < teams.min_separation:
         return None
     team = np.full(len(lab), None, dtype=object)

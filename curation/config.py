@@ -186,6 +186,11 @@ class TrackConfig(Section):
     # ByteTrack by measurement: HOTA 80.9 against StrongSORT 78.3 and OC-SORT 76.7 on the five
     # held-out 30 s clips of `soccerfactory quality tracking`, with a seventh of StrongSORT's id
     # switches (kits of one team look alike, so appearance adds little within a team).
+    # On the broadcast dev clips end to end (seed 400, 30 s, 8 shots, `quality gamestate`; 401-402
+    # did not finish on the loaded CPU) StrongSORT with the ReID network as it was (n_init 3) lost:
+    # GS-HOTA 61.0 against 61.5, image boxes 68.5 against 68.5; with n_init 1 (chosen on that seed)
+    # 64.6 and 69.1, but the gain is jersey attributes (without them 76.3 against 76.5, AssA 73.8
+    # against 76.1) and one clip, so ByteTrack stays until 400-402 confirm it (README).
     backend: Literal["strongsort", "bytetrack", "ocsort"] = "bytetrack"
     params: dict[str, Any] = Field(default_factory=dict, description="Passed to the boxmot tracker.")
     min_track_s: float = Field(0.4, ge=0, description="Tracks shorter than this (seconds) are dropped after tracking.")

@@ -243,7 +243,8 @@ def vote_clip(
         kit_min_people=attribute.kit_min_people,
     )
     decisions = decide_roles(
-        tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules, crop_colours=attributes.colours
+        tracks, attributes.track_id, attributes.kit_distance, team_votes, attributes.kits, pitch, rules, crop_colours=attributes.colours,
+        ball=spatial.ball,
     )
     decided = role_columns(decisions, track_rows)
     role, role_agreement, team, team_agreement = (decided[k] for k in ("role", "role_agreement", "team", "team_agreement"))

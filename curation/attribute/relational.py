@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from soccerfactory.curation.attribute.beyond_line import BEYOND_SIGMAS, NEAR_LINE_M, beyond_evidence, member_beyond_line
 from soccerfactory.curation.attribute.flags import metres_outside, penalty_area_side, role_columns, tracklet_flags
 from soccerfactory.curation.attribute.officials import OfficialCandidate, line_outside, staff_beside_the_lines
 from soccerfactory.curation.attribute.one_referee import apply_one_referee
@@ -138,6 +139,8 @@ class _Evidence:
     line: str | None = None  # the line it stands beyond on most rows outside (officials.line_outside)
     frames: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))  # frames of positioned rows
     has_pitch: bool = False  # positions were sought (a pitch was given)
+    beyond_share: float = math.nan  # share of positioned rows beyond a line by BEYOND_SIGMAS (beyond_line.beyond_line_share)
+    ball_rows: int = 0  # positioned rows with the ball beside it (beyond_line.ball_near_rows)
 
 
 def _shares(roles: np.ndarray, weights: np.ndarray) -> dict[str, float]:
@@ -147,7 +150,7 @@ def _shares(roles: np.ndarray, weights: np.ndarray) -> dict[str, float]:
     return {r: float(weights[roles == r].sum()) / total for r in ("player", "goalkeeper", "referee")}
 
 
-def _evidence(track: Tracks, kit_distance: np.ndarray | None, pitch: PitchModel | None, rules: RoleRules) -> _Evidence:
+def _evidence(track: Tracks, kit_distance: np.ndarray | None, pitch: PitchModel | None, rules: RoleRules, ball: Any = None) -> _Evidence:
     roles = role_from_class(track.class_id)
     votes = _shares(roles, track.confidence.astype(np.float64))
     kit = share = None
@@ -166,6 +169,7 @@ def _evidence(track: Tracks, kit_distance: np.ndarray | None, pitch: PitchModel 
     area_side, left_share, x_on_pitch = 0, math.nan, math.nan
     inside_share = outside_median = math.nan
     line, frames = None, np.zeros(0, np.int64)
+    beyond_share, ball_rows = math.nan, 0
     if positioned:
         outside = metres_outside(xy[known_rows], pitch).astype(np.float64)
         off = outside > rules.off_pitch_margin_m + rules.off_pitch_sigmas * sigma[known_rows]
@@ -179,9 +183,10 @@ def _evidence(track: Tracks, kit_distance: np.ndarray | None, pitch: PitchModel 
             x_on_pitch = float(xy[known_rows, 0][~off].mean())
         inside_share, outside_median = float((outside <= 0).mean()), float(np.median(outside))
         line, frames = line_outside(xy[known_rows], pitch), np.asarray(track.frame_index[known_rows], dtype=np.int64)
+        beyond_share, ball_rows = beyond_evidence(outside, sigma[known_rows], frames, xy[known_rows], ball, rules.off_pitch_sigmas)
     return _Evidence(
         votes, kit, share, crops, kit_distance is not None, positioned, off_share, off_median, area_share, area_side, left_share, x_on_pitch,
-        inside_share, outside_median, line, frames, pitch is not None,
+        inside_share, outside_median, line, frames, pitch is not None, beyond_share, ball_rows,
     )
 
 
@@ -273,6 +278,12 @@ def _decide_one(
                 role = other
                 reason += f", but {_detector_clause(votes)}"
     member = kit_known and d is not None and float(d.min()) <= rules.kit_member
+    if role == "player" and positioned and member and ev.outside_median_m > NEAR_LINE_M:
+        # A kit member plays beyond a line only for a moment of play (why and the figures: beyond_line.py).
+        clause = member_beyond_line(TEAMS[int(np.argmin(d))], ev.outside_median_m, ev.line, ev.positioned, ev.beyond_share,
+                                    ev.ball_rows, rules.off_pitch_share, BEYOND_SIGMAS, max(rules.min_positioned_rows, 1))
+        if clause is not None:
+            return RoleDecision("other", None, math.nan, math.nan, f"{reason}; but {clause}: other", {**flags, "off-pitch": f"off-pitch: {clause}"})
     if role in ("player", "goalkeeper") and positioned and not member and ev.outside_median_m > rules.off_pitch_margin_m:
         # Who plays stands on the pitch: a player's median position is on or inside the lines
         # (dev seeds 400-402: 247 players and goalkeepers, every median 0.0 m out), a goalkeeper's
@@ -280,10 +291,8 @@ def _decide_one(
         # uncertainty, so someone 1.7-2.8 m beyond a line (a coach or a ball kid in a colour near
         # a team's kit, someone just behind a goal, where sigmas are largest) passes it; every
         # off-pitch person of those seeds stood at a median of 1.7 m out or more (seed 404: one at
-        # 1.8 m, 3.2 spreads from a kit, voted player at 54 %). A member of a team's kit is left
-        # alone: a player fetching the ball for a throw-in stood a median 1.9 m (up to 4 m) beyond
-        # the touchline for 4 s on seed 404, 0.3 spreads from its kit. Referees are left to the
-        # officials' rules (assistants stand up to 1.8 m out).
+        # 1.8 m, 3.2 spreads from a kit, voted player at 54 %). A member of a team's kit is judged
+        # above (beyond_line.py). Referees are left to the officials' rules (assistants: 1.8 m out).
         clause = (
             f"its feet a median {ev.outside_median_m:.1f} m beyond the {ev.line or 'lines'} over {ev.positioned} positioned rows, "
             f"over the {rules.off_pitch_margin_m:g} m a {role} may stand out"
@@ -445,6 +454,7 @@ def decide_roles(
     pitch: PitchModel | None,
     rules: RoleRules,
     crop_colours: np.ndarray | None = None,
+    ball: Any = None,
 ) -> ClipDecisions:
     """Role, team and reason of every tracklet of a clip.
 
@@ -455,7 +465,8 @@ def decide_roles(
        team, flagged ``off-pitch`` (with fewer than ``min_positioned_rows`` positions, the same
        share of them). A tracklet the detector (or a kit it is no member of) would make a player
        or a goalkeeper whose median position lies more than ``off_pitch_margin_m`` beyond a line
-       (no sigmas) is ``other`` too. Without positions it is never called off the pitch. Its
+       (no sigmas) is ``other`` too, a member of a kit as :mod:`.beyond_line` says. Without
+       positions it is never called off the pitch. Its
        jersey is left as read: a substitute warming up wears a real number, and without a team it
        is never joined to a player's track by number.
     2. Its median kit distance beyond ``kit_outlier`` from both kits: in neither kit. A goalkeeper
@@ -502,6 +513,7 @@ def decide_roles(
         rules: The thresholds.
         crop_colours: ``float32`` ``(M, 3)`` CIE Lab shirt colour of each crop (NaN unknown), or
             None (no shirt colour).
+        ball: The clip's ball track (``data["pitch_xy"]``) or None, for :mod:`.beyond_line`.
 
     Returns:
         ``{tracklet id: RoleDecision}`` for every tracklet of ``tracks``, with the kits and sides
@@ -521,7 +533,7 @@ def decide_roles(
     for t in tracks.track_ids().tolist():
         rows = np.flatnonzero(tracks.track_id == t)
         distance = None if crop_kit_distance is None else crop_kit_distance[crop_track_id == t]
-        evidence[t] = _evidence(tracks[rows], distance, pitch, rules)
+        evidence[t] = _evidence(tracks[rows], distance, pitch, rules, ball)
         decisions[t] = _decide_one(evidence[t], team_votes.get(t), kits, rules, kits_apart, crowd)
     side_reason = "as given"
     if kits is not None and rules.side_min_gap_m is not None:

@@ -40,6 +40,9 @@ class SynthConfig:
             ``gt/cameras.parquet`` ``view``).
         staff: people off the pitch (coaches, substitutes warming up, stewards, ball kids), 2 to
             8 m outside the lines in non-team clothing, [0, 40]; labelled role ``other``.
+        staff_in_kit: how many of those substitutes warm up in their team's kit colour instead of a
+            bib, about 2 m beyond a touchline (opt-in; still role ``other``), [0, ``staff``]. Left
+            out of :meth:`to_dict` at 0.
 
     The defaults of ``shots`` and ``staff`` add nothing: a clip rendered without them is the
     same, byte for byte, as before they existed.
@@ -58,6 +61,7 @@ class SynthConfig:
     jpeg_quality: int = 95
     shots: str = "main"
     staff: int = 0
+    staff_in_kit: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -79,6 +83,7 @@ class SynthConfig:
             (50 <= self.jpeg_quality <= 100, f"jpeg quality must be in [50, 100], got {self.jpeg_quality}"),
             (self.shots in SHOTS, f"shots must be one of {', '.join(SHOTS)}, got {self.shots!r}"),
             (isinstance(self.staff, numbers.Integral) and not isinstance(self.staff, bool) and 0 <= self.staff <= _MAX_STAFF, f"staff must be an integer in [0, {_MAX_STAFF}], got {self.staff!r}"),
+            (isinstance(self.staff_in_kit, numbers.Integral) and 0 <= self.staff_in_kit <= self.staff, f"staff_in_kit must be an integer in [0, staff], got {self.staff_in_kit!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -89,4 +94,7 @@ class SynthConfig:
         return max(int(round(self.seconds * self.fps)), 1)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not self.staff_in_kit:  # opt-in: clips rendered without it keep their manifest (and are not rendered again)
+            del out["staff_in_kit"]
+        return out

@@ -319,7 +319,9 @@ def render_clip(
     staff = None
     if config.staff:
         first_id = max(a.track_id for a in sim.athletes) + 1
-        staff = StaffCrowd(pitch, config.staff, np.random.default_rng([config.seed, _STAFF_STREAM]), config.fps, sim.kit_colours, first_id)
+        staff = StaffCrowd(
+            pitch, config.staff, np.random.default_rng([config.seed, _STAFF_STREAM]), config.fps, sim.kit_colours, first_id, config.staff_in_kit
+        )
     director = None
     if config.shots == "broadcast":
         shots_rng = np.random.default_rng([config.seed, _SHOTS_STREAM])

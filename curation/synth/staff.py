@@ -13,7 +13,7 @@ nothing of its match, kits or camera.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,9 +69,16 @@ class StaffCrowd:
         fps: frames per second.
         kits: the clip's kit colours (``MatchSimulation.kit_colours``); bibs and high-vis avoid them.
         first_track_id: track id of the first person; the rest follow.
+        in_kit: how many of the substitutes (the first ones) warm up in their bench's team kit
+            colour instead of a bib, about 2 m beyond their touchline (opt-in,
+            ``SynthConfig.staff_in_kit``): people beside the pitch in a team's colours, whom only
+            where they stand tells from players. Every draw and every other person is the same as
+            with 0.
     """
 
-    def __init__(self, pitch: PitchModel, count: int, rng: np.random.Generator, fps: float, kits: dict, first_track_id: int) -> None:
+    def __init__(
+        self, pitch: PitchModel, count: int, rng: np.random.Generator, fps: float, kits: dict, first_track_id: int, in_kit: int = 0
+    ) -> None:
         self.pitch = pitch
         self.rng = rng
         self.dt = 1.0 / fps
@@ -81,9 +88,25 @@ class StaffCrowd:
         self.kinds = [STAFF_KINDS[k % len(STAFF_KINDS)] for k in range(count)]
         self.athletes: list[Athlete] = []
         self._plans: list[_Plan] = []
+        in_kit_left = in_kit
         for k, kind in enumerate(self.kinds):
             bench = k % 2
-            self.athletes.append(self._person(first_track_id + k, kind, bibs[bench], avoid))
+            person = self._person(first_track_id + k, kind, bibs[bench], avoid)
+            if kind == "substitute" and in_kit_left > 0:
+                # Drawn as any substitute (same generator draws), then dressed in the team's shirt
+                # over a dark tracksuit: held-out seeds showed a person 2 m beyond the far touchline
+                # in a colour 2.4 spreads from a team's kit voted a player of that team.
+                in_kit_left -= 1
+                person = replace(person, shirt=tuple(kits[f"team{bench}"]))
+                plan = self._plan(kind, bench)
+                # ... and about 2 m beyond the touchline, as that person stood (2.05-2.75 m here, where
+                # the share rule's 1.5 m + 2 sigma reaches about 3 m on the far side): no new draws.
+                out = abs(plan.home[1]) - self.pitch.half_width
+                plan.home[1] = np.sign(plan.home[1]) * (self.pitch.half_width + MIN_OUTSIDE_M + 0.25 * (out - MIN_OUTSIDE_M))
+                self.athletes.append(person)
+                self._plans.append(plan)
+                continue
+            self.athletes.append(person)
             self._plans.append(self._plan(kind, bench))
         n = len(self.athletes)
         self.position = np.array([p.home for p in self._plans], float).reshape(n, 2)

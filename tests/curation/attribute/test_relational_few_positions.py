@@ -85,7 +85,8 @@ def test_someone_no_kit_makes_a_player_just_beyond_a_line_is_other_a_member_of_a
 
     behind_goal = np.tile([[-54.7, 10.0]], (n, 1))  # 2.2 m behind the left goal line, inside 3.5 m
     coach = np.tile([[8.0, 36.0]], (n, 1))  # 2.0 m beyond the near touchline
-    fetching = np.tile([[20.0, 36.0]], (n, 1))  # a player fetching the ball, 2.0 m out (dev seed 404: 1.9 m median)
+    fetching = np.tile([[20.0, 36.0]], (n, 1))  # a player fetching the ball, 2.0 m out (dev seed 404: 1.9 m median) ...
+    fetching[7:] = [20.0, 33.0]  # ... and back on the pitch (beyond_line.py: a member standing out the whole track is not)
     throw_in = np.tile([[20.0, 34.8]], (n, 1))  # 0.8 m over the touchline
     throw_in[:6] = [20.0, 33.0]
     decisions = _decide(

@@ -28,6 +28,25 @@ __all__ = ["BallSlicer", "CLASS_SYNONYMS", "DETECTORS", "Detector", "Ultralytics
 CLASS_SYNONYMS: dict[str, str] = {"football": "ball", "sports ball": "ball", "soccer ball": "ball", "keeper": "goalkeeper"}
 
 
+#: Ultralytics' NMS (``ultralytics/utils/nms.py``) stops after the image it is on once a batch's
+#: NMS has run ``2.0 + 0.05 * batch`` seconds of wall time, and the images after it come back with
+#: no boxes, with a warning that ``YOLO_VERBOSE=False`` (runtime.py) silences. On two cores at
+#: load 14-40 with the memory full this cut batch 719..726 of dev seed 400 after its first frame: 7
+#: frames of 22-23 athletes came back empty and were called close-ups (~180 rows lost, silently).
+#: A batch whose post-processing took longer than the limit's fixed part is suspect, and its empty
+#: images are detected again one at a time; it normally takes milliseconds.
+NMS_TIME_LIMIT_S = 2.0
+
+
+def _postprocess_seconds(results: list[Any]) -> float:
+    """Seconds ultralytics spent post-processing (NMS included) the batch of ``results``; infinite
+    when a result does not say (an ultralytics that no longer reports it: assume the worst)."""
+    speeds = [getattr(result, "speed", None) or {} for result in results]
+    if not all("postprocess" in speed for speed in speeds):
+        return float("inf")
+    return sum(float(speed["postprocess"]) for speed in speeds) / 1e3  # ms per image, times the images
+
+
 class Detector(Protocol):
     """Finds athletes and the ball.
 
@@ -177,6 +196,12 @@ class UltralyticsDetector:
         with self._lock:
             threads = torch.get_num_threads()
             results = self._model.predict(list(images), **options)
+            if len(images) > 1 and _postprocess_seconds(results) > NMS_TIME_LIMIT_S:
+                # The NMS may have stopped early (see NMS_TIME_LIMIT_S): an image it reached kept all its
+                # boxes, the others came back empty. One image per call cannot be cut short.
+                for k, result in enumerate(results):
+                    if result.boxes is None or len(result.boxes) == 0:
+                        results[k] = self._model.predict([images[k]], **options)[0]
             # Ultralytics' first predict (select_device) sets the whole process's torch to
             # cpu_count - 1 threads: 1 on a 2-core machine, where the torch detector and the
             # keypoint model then ran on one core. The process's own setting stands.

@@ -38,8 +38,8 @@ from soccerfactory.curation.runtimes import (
 )
 
 __all__ = [
-    "INT8", "INT8_COMMAND", "INT8_NAME", "KIND", "OPSET", "QuantizeSettings", "export_yolo", "float_nodes", "int8_key",
-    "letterboxed", "load_exported_yolo",
+    "BUNDLED_INT8", "BUNDLED_INT8_MANIFEST", "FLOAT_PARTS", "INT8", "INT8_COMMAND", "INT8_NAME", "KIND", "OPSET", "QuantizeSettings",
+    "bundled_int8", "bundled_int8_settings", "export_yolo", "float_nodes", "int8_key", "letterboxed", "load_exported_yolo",
 ]
 
 #: ONNX opset of the export: supported by the onnxruntime and OpenVINO the project pins, and
@@ -53,6 +53,14 @@ INT8_NAME = "detector-int8.onnx"
 INT8_COMMAND = "python -m soccerfactory.curation.training.quantize"
 #: Which nodes stay fp32 in the int8 detector; part of the cache key (bump it when ``float_nodes`` changes).
 _FLOAT_RULE = "head-decode+last-convs"
+#: What :attr:`QuantizeSettings.keep_float` may name (see :func:`float_nodes`).
+FLOAT_PARTS = ("last-convs", "class-branch", "head")
+#: An int8 detector shipped beside ``detector.pt`` (``curation/weights/``) and its manifest, so
+#: ``detect.runtime=onnx-int8`` needs neither the real train split nor a build step on a fresh
+#: clone or an air-gapped machine. Written by ``INT8_COMMAND --bundle``; none ships while no int8
+#: model keeps torch's ball recall on the real valid split.
+BUNDLED_INT8 = "detector-int8.onnx"
+BUNDLED_INT8_MANIFEST = "detector-int8.json"
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ class QuantizeSettings:
         method: ``onnxruntime`` calibration method. MinMax: Percentile and Entropy keep a histogram
             of every activation of every batch (the 64-frame calibration of the detector went out
             of memory at 20 GB with Percentile).
+        keep_float: Which of the head's convolution branches stay fp32 besides the box decoding
+            (:data:`FLOAT_PARTS`, :func:`float_nodes`).
     """
 
     train_frames: int = 48
@@ -82,6 +92,7 @@ class QuantizeSettings:
     batch: int = 4
     per_channel: bool = True
     method: str = "MinMax"
+    keep_float: str = "last-convs"
 
     def __post_init__(self) -> None:
         if min(self.train_frames, self.slice_frames, self.synthetic_frames) < 0 or self.train_frames + self.synthetic_frames < 1:
@@ -92,6 +103,8 @@ class QuantizeSettings:
             raise ValueError(f"synthetic_seed must be a dev seed (400-499), got {self.synthetic_seed}")
         if self.method != "MinMax":
             raise ValueError(f"method must be 'MinMax' (the others hold every activation in memory), got {self.method!r}")
+        if self.keep_float not in FLOAT_PARTS:
+            raise ValueError(f"keep_float must be one of {', '.join(FLOAT_PARTS)}, got {self.keep_float!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,7 +254,7 @@ def letterboxed(images: list[np.ndarray], imgsz: int, stride: int = 32) -> np.nd
     return np.ascontiguousarray(batch, dtype=np.float32) / 255.0
 
 
-def float_nodes(graph: Any) -> list[str]:
+def float_nodes(graph: Any, keep: str = "last-convs") -> list[str]:
     """The nodes of an ultralytics YOLOv8 detector graph that stay fp32 in its int8 version.
 
     The head (the module that writes the output) concatenates decoded boxes, pixels up to
@@ -252,18 +265,28 @@ def float_nodes(graph: Any) -> list[str]:
     run each): quantizing those last convolutions too found 31 balls with slices against torch's
     33; keeping them fp32, 32.
 
+    ``keep="class-branch"`` keeps the whole class branch (``cv3``, every scale) fp32 too, and
+    ``keep="head"`` every branch: experiments, not the default. On 200 real train frames with a ball
+    (outside the calibration set, the best ball per frame at ``detect.conf``, one run) they found 59
+    balls, like fp32, against 64 for ``last-convs`` (none of fp32's lost), at 1.3x / 1.4x its time.
+
     Args:
         graph: ``onnx.GraphProto`` of the (pre-processed) fp32 export.
+        keep: One of :data:`FLOAT_PARTS`.
     """
     import re
 
+    if keep not in FLOAT_PARTS:
+        raise ValueError(f"keep must be one of {', '.join(FLOAT_PARTS)}, got {keep!r}")
     producer = {output: node for node in graph.node for output in node.output}
     head = producer[graph.output[0].name].name.rsplit("/", 1)[0] + "/"  # "/model.22/"
     branch = re.compile(re.escape(head) + r"cv[23]\.\d+/")
     last_conv = re.compile(re.escape(head) + r"cv[23]\.\d+/cv[23]\.\d+\.2/Conv")
+    whole = {"last-convs": None, "class-branch": re.compile(re.escape(head) + r"cv3\.\d+/"), "head": branch}[keep]
     return [
         node.name for node in graph.node
-        if node.name.startswith(head) and (not branch.match(node.name) or last_conv.fullmatch(node.name))
+        if node.name.startswith(head)
+        and (not branch.match(node.name) or last_conv.fullmatch(node.name) or (whole is not None and whole.match(node.name)))
     ]
 
 
@@ -292,8 +315,71 @@ def int8_key(
     return fp32, settings, library_versions(INT8, extra=("ultralytics", "onnxslim"))
 
 
+def bundled_int8_settings(imgsz: int, quantization: QuantizeSettings | None = None) -> dict[str, Any]:
+    """What a bundled int8 detector must have been built with to stand for ``(imgsz, quantization)``:
+    the trace size, the calibration and quantization settings and the float-node rule (the library
+    versions are not part of it: the file is plain ONNX, read by any onnxruntime of the pins)."""
+    return {"imgsz": int(imgsz), "quantization": (quantization or QuantizeSettings()).to_dict(), "float": _FLOAT_RULE}
+
+
+def bundled_int8(
+    weights: str | os.PathLike, imgsz: int = 768, quantization: QuantizeSettings | None = None, folder: str | os.PathLike | None = None,
+) -> Export | None:
+    """The shipped int8 detector when it was quantized from ``weights`` with these settings, else None.
+
+    It is found by its manifest (:data:`BUNDLED_INT8_MANIFEST` in ``folder``, default the package's
+    ``curation/weights``): the sha256 of the ``.pt`` it was quantized from, and
+    :func:`bundled_int8_settings`. Nothing is read from ``../shared`` and nothing is built.
+
+    Args:
+        weights: The detector ``.pt`` file the config names.
+        imgsz: ``detect.imgsz``.
+        quantization: The settings looked up (default :class:`QuantizeSettings`).
+        folder: Where the bundled files are (tests).
+
+    Returns:
+        An :class:`~soccerfactory.curation.runtimes.Export` whose ``entry`` is the bundled ``.onnx``
+        and whose ``manifest`` is its manifest (``meta.names`` holds the class names), or None when
+        no bundled model matches (other weights or settings: the export cache is looked up then).
+
+    Raises:
+        FileNotFoundError: the manifest matches but the model file is missing (a partial checkout or
+            a stripped wheel), in one line naming the file and the command that rebuilds it.
+        RuntimeError: the model file is not the one the manifest vouches for (its sha256 differs).
+    """
+    import json
+
+    from soccerfactory.curation.bundled import WEIGHTS_DIR
+    from soccerfactory.curation.hashing import sha256_file
+
+    folder = Path(folder) if folder is not None else WEIGHTS_DIR
+    try:
+        manifest = json.loads((folder / BUNDLED_INT8_MANIFEST).read_text())
+    except FileNotFoundError:
+        return None
+    if manifest.get("settings") != bundled_int8_settings(imgsz, quantization):
+        return None
+    if manifest.get("weights", {}).get("sha256") != sha256_file(Path(weights)):
+        return None
+    model = folder / manifest["file"]
+    if not model.is_file():
+        raise FileNotFoundError(
+            f"bundled int8 detector not found: {model} (its manifest {folder / BUNDLED_INT8_MANIFEST} is there); restore it from "
+            f"the repository, or rebuild it (minutes; needs the real train split) with: {INT8_COMMAND} --bundle, "
+            "or use detect.runtime=onnx"
+        )
+    if sha256_file(model) != manifest["sha256"]:
+        raise RuntimeError(
+            f"{model} is not the int8 detector its manifest vouches for (sha256 differs); restore it or rebuild it with {INT8_COMMAND} --bundle"
+        )
+    return Export(folder, model, manifest, reused=True)
+
+
 def _find_int8(weights: str | os.PathLike, imgsz: int, cache_dir: str | os.PathLike | None, quantization: QuantizeSettings | None) -> Export:
-    """The built int8 detector, else a one-line FileNotFoundError naming the command that builds it."""
+    """The shipped or built int8 detector, else a one-line FileNotFoundError naming the command that builds it."""
+    shipped = bundled_int8(weights, imgsz, quantization)
+    if shipped is not None:
+        return shipped
     fp32, settings, versions = int8_key(weights, imgsz, cache_dir, quantization)
     found = find_export(weights, KIND, INT8, settings, versions=versions, cache_dir=cache_dir)
     if found is not None:

@@ -43,10 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from soccerfactory.curation.detection.yolo_export import INT8, INT8_COMMAND, INT8_NAME, KIND, QuantizeSettings, float_nodes, int8_key, letterboxed
+from soccerfactory.curation.detection.yolo_export import (
+    BUNDLED_INT8, BUNDLED_INT8_MANIFEST, FLOAT_PARTS, INT8, INT8_COMMAND, INT8_NAME, KIND, QuantizeSettings, bundled_int8_settings, float_nodes,
+    int8_key, letterboxed,
+)
 from soccerfactory.curation.runtimes import Export, cached_export
 
-__all__ = ["build_int8_detector", "calibration_batches", "calibration_frames", "main", "preprocessed", "quantize_onnx"]
+__all__ = ["build_int8_detector", "bundle_int8", "calibration_batches", "calibration_frames", "main", "preprocessed", "quantize_onnx"]
 
 #: Size the calibration frames are resized to: the pipeline's usual 720p input.
 FRAME_SIZE = (1280, 720)
@@ -268,11 +271,72 @@ def build_int8_detector(
         batches = calibration_batches(frames, imgsz, quantization.batch, detect.ball_slices, detect.ball_slice_overlap)
         with tempfile.TemporaryDirectory(prefix="sf-quantize-") as scratch:
             source = preprocessed(fp32.entry, Path(scratch) / "fp32-preprocessed.onnx")
-            keep = float_nodes(onnx.load(str(source)).graph)
+            keep = float_nodes(onnx.load(str(source)).graph, quantization.keep_float)
             quantize_onnx(source, out / INT8_NAME, batches, quantization, keep_float=keep)
         return INT8_NAME, {**fp32.meta, "calibration": described, "float_nodes": len(keep)}
 
     return cached_export(weights, KIND, INT8, settings, export, versions=versions, cache_dir=cache_dir)
+
+
+#: Whose frames the int8 detector was calibrated on (its manifest's credit).
+CREDIT = (
+    "football-players (train split only): German Bundesliga main-camera frames labelled and published on Roboflow Universe by "
+    "workspace 'workspace1-8owu3' under CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/); synthetic frames rendered by "
+    "SoccerFactory's own renderer"
+)
+
+
+def bundle_int8(
+    built: Export, weights: str | os.PathLike, imgsz: int, quantization: QuantizeSettings, folder: str | os.PathLike | None = None,
+) -> Path:
+    """Copy a built int8 detector next to the bundled weights, with its manifest, so
+    ``detect.runtime=onnx-int8`` finds it without the train split or the export cache
+    (:func:`~soccerfactory.curation.detection.yolo_export.bundled_int8`).
+
+    Args:
+        built: :func:`build_int8_detector`'s entry.
+        weights: The ``.pt`` it was quantized from.
+        imgsz: Its trace size.
+        quantization: Its settings.
+        folder: Where to write (default the package's ``curation/weights``).
+
+    Returns:
+        The manifest's path. It holds the model's sha256 and size, the weights' sha256, the settings,
+        the command, the calibration data (train file names and their sha256, the synthetic seed),
+        its credit (CC BY 4.0), the library versions and the class names; ``metrics`` is empty
+        until the quality is measured (the README's Speed section says with what).
+    """
+    import json
+    import shutil
+
+    from soccerfactory.curation.bundled import WEIGHTS_DIR
+    from soccerfactory.curation.hashing import sha256_file
+
+    folder = Path(folder) if folder is not None else WEIGHTS_DIR
+    target = folder / BUNDLED_INT8
+    shutil.copyfile(built.entry, target)
+    flags = "".join(
+        f" --{name.replace('_', '-')} {value}" if not isinstance(value, bool) else f" --{'' if value else 'no-'}{name.replace('_', '-')}"
+        for name, value in quantization.to_dict().items() if value != QuantizeSettings().to_dict()[name]
+    )
+    manifest = {
+        "file": BUNDLED_INT8,
+        "sha256": sha256_file(target),
+        "bytes": target.stat().st_size,
+        "model": "detector, int8 (static QDQ: uint8 activations, int8 weights), what detect.runtime=onnx-int8 runs",
+        "weights": {"file": Path(weights).name, "sha256": sha256_file(Path(weights))},
+        "settings": bundled_int8_settings(imgsz, quantization),
+        "command": f"{INT8_COMMAND} --bundle{flags}" + (f" --imgsz {imgsz}" if int(imgsz) != 768 else ""),
+        "calibration": built.meta.get("calibration"),
+        "float_nodes": built.meta.get("float_nodes"),
+        "credit": CREDIT,
+        "versions": built.manifest.get("versions"),
+        "meta": {"names": built.meta.get("names")},
+        "metrics": {},
+    }
+    path = folder / BUNDLED_INT8_MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -291,6 +355,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--imgsz", type=int, default=None, help="inference size, as detect.imgsz (default 768)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="export cache folder (default: next to the weights)")
     parser.add_argument("--data-root", type=Path, default=None, help="shared data folder holding football-players/train")
+    parser.add_argument(
+        "--bundle", action="store_true",
+        help=f"also copy the model to curation/weights/{BUNDLED_INT8} with its manifest ({BUNDLED_INT8_MANIFEST}): what a fresh "
+        "clone runs by default, without the train split (the bundled detector.pt only)",
+    )
     group = parser.add_argument_group(
         "calibration settings",
         "part of the model's cache key: detect.runtime=onnx-int8 runs the model of the defaults; other values build an "
@@ -302,6 +371,8 @@ def _parser() -> argparse.ArgumentParser:
         text = f"{_SETTING_HELP[field.name]} (default %(default)s)"
         if isinstance(default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif field.name == "keep_float":
+            group.add_argument(flag, choices=FLOAT_PARTS, default=default, help=text)
         else:
             group.add_argument(flag, type=type(default), default=default, help=text)
     return parser
@@ -318,20 +389,30 @@ _SETTING_HELP = {
     "batch": "frames per calibration batch",
     "per_channel": "one weight scale per output channel",
     "method": "calibration method (MinMax only: the others hold every activation in memory)",
+    "keep_float": "head branches kept fp32 besides the box decoding",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: build (or find) the int8 detector and print where it is."""
+    """Command line: build (or find) the int8 detector and print where it is (``--bundle``: and ship it)."""
+    from soccerfactory.curation.bundled import bundled_weights
+
     args = _parser().parse_args(argv)
     try:
         quantization = QuantizeSettings(**{field.name: getattr(args, field.name) for field in fields(QuantizeSettings)})
-        built = build_int8_detector(args.weights, args.imgsz, args.cache_dir, quantization, args.data_root)
+        weights = args.weights or bundled_weights("detector.pt")
+        if args.bundle and Path(weights).resolve() != bundled_weights("detector.pt").resolve():
+            raise ValueError(f"--bundle ships the int8 version of the bundled detector.pt only, not {weights}")
+        built = build_int8_detector(weights, args.imgsz, args.cache_dir, quantization, args.data_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     state = "already built" if built.reused else f"built in {built.manifest.get('export_s')} s"
     print(f"int8 detector {state}: {built.entry}")
+    if args.bundle:
+        from soccerfactory.curation.config import DetectConfig
+
+        print(f"bundled: {bundle_int8(built, weights, int(args.imgsz or DetectConfig().imgsz), quantization)}")
     return 0
 
 

@@ -82,15 +82,17 @@ class DetectConfig(Section):
     weights: Path | None = Field(None, description="Local .pt file; None = the bundled default detector.")
     imgsz: int = Field(768, ge=64, le=4096, description="Inference size; the bundled detector was trained at 768.")
     conf: float = Field(0.25, ge=0, le=1)
-    # ByteTrack's second association extends its tracks with boxes from its min_conf 0.1 up; at 0.25
-    # the detector never gave it one. Dev seed 400 (30 s, the spatial pass replayed from the detector's
+    # ByteTrack's second association extends its tracks with boxes from its min_conf 0.1 up to its start
+    # threshold 0.45; at conf 0.25 the detector never gave it a box under 0.25 (those of 0.25-0.45 were
+    # already low-score for it). Dev seed 400 (30 s, the spatial pass replayed from the detector's
     # candidates; curation/quality/misses.py): main-view truth rows missed 1,513 -> 1,211 of 10,631,
     # wrong rows 28 -> 32, image HOTA 78.1 -> 79.0 (DetA 73.1 -> 74.9, IDF1 90.1 -> 91.5); seed 401 (5 of
     # 8 shots): 95 fewer missed, wrong rows 39 -> 44, HOTA 76.9 -> 77.6. 0.05 adds nothing (ByteTrack drops < 0.1).
     track_conf: float = Field(
         0.1, ge=0, le=1,
         description="Person boxes from this confidence up (below conf) go to the tracker only, to extend tracks it already "
-        "has (ByteTrack's low-score association); views, cameras and the ball see conf and up. At or above conf: off.",
+        "has (ByteTrack's low-score association); views, cameras and the ball see conf and up. At or above conf: off. "
+        "StrongSORT and OC-SORT drop boxes under their own min_conf (0.3), so it only feeds ByteTrack's low-score association.",
     )
     iou: float = Field(0.6, gt=0, le=1)
     device: str = "cpu"

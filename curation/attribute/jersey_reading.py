@@ -133,8 +133,8 @@ def coarse_to_fine(n: int) -> np.ndarray:
 
 
 def read_tracklets(
-    reader: JerseyReader, crops: AthleteCrops, *, settle_reads: int, max_crops_per_track: int, use_masks: bool = False,
-    min_number_px: float = 0.0,
+    reader: JerseyReader, crops: AthleteCrops, *, settle_reads: int, max_crops_per_track: int, min_number_px: float,
+    use_masks: bool = False,
 ) -> JerseyObservations:
     """Read jersey numbers on a clip's crops, tracklet by tracklet, until each is settled.
 
@@ -158,7 +158,8 @@ def read_tracklets(
         min_number_px: Crops whose number would be shorter than this (box height x
             :data:`NUMBER_BOX_SHARE`,
             :func:`legible_size`) are read but flagged
-            not ``legible`` (``attribute.jersey_min_number_px``; ``0``: every crop is legible): no
+            not ``legible`` (``attribute.jersey_min_number_px``; ``0``: every crop is legible;
+            required, so that a caller that forgets it does not turn the gate off): no
             person could read the number there, so no read of it is a label, and such reads never
             settle a tracklet. They are kept as evidence against a number: dev seed 400, a
             tracklet read #29 three times on 60 px boxes (athlete #29) and #30 once by both readers

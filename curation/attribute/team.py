@@ -219,19 +219,10 @@ class KMeansColorTeams:
             return TeamLabels(team, confidence, np.zeros((0, 3), np.float32))
 
         colours = shirt_colours(crops)
-        features = colours * np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
-        players = np.flatnonzero((crops.class_id == PLAYER) & np.isfinite(colours).all(axis=1))
-        if len(players) < 2:
+        kits = self.assign(colours, crops.class_id == PLAYER, crops.track_id)
+        if kits is None:
             return TeamLabels(team, confidence, colours)
-
-        data = np.ascontiguousarray(features[players], dtype=np.float32)
-        centres = self.team_centres(data, crops.track_id[players])
-        if float(np.linalg.norm(centres[0] - centres[1])) < self.min_separation:
-            return TeamLabels(team, confidence, colours)
-        lab = centres / np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
-        centres = centres[list(kit_order(lab[0], lab[1], self.lightness_tie))]
-
-        distance = np.linalg.norm(data[:, None, :] - centres[None, :, :], axis=2)
+        players, distance = kits
         own = distance.argmin(axis=1)
         near, far = distance.min(axis=1), distance.max(axis=1)
         team[players] = np.array(TEAMS, dtype=object)[own]
@@ -240,6 +231,33 @@ class KMeansColorTeams:
         if pitch_x is not None:
             self._place_goalkeepers(crops, pitch_x, team, confidence, players, own)
         return TeamLabels(team, confidence, colours)
+
+    def assign(self, colours: np.ndarray, players: np.ndarray, track_id: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The two kits of the players and each player's distance to them (the clustering step).
+
+        Args:
+            colours: ``float32`` ``(N, 3)`` CIE Lab shirt colours, NaN rows unknown.
+            players: ``bool`` ``(N,)`` the rows that define the kits (class ``player``).
+            track_id: ``int64`` ``(N,)`` the person of each row (:meth:`team_centres` counts people).
+
+        Returns:
+            ``(rows, distance)``: ``int64`` ``(P,)`` the player rows with a colour and ``float32``
+            ``(P, 2)`` their distance, in feature space (``L*`` scaled by ``lightness_weight``), to
+            kit ``A`` and kit ``B`` (``A`` by :func:`kit_order`); None when fewer than two players
+            have a colour or the two kits are closer than ``min_separation`` (one team in view).
+        """
+        weight = np.array([self.lightness_weight, 1.0, 1.0], dtype=np.float32)
+        colours = np.asarray(colours, np.float32)
+        rows = np.flatnonzero(np.asarray(players, bool) & np.isfinite(colours).all(axis=1))
+        if len(rows) < 2:
+            return None
+        data = np.ascontiguousarray(colours[rows] * weight, dtype=np.float32)
+        centres = self.team_centres(data, np.asarray(track_id)[rows])
+        if float(np.linalg.norm(centres[0] - centres[1])) < self.min_separation:
+            return None
+        lab = centres / weight
+        centres = centres[list(kit_order(lab[0], lab[1], self.lightness_tie))]
+        return rows, np.linalg.norm(data[:, None, :] - centres[None, :, :], axis=2)
 
     def _kmeans(self, data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 100, 0.01)

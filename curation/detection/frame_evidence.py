@@ -67,7 +67,8 @@ class FrameEvidence:
             the box on its nearer side (at most two such people count); 0 = off.
         depth_free: People beyond a goalkeeper that cost nothing.
         rival_slope: A box with a surer goalkeeper near it (within ``rival_span`` frame widths)
-            keeps ``exp(-rival_slope * p)`` of its goalkeeper probability (``p``: the rival's),
+            keeps ``exp(-rival_slope * p)`` of its goalkeeper probability (``p``: the largest
+            goalkeeper probability among such rivals),
             the rest going to ``player``; 0 = off (``detect.role_keeper_rival_slope``).
         rival_span: How near, in frame widths, a surer goalkeeper must stand to be the same goal's.
     """
@@ -81,8 +82,10 @@ class FrameEvidence:
     outlier: float
     depth_slope: float = 2.0
     depth_free: int = 3
-    rival_slope: float = 0.0  # off: lost on valid (see keeper_rivals_adjusted)
-    rival_span: float = 0.5
+    # No defaults either: detect.role_keeper_rival_slope / _span are the one place (off: it lost on
+    # valid, see keeper_rivals_adjusted), passed in by configured_roles.
+    rival_slope: float
+    rival_span: float
 
     def __post_init__(self) -> None:
         if not (self.slope >= 0 and self.cap >= 0 and self.member > 0 and self.min_spread > 0 and self.outlier > 0):
@@ -134,26 +137,20 @@ def frame_kit_spreads(
 def _two_kits(lab: np.ndarray, players: np.ndarray) -> np.ndarray | None:
     """Team ``"A"`` / ``"B"`` / None of each box: the team classifier's two kits of the ``players`` boxes.
 
-    :class:`~soccerfactory.curation.attribute.team.KMeansColorTeams`' clustering (robust to a third
+    :meth:`~soccerfactory.curation.attribute.team.KMeansColorTeams.assign` (robust to a third
     kit) on colours already read, each box its own person; which kit is ``A`` does not matter here
     (the nearer kit counts). None when fewer than two players have a colour or the two kits are
     closer than the classifier's ``min_separation`` (one team in view).
     """
-    from soccerfactory.curation.attribute.team import LIGHTNESS_WEIGHT, TEAMS, KMeansColorTeams
+    from soccerfactory.curation.attribute.team import TEAMS, KMeansColorTeams
 
-    teams = KMeansColorTeams()
-    weight = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0], np.float32)
-    rows = np.flatnonzero(players & np.isfinite(lab).all(axis=1))
-    if len(rows) < 2:
+    # The classifier's clustering step on colours already read (fit_predict reads crops itself).
+    kits = KMeansColorTeams().assign(lab, players, np.arange(len(lab)))
+    if kits is None:
         return None
-    data = np.ascontiguousarray(lab[rows] * weight, dtype=np.float32)
-    # KMeansColorTeams.fit_predict reads the colours of crops itself; its clustering step
-    # (team_centres) is what is reused here, on colours already read.
-    centres = teams.team_centres(data, rows)
-    if float(np.linalg.norm(centres[0] - centres[1])) < teams.min_separation:
-        return None
+    rows, distance = kits
     team = np.full(len(lab), None, dtype=object)
-    team[rows] = np.array(TEAMS, dtype=object)[np.linalg.norm(data[:, None, :] - centres[None], axis=2).argmin(axis=1)]
+    team[rows] = np.array(TEAMS, dtype=object)[distance.argmin(axis=1)]
     return team
 
 
@@ -228,8 +225,8 @@ def keeper_rivals_adjusted(
     A team has one goalkeeper and a goal one keeper in front of it. A box's rivals are the
     ``context`` boxes called goalkeeper whose goalkeeper score (detector confidence x goalkeeper
     probability) is above its own and whose centre lies within ``rival_span`` frame widths of its
-    own; it keeps ``exp(-rival_slope * p)`` of its goalkeeper probability, ``p`` the surest
-    rival's, and the rest goes to ``player`` (a second keeper next to the first was an outfield
+    own; it keeps ``exp(-rival_slope * p)`` of its goalkeeper probability, ``p`` the largest
+    goalkeeper probability among its rivals, and the rest goes to ``player`` (a second keeper next to the first was an outfield
     player in front of the goal, a defender on the line, a second box on the keeper), so player
     against referee is not moved. The surest keeper of each side keeps its odds, and the two
     keepers of a wide shot are not rivals: on the 298 real football-players train stills, the 16

@@ -143,17 +143,19 @@ def detector_quality(
     }
 
 
-def kit_colour_cost(split_dir: str | Path = DEFAULT_SPLIT, limit: int | None = 20) -> dict:
+def kit_colour_cost(split_dir: str | Path = DEFAULT_DATA_ROOT / "football-players" / "train", limit: int | None = 20) -> dict:
     """What the role classifier's kit evidence pays for shirt colours, per person box, and how far it is from the per-crop rule.
 
     Times :func:`~soccerfactory.curation.detection.kit_colours.sampled_shirt_colours` (what the
     frame evidence reads, all boxes of a frame at once) against the team classifier's per-crop
     :func:`~soccerfactory.curation.attribute.crops.shirt_colours` on the labelled person boxes of
-    a split (no detector run: seconds), one pass each, for ``make bench`` (``flows/bench``). Frames are
+    a split (no detector run: seconds), one pass each; nothing calls it but a person measuring
+    (``python -c "from soccerfactory.curation.quality.detection import kit_colour_cost as k; print(k())"``). Frames are
     read 8 at a time by the batched reader, as the pipeline reads them (they must share a size).
 
     Args:
-        split_dir: A YOLO split of real frames (the ``valid`` split by default; nothing is tuned here).
+        split_dir: A YOLO split of real frames (the ``train`` split by default: ``valid`` is evaluated
+            once, for the reported figures).
         limit: Only the first ``limit`` images.
 
     Returns:

@@ -50,7 +50,7 @@ MISS_REASONS: tuple[str, ...] = (
 
 
 def greedy_match(truth_xyxy: np.ndarray, other_xyxy: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
-    """One-to-one matching of one frame's boxes, greedy by descending IoU (the truth views' rule).
+    """One-to-one matching of one frame's boxes, greedy by descending IoU (the truth views' rule; the role check's too).
 
     Args:
         truth_xyxy: ``(T, 4)`` boxes.
@@ -213,6 +213,7 @@ def miss_breakdown(
     Returns:
         The :class:`MissBreakdown`, rows aligned with the truth arrays.
     """
+    from soccerfactory.curation.detection.roles import nms_keep  # the role stage's own dedup
     from soccerfactory.curation.types import BALL
 
     truth_xyxy = np.asarray(truth_xyxy, dtype=np.float64).reshape(-1, 4)
@@ -247,9 +248,7 @@ def miss_breakdown(
         point_rows = np.flatnonzero(at_point)
         for rows in _by_frame(np.asarray(candidate_frame)[point_rows]).values():
             rows = point_rows[rows]
-            # >= as the role stage has it; class_aware_nms removes above its IoU
-            kept = class_aware_nms(np.asarray(candidate_xyxy)[rows], confidence[rows], np.zeros(len(rows)), np.nextafter(dedup_iou, 0))
-            at_point[np.setdiff1d(rows, rows[kept])] = False
+            at_point[rows[~nms_keep(np.asarray(candidate_xyxy)[rows], confidence[rows], dedup_iou)]] = False
     operating = _match_level(truth_rows, truth_xyxy, candidate_xyxy, candidate_frame, min_iou, at_point)
     detected = (reason == "") & (operating >= 0)
     # Is the same athlete tracked before / after within the window?

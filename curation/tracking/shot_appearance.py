@@ -32,7 +32,7 @@ import numpy as np
 from soccerfactory.curation.tracking.shot_geometry import _End
 from soccerfactory.curation.types import Tracks
 
-__all__ = ["appearance_links", "embed_crops", "mean_appearance", "row_embeddings", "rows_with_vectors", "with_crop_embeddings"]
+__all__ = ["appearance_links", "appearance_usable", "embed_crops", "mean_appearance", "row_embeddings", "rows_with_vectors", "runner_up", "with_crop_embeddings"]
 
 TrackKey = tuple[str, int]
 
@@ -149,6 +149,33 @@ def _beside(track: Any, other: Any) -> bool:
     return bool(np.intersect1d(track.frames, other.frames).size)
 
 
+def appearance_usable(track: Any, config: Any) -> bool:
+    """Whether ``track``'s mean embedding counts as evidence: one of at least ``appearance_min_crops``
+    crops (a look averaged over fewer is noise, for the pair, a rival and a teammate beside alike)."""
+    return track.appearance is not None and track.appearance_crops >= config.appearance_min_crops
+
+
+def runner_up(rivals: Sequence[float], pair: Sequence[Any], tracks: Iterable[Any], config: Any) -> float | None:
+    """What a pair's similarity must beat by a margin to be clearly closest (the runner-up rule).
+
+    Args:
+        rivals: similarities of the pair's rival options (each between usable tracks).
+        pair: the pair's own tracks.
+        tracks: every track of the match.
+        config: the ``LinkConfig``.
+
+    Returns:
+        The largest rival similarity; with no rival, the largest similarity of a usable teammate
+        beside either of ``pair`` (:func:`appearance_usable`, :func:`_beside`; another athlete for
+        sure); None with neither: nothing says the look is not the kit's, so nothing is decided.
+    """
+    if len(rivals):
+        return float(max(rivals))
+    beside = [float(t.appearance @ o.appearance) for t in pair for o in tracks
+              if appearance_usable(o, config) and o.appearance.size == t.appearance.size and _beside(t, o)]
+    return max(beside) if beside else None
+
+
 def _nearest(
     a: TrackKey, b: TrackKey, best_of_end: Mapping[TrackKey, list[tuple[float, TrackKey]]], best_of_start: Mapping[TrackKey, list[tuple[float, TrackKey]]],
     ends: Mapping[TrackKey, _End | None], starts: Mapping[TrackKey, _End | None],
@@ -196,7 +223,7 @@ def appearance_links(
     ``appearance_margin``, or by ``appearance_agree_margin`` where position ranks it first too
     (:func:`_nearest`). Sorted by margin, largest first.
     """
-    usable = [t for t in tracks if t.appearance is not None and t.appearance_crops >= config.appearance_min_crops]
+    usable = [t for t in tracks if appearance_usable(t, config)]
     if len(usable) < 2:
         return []
     order = sorted(usable, key=lambda t: int(t.frames[0]))
@@ -223,18 +250,12 @@ def appearance_links(
         if similarity < config.appearance_min_similarity:
             continue
         rivals = [s for s, other in best_of_end[a] if other != b] + [s for s, other in best_of_start[b] if other != a]
-        if rivals:
-            runner_up = max(rivals)
-            note = f"{len(rivals)} rival pairs, the closest at {runner_up:.2f}"
-        else:
-            # No rival pair: "clearly closer" is judged against the most alike teammate seen beside
-            # either track (another athlete for sure); with none, nothing says the look is not the kit's.
-            beside = [float(by_key[k].appearance @ t.appearance) for k in (a, b) for t in usable if _beside(by_key[k], t)]
-            if not beside:
-                continue
-            runner_up = max(beside)
-            note = f"no rival pair; the most alike teammate beside them at {runner_up:.2f}"
-        margin = similarity - runner_up
+        # No rival pair: "clearly closer" is judged against the most alike teammate seen beside either track.
+        closest = runner_up(rivals, (by_key[a], by_key[b]), usable, config)
+        if closest is None:
+            continue
+        note = f"{len(rivals)} rival pairs, the closest at {closest:.2f}" if rivals else f"no rival pair; the most alike teammate beside them at {closest:.2f}"
+        margin = similarity - closest
         if margin < config.appearance_margin:
             # Two cues that agree: position ranks the pair first too, so a smaller margin will do.
             if margin < config.appearance_agree_margin or not _nearest(a, b, best_of_end, best_of_start, ends, starts):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from soccerfactory.curation.tracking.shot_appearance import _beside, mean_appearance
+from soccerfactory.curation.tracking.shot_appearance import appearance_usable, mean_appearance, runner_up
 
 __all__ = ["appearance_agrees", "insertions"]
 
@@ -37,32 +37,32 @@ def appearance_agrees(a: TrackKey, b: TrackKey, candidates: Sequence[Any], by_ke
 
     The pair's mean embeddings must be at least ``appearance_min_similarity`` alike and more
     alike than every rival position candidate of ``a``'s end or ``b``'s start (``candidates``:
-    objects with ``earlier`` / ``later``) by ``appearance_agree_margin``; a rival without an
-    embedding says nothing, so nothing is decided. Without rival candidates the pair was
-    ambiguous only against leaving both loose: it must then beat the most alike teammate on
-    screen with either track by ``appearance_margin`` (none on screen: nothing decided).
+    objects with ``earlier`` / ``later``) by ``appearance_agree_margin``; a rival without a
+    usable embedding (:func:`~.shot_appearance.appearance_usable`: fewer than
+    ``appearance_min_crops`` crops) says nothing, so nothing is decided. Without rival candidates
+    the pair was ambiguous only against leaving both loose: it must then beat the most alike usable
+    teammate on screen with either track by ``appearance_margin`` (none on screen: nothing decided;
+    :func:`~.shot_appearance.runner_up`).
     """
     x, y = by_key[a], by_key[b]
-    if not all(t.appearance is not None and t.appearance_crops >= config.appearance_min_crops for t in (x, y)):
+    if not (appearance_usable(x, config) and appearance_usable(y, config)):
         return None
     similarity = float(x.appearance @ y.appearance)
     if similarity < config.appearance_min_similarity:
         return None
     rivals = [(link.earlier, link.later) for link in candidates if (link.earlier == a) != (link.later == b)]
-    if rivals:
-        sims = []
-        for e, s in rivals:
-            u, v = by_key[e], by_key[s]
-            if u.appearance is None or v.appearance is None or u.appearance.size != v.appearance.size:
-                return None
-            sims.append(float(u.appearance @ v.appearance))
-        if similarity - max(sims) < config.appearance_agree_margin:
+    sims = []
+    for e, s in rivals:
+        u, v = by_key[e], by_key[s]
+        if not (appearance_usable(u, config) and appearance_usable(v, config)) or u.appearance.size != v.appearance.size:
             return None
-        return f"appearance picks it ({similarity:.2f} alike, the closest of {len(rivals)} rival pairs {max(sims):.2f})"
-    beside = [float(t.appearance @ o.appearance) for t in (x, y) for o in tracks if o.appearance is not None and o.appearance.size == t.appearance.size and _beside(t, o)]
-    if not beside or similarity - max(beside) < config.appearance_margin:
+        sims.append(float(u.appearance @ v.appearance))
+    closest = runner_up(sims, (x, y), tracks, config)
+    if closest is None or similarity - closest < (config.appearance_agree_margin if rivals else config.appearance_margin):
         return None
-    return f"appearance picks it ({similarity:.2f} alike, no rival pair; the most alike teammate beside them {max(beside):.2f})"
+    if rivals:
+        return f"appearance picks it ({similarity:.2f} alike, the closest of {len(rivals)} rival pairs {closest:.2f})"
+    return f"appearance picks it ({similarity:.2f} alike, no rival pair; the most alike teammate beside them {closest:.2f})"
 
 
 def insertions(tracks: Sequence[Any], group: Callable[[TrackKey], list[Any]], fps: float, config: Any) -> list[tuple[TrackKey, TrackKey, float, float, str]]:
@@ -77,11 +77,10 @@ def insertions(tracks: Sequence[Any], group: Callable[[TrackKey], list[Any]], fp
     reason)``: earlier is the identity's track before the gap, later the inserted one; best
     margin first.
     """
-    usable = lambda t: t.appearance is not None and t.appearance_crops >= config.appearance_min_crops  # noqa: E731
     found = []
     groups = {id(group(t.key)): group(t.key) for t in tracks}.values()
     for b in tracks:
-        if len(group(b.key)) > 1 or np.isfinite(b.pitch_xy).all(axis=1).any() or not usable(b):
+        if len(group(b.key)) > 1 or np.isfinite(b.pitch_xy).all(axis=1).any() or not appearance_usable(b, config):
             continue
         options = []
         for members in groups:
@@ -92,24 +91,22 @@ def insertions(tracks: Sequence[Any], group: Callable[[TrackKey], list[Any]], fp
             a, c = max(before, key=lambda m: int(m.frames[-1])), min(after, key=lambda m: int(m.frames[0]))
             if (int(c.frames[0]) - int(a.frames[-1])) / fps > config.appearance_max_gap_s or len({j for m in members + [b] for j in m.jerseys}) > 1:
                 continue
-            look, _ = mean_appearance(m.appearance for m in (a, c) if usable(m) and m.appearance.size == b.appearance.size)
+            look, _ = mean_appearance(m.appearance for m in (a, c) if appearance_usable(m, config) and m.appearance.size == b.appearance.size)
             if look is not None:
                 options.append((float(look @ b.appearance), a, c))
         if not options:
             continue
         options.sort(key=lambda o: -o[0])
         similarity, a, c = options[0]
-        if len(options) > 1:
-            runner_up, note = options[1][0], f"{len(options) - 1} other identities around it, the closest at {options[1][0]:.2f}"
-        else:
-            beside = [float(t.appearance @ b.appearance) for t in tracks if usable(t) and t.appearance.size == b.appearance.size and _beside(b, t)]
-            if not beside:
-                continue
-            runner_up, note = max(beside), f"no other identity around it; the most alike teammate beside it at {max(beside):.2f}"
-        if similarity < config.appearance_min_similarity or similarity - runner_up < config.appearance_margin:
+        closest = runner_up([o[0] for o in options[1:]], (b,), tracks, config)
+        if closest is None or similarity < config.appearance_min_similarity or similarity - closest < config.appearance_margin:
             continue
+        if len(options) > 1:
+            note = f"{len(options) - 1} other identities around it, the closest at {closest:.2f}"
+        else:
+            note = f"no other identity around it; the most alike teammate beside it at {closest:.2f}"
         gap = (int(b.frames[0]) - int(a.frames[-1])) / fps
         reason = (f"no pitch position, between tracks {a.key} and {c.key} of one identity; its look {similarity:.2f} alike to theirs, "
-                  f"{similarity - runner_up:.2f} above the next ({note})")
-        found.append((similarity - runner_up, (a.key, b.key, similarity, gap, reason)))
+                  f"{similarity - closest:.2f} above the next ({note})")
+        found.append((similarity - closest, (a.key, b.key, similarity, gap, reason)))
     return [link for _, link in sorted(found, key=lambda item: (-item[0], item[1][0], item[1][1]))]

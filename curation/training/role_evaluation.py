@@ -28,20 +28,6 @@ _ROLES = ("goalkeeper", "player", "referee")  # class ids 1, 2, 3
 _CREDIT = "Roboflow Universe workspace 'workspace1-8owu3' (German Bundesliga main-camera frames), CC BY 4.0"
 
 
-def _match(truth_xyxy: np.ndarray, boxes: np.ndarray, iou: float = 0.5) -> np.ndarray:
-    """Greedy one-to-one matching by IoU: ``int64`` ``(len(truth),)`` index into ``boxes`` or -1."""
-    from soccerfactory.curation.detection.roles import box_iou
-
-    overlap = box_iou(truth_xyxy, boxes)
-    out = np.full(len(truth_xyxy), -1, np.int64)
-    while overlap.size and overlap.max() >= iou:
-        t, b = np.unravel_index(np.argmax(overlap), overlap.shape)
-        out[t] = b
-        overlap[t, :] = -1
-        overlap[:, b] = -1
-    return out
-
-
 def synthetic_role_check(weights: Path, seed: int = 450, seconds: float = 10.0, every: int = 5,
                          render_root: Path = Path("/tmp/sf-train/role-classifier/dev")) -> dict[str, Any]:
     """Per-box role recall / precision on one synthetic development clip, with and without the classifier.
@@ -52,6 +38,7 @@ def synthetic_role_check(weights: Path, seed: int = 450, seconds: float = 10.0, 
     import cv2
 
     from soccerfactory.curation.detection.detector import build_detector
+    from soccerfactory.curation.quality.misses import greedy_match
     from soccerfactory.curation.synth import SynthConfig, render_clip
     from soccerfactory.curation.types import BALL, Frames
     from soccerfactory.storage.groundtruth import read_ground_truth
@@ -85,7 +72,7 @@ def synthetic_role_check(weights: Path, seed: int = 450, seconds: float = 10.0, 
             for f in chosen:
                 rows = truth[(truth["frame_index"] == f) & (truth["class"] != "other")]
                 boxes = found.for_frame(f)
-                match = _match(rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float32), boxes.xyxy)
+                match = greedy_match(rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float32), boxes.xyxy)
                 for role, m in zip(rows["class"], match):
                     counts[variant][role]["true"] += 1
                     if m >= 0:

@@ -96,3 +96,24 @@ def test_vote_clip_reads_jersey_rows_apart_from_team_rows():
     assert by_tracklet == {0: None, 1: None, 2: None}
     loose = vote_clip(spatial, reads, AttributeConfig(jersey_min_reads=1), VoteConfig(link_by_jersey=False))
     assert {int(t): j for t, j in zip(loose.tracklet_id, loose.jersey)} == {0: 9, 1: 4, 2: 9}
+
+
+def test_reads_too_small_to_be_legible_neither_vote_a_number_nor_split_a_tracklet():
+    # Tracklet 0 read #9 twice; the referee's tracklet 1 read #5 twice, then #8 twice (a switch).
+    # The same reads, all legible or none: jersey_legible reaches both the consensus and the split.
+    import dataclasses
+
+    spatial, attributes = _spatial_and_attributes()
+    reads = dataclasses.replace(
+        attributes, frame_index=np.array([0, 1, 2, 3, 0], dtype=np.int64),
+        jersey=np.int32([9, 9, 5, 5, 8, 8]), jersey_confidence=np.float32([0.9] * 6),
+        jersey_track_id=np.array([0, 0, 1, 1, 1, 1], dtype=np.int64), jersey_frame_index=np.array([0, 1, 0, 1, 2, 3], dtype=np.int64),
+    )
+    config = AttributeConfig(jersey_min_reads=2)
+    vote = VoteConfig(link_by_jersey=False, split_by_jersey=True)
+    legible = vote_clip(spatial, dataclasses.replace(reads, jersey_legible=np.ones(6, bool)), config, vote)
+    assert {int(t): j for t, j in zip(legible.tracklet_id, legible.jersey)}[0] == 9
+    assert len(set(legible.tracklet_id.tolist())) == 4  # tracklet 1 cut at its switch from #5 to #8
+    small = vote_clip(spatial, dataclasses.replace(reads, jersey_legible=np.zeros(6, bool)), config, vote)
+    assert set(small.jersey.tolist()) == {None}
+    assert small.tracklet_id.tolist() == spatial.tracks.track_id.tolist()  # nothing cut

@@ -56,7 +56,7 @@ def test_a_settled_tracklet_is_no_longer_read():
     # Track 1 reads 7 everywhere; track 2 reads nothing; track 3 reads 4 once and 5 later.
     script = {**{(1, f): 7 for f in range(20)}, (3, 0): 4, **{(3, f): 5 for f in range(8, 20)}}
     reader = ScriptedReader(script)
-    obs = read_tracklets(reader, _crops({1: range(20), 2: range(20), 3: range(20)}), settle_reads=3, max_crops_per_track=50)
+    obs = read_tracklets(reader, _crops({1: range(20), 2: range(20), 3: range(20)}), settle_reads=3, max_crops_per_track=50, min_number_px=0.0)
     offered = np.array(reader.offered)
     per_track = {t: int((offered[:, 0] == t).sum()) for t in (1, 2, 3)}
     assert per_track[1] == 3  # three agreeing reads: settled
@@ -70,14 +70,14 @@ def test_a_settled_tracklet_is_no_longer_read():
 
 def test_the_budget_bounds_the_crops_offered_and_spreads_them():
     reader = ScriptedReader({})
-    read_tracklets(reader, _crops({1: range(100)}), settle_reads=3, max_crops_per_track=4)
+    read_tracklets(reader, _crops({1: range(100)}), settle_reads=3, max_crops_per_track=4, min_number_px=0.0)
     assert sorted(f for _, f in reader.offered) == [0, 32, 64, 96]  # bit-reversed over 128 slots
 
 
 def test_reading_arguments_are_checked():
     with pytest.raises(ValueError, match="settle_reads"):
-        read_tracklets(ScriptedReader({}), _crops({1: range(3)}), settle_reads=0, max_crops_per_track=3)
-    assert len(read_tracklets(ScriptedReader({}), AthleteCrops.empty(), settle_reads=3, max_crops_per_track=3)) == 0
+        read_tracklets(ScriptedReader({}), _crops({1: range(3)}), settle_reads=0, max_crops_per_track=3, min_number_px=0.0)
+    assert len(read_tracklets(ScriptedReader({}), AthleteCrops.empty(), settle_reads=3, max_crops_per_track=3, min_number_px=0.0)) == 0
 
 
 def test_number_region_refuses_a_number_too_small_to_read():

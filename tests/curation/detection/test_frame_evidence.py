@@ -24,9 +24,11 @@ needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason="role-classifie
 
 
 def _rules(**changes) -> FrameEvidence:
-    """The frame evidence with the kit thresholds of the default AttributeConfig (what the pipeline passes)."""
-    attribute = AttributeConfig()
-    kit = {"member": attribute.kit_member, "min_spread": attribute.kit_min_spread, "outlier": attribute.kit_outlier}
+    """The frame evidence with the kit thresholds of the default AttributeConfig and the rival rule of
+    the default DetectConfig (what the pipeline passes)."""
+    attribute, detect = AttributeConfig(), DetectConfig()
+    kit = {"member": attribute.kit_member, "min_spread": attribute.kit_min_spread, "outlier": attribute.kit_outlier,
+           "rival_slope": detect.role_keeper_rival_slope, "rival_span": detect.role_keeper_rival_span}
     return FrameEvidence(**{**kit, **changes})
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from soccerfactory.curation.attribute.crops import AthleteCrops, shirt_colours
-from soccerfactory.curation.config import AttributeConfig
+from soccerfactory.curation.config import AttributeConfig, DetectConfig
 from soccerfactory.curation.detection.frame_evidence import FrameEvidence, frame_kit_spreads, kit_adjusted
 from soccerfactory.curation.detection.kit_colours import sampled_shirt_colours
 from soccerfactory.curation.types import BALL, PLAYER, Frames, Tracks
@@ -82,7 +82,9 @@ def test_frame_evidence_decisions_match_the_per_crop_rule_on_real_frames():
     from soccerfactory.curation.attribute.team import KMeansColorTeams
 
     attribute = AttributeConfig()
-    rules = FrameEvidence(member=attribute.kit_member, min_spread=attribute.kit_min_spread, outlier=attribute.kit_outlier)
+    detect = DetectConfig()
+    rules = FrameEvidence(member=attribute.kit_member, min_spread=attribute.kit_min_spread, outlier=attribute.kit_outlier,
+                          rival_slope=detect.role_keeper_rival_slope, rival_span=detect.role_keeper_rival_span)
     changed = total = 0
     for image, persons in _real_frames(("54745b", "cd987c"), 6):
         players = persons.class_id == PLAYER

@@ -278,3 +278,23 @@ def test_a_track_between_two_identities_it_looks_alike_is_left_alone():
     # The middle track looks like both (the kit's look, nothing of its own): not decided.
     links = _three_shots([_look(0, 0.0) + _look(1, 0.0)])
     assert links.identity[("c2", 5)] not in (links.identity[("c1", 1)], links.identity[("c1", 2)])
+
+
+def test_a_rival_of_too_few_crops_decides_nothing_in_the_rescue_as_in_the_other_rules():
+    # The rescue's rivals obey appearance_min_crops like the appearance pass's and the insertions':
+    # a one-crop rival's look is noise, so it neither lets the pair through nor blocks it.
+    from types import SimpleNamespace
+
+    from soccerfactory.curation.tracking.shot_rescue import appearance_agrees
+
+    config = LinkConfig()
+    pair = [_track("c1", 1, range(0, 50), (0.0, 0.0), look=_look(0)), _track("c2", 1, range(50, 100), (0.0, 0.5), look=_look(0, 0.05, seed=3))]
+    candidates = [SimpleNamespace(earlier=("c1", 1), later=("c2", 1)), SimpleNamespace(earlier=("c1", 2), later=("c2", 1))]
+
+    def agrees(rival_crops):
+        rival = _track("c1", 2, range(0, 50), (0.0, 1.0), look=_look(3), crops=rival_crops)
+        tracks = pair + [rival]
+        return appearance_agrees(("c1", 1), ("c2", 1), candidates, {t.key: t for t in tracks}, tracks, config)
+
+    assert "the closest of 1 rival pairs" in agrees(config.appearance_min_crops)
+    assert agrees(1) is None

@@ -8,6 +8,7 @@ libraries are imported inside the builders so importing this module stays cheap.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -26,6 +27,8 @@ __all__ = ["BallSlicer", "CLASS_SYNONYMS", "DETECTORS", "Detector", "Ultralytics
 
 #: Names other datasets use for our classes; the Roboflow football sets call the ball "football".
 CLASS_SYNONYMS: dict[str, str] = {"football": "ball", "sports ball": "ball", "soccer ball": "ball", "keeper": "goalkeeper"}
+
+logger = logging.getLogger(__name__)
 
 
 #: Ultralytics' NMS (``ultralytics/utils/nms.py``) stops after the image it is on once a batch's
@@ -196,12 +199,14 @@ class UltralyticsDetector:
         with self._lock:
             threads = torch.get_num_threads()
             results = self._model.predict(list(images), **options)
-            if len(images) > 1 and _postprocess_seconds(results) > NMS_TIME_LIMIT_S:
+            if len(images) > 1 and (seconds := _postprocess_seconds(results)) > NMS_TIME_LIMIT_S:
                 # The NMS may have stopped early (see NMS_TIME_LIMIT_S): an image it reached kept all its
                 # boxes, the others came back empty. One image per call cannot be cut short.
-                for k, result in enumerate(results):
-                    if result.boxes is None or len(result.boxes) == 0:
-                        results[k] = self._model.predict([images[k]], **options)[0]
+                empty = [k for k, result in enumerate(results) if result.boxes is None or len(result.boxes) == 0]
+                logger.warning("NMS of %d images took %.1f s (ultralytics stops at %.1f s): %d empty ones detected again one at a time",
+                               len(images), seconds, NMS_TIME_LIMIT_S + 0.05 * len(images), len(empty))
+                for k in empty:
+                    results[k] = self._model.predict([images[k]], **options)[0]
             # Ultralytics' first predict (select_device) sets the whole process's torch to
             # cpu_count - 1 threads: 1 on a 2-core machine, where the torch detector and the
             # keypoint model then ran on one core. The process's own setting stands.

@@ -82,7 +82,10 @@ class YoloPoseDetector:
         out: list[PitchObservations] = []
         for start in range(0, len(frames), self.batch_size):
             images = list(frames.images[start:start + self.batch_size])
-            results = self.model.predict(images, imgsz=self.imgsz, conf=self.conf, device=self.device, verbose=False)
+            # Ultralytics' NMS time limit empties the rest of a batch under load (detector.predict_uncut).
+            from soccerfactory.curation.detection.detector import predict_uncut
+
+            results = predict_uncut(self.model, images, imgsz=self.imgsz, conf=self.conf, device=self.device, verbose=False)
             out.extend(self._observations(r, frames.width, frames.height) for r in results)
         return out
 

@@ -23,7 +23,7 @@ from soccerfactory.curation.hashing import sha256_file
 from soccerfactory.curation.registry import pick_builder
 from soccerfactory.curation.types import BALL, CLASS_NAMES, Detections, Frames
 
-__all__ = ["BallSlicer", "CLASS_SYNONYMS", "DETECTORS", "Detector", "UltralyticsDetector", "build_detector", "slice_grid"]
+__all__ = ["BallSlicer", "CLASS_SYNONYMS", "DETECTORS", "Detector", "NMS_TIME_LIMIT_S", "UltralyticsDetector", "build_detector", "predict_uncut", "slice_grid"]
 
 #: Names other datasets use for our classes; the Roboflow football sets call the ball "football".
 CLASS_SYNONYMS: dict[str, str] = {"football": "ball", "sports ball": "ball", "soccer ball": "ball", "keeper": "goalkeeper"}
@@ -48,6 +48,28 @@ def _postprocess_seconds(results: list[Any]) -> float:
     if not all("postprocess" in speed for speed in speeds):
         return float("inf")
     return sum(float(speed["postprocess"]) for speed in speeds) / 1e3  # ms per image, times the images
+
+
+def predict_uncut(model: Any, images: Any, **options: Any) -> list[Any]:
+    """``model.predict(images, **options)`` (an ultralytics model) whose NMS time limit cannot drop images.
+
+    Where the batch's post-processing took longer than :data:`NMS_TIME_LIMIT_S`, the NMS may have
+    stopped early: an image it reached kept all its boxes, the others came back empty. Those are
+    predicted again one at a time (one image per call cannot be cut short) and a warning says so.
+    Used by the detector, its ball slices and the ``yolo-pose`` pitch keypoints.
+
+    Returns:
+        One ultralytics ``Results`` per image, in order.
+    """
+    images = list(images)
+    results = model.predict(images, **options)
+    if len(images) > 1 and (seconds := _postprocess_seconds(results)) > NMS_TIME_LIMIT_S:
+        empty = [k for k, result in enumerate(results) if result.boxes is None or len(result.boxes) == 0]
+        logger.warning("NMS of %d images took %.1f s (ultralytics stops at %.1f s): %d empty ones predicted again one at a time",
+                       len(images), seconds, NMS_TIME_LIMIT_S + 0.05 * len(images), len(empty))
+        for k in empty:
+            results[k] = model.predict([images[k]], **options)[0]
+    return results
 
 
 class Detector(Protocol):
@@ -198,15 +220,7 @@ class UltralyticsDetector:
 
         with self._lock:
             threads = torch.get_num_threads()
-            results = self._model.predict(list(images), **options)
-            if len(images) > 1 and (seconds := _postprocess_seconds(results)) > NMS_TIME_LIMIT_S:
-                # The NMS may have stopped early (see NMS_TIME_LIMIT_S): an image it reached kept all its
-                # boxes, the others came back empty. One image per call cannot be cut short.
-                empty = [k for k, result in enumerate(results) if result.boxes is None or len(result.boxes) == 0]
-                logger.warning("NMS of %d images took %.1f s (ultralytics stops at %.1f s): %d empty ones detected again one at a time",
-                               len(images), seconds, NMS_TIME_LIMIT_S + 0.05 * len(images), len(empty))
-                for k in empty:
-                    results[k] = self._model.predict([images[k]], **options)[0]
+            results = predict_uncut(self._model, images, **options)
             # Ultralytics' first predict (select_device) sets the whole process's torch to
             # cpu_count - 1 threads: 1 on a 2-core machine, where the torch detector and the
             # keypoint model then ran on one core. The process's own setting stands.

@@ -20,6 +20,7 @@ import pytest
 
 from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.detection.detector import build_detector
+from soccerfactory.curation.detection.roles import box_iou
 from soccerfactory.curation.detection.yolo_export import export_yolo
 from soccerfactory.curation.testing import exported_runtimes_under_test
 from soccerfactory.curation.runtimes import CACHE_ENV, MANIFEST
@@ -52,18 +53,11 @@ def frames():
     return [cv2.resize(cv2.imread(str(path)), (1280, 720), interpolation=cv2.INTER_AREA) for path in paths]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-
-
 def _assert_same_boxes(reference, other) -> None:
     for ref, out in zip(reference, other, strict=True):
         assert len(ref) == len(out) > 0
         order_ref, order_out = np.argsort(-ref.confidence, kind="stable"), np.argsort(-out.confidence, kind="stable")
-        ious = np.diag(_iou(ref.xyxy[order_ref], out.xyxy[order_out]))
+        ious = np.diag(box_iou(ref.xyxy[order_ref], out.xyxy[order_out]))
         assert ious.min() > 0.99
         np.testing.assert_allclose(out.confidence[order_out], ref.confidence[order_ref], atol=2e-3)
         assert np.array_equal(out.class_id[order_out], ref.class_id[order_ref])

@@ -21,6 +21,7 @@ import pytest
 from soccerfactory.curation.bundled import bundled_weights
 from soccerfactory.curation.config import CurateConfig
 from soccerfactory.curation.detection.detector import BallSlicer, build_detector
+from soccerfactory.curation.detection.roles import box_iou
 from soccerfactory.curation.detection.yolo_export import INT8, INT8_COMMAND, QuantizeSettings, export_yolo, float_nodes, letterboxed
 from soccerfactory.curation.runtimes import MANIFEST, cache_root, onnx_session
 from soccerfactory.curation.training.quantize import build_int8_detector, calibration_frames, main
@@ -59,13 +60,6 @@ def small(cache, tmp_path_factory):
 def frames():
     paths = sorted((PLAYERS / "valid" / "images").glob("*.jpg"))[:4]
     return [cv2.resize(cv2.imread(str(path)), (1280, 720), interpolation=cv2.INTER_AREA) for path in paths]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 @pytest.mark.slow
@@ -130,7 +124,7 @@ def test_int8_outputs_stay_close_to_fp32_on_real_frames(small, frames):
         confident = ref[4:].max(axis=0) > 0.5  # anchors fp32 is sure about
         assert confident.sum() > 10
         boxes = lambda raw: np.concatenate([raw[:2] - raw[2:4] / 2, raw[:2] + raw[2:4] / 2]).T  # noqa: E731
-        ious = np.diag(_iou(boxes(ref[:, confident]), boxes(out[:, confident])))
+        ious = np.diag(box_iou(boxes(ref[:, confident]), boxes(out[:, confident])))
         assert np.median(ious) > 0.9
         assert np.mean(np.abs(ref[4:, confident] - out[4:, confident])) < 0.1
 
@@ -197,7 +191,7 @@ def test_the_configured_int8_detector_finds_the_persons_torch_finds(cache, frame
         keep = ref.confidence >= 0.5
         total += int(keep.sum())
         if keep.any() and len(out):
-            ious = _iou(ref.xyxy[keep], out.xyxy)
+            ious = box_iou(ref.xyxy[keep], out.xyxy)
             best = ious.argmax(axis=1)
             hit = ious.max(axis=1) > 0.7
             matched += int(hit.sum())
